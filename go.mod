@@ -1,0 +1,3 @@
+module github.com/relaycast/relaycast
+
+go 1.26

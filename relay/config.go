@@ -1,0 +1,42 @@
+package relay
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config bounds what a stream keeps and how far a reader may fall behind.
+type Config struct {
+	// RingSize is how many frames a stream keeps at most (a power of two). It must hold a
+	// whole GOP plus MaxLag of media; frames older than both are released early anyway.
+	RingSize int
+	// MaxLag is how far behind the live edge (in media time) a reader may be before it skips
+	// ahead to the latest keyframe.
+	MaxLag time.Duration
+	// MaxSkips is how many times in a row a reader may skip ahead without once catching up
+	// with the live edge before it is closed with ErrTooSlow.
+	MaxSkips int
+	// Grace is how long a stream whose publisher left stays up, keeping its readers, waiting
+	// for a publisher to take over. Zero ends the stream at once.
+	Grace time.Duration
+}
+
+// DefaultConfig returns the settings a media server wants without tuning.
+func DefaultConfig() Config {
+	return Config{RingSize: 4096, MaxLag: 2 * time.Second, MaxSkips: 3, Grace: 10 * time.Second}
+}
+
+// Validate reports the first field that is out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.RingSize < 64 || c.RingSize&(c.RingSize-1) != 0:
+		return fmt.Errorf("relay: RingSize %d: want a power of two >= 64", c.RingSize)
+	case c.MaxLag <= 0:
+		return fmt.Errorf("relay: MaxLag %v: want > 0", c.MaxLag)
+	case c.MaxSkips < 1:
+		return fmt.Errorf("relay: MaxSkips %d: want >= 1", c.MaxSkips)
+	case c.Grace < 0:
+		return fmt.Errorf("relay: Grace %v: want >= 0", c.Grace)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package relay
+
+import (
+	"time"
+)
+
+// minHandoverGap keeps each track's timestamps increasing across a publisher hand-over even
+// when the new publisher's first audio and video frames are not exactly aligned.
+const minHandoverGap = 40 * time.Millisecond
+
+// Publisher writes frames into a stream. There is at most one per stream at a time.
+type Publisher struct {
+	s       *Stream
+	g       *Registry
+	started bool
+	offset  time.Duration // added to the source's timestamps to put them on the stream's timeline
+	closed  bool
+	// the source's tracks mapped to the stream's, so an unchanged config keeps its Track and
+	// readers do not re-send it after a hand-over
+	canon map[*Track]*Track
+}
+
+// Stream is the stream this publisher writes to.
+func (p *Publisher) Stream() *Stream { return p.s }
+
+// WriteFrame publishes f, which the publisher gives up: its timestamps are moved onto the
+// stream's timeline and from then on it is shared read-only. It never waits for readers.
+func (p *Publisher) WriteFrame(f *Frame) error {
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed || s.ended.Load() {
+		return ErrEnded
+	}
+	if !p.started {
+		p.started = true
+		p.offset = s.firstDTS() - f.DTS
+		s.since = time.Now()
+	}
+	f.DTS += p.offset
+	f.PTS += p.offset
+	f.Track = p.canonical(f.Track)
+	if f.DTS > s.maxDTS {
+		s.maxDTS = f.DTS
+	}
+	s.publish(f)
+	return nil
+}
+
+// SetMetadata replaces the stream's metadata (for RTMP, the AMF0 onMetaData body). The stream
+// keeps b; the caller must not change it afterwards.
+func (p *Publisher) SetMetadata(b []byte) {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	if !p.closed {
+		p.s.meta.Store(&b)
+	}
+}
+
+func (p *Publisher) canonical(t *Track) *Track {
+	if c, ok := p.canon[t]; ok {
+		return c
+	}
+	c := t
+	for _, old := range p.s.Tracks() {
+		if old.Codec == t.Codec && string(old.Config) == string(t.Config) {
+			c = old
+		}
+	}
+	if p.canon == nil {
+		p.canon = make(map[*Track]*Track, 2)
+	}
+	p.canon[t] = c
+	p.s.setTrack(c)
+	return c
+}
+
+// Close ends this publisher's turn. The stream stays up for the grace window, keeping its
+// readers, and ends if nobody takes over. Close is idempotent.
+func (p *Publisher) Close() {
+	p.g.unpublish(p)
+}
+
+// firstDTS is where a new publisher's first frame lands on the stream's timeline: zero for a
+// new stream, otherwise after the last frame by the time the stream was without a publisher,
+// so timestamps keep pace with the wall clock. The caller holds mu.
+func (s *Stream) firstDTS() time.Duration {
+	if s.framesIn.Load() == 0 {
+		return 0
+	}
+	gap := time.Since(s.since)
+	gap = max(gap, minHandoverGap)
+	return s.maxDTS + gap
+}

@@ -1,0 +1,138 @@
+package relay
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Registry holds the live streams by path.
+type Registry struct {
+	cfg     Config
+	mu      sync.Mutex // taken before any Stream.mu
+	streams map[string]*Stream
+	closed  bool
+}
+
+// NewRegistry returns an empty registry. cfg must be valid (Config.Validate).
+func NewRegistry(cfg Config) *Registry {
+	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
+}
+
+// Publish makes the caller the publisher of path. A stream in its grace window is taken over
+// with its readers; a stream that has a publisher gives ErrAlreadyPublishing.
+func (g *Registry) Publish(path string) (*Publisher, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrClosed
+	}
+	s, ok := g.streams[path]
+	if !ok {
+		s = newStream(path, g.cfg)
+		g.streams[path] = s
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.publisher != nil {
+		return nil, fmt.Errorf("publish %s: %w", path, ErrAlreadyPublishing)
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	p := &Publisher{s: s, g: g}
+	s.publisher = p
+	s.gen++
+	if !ok {
+		s.since = time.Now()
+	}
+	// On a hand-over s.since still says when the last publisher left: the first frame
+	// measures the gap from it (firstDTS) and then moves it.
+	return p, nil
+}
+
+func (g *Registry) unpublish(p *Publisher) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := p.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.closed = true
+	if s.publisher != p {
+		return
+	}
+	s.publisher = nil
+	s.since = time.Now()
+	if g.cfg.Grace == 0 || g.closed {
+		g.remove(s)
+		return
+	}
+	gen := s.gen
+	s.grace = time.AfterFunc(g.cfg.Grace, func() { g.expire(s, gen) })
+}
+
+// expire ends a stream whose grace window passed with no new publisher.
+func (g *Registry) expire(s *Stream, gen uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.publisher == nil && s.gen == gen {
+		g.remove(s)
+	}
+}
+
+// remove ends s and forgets it. The caller holds g.mu and s.mu.
+func (g *Registry) remove(s *Stream) {
+	if g.streams[s.path] == s {
+		delete(g.streams, s.path)
+	}
+	s.end()
+}
+
+// Lookup returns the live stream at path, including one in its grace window.
+func (g *Registry) Lookup(path string) (*Stream, error) {
+	if err := ValidatePath(path); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.streams[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+	}
+	return s, nil
+}
+
+// Streams returns the live streams sorted by path.
+func (g *Registry) Streams() []*Stream {
+	g.mu.Lock()
+	list := make([]*Stream, 0, len(g.streams))
+	for _, s := range g.streams {
+		list = append(list, s)
+	}
+	g.mu.Unlock()
+	slices.SortFunc(list, func(a, b *Stream) int { return cmp.Compare(a.path, b.path) })
+	return list
+}
+
+// Close ends every stream; readers drain and get ErrEnded, publishers get ErrEnded.
+func (g *Registry) Close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	for _, s := range g.streams {
+		s.mu.Lock()
+		g.remove(s)
+		s.mu.Unlock()
+	}
+}

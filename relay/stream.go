@@ -1,0 +1,213 @@
+package relay
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stream is one live path: a ring of the most recent frames, shared by any number of readers.
+//
+// The ring is written by one publisher at a time (under mu) and read without locks: a reader
+// holds only a sequence number. A slot holds an atomic pointer so a reader that races with the
+// publisher wrapping around sees either the old or the new frame and can tell which by
+// re-reading head.
+type Stream struct {
+	path    string
+	cfg     Config
+	created time.Time
+
+	ring    []atomic.Pointer[Frame]
+	mask    uint64
+	head    atomic.Uint64 // sequence number the next frame gets
+	keyNext atomic.Uint64 // sequence number + 1 of the latest video keyframe; 0: none yet
+	lastDTS atomic.Int64  // DTS of the newest frame
+	video   atomic.Bool   // a video track has been seen: readers start on its keyframes
+	ended   atomic.Bool
+	done    chan struct{}
+
+	readers atomic.Pointer[[]*Reader] // copy on write, under mu
+	tracks  atomic.Pointer[[]*Track]  // newest track of each kind, copy on write, under mu
+	meta    atomic.Pointer[[]byte]
+
+	framesIn, bytesIn atomic.Uint64
+
+	mu        sync.Mutex
+	tail      uint64     // oldest sequence number still held in the ring
+	publisher *Publisher // nil while nobody publishes
+	since     time.Time  // when the current publisher started, or when the last one left
+	maxDTS    time.Duration
+	grace     *time.Timer
+	gen       uint64 // bumped at every hand-over, so a stale grace timer does nothing
+}
+
+func newStream(path string, cfg Config) *Stream {
+	s := &Stream{
+		path:    path,
+		cfg:     cfg,
+		created: time.Now(),
+		ring:    make([]atomic.Pointer[Frame], cfg.RingSize),
+		mask:    uint64(cfg.RingSize - 1),
+		done:    make(chan struct{}),
+	}
+	s.readers.Store(&[]*Reader{})
+	s.tracks.Store(&[]*Track{})
+	return s
+}
+
+// Path is the stream's name, e.g. "live/demo".
+func (s *Stream) Path() string { return s.path }
+
+// Tracks returns the newest track of each kind, video first. Senders announce these before
+// the first frame so players learn every codec up front.
+func (s *Stream) Tracks() []*Track { return *s.tracks.Load() }
+
+// Metadata returns the publisher's stream metadata (for RTMP, the AMF0 onMetaData body), or nil.
+func (s *Stream) Metadata() []byte {
+	if m := s.meta.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// Done is closed when the stream has ended for good.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Stats is a snapshot of a stream for listings and metrics.
+type Stats struct {
+	Path       string
+	Publishing bool
+	Since      time.Time // start of the current publish, or when the publisher left
+	Readers    int
+	Frames     uint64
+	Bytes      uint64
+	Tracks     []*Track
+}
+
+// Stats returns a snapshot of the stream's counters.
+func (s *Stream) Stats() Stats {
+	s.mu.Lock()
+	publishing, since := s.publisher != nil, s.since
+	s.mu.Unlock()
+	return Stats{
+		Path:       s.path,
+		Publishing: publishing,
+		Since:      since,
+		Readers:    len(*s.readers.Load()),
+		Frames:     s.framesIn.Load(),
+		Bytes:      s.bytesIn.Load(),
+		Tracks:     s.Tracks(),
+	}
+}
+
+// NewReader attaches a reader that starts at the latest video keyframe (the GOP cache), or at
+// the live edge for a stream without video. Close it when done.
+func (s *Stream) NewReader() *Reader {
+	r := &Reader{s: s, wake: make(chan struct{}, 1)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.pos = s.head.Load()
+	if k := s.keyNext.Load(); k > 0 && k-1 >= s.tail {
+		r.pos = k - 1
+	} else {
+		r.needKey = s.video.Load()
+	}
+	old := *s.readers.Load()
+	readers := make([]*Reader, len(old), len(old)+1)
+	copy(readers, old)
+	readers = append(readers, r)
+	s.readers.Store(&readers)
+	return r
+}
+
+func (s *Stream) removeReader(r *Reader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.readers.Load()
+	readers := make([]*Reader, 0, len(old))
+	for _, o := range old {
+		if o != r {
+			readers = append(readers, o)
+		}
+	}
+	s.readers.Store(&readers)
+}
+
+// publish appends f to the ring and wakes waiting readers. The caller holds mu.
+func (s *Stream) publish(f *Frame) {
+	seq := s.head.Load()
+	if seq-s.tail >= uint64(len(s.ring)) {
+		s.tail = seq - uint64(len(s.ring)) + 1 // the slot is about to be overwritten
+	}
+	s.ring[seq&s.mask].Store(f)
+	s.lastDTS.Store(int64(f.DTS))
+	s.head.Store(seq + 1)
+	if f.isVideoKey() {
+		s.keyNext.Store(seq + 1)
+	}
+	s.framesIn.Add(1)
+	s.bytesIn.Add(uint64(len(f.Payload)))
+	s.release()
+	for _, r := range *s.readers.Load() {
+		r.signal()
+	}
+}
+
+// release drops frames no reader can use: older than the latest keyframe (so no new reader
+// starts there) and further behind the live edge than MaxLag (so a reader there would skip).
+// This bounds a stream's memory to about one GOP plus MaxLag, however large the ring.
+func (s *Stream) release() {
+	limit := s.head.Load() - 1
+	if k := s.keyNext.Load(); k > 0 {
+		limit = k - 1
+	} else if s.video.Load() {
+		limit = s.tail // video without a keyframe yet: keep everything
+	}
+	last := time.Duration(s.lastDTS.Load())
+	for s.tail < limit {
+		slot := &s.ring[s.tail&s.mask]
+		if f := slot.Load(); f != nil && last-f.DTS <= s.cfg.MaxLag {
+			return
+		}
+		slot.Store(nil)
+		s.tail++
+	}
+}
+
+// end marks the stream as over and wakes every reader so it can drain and leave.
+// The caller holds mu.
+func (s *Stream) end() {
+	if s.ended.Swap(true) {
+		return
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+	}
+	close(s.done)
+	for _, r := range *s.readers.Load() {
+		r.signal()
+	}
+}
+
+// setTrack records t as the newest track of its kind. The caller holds mu.
+func (s *Stream) setTrack(t *Track) {
+	old := *s.tracks.Load()
+	tracks := make([]*Track, 0, 2)
+	replaced := false
+	for _, o := range old {
+		if o.Codec.IsVideo() == t.Codec.IsVideo() {
+			o, replaced = t, true
+		}
+		tracks = append(tracks, o)
+	}
+	if !replaced {
+		tracks = append(tracks, t)
+	}
+	if len(tracks) == 2 && !tracks[0].Codec.IsVideo() {
+		tracks[0], tracks[1] = tracks[1], tracks[0]
+	}
+	s.tracks.Store(&tracks)
+	if t.Codec.IsVideo() {
+		s.video.Store(true)
+	}
+}

@@ -1,0 +1,42 @@
+package relay
+
+// Codec names the coding of one elementary stream.
+type Codec uint8
+
+// Codecs the relay knows by name. The relay itself never looks inside a payload.
+const (
+	CodecUnknown Codec = iota
+	CodecH264
+	CodecAAC
+)
+
+func (c Codec) String() string {
+	switch c {
+	case CodecH264:
+		return "h264"
+	case CodecAAC:
+		return "aac"
+	default:
+		return "unknown"
+	}
+}
+
+// IsVideo reports whether frames of this codec are pictures. Video keyframes mark where a new
+// reader may start.
+func (c Codec) IsVideo() bool { return c == CodecH264 }
+
+// Track describes one elementary stream. A Track is immutable once a frame refers to it: a
+// publisher whose codec configuration changes makes a new Track, and a reader that sees a
+// frame with a Track it has not sent yet sends that Track's Config first.
+type Track struct {
+	Codec     Codec
+	ClockRate uint32 // RTP-style units per second: 90000 for video, the sample rate for audio
+	// Config is the decoder configuration in its ISO BMFF form:
+	// AVCDecoderConfigurationRecord for H.264, AudioSpecificConfig for AAC.
+	Config []byte
+
+	// What a person wants to see in a stream list; zero when unknown.
+	Width, Height int
+	SampleRate    int
+	Channels      int
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Regenerates the committed media clips. Needs ffmpeg with libx264 and drawtext (fonts-dejavu-core).
+# The clips are committed, so neither the build nor the tests run this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+font=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
+# 6 s of a 1280x720 test pattern with a running clock and a 440 Hz tone: H.264 High with
+# B-frames (-bf 2), a keyframe every second, AAC-LC 44.1 kHz stereo.
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=6" \
+  -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=6" \
+  -filter_complex "[0:v]drawtext=fontfile=${font}:text='relaycast  %{pts\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1:boxcolor=black@0.6[v];[1:a]aformat=channel_layouts=stereo[a]" \
+  -map "[v]" -map "[a]" \
+  -c:v libx264 -profile:v high -preset medium -bf 2 -g 30 -keyint_min 30 -sc_threshold 0 \
+  -b:v 900k -maxrate 1200k -bufsize 1800k -pix_fmt yuv420p \
+  -c:a aac -b:a 64k -movflags +faststart \
+  testdata/sample-720p.mp4
+# The demo stream is the same clip as FLV, embedded in the binary.
+ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 -c copy -f flv ingest/demo/demo.flv
