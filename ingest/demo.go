@@ -34,7 +34,7 @@ func (d *Demo) Run(ctx context.Context, relays Publisher) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	loopMS := clipDuration(tags)
+	tags, loopMS := loopTags(tags)
 	pub, err := relays.Publish(d.Path)
 	if err != nil {
 		return fmt.Errorf("demo publish %s: %w", d.Path, err)
@@ -66,13 +66,39 @@ func (d *Demo) Run(ctx context.Context, relays Publisher) error {
 	}
 }
 
-// clipDuration is the time from the first video frame to one average frame interval past the
-// last, so the next loop starts a frame after the previous one ended.
-func clipDuration(tags []Tag) uint32 {
+// loopTags returns the tags of one loop and its length: from the first video frame to one
+// frame interval past the last. Audio that would spill into the next loop is cut, so both
+// tracks keep increasing timestamps when the clip repeats.
+func loopTags(tags []Tag) ([]Tag, uint32) {
+	loop := lastPlusStep(tags, TagVideo)
+	out := make([]Tag, 0, len(tags))
+	step := frameStep(tags, TagAudio)
+	for _, t := range tags {
+		if t.Type == TagAudio && t.Timestamp+step > loop {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, loop
+}
+
+// lastPlusStep is one average frame interval past the last tag of type typ.
+func lastPlusStep(tags []Tag, typ byte) uint32 {
+	var last uint32
+	for _, t := range tags {
+		if t.Type == typ {
+			last = max(last, t.Timestamp)
+		}
+	}
+	return last + frameStep(tags, typ)
+}
+
+// frameStep is the average interval between tags of type typ, rounded to milliseconds.
+func frameStep(tags []Tag, typ byte) uint32 {
 	var first, last uint32
 	n := 0
 	for _, t := range tags {
-		if t.Type != TagVideo {
+		if t.Type != typ {
 			continue
 		}
 		if n == 0 {
@@ -82,8 +108,7 @@ func clipDuration(tags []Tag) uint32 {
 		n++
 	}
 	if n < 2 {
-		return last + 1000
+		return 0
 	}
-	step := (float64(last-first) / float64(n-1))
-	return last + uint32(step+0.5)
+	return uint32(float64(last-first)/float64(n-1) + 0.5)
 }

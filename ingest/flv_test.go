@@ -63,8 +63,14 @@ func TestDemoClipIngestsAs720pH264AndAAC(t *testing.T) {
 	if len(out.meta) == 0 || string(out.meta[3:13]) != "onMetaData" {
 		t.Fatalf("metadata = %q, want the onMetaData body", out.meta)
 	}
-	if d := clipDuration(demoTags(t)); d < 5990 || d > 6010 {
-		t.Fatalf("clip duration %d ms, want 6000", d)
+	tags, loop := loopTags(demoTags(t))
+	if loop < 5990 || loop > 6010 {
+		t.Fatalf("loop length %d ms, want 6000", loop)
+	}
+	for _, tag := range tags {
+		if tag.Type == TagAudio && tag.Timestamp+23 > loop {
+			t.Fatalf("audio at %d ms overlaps the next loop at %d ms", tag.Timestamp, loop)
+		}
 	}
 }
 

@@ -146,3 +146,7 @@ func (r *Reader) Close() {
 	default:
 	}
 }
+
+// Ready reports whether Next would return without waiting: the reader is behind the live
+// edge. Senders use it to gather frames into one write.
+func (r *Reader) Ready() bool { return r.pos != r.s.head.Load() }

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// config is everything an operator can set. Each field has one name, used as the YAML key,
+// the flag (with - for _) and the environment variable (RELAYCAST_ + upper case).
+// Precedence: defaults, then the YAML file, then the environment, then flags.
+type config struct {
+	RTMP         string        `yaml:"rtmp"`
+	RTSP         string        `yaml:"rtsp"`
+	HTTP         string        `yaml:"http"`
+	RTSPRTPPort  int           `yaml:"rtsp_rtp_port"`
+	RTSPRTCPPort int           `yaml:"rtsp_rtcp_port"`
+	Demo         bool          `yaml:"demo"`
+	LogLevel     string        `yaml:"log_level"`
+	Grace        time.Duration `yaml:"grace"`
+	MaxLag       time.Duration `yaml:"max_lag"`
+}
+
+func defaultConfig() config {
+	return config{
+		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
+		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
+		Demo: true, LogLevel: "info",
+		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
+	}
+}
+
+// field ties one config field to its flag and its environment variable.
+type field struct {
+	name  string // YAML key
+	usage string
+	ptr   any
+}
+
+func (c *config) fields() []field {
+	return []field{
+		{"rtmp", "RTMP listen address (publish and play)", &c.RTMP},
+		{"rtsp", "RTSP listen address", &c.RTSP},
+		{"http", "HTTP listen address (web player, API)", &c.HTTP},
+		{"rtsp_rtp_port", "RTSP RTP/UDP port", &c.RTSPRTPPort},
+		{"rtsp_rtcp_port", "RTSP RTCP/UDP port", &c.RTSPRTCPPort},
+		{"demo", "publish the built-in demo stream at live/demo", &c.Demo},
+		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
+		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
+		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
+	}
+}
+
+// loadConfig reads the configuration from args, the environment and the YAML file named by
+// -config. Errors name the field and where its value came from.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := defaultConfig()
+	fs := flag.NewFlagSet("relaycast", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file")
+	flagVals := map[string]*string{}
+	for _, f := range c.fields() {
+		name := strings.ReplaceAll(f.name, "_", "-")
+		if _, ok := f.ptr.(*bool); ok {
+			flagVals[f.name] = new(string)
+			fs.Var(boolFlag{flagVals[f.name]}, name, fmt.Sprintf("%s (default %v)", f.usage, deref(f.ptr)))
+			continue
+		}
+		flagVals[f.name] = fs.String(name, "", fmt.Sprintf("%s (default %v)", f.usage, deref(f.ptr)))
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *file != "" {
+		if err := c.loadYAML(*file); err != nil {
+			return c, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[strings.ReplaceAll(f.Name, "-", "_")] = true })
+	for _, f := range c.fields() {
+		env := "RELAYCAST_" + strings.ToUpper(f.name)
+		if v := getenv(env); v != "" {
+			if err := setField(f.ptr, v); err != nil {
+				return c, fmt.Errorf("environment %s: %w", env, err)
+			}
+		}
+		if set[f.name] {
+			if err := setField(f.ptr, *flagVals[f.name]); err != nil {
+				return c, fmt.Errorf("flag -%s: %w", strings.ReplaceAll(f.name, "_", "-"), err)
+			}
+		}
+	}
+	return c, c.validate()
+}
+
+func (c *config) loadYAML(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+func setField(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 10s", v)
+		}
+		*p = d
+	}
+	return nil
+}
+
+func deref(ptr any) any {
+	switch p := ptr.(type) {
+	case *string:
+		return *p
+	case *int:
+		return *p
+	case *bool:
+		return *p
+	case *time.Duration:
+		return *p
+	}
+	return nil
+}
+
+func (c config) validate() error {
+	for _, a := range []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}} {
+		if _, port, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("config %s: %q is not a listen address like :1935 or 127.0.0.1:1935", a.name, a.addr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("config %s: port %q out of range", a.name, port)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"rtsp_rtp_port", c.RTSPRTPPort}, {"rtsp_rtcp_port", c.RTSPRTCPPort}} {
+		if p.port < 1 || p.port > 65535 {
+			return fmt.Errorf("config %s: %d out of range 1-65535", p.name, p.port)
+		}
+	}
+	if c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1 {
+		return fmt.Errorf("config rtsp_rtp_port/rtsp_rtcp_port: %d/%d: want an even RTP port and RTCP one above it", c.RTSPRTPPort, c.RTSPRTCPPort)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return fmt.Errorf("config log_level: %w", err)
+	}
+	if c.Grace < 0 {
+		return fmt.Errorf("config grace: %v is negative", c.Grace)
+	}
+	if c.MaxLag <= 0 {
+		return fmt.Errorf("config max_lag: %v must be positive", c.MaxLag)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("%q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// boolFlag takes -name, -name=true and -name=false, and keeps the text for setField.
+type boolFlag struct{ v *string }
+
+func (b boolFlag) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b boolFlag) Set(s string) error { *b.v = s; return nil }
+func (b boolFlag) IsBoolFlag() bool   { return true }

@@ -1,0 +1,44 @@
+package rtmp
+
+import (
+	"bytes"
+
+	"github.com/yutopp/go-amf0"
+)
+
+// status is an onStatus info object.
+type status struct {
+	level, code, description string
+}
+
+var (
+	statusPublishBadName  = status{"error", "NetStream.Publish.BadName", ""}
+	statusPlayNotFound    = status{"error", "NetStream.Play.StreamNotFound", ""}
+	statusPlayUnpublished = status{"status", "NetStream.Play.UnpublishNotify", ""}
+	statusPlayStop        = status{"status", "NetStream.Play.Stop", ""}
+)
+
+func (s status) with(description string) status {
+	s.description = description
+	return s
+}
+
+// args encodes the arguments of an onStatus command after its name and transaction id:
+// a null command object and the info object.
+func (s status) args() []byte {
+	var b bytes.Buffer
+	enc := amf0.NewEncoder(&b)
+	_ = enc.Encode(nil)
+	_ = enc.Encode(map[string]interface{}{"level": s.level, "code": s.code, "description": s.description})
+	return b.Bytes()
+}
+
+// command encodes a whole onStatus command message body.
+func (s status) command() []byte {
+	var b bytes.Buffer
+	enc := amf0.NewEncoder(&b)
+	_ = enc.Encode("onStatus")
+	_ = enc.Encode(float64(0))
+	b.Write(s.args())
+	return b.Bytes()
+}

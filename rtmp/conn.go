@@ -1,0 +1,86 @@
+package rtmp
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"time"
+)
+
+// conn is the network connection under one go-rtmp session. go-rtmp writes its replies
+// through Write, one whole chunk per call; a play session writes media with writeBuffers.
+// wmu keeps the two from interleaving inside a chunk.
+type conn struct {
+	net.Conn
+	writeTimeout time.Duration
+
+	wmu        sync.Mutex
+	deadlineAt time.Time // when the write deadline was last pushed forward
+	watch      []byte    // bytes go-rtmp is about to write that someone waits for
+	seen       chan struct{}
+}
+
+// Write is go-rtmp's way out.
+func (c *conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.extendDeadline()
+	n, err := c.Conn.Write(p)
+	if c.watch != nil && bytes.Contains(p[:n], c.watch) {
+		close(c.seen)
+		c.watch = nil
+	}
+	return n, err
+}
+
+// writeBuffers writes a play session's chunks in one vectored write.
+func (c *conn) writeBuffers(b *net.Buffers) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.extendDeadline()
+	_, err := b.WriteTo(c.Conn)
+	return err
+}
+
+// expect returns a channel closed once go-rtmp has written a chunk containing marker. It
+// orders our writes after a reply go-rtmp queues on its own writer goroutine.
+func (c *conn) expect(marker string) <-chan struct{} {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.watch, c.seen = []byte(marker), make(chan struct{})
+	return c.seen
+}
+
+// extendDeadline moves the write deadline at most once a second: a peer that takes no data
+// for writeTimeout is cut off, without a timer update on every write. The caller holds wmu.
+func (c *conn) extendDeadline() {
+	if c.writeTimeout <= 0 {
+		return
+	}
+	if now := time.Now(); now.Sub(c.deadlineAt) > time.Second {
+		c.deadlineAt = now
+		_ = c.Conn.SetWriteDeadline(now.Add(c.writeTimeout))
+	}
+}
+
+// listener keeps go-rtmp's accept loop, which retries at once on any error, from spinning
+// when accepting fails (out of file descriptors, say): each failure waits a growing delay.
+type listener struct {
+	net.Listener
+	closed chan struct{}
+	delay  time.Duration // only touched by the one accepting goroutine
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.delay = 0
+		return c, nil
+	}
+	l.delay = min(max(2*l.delay, 5*time.Millisecond), time.Second)
+	select {
+	case <-l.closed:
+	case <-time.After(l.delay):
+	}
+	return nil, err
+}

@@ -1,0 +1,168 @@
+package rtmp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/message"
+
+	"log/slog"
+)
+
+// csidReply is where the handler's own replies through go-rtmp go (status before a refusal).
+const csidReply = 5
+
+// handler is one connection's session. go-rtmp calls it from the connection's read goroutine,
+// except OnClose, which may come from the server closing.
+type handler struct {
+	gortmp.DefaultHandler
+	srv *Server
+	c   *conn
+	lib *gortmp.Conn
+	log *slog.Logger
+	app string
+
+	pub  *publishSession
+	play *playSession
+}
+
+func (h *handler) OnServe(lib *gortmp.Conn) {
+	h.lib = lib
+	_ = h.c.SetReadDeadline(time.Time{}) // handshake done
+	// Big chunks: fewer headers and write vectors per frame. Set our side first so the
+	// writer goroutine, which reads it after taking the message from its queue, sees it.
+	size := uint32(h.srv.cfg.ChunkSize)
+	if err := lib.GetChunkStreamer().SelfState().SetChunkSize(size); err == nil {
+		_ = h.libWrite(2, 0, &message.SetChunkSize{ChunkSize: size})
+	}
+}
+
+func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
+	app, _, _ := strings.Cut(cmd.Command.App, "?")
+	h.app = strings.Trim(app, "/")
+	h.log.Debug("rtmp connect", "app", h.app, "tcUrl", cmd.Command.TCURL, "flashVer", cmd.Command.FlashVer)
+	return nil
+}
+
+// path builds the relay path from the connect app and a publish or play name, without the
+// query string (where a stream key goes).
+func (h *handler) path(name string) string {
+	name, _, _ = strings.Cut(name, "?")
+	return h.app + "/" + name
+}
+
+func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
+	path := h.path(cmd.PublishingName)
+	if h.pub != nil || h.play != nil {
+		return fmt.Errorf("rtmp publish %s: connection already has a session", path)
+	}
+	pub, err := h.srv.relays.Publish(path)
+	if err != nil {
+		h.log.Warn("publish refused", "path", path, "err", err)
+		_ = h.status(ctx.StreamID, statusPublishBadName.with(err.Error()))
+		return fmt.Errorf("rtmp publish %s: %w", path, err)
+	}
+	h.pub = newPublishSession(pub, h.log.With("path", path))
+	h.log.Info("publish start", "path", path)
+	return nil
+}
+
+func (h *handler) OnSetDataFrame(_ uint32, data *message.NetStreamSetDataFrame) error {
+	if h.pub != nil {
+		h.pub.metadata(data.Payload)
+	}
+	return nil
+}
+
+func (h *handler) OnVideo(ts uint32, payload io.Reader) error {
+	if h.pub == nil {
+		return nil
+	}
+	return h.pub.video(ts, payload)
+}
+
+func (h *handler) OnAudio(ts uint32, payload io.Reader) error {
+	if h.pub == nil {
+		return nil
+	}
+	return h.pub.audio(ts, payload)
+}
+
+func (h *handler) OnFCUnpublish(uint32, *message.NetStreamFCUnpublish) error {
+	h.endPublish()
+	return nil
+}
+
+func (h *handler) OnDeleteStream(uint32, *message.NetStreamDeleteStream) error {
+	h.endPublish()
+	if h.play != nil {
+		h.play.stop()
+	}
+	return nil
+}
+
+func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPlay) error {
+	path := h.path(cmd.StreamName)
+	if h.pub != nil || h.play != nil {
+		return fmt.Errorf("rtmp play %s: connection already has a session", path)
+	}
+	stream, err := h.srv.relays.Lookup(path)
+	if err != nil {
+		h.log.Info("play refused", "path", path, "err", err)
+		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live", path)))
+		return fmt.Errorf("rtmp play %s: %w", path, err)
+	}
+	// go-rtmp answers NetStream.Play.Start after we return; media must follow it.
+	started := h.c.expect("NetStream.Play.Start")
+	_ = h.libWrite(2, 0, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})
+	h.play = startPlay(h, stream, ctx.StreamID, started)
+	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
+	return nil
+}
+
+func (h *handler) OnClose() {
+	if h.play != nil {
+		h.play.stop()
+		_ = h.c.Conn.Close() // unblock a write in progress
+		<-h.play.done
+		h.log.Info("viewer leave", "path", h.play.stream.Path(), "protocol", "rtmp",
+			"dropped_frames", h.play.reader.Dropped(), "reason", h.play.reason())
+	}
+	h.endPublish()
+	h.srv.forget(h.c)
+}
+
+func (h *handler) endPublish() {
+	if h.pub != nil && h.pub.close() {
+		h.log.Info("publish stop", "path", h.pub.pub.Stream().Path(), "frames", h.pub.frames)
+	}
+}
+
+// status sends an onStatus through go-rtmp, for replies on the read goroutine.
+func (h *handler) status(streamID uint32, s status) error {
+	return h.libWriteStream(streamID, csidReply, &message.CommandMessage{
+		CommandName: "onStatus",
+		Encoding:    message.EncodingTypeAMF0,
+		Body:        bytes.NewReader(s.args()),
+	})
+}
+
+func (h *handler) libWrite(csid int, streamID uint32, msg message.Message) error {
+	return h.libWriteStream(streamID, csid, msg)
+}
+
+func (h *handler) libWriteStream(streamID uint32, csid int, msg message.Message) error {
+	ctx, cancel := context.WithTimeout(context.Background(), h.srv.cfg.WriteTimeout)
+	defer cancel()
+	err := h.lib.Write(ctx, csid, 0, &gortmp.ChunkMessage{StreamID: streamID, Message: msg})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("rtmp write: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,152 @@
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Relay is what the RTMP server needs from the relay: a place to publish and streams to read.
+type Relay interface {
+	Publish(path string) (*relay.Publisher, error)
+	Lookup(path string) (*relay.Stream, error)
+}
+
+// Config tunes the server. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// ChunkSize is the size of the chunks the server sends.
+	ChunkSize int
+	// HandshakeTimeout drops a peer that has not finished the RTMP handshake in time.
+	HandshakeTimeout time.Duration
+	// WriteTimeout drops a peer that accepts no data for this long (its TCP window stays full).
+	WriteTimeout time.Duration
+	// EndLinger is how long a player that was told its stream ended may take to hang up
+	// before the server closes the connection.
+	EndLinger time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		ChunkSize:        60000,
+		HandshakeTimeout: 10 * time.Second,
+		WriteTimeout:     15 * time.Second,
+		EndLinger:        3 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = d.ChunkSize
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.EndLinger <= 0 {
+		c.EndLinger = d.EndLinger
+	}
+	return c
+}
+
+// Server is an RTMP server for publishers and players on one port.
+type Server struct {
+	cfg    Config
+	relays Relay
+	log    *slog.Logger
+
+	lib    *gortmp.Server
+	closed chan struct{}
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	active sync.WaitGroup // one per connection, until its session is torn down
+}
+
+// New returns a server that publishes into and plays from relays.
+func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	s := &Server{
+		cfg:    cfg.withDefaults(),
+		relays: relays,
+		log:    log,
+		closed: make(chan struct{}),
+		conns:  make(map[*conn]struct{}),
+	}
+	s.lib = gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
+	return s
+}
+
+// Serve accepts connections on l until Close. It returns nil after Close.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.lib.Serve(&listener{Listener: l, closed: s.closed})
+	select {
+	case <-s.closed:
+		return nil
+	default:
+		return fmt.Errorf("rtmp serve: %w", err)
+	}
+}
+
+// Close stops accepting, drops every connection and waits until their sessions are over.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+		s.mu.Unlock()
+		return nil
+	default:
+	}
+	close(s.closed)
+	for c := range s.conns {
+		_ = c.Conn.Close()
+	}
+	s.mu.Unlock()
+	err := s.lib.Close()
+	s.active.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("rtmp close: %w", err)
+	}
+	return nil
+}
+
+// onConnect is called by go-rtmp for each accepted connection, on its own goroutine.
+func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
+	c := &conn{Conn: nc, writeTimeout: s.cfg.WriteTimeout}
+	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	h := &handler{srv: s, c: c, log: s.log.With("remote", nc.RemoteAddr().String())}
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+		_ = nc.Close() // the session fails at once and tears down through OnClose
+	default:
+	}
+	s.conns[c] = struct{}{}
+	s.active.Add(1)
+	s.mu.Unlock()
+	return c, &gortmp.ConnConfig{
+		// go-rtmp writes each chunk with one Write when it fits its 4 KiB buffer; its replies
+		// are all smaller, so play sessions can write between its chunks (see conn).
+		Handler: h,
+		ControlState: gortmp.StreamControlStateConfig{
+			MaxChunkStreams:   64,
+			MaxMessageStreams: 16,
+		},
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.active.Done()
+}
