@@ -28,6 +28,9 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// WriteTimeout drops a peer that accepts no data for this long (its TCP window stays full).
 	WriteTimeout time.Duration
+	// SendBuffer sets each connection's socket send buffer (SO_SNDBUF) when > 0; zero leaves
+	// the kernel's auto-tuning. A smaller buffer makes a stalled viewer skip sooner.
+	SendBuffer int
 	// EndLinger is how long a player that was told its stream ended may take to hang up
 	// before the server closes the connection.
 	EndLinger time.Duration
@@ -122,6 +125,9 @@ func (s *Server) Close() error {
 // onConnect is called by go-rtmp for each accepted connection, on its own goroutine.
 func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
 	c := &conn{Conn: nc, writeTimeout: s.cfg.WriteTimeout}
+	if tc, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
+		_ = tc.SetWriteBuffer(s.cfg.SendBuffer)
+	}
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	h := &handler{srv: s, c: c, log: s.log.With("remote", nc.RemoteAddr().String())}
 	s.mu.Lock()

@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 font=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
 # 6 s of a 1280x720 test pattern with a running clock and a 440 Hz tone: H.264 High with
-# B-frames (-bf 2), a keyframe every second, AAC-LC 44.1 kHz stereo.
+# B-frames (-bf 2), a keyframe every second, AAC-LC 44.1 kHz stereo. The tone stops 0.1 s early
+# so that ffmpeg -stream_loop (which loops by the longest track) never overlaps audio.
 ffmpeg -hide_banner -loglevel error -y \
   -f lavfi -i "testsrc2=size=1280x720:rate=30:duration=6" \
-  -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=6" \
+  -f lavfi -i "sine=frequency=440:sample_rate=44100:duration=5.9" \
   -filter_complex "[0:v]drawtext=fontfile=${font}:text='relaycast  %{pts\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1:boxcolor=black@0.6[v];[1:a]aformat=channel_layouts=stereo[a]" \
   -map "[v]" -map "[a]" \
   -c:v libx264 -profile:v high -preset medium -bf 2 -g 30 -keyint_min 30 -sc_threshold 0 \

@@ -1,0 +1,235 @@
+// Package rtmpclient is a small RTMP player for tests and the load tool: it connects, plays one
+// stream and hands out the messages the server sends, as raw bodies.
+package rtmpclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/handshake"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// Kind says what a Message is.
+type Kind int
+
+// Message kinds.
+const (
+	Video Kind = iota + 1
+	Audio
+	Data   // a data message, e.g. onMetaData
+	Status // an onStatus command; Code holds its code
+	EOF    // the StreamEOF user control event
+)
+
+// Message is one message from the server. Body is only valid until the next call to Next.
+type Message struct {
+	Kind      Kind
+	Timestamp uint32 // milliseconds
+	Body      []byte
+	Code      string // for Status: e.g. NetStream.Play.Start
+	Level     string // for Status: status or error
+}
+
+// Player is a connection playing one stream.
+type Player struct {
+	nc       net.Conn
+	cs       *gortmp.ChunkStreamer
+	streamID uint32
+	buf      bytes.Buffer
+}
+
+// Options tune a Player.
+type Options struct {
+	// ReadBuffer sets the socket receive buffer (SO_RCVBUF) when > 0.
+	ReadBuffer int
+}
+
+// Play connects to rawURL (rtmp://host:port/app/name) and starts playing. It returns once the
+// play command is sent; the server's answer is among the first messages Next returns.
+func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "rtmp" {
+		return nil, fmt.Errorf("rtmp play %s: not an rtmp:// URL", rawURL)
+	}
+	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !ok {
+		return nil, fmt.Errorf("rtmp play %s: want rtmp://host/app/name", rawURL)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
+	}
+	if opt.ReadBuffer > 0 {
+		_ = nc.(*net.TCPConn).SetReadBuffer(opt.ReadBuffer)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(dl)
+	}
+	p := &Player{nc: nc}
+	if err := p.start(app, name, rawURL); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return p, nil
+}
+
+func (p *Player) start(app, name, rawURL string) error {
+	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	p.cs = gortmp.NewChunkStreamer(p.nc, p.nc, nil)
+	tcURL := rawURL[:strings.LastIndex(rawURL, "/")]
+	if err := p.command(0, 3, "connect", 1, map[string]interface{}{
+		"app": app, "flashVer": "LNX 9,0,124,2", "tcUrl": tcURL, "fpad": false,
+		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
+	}); err != nil {
+		return err
+	}
+	if _, err := p.awaitResult(1); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	if err := p.command(0, 3, "createStream", 2, nil); err != nil {
+		return err
+	}
+	res, err := p.awaitResult(2)
+	if err != nil {
+		return fmt.Errorf("createStream: %w", err)
+	}
+	id, ok := res[len(res)-1].(float64)
+	if !ok {
+		return fmt.Errorf("createStream: result %v has no stream id", res)
+	}
+	p.streamID = uint32(id)
+	return p.command(p.streamID, 8, "play", 0, nil, name, float64(-1000))
+}
+
+func (p *Player) command(streamID uint32, csid int, name string, txn int64, args ...interface{}) error {
+	var body bytes.Buffer
+	enc := message.NewAMFEncoder(&body, message.EncodingTypeAMF0)
+	for _, a := range args {
+		if err := enc.Encode(a); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return p.cs.Write(ctx, csid, 0, &gortmp.ChunkMessage{StreamID: streamID, Message: &message.CommandMessage{
+		CommandName: name, TransactionID: txn, Encoding: message.EncodingTypeAMF0, Body: &body,
+	}})
+}
+
+// awaitResult reads until the _result of transaction txn and returns its values.
+func (p *Player) awaitResult(txn int64) ([]interface{}, error) {
+	for {
+		var cm gortmp.ChunkMessage
+		if _, _, err := p.cs.Read(&cm); err != nil {
+			return nil, err
+		}
+		switch m := cm.Message.(type) {
+		case *message.SetChunkSize:
+			if err := p.cs.PeerState().SetChunkSize(m.ChunkSize); err != nil {
+				return nil, err
+			}
+		case *message.CommandMessage:
+			if m.TransactionID != txn {
+				continue
+			}
+			vals, err := decodeAll(m.Body)
+			if err != nil {
+				return nil, err
+			}
+			if m.CommandName != "_result" {
+				return nil, fmt.Errorf("%s %v", m.CommandName, vals)
+			}
+			return vals, nil
+		}
+	}
+}
+
+// Next returns the next message of interest: media, data, status or end of stream.
+func (p *Player) Next() (Message, error) {
+	for {
+		var cm gortmp.ChunkMessage
+		_, ts, err := p.cs.Read(&cm)
+		if err != nil {
+			return Message{}, err
+		}
+		switch m := cm.Message.(type) {
+		case *message.SetChunkSize:
+			if err := p.cs.PeerState().SetChunkSize(m.ChunkSize); err != nil {
+				return Message{}, err
+			}
+		case *message.VideoMessage:
+			return p.media(Video, ts, m.Payload)
+		case *message.AudioMessage:
+			return p.media(Audio, ts, m.Payload)
+		case *message.DataMessage:
+			return p.media(Data, ts, m.Body)
+		case *message.UserCtrl:
+			if _, ok := m.Event.(*message.UserCtrlEventStreamEOF); ok {
+				return Message{Kind: EOF, Timestamp: ts}, nil
+			}
+		case *message.CommandMessage:
+			if m.CommandName != "onStatus" {
+				continue
+			}
+			vals, err := decodeAll(m.Body)
+			if err != nil {
+				return Message{}, err
+			}
+			msg := Message{Kind: Status, Timestamp: ts}
+			for _, v := range vals {
+				if obj, ok := v.(map[string]interface{}); ok {
+					msg.Code, _ = obj["code"].(string)
+					msg.Level, _ = obj["level"].(string)
+				}
+			}
+			return msg, nil
+		}
+	}
+}
+
+func (p *Player) media(k Kind, ts uint32, r io.Reader) (Message, error) {
+	p.buf.Reset()
+	if _, err := p.buf.ReadFrom(r); err != nil {
+		return Message{}, err
+	}
+	return Message{Kind: k, Timestamp: ts, Body: p.buf.Bytes()}, nil
+}
+
+func decodeAll(r io.Reader) ([]interface{}, error) {
+	dec := message.NewAMFDecoder(r, message.EncodingTypeAMF0)
+	var vals []interface{}
+	for {
+		var v interface{}
+		if err := dec.Decode(&v); err != nil {
+			if errors.Is(err, io.EOF) {
+				return vals, nil
+			}
+			return vals, err
+		}
+		vals = append(vals, v)
+	}
+}
+
+// Conn is the underlying connection, e.g. to stop reading from it.
+func (p *Player) Conn() net.Conn { return p.nc }
+
+// Close hangs up.
+func (p *Player) Close() {
+	_ = p.nc.Close()
+	if p.cs != nil {
+		_ = p.cs.Close()
+	}
+}

@@ -1,0 +1,315 @@
+// Package testenv starts relaycast servers and real media peers (ffmpeg, ffprobe) for tests,
+// on loopback only, and checks that servers leave no goroutine behind.
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtmp"
+)
+
+// Sample is the test clip: 6 s of 1280x720 30 fps H.264 High with B-frames and AAC.
+func Sample() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "sample-720p.mp4")
+}
+
+// NeedTools fails the test when a peer program is missing: `make test` installs them.
+func NeedTools(t testing.TB, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Fatalf("%s is not installed: run `make test`, which installs the test peers", n)
+		}
+	}
+}
+
+// Server is a relaycast core (relay + RTMP) on a loopback port.
+type Server struct {
+	Relays   *relay.Registry
+	RTMP     *rtmp.Server
+	RTMPAddr string
+}
+
+// URL returns the rtmp:// URL of path on this server.
+func (s *Server) URL(path string) string { return "rtmp://" + s.RTMPAddr + "/" + path }
+
+// Options adjust the server a test starts.
+type Options struct {
+	Relay relay.Config // zero: relay.DefaultConfig with a 2 s grace
+	RTMP  rtmp.Config
+}
+
+// Start runs a server until the test ends, then closes it and checks for leaked goroutines.
+func Start(t testing.TB, opt Options) *Server {
+	t.Helper()
+	CheckLeaks(t)
+	rc := opt.Relay
+	if rc == (relay.Config{}) {
+		rc = relay.DefaultConfig()
+		rc.Grace = 2 * time.Second
+	}
+	if err := rc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s := &Server{Relays: relay.NewRegistry(rc), RTMPAddr: l.Addr().String()}
+	s.RTMP = rtmp.New(opt.RTMP, s.Relays, log)
+	done := make(chan error, 1)
+	go func() { done <- s.RTMP.Serve(l) }()
+	t.Cleanup(func() {
+		s.Relays.Close()
+		if err := s.RTMP.Close(); err != nil {
+			t.Errorf("rtmp close: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("rtmp serve: %v", err)
+		}
+	})
+	return s
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// CheckLeaks fails the test if, once it and its cleanups are done, goroutines of relaycast or
+// go-rtmp are still running. Register it before anything that starts goroutines.
+func CheckLeaks(t testing.TB) {
+	t.Helper()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			leaked := leakedGoroutines()
+			if leaked == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("goroutines left behind:\n%s", leaked)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func leakedGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "internal/testenv.leakedGoroutines") || strings.Contains(g, "testing.tRunner") {
+			continue
+		}
+		if strings.Contains(g, "relaycast/relaycast/") || strings.Contains(g, "yutopp/go-rtmp") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// Proc is a running peer program.
+type Proc struct {
+	cmd    *exec.Cmd
+	stderr syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// StartProc starts a peer program that is killed when the test ends.
+func StartProc(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{cmd: exec.Command(name, args...), done: make(chan struct{})}
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// Kill ends the program at once (SIGKILL) and waits for it.
+func (p *Proc) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Wait waits for the program to exit by itself, at most d.
+func (p *Proc) Wait(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		return fmt.Errorf("%s still running after %v", p.cmd.Path, d)
+	}
+}
+
+// Exited reports whether the program has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stderr is what the program has written to stderr so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// PublishSample starts ffmpeg publishing the sample clip in a loop, in real time, to url.
+func PublishSample(t testing.TB, url string) *Proc {
+	t.Helper()
+	NeedTools(t, "ffmpeg")
+	return StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", Sample(), "-c", "copy", "-f", "flv", url)
+}
+
+// WaitLive waits until path has a stream with at least one frame.
+func WaitLive(t testing.TB, s *Server, path string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if st, err := s.Relays.Lookup(path); err == nil && st.Stats().Frames > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not go live within %v", path, timeout)
+}
+
+// Decode is what an ffmpeg player saw.
+type Decode struct {
+	Frames   int           // video frames decoded
+	Stderr   string        // errors ffmpeg printed (loglevel error)
+	Err      error         // ffmpeg's exit
+	Progress []Progress    // frame count over wall time
+	Elapsed  time.Duration // wall time from start to exit
+}
+
+// Progress is one ffmpeg progress report.
+type Progress struct {
+	At     time.Duration
+	Frames int
+}
+
+// FFmpegDecode plays url with ffmpeg, decoding every video and audio frame of the first
+// `media` of media time, and reports what it decoded. extra goes before -i.
+func FFmpegDecode(ctx context.Context, t testing.TB, url string, media time.Duration, extra ...string) Decode {
+	t.Helper()
+	NeedTools(t, "ffmpeg")
+	args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-stats_period", "0.1"}, extra...)
+	args = append(args, "-i", url, "-t", strconv.FormatFloat(media.Seconds(), 'f', 3, 64), "-f", "null", "-")
+	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var d Decode
+	d.Progress = readProgress(out, start)
+	d.Err = cmd.Wait()
+	d.Elapsed = time.Since(start)
+	d.Stderr = strings.TrimSpace(stderr.String())
+	if len(d.Progress) > 0 {
+		d.Frames = d.Progress[len(d.Progress)-1].Frames
+	}
+	return d
+}
+
+func readProgress(r io.Reader, start time.Time) []Progress {
+	var ps []Progress
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				ps = append(ps, Progress{At: time.Since(start), Frames: n})
+			}
+		}
+	}
+	return ps
+}
+
+// LongestStall is the longest wall time in which the decoded frame count did not grow,
+// counted from the first decoded frame.
+func (d Decode) LongestStall() time.Duration {
+	var longest, since time.Duration
+	last := 0
+	for _, p := range d.Progress {
+		if p.Frames > last {
+			if last > 0 {
+				longest = max(longest, p.At-since)
+			}
+			last, since = p.Frames, p.At
+		}
+	}
+	return longest
+}
+
+// FFprobeStreams returns "codec WxH" (video) or "codec" (audio) for each stream at url.
+func FFprobeStreams(ctx context.Context, t testing.TB, url string, extra ...string) []string {
+	t.Helper()
+	NeedTools(t, "ffprobe")
+	args := append([]string{"-v", "error"}, extra...)
+	args = append(args, "-show_entries", "stream=codec_type,codec_name,width,height", "-of", "csv=p=0", url)
+	out, err := exec.CommandContext(ctx, "ffprobe", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
+	}
+	var streams []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		switch {
+		case len(f) >= 4 && f[1] == "video":
+			streams = append(streams, fmt.Sprintf("%s %sx%s", f[0], f[2], f[3]))
+		case len(f) >= 2:
+			streams = append(streams, f[0])
+		}
+	}
+	return streams
+}

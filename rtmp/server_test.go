@@ -1,0 +1,172 @@
+package rtmp_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/rtmpclient"
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// The sample clip is 30 fps: frames a player must decode from a window of media time.
+const fps = 30
+
+func minFrames(window time.Duration) int { return int(window.Seconds() * fps * 0.95) }
+
+func TestFFprobeSeesH264720pAndAAC(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/probe"))
+	testenv.WaitLive(t, srv, "live/probe", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := testenv.FFprobeStreams(ctx, t, srv.URL("live/probe"))
+	if !slices.Equal(got, []string{"h264 1280x720", "aac"}) {
+		t.Fatalf("ffprobe streams = %q, want h264 1280x720 and aac", got)
+	}
+}
+
+func TestTwoPlayersJoiningMidStreamDecodeEveryFrameCleanly(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/two"))
+	testenv.WaitLive(t, srv, "live/two", 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // join mid-GOP: keyframes are 1 s apart
+	const window = 6 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	results := make([]testenv.Decode, 2)
+	for i := range results {
+		wg.Go(func() { results[i] = testenv.FFmpegDecode(ctx, t, srv.URL("live/two"), window) })
+	}
+	wg.Wait()
+	for i, d := range results {
+		if d.Err != nil || d.Stderr != "" {
+			t.Errorf("player %d: exit %v, stderr:\n%s", i, d.Err, d.Stderr)
+		}
+		if d.Frames < minFrames(window) {
+			t.Errorf("player %d decoded %d frames of %v, want ≥ %d", i, d.Frames, window, minFrames(window))
+		}
+		// It starts on the GOP cache (≤ 1 s ahead of real time), then follows live.
+		if d.Elapsed > window+3*time.Second {
+			t.Errorf("player %d took %v for %v of media: not live", i, d.Elapsed, window)
+		}
+	}
+}
+
+func TestPlayOfStreamThatIsNotLiveAnswersStreamNotFound(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := rtmpclient.Play(ctx, srv.URL("live/nobody"), rtmpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for {
+		m, err := p.Next()
+		if err != nil {
+			t.Fatalf("connection ended before a status: %v", err)
+		}
+		if m.Kind == rtmpclient.Status {
+			if m.Code != "NetStream.Play.StreamNotFound" || m.Level != "error" {
+				t.Fatalf("status %s %s, want error NetStream.Play.StreamNotFound", m.Level, m.Code)
+			}
+			return
+		}
+	}
+}
+
+func TestSecondPublisherIsRefusedAndFirstKeepsFlowing(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	first := testenv.PublishSample(t, srv.URL("live/one"))
+	testenv.WaitLive(t, srv, "live/one", 10*time.Second)
+	second := testenv.PublishSample(t, srv.URL("live/one"))
+	if err := second.Wait(10 * time.Second); err == nil {
+		t.Fatal("second publisher exited cleanly; want it refused")
+	}
+	if !strings.Contains(second.Stderr(), "already being published") {
+		t.Errorf("second publisher's stderr does not say why:\n%s", second.Stderr())
+	}
+	if first.Exited() {
+		t.Fatalf("first publisher stopped: %s", first.Stderr())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := testenv.FFmpegDecode(ctx, t, srv.URL("live/one"), 2*time.Second)
+	if d.Err != nil || d.Frames < minFrames(2*time.Second) {
+		t.Fatalf("player after the refusal: %d frames, exit %v\n%s", d.Frames, d.Err, d.Stderr)
+	}
+}
+
+func TestPublisherReturningWithinGraceKeepsPlayerRunning(t *testing.T) {
+	cfg := relay.DefaultConfig()
+	cfg.Grace = 5 * time.Second
+	srv := testenv.Start(t, testenv.Options{Relay: cfg})
+	first := testenv.PublishSample(t, srv.URL("live/back"))
+	testenv.WaitLive(t, srv, "live/back", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	const window = 9 * time.Second
+	result := make(chan testenv.Decode, 1)
+	go func() { result <- testenv.FFmpegDecode(ctx, t, srv.URL("live/back"), window) }()
+
+	time.Sleep(3 * time.Second)
+	stream, err := srv.Relays.Lookup("live/back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Kill() // the encoder drops without a goodbye
+	killed, before := time.Now(), stream.Stats().Frames
+	time.Sleep(time.Second)
+	testenv.PublishSample(t, srv.URL("live/back"))
+	for stream.Stats().Frames <= before+1 {
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal("second publisher's frames never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	outage := time.Since(killed)
+
+	d := <-result
+	if d.Err != nil || d.Stderr != "" {
+		t.Fatalf("player: exit %v, stderr:\n%s", d.Err, d.Stderr)
+	}
+	// The timeline runs on through the outage, so the window holds the outage too.
+	if want := minFrames(window - outage); d.Frames < want {
+		t.Errorf("player decoded %d frames, want ≥ %d", d.Frames, want)
+	}
+	if stall := d.LongestStall(); stall > outage+time.Second {
+		t.Errorf("longest stall %v, want no longer than the %v outage (+1 s)", stall, outage)
+	}
+	t.Logf("outage %v, longest stall %v, %d frames", outage, d.LongestStall(), d.Frames)
+}
+
+func TestPublisherLeavingEndsPlayersCleanly(t *testing.T) {
+	cfg := relay.DefaultConfig()
+	cfg.Grace = 500 * time.Millisecond
+	srv := testenv.Start(t, testenv.Options{Relay: cfg})
+	pub := testenv.PublishSample(t, srv.URL("live/bye"))
+	testenv.WaitLive(t, srv, "live/bye", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	result := make(chan testenv.Decode, 1)
+	go func() { result <- testenv.FFmpegDecode(ctx, t, srv.URL("live/bye"), time.Minute) }()
+	time.Sleep(2 * time.Second)
+	pub.Kill()
+	ended := time.Now()
+	d := <-result
+	if d.Err != nil || d.Stderr != "" {
+		t.Fatalf("player did not end cleanly: exit %v, stderr:\n%s", d.Err, d.Stderr)
+	}
+	if took := time.Since(ended); took > cfg.Grace+3*time.Second {
+		t.Errorf("player ended %v after the publisher, want about the %v grace", took, cfg.Grace)
+	}
+	if d.Frames < minFrames(2*time.Second) {
+		t.Errorf("player decoded only %d frames", d.Frames)
+	}
+}
