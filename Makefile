@@ -1,0 +1,47 @@
+# relaycast — see README.md. Every target works on a fresh Debian machine with Go.
+GO       ?= go
+BIN      := bin/relaycast
+FUZZTIME ?= 30s
+# Each fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
+FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile
+
+.PHONY: all build run test test-deps check bench fuzz media clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/relaycast
+
+## run: build and start the server with the built-in demo stream at live/demo
+run: build
+	./$(BIN)
+
+## test: install the test peers if missing (ffmpeg...), then every check and test
+test: test-deps check
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+test-deps:
+	./scripts/install-test-deps.sh
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the relay's hot path (ns and allocations per frame per reader)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./relay
+
+## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+## media: regenerate the committed test clip and demo stream (needs ffmpeg with libx264)
+media:
+	./testdata/make-media.sh
+
+clean:
+	rm -rf bin
