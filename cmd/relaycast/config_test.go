@@ -1,0 +1,68 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigPrecedenceIsDefaultsFileEnvironmentFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "relaycast.yaml")
+	yaml := "rtmp: \":1000\"\nhttp: \":2000\"\nrtsp: \":3000\"\ngrace: 30s\ndemo: false\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"RELAYCAST_HTTP": ":2001", "RELAYCAST_RTSP": ":3001"}
+	c, err := loadConfig([]string{"-config", file, "-rtsp", ":3002", "-log-level", "debug"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig()
+	want.RTMP, want.HTTP, want.RTSP = ":1000", ":2001", ":3002"
+	want.Grace, want.Demo, want.LogLevel = 30*time.Second, false, "debug"
+	if c != want {
+		t.Fatalf("config = %+v\nwant     %+v", c, want)
+	}
+}
+
+func TestBoolFlagsTakeBareAndExplicitForms(t *testing.T) {
+	for args, want := range map[string]bool{"-demo": true, "-demo=false": false, "-demo=true": true, "": true} {
+		c, err := loadConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
+		if err != nil || c.Demo != want {
+			t.Errorf("%q: demo=%v err=%v, want demo=%v", args, c.Demo, err, want)
+		}
+	}
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	noEnv := func(string) string { return "" }
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(file, []byte("rtmp: \":1935\"\nrtmp_port: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  func(string) string
+		want string
+	}{
+		{[]string{"-rtmp", "1935"}, noEnv, "rtmp"},
+		{[]string{"-http", ":99999"}, noEnv, "http"},
+		{[]string{"-rtsp-rtp-port", "8001"}, noEnv, "rtsp_rtp_port"},
+		{[]string{"-log-level", "loud"}, noEnv, "log_level"},
+		{[]string{"-grace", "soon"}, noEnv, "-grace"},
+		{[]string{"-max-lag", "0s"}, noEnv, "max_lag"},
+		{nil, func(k string) string { return map[string]string{"RELAYCAST_DEMO": "maybe"}[k] }, "RELAYCAST_DEMO"},
+		{[]string{"-config", file}, noEnv, "rtmp_port"},
+		{[]string{"-config", "/nonexistent.yaml"}, noEnv, "config file"},
+		{[]string{"extra"}, noEnv, "extra"},
+	} {
+		_, err := loadConfig(tc.args, tc.env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to name %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/testenv"
+)
+
+// TestDemoServerServesDemoAndStopsOnSIGTERM is `make run` as a newcomer sees it: the binary
+// with its defaults serves a live 720p demo stream, and SIGTERM stops it cleanly in time.
+func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "relaycast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log(sc.Text())
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	addr := waitLine(t, lines, regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`))
+	waitLine(t, lines, regexp.MustCompile(`demo stream live`))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := testenv.FFprobeStreams(ctx, t, "rtmp://"+addr+"/live/demo")
+	if !slices.Equal(got, []string{"h264 1280x720", "aac"}) {
+		t.Fatalf("demo streams = %q, want h264 1280x720 and aac", got)
+	}
+	d := testenv.FFmpegDecode(ctx, t, "rtmp://"+addr+"/live/demo", 3*time.Second)
+	if d.Err != nil || d.Stderr != "" || d.Frames < 85 {
+		t.Fatalf("demo playback: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	exited := make(chan error, 1)
+	go func() {
+		for range lines { // drain so the process never blocks on stderr
+		}
+		exited <- cmd.Wait()
+	}()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+		t.Logf("stopped %v after SIGTERM", time.Since(stopped))
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5 s after SIGTERM")
+	}
+}
+
+func waitLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("server exited before logging %v", re)
+			}
+			if m := re.FindStringSubmatch(l); m != nil {
+				if len(m) > 1 {
+					return m[1]
+				}
+				return m[0]
+			}
+		case <-timeout:
+			t.Fatalf("no log line matching %v", re)
+		}
+	}
+}
+
