@@ -94,4 +94,3 @@ func waitLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
 		}
 	}
 }
-
