@@ -19,15 +19,16 @@ import (
 // the flag (with - for _) and the environment variable (RELAYCAST_ + upper case).
 // Precedence: defaults, then the YAML file, then the environment, then flags.
 type config struct {
-	RTMP         string        `yaml:"rtmp"`
-	RTSP         string        `yaml:"rtsp"`
-	HTTP         string        `yaml:"http"`
-	RTSPRTPPort  int           `yaml:"rtsp_rtp_port"`
-	RTSPRTCPPort int           `yaml:"rtsp_rtcp_port"`
-	Demo         bool          `yaml:"demo"`
-	LogLevel     string        `yaml:"log_level"`
-	Grace        time.Duration `yaml:"grace"`
-	MaxLag       time.Duration `yaml:"max_lag"`
+	RTMP          string        `yaml:"rtmp"`
+	RTSP          string        `yaml:"rtsp"`
+	HTTP          string        `yaml:"http"`
+	RTSPRTPPort   int           `yaml:"rtsp_rtp_port"`
+	RTSPRTCPPort  int           `yaml:"rtsp_rtcp_port"`
+	RTSPMulticast string        `yaml:"rtsp_multicast"`
+	Demo          bool          `yaml:"demo"`
+	LogLevel      string        `yaml:"log_level"`
+	Grace         time.Duration `yaml:"grace"`
+	MaxLag        time.Duration `yaml:"max_lag"`
 }
 
 func defaultConfig() config {
@@ -53,6 +54,7 @@ func (c *config) fields() []field {
 		{"http", "HTTP listen address (web player, API)", &c.HTTP},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port", &c.RTSPRTPPort},
 		{"rtsp_rtcp_port", "RTSP RTCP/UDP port", &c.RTSPRTCPPort},
+		{"rtsp_multicast", "RTSP UDP multicast address range, e.g. 224.1.0.0/16 (empty: off)", &c.RTSPMulticast},
 		{"demo", "publish the built-in demo stream at live/demo", &c.Demo},
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
@@ -178,6 +180,11 @@ func (c config) validate() error {
 	}
 	if c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1 {
 		return fmt.Errorf("config rtsp_rtp_port/rtsp_rtcp_port: %d/%d: want an even RTP port and RTCP one above it", c.RTSPRTPPort, c.RTSPRTCPPort)
+	}
+	if c.RTSPMulticast != "" {
+		if ip, _, err := net.ParseCIDR(c.RTSPMulticast); err != nil || !ip.IsMulticast() {
+			return fmt.Errorf("config rtsp_multicast: %q is not a multicast range like 224.1.0.0/16", c.RTSPMulticast)
+		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config log_level: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
+	"github.com/relaycast/relaycast/rtsp"
 )
 
 // shutdownTimeout bounds a clean stop after SIGINT/SIGTERM.
@@ -52,8 +54,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("rtmp listen %s: %w", cfg.RTMP, err)
 	}
 	rtmpSrv := rtmp.New(rtmp.DefaultConfig(), relays, log)
-	log.Info("relaycast listening", "rtmp", rtmpLn.Addr().String(),
-		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", rtmpLn.Addr().(*net.TCPAddr).Port))
+
+	rtspLn, err := net.Listen("tcp", cfg.RTSP)
+	if err != nil {
+		rtmpLn.Close()
+		return fmt.Errorf("rtsp listen %s: %w", cfg.RTSP, err)
+	}
+	rtspCfg := rtsp.DefaultConfig()
+	rtspCfg.RTPPort, rtspCfg.RTCPPort, rtspCfg.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
+	rtspSrv := rtsp.New(rtspCfg, relays, log)
+	if err := rtspSrv.Start(rtspLn); err != nil {
+		rtmpLn.Close()
+		return err
+	}
+	log.Info("relaycast listening", "rtmp", rtmpLn.Addr().String(), "rtsp", rtspLn.Addr().String(),
+		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", rtmpLn.Addr().(*net.TCPAddr).Port),
+		"watch", fmt.Sprintf("rtsp://HOST:%d/live/NAME", rtspLn.Addr().(*net.TCPAddr).Port))
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
@@ -78,15 +94,19 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Info("shutting down")
 	case err = <-errc:
 	}
-	return errors.Join(err, shutdown(log, stopDemo, rtmpSrv, relays, &wg))
+	return errors.Join(err, shutdown(log, stopDemo, relays, &wg, rtmpSrv, rtspSrv))
 }
 
-func shutdown(log *slog.Logger, stopDemo func(), rtmpSrv *rtmp.Server, relays *relay.Registry, wg *sync.WaitGroup) error {
+// shutdown ends the streams (players are told), then closes the servers.
+func shutdown(log *slog.Logger, stopDemo func(), relays *relay.Registry, wg *sync.WaitGroup, servers ...io.Closer) error {
 	done := make(chan error, 1)
 	go func() {
 		stopDemo()
-		relays.Close() // tells every player the stream ended
-		err := rtmpSrv.Close()
+		relays.Close()
+		var err error
+		for _, s := range servers {
+			err = errors.Join(err, s.Close())
+		}
 		wg.Wait()
 		done <- err
 	}()

@@ -1,0 +1,5 @@
+// Package rtsp is the RTSP server: every live relay path is also served at
+// rtsp://HOST:8554/PATH, over RTP/UDP, RTP interleaved in the RTSP TCP connection, and UDP
+// multicast. Each stream is packetized once, by one feed, and the same RTP bytes go to every
+// session.
+package rtsp

@@ -1,0 +1,272 @@
+package rtsp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aler9/gortsplib/v2"
+	"github.com/aler9/gortsplib/v2/pkg/base"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Relay is what the RTSP server needs from the relay.
+type Relay interface {
+	Lookup(path string) (*relay.Stream, error)
+}
+
+// Config tunes the server.
+type Config struct {
+	// RTPPort and RTCPPort are the UDP ports for RTP over UDP (RTP even, RTCP the next one).
+	// Zero disables UDP; sessions then use TCP.
+	RTPPort, RTCPPort int
+	// MulticastRange (e.g. "224.1.0.0/16") enables UDP multicast, sent to
+	// MulticastRTPPort/MulticastRTCPPort. Empty disables it.
+	MulticastRange                      string
+	MulticastRTPPort, MulticastRTCPPort int
+	// ReadTimeout and WriteTimeout drop peers that stall.
+	ReadTimeout, WriteTimeout time.Duration
+	// WriteQueue is how many packets may wait for each session (a power of two); it must hold
+	// a GOP for a joining session's first picture to come at once.
+	WriteQueue int
+	// TrackWait is how long DESCRIBE waits for a stream that just went live to show its tracks.
+	TrackWait time.Duration
+}
+
+// DefaultConfig returns the defaults (UDP ports 8000/8001, multicast off).
+func DefaultConfig() Config {
+	return Config{
+		RTPPort: 8000, RTCPPort: 8001,
+		MulticastRTPPort: 8002, MulticastRTCPPort: 8003,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		WriteQueue: 4096, TrackWait: 2 * time.Second,
+	}
+}
+
+// Server serves every live relay path over RTSP.
+type Server struct {
+	cfg    Config
+	relays Relay
+	log    *slog.Logger
+	lib    *gortsplib.Server
+
+	mu      sync.Mutex
+	feeds   map[*relay.Stream]*feed
+	joining map[*gortsplib.ServerConn]*feed
+	closed  bool
+}
+
+// New returns a server reading from relays.
+func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	return &Server{
+		cfg: cfg, relays: relays, log: log,
+		feeds:   make(map[*relay.Stream]*feed),
+		joining: make(map[*gortsplib.ServerConn]*feed),
+	}
+}
+
+// Start serves RTSP on l (and on the configured UDP ports) until Close.
+func (s *Server) Start(l net.Listener) error {
+	host, _, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return fmt.Errorf("rtsp start: %w", err)
+	}
+	s.lib = &gortsplib.Server{
+		Handler:          s,
+		RTSPAddress:      l.Addr().String(),
+		ReadTimeout:      s.cfg.ReadTimeout,
+		WriteTimeout:     s.cfg.WriteTimeout,
+		WriteBufferCount: s.cfg.WriteQueue,
+		Listen:           func(string, string) (net.Listener, error) { return l, nil },
+	}
+	if s.cfg.RTPPort != 0 {
+		s.lib.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTPPort))
+		s.lib.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTCPPort))
+	}
+	if s.cfg.MulticastRange != "" {
+		s.lib.MulticastIPRange = s.cfg.MulticastRange
+		s.lib.MulticastRTPPort, s.lib.MulticastRTCPPort = s.cfg.MulticastRTPPort, s.cfg.MulticastRTCPPort
+	}
+	if err := s.lib.Start(); err != nil {
+		return fmt.Errorf("rtsp start: %w", err)
+	}
+	return nil
+}
+
+// Close stops the server, its feeds and every session.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	feeds := make([]*feed, 0, len(s.feeds))
+	for _, f := range s.feeds {
+		feeds = append(feeds, f)
+	}
+	s.mu.Unlock()
+	for _, f := range feeds {
+		f.stop()
+	}
+	if s.lib == nil {
+		return nil
+	}
+	s.lib.Close()
+	return nil
+}
+
+// relayPath turns an RTSP request path (/live/NAME) into a relay path (live/NAME).
+func relayPath(p string) string { return strings.Trim(p, "/") }
+
+// feedFor returns the feed of a live path, starting it on first use.
+func (s *Server) feedFor(path string) (*feed, error) {
+	rs, err := s.relays.Lookup(path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	f, ok := s.feeds[rs]
+	s.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	tracks, err := s.waitTracks(rs)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, relay.ErrClosed
+	}
+	if f, ok := s.feeds[rs]; ok { // started meanwhile
+		return f, nil
+	}
+	f, err = newFeed(rs, tracks, s.log.With("path", path))
+	if err != nil {
+		return nil, err
+	}
+	s.feeds[rs] = f
+	f.start(s.feedEnded)
+	return f, nil
+}
+
+func (s *Server) feedEnded(f *feed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.feeds[f.rs] == f {
+		delete(s.feeds, f.rs)
+	}
+}
+
+// waitTracks waits for a new stream's tracks: a publisher sends video and audio frames
+// within moments of each other, and the SDP must list both.
+func (s *Server) waitTracks(rs *relay.Stream) ([]*relay.Track, error) {
+	deadline := time.Now().Add(s.cfg.TrackWait)
+	var firstSeen time.Time
+	for {
+		tracks := rs.Tracks()
+		if len(tracks) >= 2 {
+			return tracks, nil
+		}
+		if len(tracks) == 1 && firstSeen.IsZero() {
+			firstSeen = time.Now()
+		}
+		now := time.Now()
+		if len(tracks) == 1 && now.Sub(firstSeen) > 500*time.Millisecond || now.After(deadline) {
+			if len(tracks) == 0 {
+				return nil, fmt.Errorf("%s has no media yet: %w", rs.Path(), relay.ErrNotFound)
+			}
+			return tracks, nil
+		}
+		select {
+		case <-rs.Done():
+			return nil, fmt.Errorf("%s: %w", rs.Path(), relay.ErrEnded)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func statusFor(err error) base.StatusCode {
+	switch {
+	case errors.Is(err, relay.ErrNotFound), errors.Is(err, relay.ErrInvalidPath), errors.Is(err, relay.ErrEnded):
+		return base.StatusNotFound
+	default:
+		return base.StatusInternalServerError
+	}
+}
+
+// OnDescribe implements gortsplib.ServerHandlerOnDescribe.
+func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	f, err := s.feedFor(relayPath(ctx.Path))
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", ctx.Path, err)
+	}
+	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
+}
+
+// OnSetup implements gortsplib.ServerHandlerOnSetup.
+func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	f, err := s.feedFor(relayPath(ctx.Path))
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", ctx.Path, err)
+	}
+	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
+}
+
+// OnPlay implements gortsplib.ServerHandlerOnPlay.
+func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	f, err := s.feedFor(relayPath(ctx.Path))
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", ctx.Path, err)
+	}
+	s.mu.Lock()
+	if _, ok := s.joining[ctx.Conn]; !ok {
+		s.joining[ctx.Conn] = f
+		f.join(ctx.Session)
+	}
+	s.mu.Unlock()
+	s.log.Info("viewer join", "path", relayPath(ctx.Path), "protocol", "rtsp", "transport", transportName(ctx.Session),
+		"remote", ctx.Conn.NetConn().RemoteAddr().String())
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnResponse implements gortsplib.ServerHandlerOnResponse: once a PLAY response is on its
+// way the session is live and the feed may go on.
+func (s *Server) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
+	s.mu.Lock()
+	f, ok := s.joining[sc]
+	delete(s.joining, sc)
+	s.mu.Unlock()
+	if ok {
+		f.unhold()
+	}
+}
+
+// OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
+func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	if ctx.Session.State() == gortsplib.ServerSessionStatePlay {
+		s.log.Info("viewer leave", "protocol", "rtsp", "reason", ctx.Error)
+	}
+}
+
+// OnConnClose implements gortsplib.ServerHandlerOnConnClose.
+func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.mu.Lock()
+	f, ok := s.joining[ctx.Conn]
+	delete(s.joining, ctx.Conn)
+	s.mu.Unlock()
+	if ok {
+		f.unhold()
+	}
+}
+
+func transportName(ss *gortsplib.ServerSession) string {
+	if t := ss.SetuppedTransport(); t != nil {
+		return t.String()
+	}
+	return "unknown"
+}
