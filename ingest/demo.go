@@ -47,8 +47,8 @@ func (d *Demo) Run(ctx context.Context, relays Publisher) error {
 	start := time.Now()
 	for loop := uint32(0); ; loop++ {
 		for _, t := range tags {
-			if t.Type == TagScript && loop > 0 {
-				continue
+			if t.Type == TagScript {
+				continue // the file's onMetaData gives a duration: players would take it for a file
 			}
 			ts := loop*loopMS + t.Timestamp
 			if wait := time.Until(start.Add(time.Duration(ts) * time.Millisecond)); wait > 0 {

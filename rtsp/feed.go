@@ -14,6 +14,7 @@ import (
 	"github.com/aler9/gortsplib/v2/pkg/formatdecenc/rtph264"
 	"github.com/aler9/gortsplib/v2/pkg/formatdecenc/rtpmpeg4audio"
 	"github.com/aler9/gortsplib/v2/pkg/media"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/relay"
@@ -105,6 +106,7 @@ func (f *feed) start(onEnd func(*feed)) {
 				if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
 					f.log.Warn("rtsp feed stopped", "err", err)
 				}
+				f.goodbye()
 				return
 			}
 			if err := f.write(ctx, fr); err != nil {
@@ -112,6 +114,16 @@ func (f *feed) start(onEnd func(*feed)) {
 			}
 		}
 	}()
+}
+
+// goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.
+func (f *feed) goodbye() {
+	if f.video != nil {
+		f.stream.WritePacketRTCP(f.video, &rtcp.Goodbye{Sources: []uint32{*f.venc.SSRC}})
+	}
+	if f.audio != nil {
+		f.stream.WritePacketRTCP(f.audio, &rtcp.Goodbye{Sources: []uint32{*f.aenc.SSRC}})
+	}
 }
 
 func (f *feed) stop() {

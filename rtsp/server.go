@@ -229,6 +229,7 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 		f.join(ctx.Session)
 	}
 	s.mu.Unlock()
+	ctx.Session.SetUserData(relayPath(ctx.Path))
 	s.log.Info("viewer join", "path", relayPath(ctx.Path), "protocol", "rtsp", "transport", transportName(ctx.Session),
 		"remote", ctx.Conn.NetConn().RemoteAddr().String())
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -249,7 +250,7 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	if ctx.Session.State() == gortsplib.ServerSessionStatePlay {
-		s.log.Info("viewer leave", "protocol", "rtsp", "reason", ctx.Error)
+		s.log.Info("viewer leave", "path", ctx.Session.UserData(), "protocol", "rtsp", "reason", ctx.Error)
 	}
 }
 

@@ -3,8 +3,16 @@
 # Debian packages only; needs root or sudo for apt-get.
 set -euo pipefail
 
+have() { command -v "$1" >/dev/null 2>&1; }
+gst_has() { have gst-inspect-1.0 && gst-inspect-1.0 --exists "$1" 2>/dev/null; }
+
 need=()
-command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+have ffmpeg && have ffprobe || need+=(ffmpeg)
+have gst-launch-1.0 || need+=(gstreamer1.0-tools)
+gst_has rtspsrc || need+=(gstreamer1.0-plugins-good gstreamer1.0-rtsp)
+gst_has h264parse || need+=(gstreamer1.0-plugins-bad)
+gst_has avdec_h264 || need+=(gstreamer1.0-libav)
+have cvlc || need+=(vlc-bin vlc-plugin-base)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
@@ -12,7 +20,7 @@ fi
 echo "installing test peers: ${need[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to apt-get install ${need[*]}" >&2; exit 1; }
+	have sudo || { echo "need root or sudo to apt-get install ${need[*]}" >&2; exit 1; }
 	sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive

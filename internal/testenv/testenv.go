@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -19,8 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
+	"github.com/relaycast/relaycast/rtsp"
 )
 
 // Sample is the test clip: 6 s of 1280x720 30 fps H.264 High with B-frames and AAC.
@@ -39,20 +42,26 @@ func NeedTools(t testing.TB, names ...string) {
 	}
 }
 
-// Server is a relaycast core (relay + RTMP) on a loopback port.
+// Server is a relaycast core (relay, RTMP, RTSP) on loopback ports.
 type Server struct {
 	Relays   *relay.Registry
 	RTMP     *rtmp.Server
+	RTSP     *rtsp.Server
 	RTMPAddr string
+	RTSPAddr string
 }
 
 // URL returns the rtmp:// URL of path on this server.
 func (s *Server) URL(path string) string { return "rtmp://" + s.RTMPAddr + "/" + path }
 
+// RTSPURL returns the rtsp:// URL of path on this server.
+func (s *Server) RTSPURL(path string) string { return "rtsp://" + s.RTSPAddr + "/" + path }
+
 // Options adjust the server a test starts.
 type Options struct {
 	Relay relay.Config // zero: relay.DefaultConfig with a 2 s grace
 	RTMP  rtmp.Config
+	RTSP  *rtsp.Config // nil: rtsp.DefaultConfig on free UDP ports
 }
 
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
@@ -85,7 +94,55 @@ func Start(t testing.TB, opt Options) *Server {
 			t.Errorf("rtmp serve: %v", err)
 		}
 	})
+	startRTSP(t, s, opt.RTSP, log)
 	return s
+}
+
+func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {
+	t.Helper()
+	if cfg == nil {
+		c := rtsp.DefaultConfig()
+		c.RTPPort, c.RTCPPort = freeUDPPair(t)
+		cfg = &c
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RTSPAddr = l.Addr().String()
+	s.RTSP = rtsp.New(*cfg, s.Relays, log)
+	if err := s.RTSP.Start(l); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.RTSP.Close(); err != nil {
+			t.Errorf("rtsp close: %v", err)
+		}
+	})
+}
+
+// freeUDPPair finds an even UDP port whose successor is free too, for RTP and RTCP.
+func freeUDPPair(t testing.TB) (int, int) {
+	t.Helper()
+	for range 100 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		a.Close()
+		if p%2 != 0 || p >= 65535 {
+			continue
+		}
+		b, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p, p + 1
+	}
+	t.Fatal("no free UDP port pair")
+	return 0, 0
 }
 
 type testWriter struct{ t testing.TB }
@@ -123,7 +180,7 @@ func leakedGoroutines() string {
 		if strings.Contains(g, "internal/testenv.leakedGoroutines") || strings.Contains(g, "testing.tRunner") {
 			continue
 		}
-		if strings.Contains(g, "relaycast/relaycast/") || strings.Contains(g, "yutopp/go-rtmp") {
+		if strings.Contains(g, "relaycast/relaycast/") || strings.Contains(g, "yutopp/go-rtmp") || strings.Contains(g, "gortsplib") {
 			out = append(out, g)
 		}
 	}
@@ -276,11 +333,14 @@ func readProgress(r io.Reader, start time.Time) []Progress {
 }
 
 // LongestStall is the longest wall time in which the decoded frame count did not grow,
-// counted from the first decoded frame.
-func (d Decode) LongestStall() time.Duration {
+// counted from the first decoded frame, among reports up to `until` after the start.
+func (d Decode) LongestStall(until time.Duration) time.Duration {
 	var longest, since time.Duration
 	last := 0
 	for _, p := range d.Progress {
+		if p.At > until {
+			break
+		}
 		if p.Frames > last {
 			if last > 0 {
 				longest = max(longest, p.At-since)
@@ -312,4 +372,39 @@ func FFprobeStreams(ctx context.Context, t testing.TB, url string, extra ...stri
 		}
 	}
 	return streams
+}
+
+// PublishDemo publishes the built-in demo clip at path, in real time, until the test ends.
+func PublishDemo(t testing.TB, s *Server, path string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	demo := &ingest.Demo{Path: path, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	go func() { done <- demo.Run(ctx, s.Relays) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	WaitLive(t, s, path, 5*time.Second)
+}
+
+// VLCPlay plays url with cvlc (no window, no sound device) for the given time and returns its
+// verbose log. VLC refuses to run as root, so as root it runs as nobody.
+func VLCPlay(ctx context.Context, t testing.TB, url string, d time.Duration) (string, error) {
+	t.Helper()
+	NeedTools(t, "cvlc")
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-vv", "--intf", "dummy", "--vout", "dummy", "--aout", "dummy", "--no-video-title-show",
+		"--run-time", strconv.Itoa(int(d.Seconds())), "--play-and-exit", url}
+	name := "cvlc"
+	if os.Geteuid() == 0 {
+		name, args = "runuser", append([]string{"-u", "nobody", "--", "env", "HOME=" + home, "cvlc"}, args...)
+	}
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
 }
