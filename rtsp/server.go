@@ -35,6 +35,9 @@ type Config struct {
 	// WriteQueue is how many packets may wait for each session (a power of two); it must hold
 	// a GOP for a joining session's first picture to come at once.
 	WriteQueue int
+	// IdleTimeout closes a connection that sends nothing for this long. It must exceed the
+	// interval of players' keep-alives on a UDP session (they send one at least every 30 s).
+	IdleTimeout time.Duration
 	// TrackWait is how long DESCRIBE waits for a stream that just went live to show its tracks.
 	TrackWait time.Duration
 }
@@ -45,7 +48,7 @@ func DefaultConfig() Config {
 		RTPPort: 8000, RTCPPort: 8001,
 		MulticastRTPPort: 8002, MulticastRTCPPort: 8003,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		WriteQueue: 4096, TrackWait: 2 * time.Second,
+		WriteQueue: 4096, TrackWait: 2 * time.Second, IdleTimeout: 75 * time.Second,
 	}
 }
 
@@ -83,7 +86,9 @@ func (s *Server) Start(l net.Listener) error {
 		ReadTimeout:      s.cfg.ReadTimeout,
 		WriteTimeout:     s.cfg.WriteTimeout,
 		WriteBufferCount: s.cfg.WriteQueue,
-		Listen:           func(string, string) (net.Listener, error) { return l, nil },
+		Listen: func(string, string) (net.Listener, error) {
+			return &idleListener{Listener: l, idle: s.cfg.IdleTimeout}, nil
+		},
 	}
 	if s.cfg.RTPPort != 0 {
 		s.lib.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTPPort))

@@ -102,7 +102,7 @@ func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {
 	t.Helper()
 	if cfg == nil {
 		c := rtsp.DefaultConfig()
-		c.RTPPort, c.RTCPPort = freeUDPPair(t)
+		c.RTPPort, c.RTCPPort = FreeUDPPair(t)
 		cfg = &c
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -121,8 +121,8 @@ func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {
 	})
 }
 
-// freeUDPPair finds an even UDP port whose successor is free too, for RTP and RTCP.
-func freeUDPPair(t testing.TB) (int, int) {
+// FreeUDPPair finds an even UDP port whose successor is free too, for RTP and RTCP.
+func FreeUDPPair(t testing.TB) (int, int) {
 	t.Helper()
 	for range 100 {
 		a, err := net.ListenPacket("udp", "127.0.0.1:0")
