@@ -16,9 +16,11 @@ build:
 run: build
 	./$(BIN)
 
-## test: install the test peers if missing (ffmpeg...), then every check and test
+## test: install the test peers if missing (ffmpeg, gstreamer, VLC, Chromium), then every
+## check and test; screenshots the browser tests take land in artifacts/
 test: test-deps check
-	$(GO) test -race -count=1 -timeout 25m ./...
+	mkdir -p artifacts
+	RELAYCAST_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -race -count=1 -timeout 25m ./...
 
 test-deps:
 	./scripts/install-test-deps.sh
@@ -44,4 +46,4 @@ media:
 	./testdata/make-media.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin artifacts

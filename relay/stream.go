@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -209,5 +211,38 @@ func (s *Stream) setTrack(t *Track) {
 	s.tracks.Store(&tracks)
 	if t.Codec.IsVideo() {
 		s.video.Store(true)
+	}
+}
+
+// WaitTracks waits until the stream shows both a video and an audio track, or has shown one
+// of them for settle (a stream may have only one), and returns them. A publisher sends its
+// first video and audio frames within moments of each other, and a description of the stream
+// (an SDP, an init segment) must list both.
+func (s *Stream) WaitTracks(ctx context.Context, settle time.Duration) ([]*Track, error) {
+	var firstSeen time.Time
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		tracks := s.Tracks()
+		if len(tracks) >= 2 {
+			return tracks, nil
+		}
+		if len(tracks) == 1 {
+			if firstSeen.IsZero() {
+				firstSeen = time.Now()
+			} else if time.Since(firstSeen) >= settle {
+				return tracks, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if len(tracks) > 0 {
+				return tracks, nil
+			}
+			return nil, fmt.Errorf("%s has no media yet: %w", s.path, ErrNotFound)
+		case <-s.done:
+			return nil, fmt.Errorf("%s: %w", s.path, ErrEnded)
+		case <-tick.C:
+		}
 	}
 }

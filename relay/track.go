@@ -8,6 +8,9 @@ const (
 	CodecUnknown Codec = iota
 	CodecH264
 	CodecAAC
+	// CodecFMP4 is a derived stream of fragmented MP4: Config is the init segment, each
+	// frame a fragment (moof+mdat), Key when it starts with a video keyframe.
+	CodecFMP4
 )
 
 func (c Codec) String() string {
@@ -16,14 +19,16 @@ func (c Codec) String() string {
 		return "h264"
 	case CodecAAC:
 		return "aac"
+	case CodecFMP4:
+		return "fmp4"
 	default:
 		return "unknown"
 	}
 }
 
-// IsVideo reports whether frames of this codec are pictures. Video keyframes mark where a new
-// reader may start.
-func (c Codec) IsVideo() bool { return c == CodecH264 }
+// IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
+// new reader may start.
+func (c Codec) IsVideo() bool { return c == CodecH264 || c == CodecFMP4 }
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
 // publisher whose codec configuration changes makes a new Track, and a reader that sees a

@@ -122,6 +122,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	started := h.c.expect("NetStream.Play.Start")
 	_ = h.libWrite(2, 0, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})
 	h.play = startPlay(h, stream, ctx.StreamID, started)
+	h.srv.viewers.Add(path, 1)
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	return nil
 }
@@ -131,6 +132,7 @@ func (h *handler) OnClose() {
 		h.play.stop()
 		_ = h.c.Conn.Close() // unblock a write in progress
 		<-h.play.done
+		h.srv.viewers.Add(h.play.stream.Path(), -1)
 		h.log.Info("viewer leave", "path", h.play.stream.Path(), "protocol", "rtmp",
 			"dropped_frames", h.play.reader.Dropped(), "reason", h.play.reason())
 	}

@@ -69,11 +69,12 @@ type Server struct {
 	relays Relay
 	log    *slog.Logger
 
-	lib    *gortmp.Server
-	closed chan struct{}
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	active sync.WaitGroup // one per connection, until its session is torn down
+	lib     *gortmp.Server
+	closed  chan struct{}
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	active  sync.WaitGroup // one per connection, until its session is torn down
+	viewers relay.Viewers  // players per path
 }
 
 // New returns a server that publishes into and plays from relays.
@@ -156,3 +157,6 @@ func (s *Server) forget(c *conn) {
 	s.mu.Unlock()
 	s.active.Done()
 }
+
+// Viewers returns how many viewers each path has on this server.
+func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }

@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,7 +63,9 @@ type Server struct {
 	mu      sync.Mutex
 	feeds   map[*relay.Stream]*feed
 	joining map[*gortsplib.ServerConn]*feed
+	playing map[*gortsplib.ServerSession]string // path of each playing session
 	closed  bool
+	viewers relay.Viewers
 }
 
 // New returns a server reading from relays.
@@ -71,6 +74,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		cfg: cfg, relays: relays, log: log,
 		feeds:   make(map[*relay.Stream]*feed),
 		joining: make(map[*gortsplib.ServerConn]*feed),
+		playing: make(map[*gortsplib.ServerSession]string),
 	}
 }
 
@@ -138,7 +142,9 @@ func (s *Server) feedFor(path string) (*feed, error) {
 	if ok {
 		return f, nil
 	}
-	tracks, err := s.waitTracks(rs)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TrackWait)
+	defer cancel()
+	tracks, err := rs.WaitTracks(ctx, 500*time.Millisecond)
 	if err != nil {
 		return nil, err
 	}
@@ -164,34 +170,6 @@ func (s *Server) feedEnded(f *feed) {
 	defer s.mu.Unlock()
 	if s.feeds[f.rs] == f {
 		delete(s.feeds, f.rs)
-	}
-}
-
-// waitTracks waits for a new stream's tracks: a publisher sends video and audio frames
-// within moments of each other, and the SDP must list both.
-func (s *Server) waitTracks(rs *relay.Stream) ([]*relay.Track, error) {
-	deadline := time.Now().Add(s.cfg.TrackWait)
-	var firstSeen time.Time
-	for {
-		tracks := rs.Tracks()
-		if len(tracks) >= 2 {
-			return tracks, nil
-		}
-		if len(tracks) == 1 && firstSeen.IsZero() {
-			firstSeen = time.Now()
-		}
-		now := time.Now()
-		if len(tracks) == 1 && now.Sub(firstSeen) > 500*time.Millisecond || now.After(deadline) {
-			if len(tracks) == 0 {
-				return nil, fmt.Errorf("%s has no media yet: %w", rs.Path(), relay.ErrNotFound)
-			}
-			return tracks, nil
-		}
-		select {
-		case <-rs.Done():
-			return nil, fmt.Errorf("%s: %w", rs.Path(), relay.ErrEnded)
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }
 
@@ -228,14 +206,18 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", ctx.Path, err)
 	}
+	path := relayPath(ctx.Path)
 	s.mu.Lock()
 	if _, ok := s.joining[ctx.Conn]; !ok {
 		s.joining[ctx.Conn] = f
 		f.join(ctx.Session)
 	}
+	if _, ok := s.playing[ctx.Session]; !ok {
+		s.playing[ctx.Session] = path
+		s.viewers.Add(path, 1)
+	}
 	s.mu.Unlock()
-	ctx.Session.SetUserData(relayPath(ctx.Path))
-	s.log.Info("viewer join", "path", relayPath(ctx.Path), "protocol", "rtsp", "transport", transportName(ctx.Session),
+	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", transportName(ctx.Session),
 		"remote", ctx.Conn.NetConn().RemoteAddr().String())
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
@@ -254,8 +236,13 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
 
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
-	if ctx.Session.State() == gortsplib.ServerSessionStatePlay {
-		s.log.Info("viewer leave", "path", ctx.Session.UserData(), "protocol", "rtsp", "reason", ctx.Error)
+	s.mu.Lock()
+	path, ok := s.playing[ctx.Session]
+	delete(s.playing, ctx.Session)
+	s.mu.Unlock()
+	if ok {
+		s.viewers.Add(path, -1)
+		s.log.Info("viewer leave", "path", path, "protocol", "rtsp", "reason", ctx.Error)
 	}
 }
 
@@ -276,3 +263,6 @@ func transportName(ss *gortsplib.ServerSession) string {
 	}
 	return "unknown"
 }
+
+// Viewers returns how many viewers each path has on this server.
+func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }

@@ -16,9 +16,11 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/web"
 )
 
 // shutdownTimeout bounds a clean stop after SIGINT/SIGTERM.
@@ -67,14 +69,30 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		rtmpLn.Close()
 		return err
 	}
+	httpLn, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		rtmpLn.Close()
+		rtspSrv.Close()
+		return fmt.Errorf("http listen %s: %w", cfg.HTTP, err)
+	}
+	browsers := player.New(player.DefaultConfig(), relays, log)
+	webCfg := web.DefaultConfig()
+	webCfg.RTMPPort, webCfg.RTSPPort = port(rtmpLn), port(rtspLn)
+	webSrv := web.New(webCfg, relays, browsers, map[string]web.ViewerCounter{"rtmp": rtmpSrv, "rtsp": rtspSrv}, log)
 	log.Info("relaycast listening", "rtmp", rtmpLn.Addr().String(), "rtsp", rtspLn.Addr().String(),
-		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", rtmpLn.Addr().(*net.TCPAddr).Port),
-		"watch", fmt.Sprintf("rtsp://HOST:%d/live/NAME", rtspLn.Addr().(*net.TCPAddr).Port))
+		"http", httpLn.Addr().String(),
+		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(rtmpLn)),
+		"watch", fmt.Sprintf("http://HOST:%d/", port(httpLn)))
 
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Go(func() {
 		if err := rtmpSrv.Serve(rtmpLn); err != nil {
+			errc <- err
+		}
+	})
+	wg.Go(func() {
+		if err := webSrv.Serve(httpLn); err != nil {
 			errc <- err
 		}
 	})
@@ -94,7 +112,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Info("shutting down")
 	case err = <-errc:
 	}
-	return errors.Join(err, shutdown(log, stopDemo, relays, &wg, rtmpSrv, rtspSrv))
+	return errors.Join(err, shutdown(log, stopDemo, relays, &wg, rtmpSrv, rtspSrv, closerFunc(func() error {
+		browsers.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return webSrv.Shutdown(sctx)
+	})))
 }
 
 // shutdown ends the streams (players are told), then closes the servers.
@@ -118,3 +141,9 @@ func shutdown(log *slog.Logger, stopDemo func(), relays *relay.Registry, wg *syn
 		return fmt.Errorf("shutdown took longer than %v", shutdownTimeout)
 	}
 }
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }

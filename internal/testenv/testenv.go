@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/web"
 )
 
 // Sample is the test clip: 6 s of 1280x720 30 fps H.264 High with B-frames and AAC.
@@ -47,9 +49,14 @@ type Server struct {
 	Relays   *relay.Registry
 	RTMP     *rtmp.Server
 	RTSP     *rtsp.Server
+	Player   *player.Player
 	RTMPAddr string
 	RTSPAddr string
+	HTTPAddr string
 }
+
+// HTTPURL returns the http:// URL of a path (e.g. "/live/demo") on this server.
+func (s *Server) HTTPURL(path string) string { return "http://" + s.HTTPAddr + path }
 
 // URL returns the rtmp:// URL of path on this server.
 func (s *Server) URL(path string) string { return "rtmp://" + s.RTMPAddr + "/" + path }
@@ -95,7 +102,40 @@ func Start(t testing.TB, opt Options) *Server {
 		}
 	})
 	startRTSP(t, s, opt.RTSP, log)
+	startWeb(t, s, log)
 	return s
+}
+
+func startWeb(t testing.TB, s *Server, log *slog.Logger) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HTTPAddr = l.Addr().String()
+	s.Player = player.New(player.DefaultConfig(), s.Relays, log)
+	cfg := web.DefaultConfig()
+	cfg.RTMPPort, cfg.RTSPPort = portOf(s.RTMPAddr), portOf(s.RTSPAddr)
+	w := web.New(cfg, s.Relays, s.Player, map[string]web.ViewerCounter{"rtmp": s.RTMP, "rtsp": s.RTSP}, log)
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(l) }()
+	t.Cleanup(func() {
+		s.Player.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := w.Shutdown(ctx); err != nil {
+			t.Errorf("http shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("http serve: %v", err)
+		}
+	})
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {

@@ -1,0 +1,234 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+
+	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/relay"
+)
+
+const (
+	videoTrackID    = 1
+	audioTrackID    = 2
+	videoTimeScale  = 90000
+	aacFrameSamples = 1024
+)
+
+// muxer is the one reader of a relay stream for browsers: it turns frames into fMP4
+// fragments, once, and publishes them as a derived relay stream that every browser reads.
+// A fragment holds one video frame and the audio that came with it; a video frame goes out
+// when the next one arrives, because a sample's duration is the distance to the next.
+type muxer struct {
+	src *relay.Stream
+	out *relay.Publisher
+	log *slog.Logger
+
+	video, audio *relay.Track           // source tracks the current init segment describes
+	init         *relay.Track           // derived track: Config is the init segment
+	mime         atomic.Pointer[string] // MIME type with codecs, read by HTTP handlers
+	asc          mpeg4audio.AudioSpecificConfig
+	pending      *relay.Frame   // video frame waiting for its successor
+	audioQ       []*fmp4.Sample // audio since the last fragment
+	audioBase    int64          // DTS of audioQ[0], in samples
+	audioNext    int64          // where the next audio sample continues the timeline
+	seq          uint32
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer {
+	return &muxer{src: src, out: out, log: log, audioNext: -1, done: make(chan struct{})}
+}
+
+// setTracks builds the init segment for the given source tracks.
+func (m *muxer) setTracks(tracks []*relay.Track) error {
+	var init fmp4.Init
+	m.video, m.audio = nil, nil
+	info := relay.Track{Codec: relay.CodecFMP4}
+	var codecs []string
+	for _, t := range tracks {
+		switch t.Codec {
+		case relay.CodecH264:
+			c, err := ingest.ParseAVCConfig(t.Config)
+			if err != nil {
+				return fmt.Errorf("player: %w", err)
+			}
+			init.Tracks = append(init.Tracks, &fmp4.InitTrack{
+				ID: videoTrackID, TimeScale: videoTimeScale,
+				Codec: &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]},
+			})
+			m.video = t
+			info.Width, info.Height = t.Width, t.Height
+			codecs = append(codecs, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level))
+		case relay.CodecAAC:
+			if err := m.asc.Unmarshal(t.Config); err != nil {
+				return fmt.Errorf("player: aac config: %w", err)
+			}
+			init.Tracks = append(init.Tracks, &fmp4.InitTrack{
+				ID: audioTrackID, TimeScale: uint32(m.asc.SampleRate),
+				Codec: &mp4.CodecMPEG4Audio{Config: m.asc},
+			})
+			m.audio = t
+			info.SampleRate, info.Channels = t.SampleRate, t.Channels
+			codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", m.asc.Type))
+		}
+	}
+	if len(init.Tracks) == 0 {
+		return errors.New("player: stream has no H.264 or AAC track")
+	}
+	var buf seekablebuffer.Buffer
+	if err := init.Marshal(&buf); err != nil {
+		return fmt.Errorf("player: init segment: %w", err)
+	}
+	info.Config = buf.Bytes()
+	m.init = &info
+	mime := `video/mp4; codecs="` + strings.Join(codecs, ",") + `"`
+	m.mime.Store(&mime)
+	return nil
+}
+
+// run muxes until the source ends or stop; then the derived stream ends too.
+func (m *muxer) run(ctx context.Context) {
+	defer close(m.done)
+	defer m.out.Close()
+	r := m.src.NewReader()
+	defer r.Close()
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
+				m.log.Warn("player muxer stopped", "err", err)
+			}
+			return
+		}
+		if err := m.frame(f); err != nil {
+			m.log.Warn("player: frame not muxed", "err", err)
+		}
+	}
+}
+
+func (m *muxer) frame(f *relay.Frame) error {
+	switch f.Track.Codec {
+	case relay.CodecH264:
+		if f.Track != m.video {
+			if err := m.retrack(f.Track, m.audio); err != nil {
+				return err
+			}
+		}
+		if m.pending != nil {
+			if err := m.emit(f.DTS - m.pending.DTS); err != nil {
+				return err
+			}
+		}
+		m.pending = f
+	case relay.CodecAAC:
+		if f.Track != m.audio {
+			if err := m.retrack(m.video, f.Track); err != nil {
+				return err
+			}
+		}
+		m.queueAudio(f)
+		if m.video == nil {
+			return m.emit(0)
+		}
+	}
+	return nil
+}
+
+// retrack starts a new init segment: what is pending goes out under the old one first.
+func (m *muxer) retrack(video, audio *relay.Track) error {
+	if m.pending != nil {
+		if err := m.emit(time.Second / 30); err != nil {
+			return err
+		}
+	}
+	var tracks []*relay.Track
+	for _, t := range []*relay.Track{video, audio} {
+		if t != nil {
+			tracks = append(tracks, t)
+		}
+	}
+	m.audioNext = -1
+	return m.setTracks(tracks)
+}
+
+// queueAudio adds an AAC frame, keeping the audio timeline continuous unless it jumps by more
+// than half a frame (RTMP's millisecond timestamps wobble around the true 1024-sample step).
+func (m *muxer) queueAudio(f *relay.Frame) {
+	rate := int64(m.asc.SampleRate)
+	dts := int64(f.DTS) * rate / int64(time.Second)
+	if m.audioNext >= 0 && abs(dts-m.audioNext) < aacFrameSamples/2 {
+		dts = m.audioNext
+	}
+	if len(m.audioQ) == 0 {
+		m.audioBase = dts
+	} else if dts != m.audioNext {
+		// A jump inside a fragment cannot be expressed: start the queue anew at the jump.
+		m.audioQ, m.audioBase = m.audioQ[:0], dts
+	}
+	m.audioQ = append(m.audioQ, &fmp4.Sample{Duration: aacFrameSamples, Payload: f.Payload})
+	m.audioNext = dts + aacFrameSamples
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// emit writes one fragment: the pending video frame (lasting d) and the queued audio.
+func (m *muxer) emit(d time.Duration) error {
+	part := fmp4.Part{SequenceNumber: m.seq}
+	m.seq++
+	out := &relay.Frame{Track: m.init, Key: m.video == nil} // audio only: any fragment starts
+	if v := m.pending; v != nil {
+		m.pending = nil
+		out.DTS, out.PTS, out.Key = v.DTS, v.PTS, v.Key
+		part.Tracks = append(part.Tracks, &fmp4.PartTrack{
+			ID:       videoTrackID,
+			BaseTime: uint64(max(0, toScale(v.DTS, videoTimeScale))),
+			Samples: []*fmp4.Sample{{
+				Duration:        uint32(max(1, toScale(d, videoTimeScale))),
+				PTSOffset:       int32(toScale(v.PTS-v.DTS, videoTimeScale)),
+				IsNonSyncSample: !v.Key,
+				Payload:         v.Payload,
+			}},
+		})
+	}
+	if len(m.audioQ) > 0 {
+		if m.video == nil {
+			out.DTS = time.Duration(m.audioBase) * time.Second / time.Duration(m.asc.SampleRate)
+			out.PTS = out.DTS
+		}
+		part.Tracks = append(part.Tracks, &fmp4.PartTrack{
+			ID: audioTrackID, BaseTime: uint64(max(0, m.audioBase)), Samples: m.audioQ,
+		})
+	}
+	if len(part.Tracks) == 0 {
+		return nil
+	}
+	var buf seekablebuffer.Buffer
+	if err := part.Marshal(&buf); err != nil {
+		return fmt.Errorf("player: fragment: %w", err)
+	}
+	m.audioQ = make([]*fmp4.Sample, 0, 4)
+	out.Payload = buf.Bytes()
+	return m.out.WriteFrame(out)
+}
+
+func toScale(d time.Duration, scale int64) int64 {
+	return int64(d) * scale / int64(time.Second)
+}

@@ -1,0 +1,59 @@
+// The stream list: polls /api/v1/streams and redraws the table.
+'use strict';
+(() => {
+  const table = document.getElementById('streams');
+  const body = table.querySelector('tbody');
+  const empty = document.getElementById('empty');
+  const error = document.getElementById('error');
+  for (const el of document.querySelectorAll('.host')) el.textContent = location.hostname;
+
+  const uptime = (s) => {
+    s = Math.floor(s);
+    const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    return (h ? h + 'h ' : '') + (h || m ? m + 'm ' : '') + (s % 60) + 's';
+  };
+  const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
+
+  function render(streams) {
+    body.replaceChildren();
+    for (const s of streams) {
+      const tr = document.createElement('tr');
+      tr.className = s.publishing ? 'live' : 'waiting';
+      tr.dataset.path = s.path;
+      const name = document.createElement('td');
+      const a = document.createElement('a');
+      a.href = s.urls.page;
+      a.textContent = s.name;
+      const dot = document.createElement('span');
+      dot.className = 'live-dot';
+      name.append(dot, a);
+      const v = s.tracks.find((t) => t.kind === 'video');
+      const au = s.tracks.find((t) => t.kind === 'audio');
+      const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
+      tr.append(name,
+        cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
+        cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
+        cell(s.bitrate_kbps ? `${s.bitrate_kbps} kbit/s` : '—'),
+        cell(String(viewers)),
+        cell(s.publishing ? uptime(s.uptime_seconds) : 'reconnecting…'));
+      tr.addEventListener('click', (e) => { if (e.target.tagName !== 'A') location.href = s.urls.page; });
+      body.append(tr);
+    }
+    table.hidden = streams.length === 0;
+    empty.hidden = streams.length !== 0;
+  }
+
+  async function refresh() {
+    try {
+      const res = await fetch('/api/v1/streams', { cache: 'no-store' });
+      if (!res.ok) throw new Error(`server answered ${res.status}`);
+      render((await res.json()).streams);
+      error.hidden = true;
+    } catch (e) {
+      error.textContent = `Cannot reach the server (${e.message}); retrying.`;
+      error.hidden = false;
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+})();

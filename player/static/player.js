@@ -1,0 +1,158 @@
+// The live player: one HTTP response carries fragmented MP4 (init segment, then fragments as
+// the server makes them); MediaSource plays it, and a small loop keeps playback close to the
+// live edge. No library, no build step.
+'use strict';
+(() => {
+  const [, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const base = `/live/${encodeURIComponent(name)}`;
+  const video = document.getElementById('video');
+  const statusEl = document.getElementById('status');
+  const unmute = document.getElementById('unmute');
+  const stats = document.getElementById('stats');
+  const MS = window.ManagedMediaSource || window.MediaSource;
+
+  document.title = `${name} — relaycast`;
+  if (mode === 'embed') document.body.classList.add('embed');
+  document.getElementById('title').textContent = `live/${name}`;
+  const origin = location.origin;
+  document.getElementById('embed').textContent =
+    `<iframe src="${origin}${base}/embed" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
+
+  // What the page shows about itself; tests read it too.
+  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0 };
+  window.relaycast = live;
+
+  const LIVE_TARGET = 0.3; // seconds of buffer to keep ahead of playback
+  const JUMP_AHEAD = 1.5;  // further behind than this: jump to the live edge
+
+  const show = (text) => { statusEl.textContent = text; statusEl.hidden = !text; };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  unmute.hidden = !video.muted;
+  unmute.addEventListener('click', () => { video.muted = false; video.play(); });
+  video.addEventListener('volumechange', () => { unmute.hidden = !video.muted; });
+  video.addEventListener('playing', () => show(''));
+
+  // Keep close to the live edge: jump when far behind (or stuck before a gap), speed up a
+  // little when somewhat behind, and drop what has been played.
+  function chase(sb) {
+    const b = video.buffered;
+    if (!b.length) return;
+    const start = b.start(b.length - 1), end = b.end(b.length - 1);
+    const ahead = end - video.currentTime;
+    if (video.currentTime < start || ahead > JUMP_AHEAD) {
+      video.currentTime = Math.max(start, end - LIVE_TARGET);
+    } else {
+      video.playbackRate = ahead > 2 * LIVE_TARGET ? 1.1 : 1;
+    }
+    live.latency = Math.max(0, end - video.currentTime);
+    if (video.paused && video.readyState >= 2) video.play().catch(() => show('Click to play'));
+    if (sb && !sb.updating && video.currentTime - b.start(0) > 20) {
+      try { sb.remove(0, video.currentTime - 10); } catch (_) { /* the source closed */ }
+    }
+  }
+
+  function report(received) {
+    const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+    live.dropped = q ? q.droppedVideoFrames : 0;
+    live.bitrate = received * 8 / 1000; // kbit over the last second
+    stats.textContent = `latency ${(live.latency * 1000).toFixed(0)} ms · ` +
+      `${live.bitrate.toFixed(0)} kbit/s · dropped ${live.dropped}`;
+  }
+
+  // play runs one connection until the stream ends or fails.
+  async function play() {
+    let res;
+    try {
+      res = await fetch(`${base}/stream.mp4`, { cache: 'no-store' });
+    } catch (_) {
+      return 'The server is unreachable; retrying…';
+    }
+    if (res.status === 404) return 'Offline — playback starts by itself when the stream goes live';
+    if (!res.ok) return `The server answered ${res.status}; retrying…`;
+    const mime = res.headers.get('Content-Type');
+    if (!MS || !MS.isTypeSupported(mime)) {
+      res.body.cancel();
+      return `This browser cannot play ${mime}`;
+    }
+    const ms = new MS();
+    video.disableRemotePlayback = true; // ManagedMediaSource (Safari) needs it
+    const url = URL.createObjectURL(ms);
+    video.src = url;
+    await new Promise((r) => ms.addEventListener('sourceopen', r, { once: true }));
+    const sb = ms.addSourceBuffer(mime);
+    sb.mode = 'segments';
+    live.state = 'playing';
+    live.sessions++;
+    const queue = [];
+    const pump = () => {
+      if (sb.updating || !queue.length || ms.readyState !== 'open') return;
+      const size = queue.reduce((n, c) => n + c.length, 0);
+      const data = new Uint8Array(size);
+      let off = 0;
+      for (const c of queue) { data.set(c, off); off += c.length; }
+      queue.length = 0;
+      try { sb.appendBuffer(data); } catch (e) { reader.cancel(); }
+    };
+    sb.addEventListener('updateend', () => { chase(sb); pump(); });
+    const reader = res.body.getReader();
+    let received = 0;
+    const tick = setInterval(() => { chase(sb); report(received); received = 0; }, 250);
+    const started = performance.now();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        received += value.length;
+        queue.push(value);
+        pump();
+      }
+    } catch (_) {
+      // the connection dropped
+    } finally {
+      clearInterval(tick);
+      URL.revokeObjectURL(url);
+    }
+    live.state = 'reconnecting';
+    return performance.now() - started > 5000 ? '' : 'The stream stopped; reconnecting…';
+  }
+
+  // waitLive polls the stream list until this stream is published, so an offline stream
+  // costs no failing requests (which browsers log as errors).
+  async function waitLive() {
+    for (let backoff = 500; ; backoff = Math.min(backoff * 2, 4000)) {
+      try {
+        const res = await fetch('/api/v1/streams', { cache: 'no-store' });
+        const s = (await res.json()).streams.find((x) => x.name === name);
+        if (s) {
+          document.getElementById('rtmp-url').textContent = s.urls.rtmp;
+          document.getElementById('rtsp-url').textContent = s.urls.rtsp;
+          if (s.publishing) return;
+        }
+        show('Offline — playback starts by itself when the stream goes live');
+      } catch (_) {
+        show('The server is unreachable; retrying…');
+      }
+      live.state = 'offline';
+      await sleep(backoff);
+    }
+  }
+
+  (async () => {
+    let backoff = 500;
+    for (;;) {
+      await waitLive();
+      show('Connecting…');
+      const why = await play();
+      if (why === '') {
+        backoff = 500; // it played a while: reconnect at once
+        show('Reconnecting…');
+        continue;
+      }
+      live.state = 'offline';
+      show(why);
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 4000);
+    }
+  })();
+})();

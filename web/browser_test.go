@@ -1,0 +1,248 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// browser is a headless Chromium tab with the console errors it logged.
+type browser struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	testenv.NeedTools(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath("chromium"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{ctx: ctx}
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				b.logError(m.String())
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) logError(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errors = append(b.errors, s)
+}
+
+func (b *browser) consoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.errors)
+}
+
+func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// sample is what the page's video element shows at one moment.
+type sample struct {
+	At          time.Duration
+	Frames      int     `json:"frames"`
+	Time        float64 `json:"time"`
+	Ahead       float64 `json:"ahead"`
+	Width       int     `json:"width"`
+	Height      int     `json:"height"`
+	AudioBytes  int     `json:"audio"`
+	Sessions    int     `json:"sessions"`
+	PageLatency float64 `json:"latency"`
+}
+
+const sampleJS = `(() => {
+  const v = document.getElementById('video');
+  const b = v.buffered;
+  return {
+    frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    time: v.currentTime,
+    ahead: b.length ? b.end(b.length - 1) - v.currentTime : 0,
+    width: v.videoWidth, height: v.videoHeight,
+    audio: v.webkitAudioDecodedByteCount || 0,
+    sessions: window.relaycast ? window.relaycast.sessions : 0,
+    latency: window.relaycast ? window.relaycast.latency : 0,
+  };
+})()`
+
+func (b *browser) sample(t *testing.T, since time.Time) sample {
+	t.Helper()
+	s := get(t, b, chromedp.Evaluate[sample](sampleJS))
+	s.At = time.Since(since)
+	return s
+}
+
+// watch samples the page every 100 ms for d.
+func (b *browser) watch(t *testing.T, since time.Time, d time.Duration) []sample {
+	var out []sample
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		out = append(out, b.sample(t, since))
+	}
+	return out
+}
+
+func firstPicture(samples []sample) (sample, bool) {
+	for _, s := range samples {
+		if s.Frames > 0 {
+			return s, true
+		}
+	}
+	return sample{}, false
+}
+
+func TestWebPagePlaysLiveStreamNearTheLiveEdge(t *testing.T) {
+	cfg := relay.DefaultConfig()
+	cfg.Grace = time.Second
+	srv := testenv.Start(t, testenv.Options{Relay: cfg})
+	pub := testenv.PublishSample(t, srv.URL("live/web"))
+	testenv.WaitLive(t, srv, "live/web", 10*time.Second)
+	b := newBrowser(t)
+
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/")), chromedp.WaitVisible(`#streams tbody tr`))
+	list := get(t, b, chromedp.Text(`#streams tbody`))
+	for _, want := range []string{"web", "h264 1280×720", "aac 44.1 kHz"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("stream list %q lacks %q", list, want)
+		}
+	}
+
+	loaded := time.Now()
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/live/web")))
+	samples := b.watch(t, loaded, 8*time.Second)
+	first, ok := firstPicture(samples)
+	if !ok || first.At > 2*time.Second {
+		t.Fatalf("no picture within 2 s of load: %+v", samples[:min(len(samples), 25)])
+	}
+	last := samples[len(samples)-1]
+	if last.Width != 1280 || last.Height != 720 {
+		t.Errorf("video is %dx%d, want 1280x720", last.Width, last.Height)
+	}
+	// A 6 s window starting 1 s after the first picture: playback keeps pace with real time
+	// and never runs more than 1 s behind what it has buffered.
+	var window []sample
+	for _, s := range samples {
+		if s.At >= first.At+time.Second && s.At <= first.At+7*time.Second {
+			window = append(window, s)
+		}
+	}
+	if adv := window[len(window)-1].Time - window[0].Time; adv < 4.5*float64(window[len(window)-1].At-window[0].At)/float64(6*time.Second) {
+		t.Errorf("currentTime advanced %.2f s in %v", adv, window[len(window)-1].At-window[0].At)
+	}
+	for _, s := range window {
+		if s.Ahead > 1 {
+			t.Errorf("at %v the buffer ahead of playback is %.2f s, want ≤ 1 s", s.At, s.Ahead)
+			break
+		}
+	}
+	if last.AudioBytes == 0 {
+		t.Error("no audio decoded")
+	}
+	screenshot(t, b, "playing")
+
+	// The publisher goes away for longer than the grace window, then comes back: the same page
+	// plays again by itself.
+	pub.Kill()
+	time.Sleep(cfg.Grace + 1500*time.Millisecond)
+	testenv.PublishSample(t, srv.URL("live/web"))
+	back := time.Now()
+	before := b.sample(t, back)
+	again := b.watch(t, back, 8*time.Second)
+	end := again[len(again)-1]
+	if end.Sessions <= before.Sessions || end.Time < 2 || end.Frames == 0 {
+		t.Errorf("page did not resume after the publisher came back: before %+v, after %+v", before, end)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}
+
+func TestWebPageStartsFastAndShowsLatency(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/fast"))
+	testenv.WaitLive(t, srv, "live/fast", 10*time.Second)
+	b := newBrowser(t)
+	var starts, latencies []time.Duration
+	for range 5 {
+		loaded := time.Now()
+		b.do(t, chromedp.Navigate(srv.HTTPURL("/live/fast")))
+		samples := b.watch(t, loaded, 3*time.Second)
+		first, ok := firstPicture(samples)
+		if !ok {
+			t.Fatalf("no picture within 3 s")
+		}
+		starts = append(starts, first.At)
+		latencies = append(latencies, time.Duration(samples[len(samples)-1].PageLatency*float64(time.Second)))
+	}
+	slices.Sort(starts)
+	slices.Sort(latencies)
+	t.Logf("page load to first picture: median %v (all %v)", starts[2], starts)
+	t.Logf("latency the page shows: median %v (all %v)", latencies[2], latencies)
+	if starts[2] > 2*time.Second || latencies[2] > time.Second {
+		t.Errorf("median start %v, latency %v: want under 2 s and 1 s", starts[2], latencies[2])
+	}
+}
+
+func screenshot(t *testing.T, b *browser, name string) {
+	t.Helper()
+	png := get(t, b, chromedp.FullScreenshot(100))
+	dir := os.Getenv("RELAYCAST_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	file := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", file)
+}

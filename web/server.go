@@ -1,0 +1,195 @@
+// Package web is the HTTP server: the stream list page and API, and the player's pages and
+// media endpoints mounted under /live/NAME.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/relaycast/relaycast/player"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// StreamLister is what the web server needs from the relay.
+type StreamLister interface {
+	Streams() []*relay.Stream
+}
+
+// ViewerCounter reports viewers per stream path for one protocol.
+type ViewerCounter interface {
+	Viewers() map[string]int
+}
+
+// Player is the browser delivery the server mounts.
+type Player interface {
+	ServeFMP4(w http.ResponseWriter, r *http.Request, path string)
+	ViewerCounter
+}
+
+// Config tunes the HTTP server.
+type Config struct {
+	ReadHeaderTimeout time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
+	// RTMPPort and RTSPPort go into the URLs the API and pages show.
+	RTMPPort, RTSPPort int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+		RTMPPort: 1935, RTSPPort: 8554}
+}
+
+// Server serves the web pages, the API and the player's media.
+type Server struct {
+	cfg     Config
+	streams StreamLister
+	player  Player
+	viewers map[string]ViewerCounter // by protocol
+	log     *slog.Logger
+	http    *http.Server
+}
+
+// New returns a server. viewers maps a protocol name (rtmp, rtsp) to its counter; the
+// player's viewers count as "web".
+func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCounter, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, streams: streams, player: p, viewers: viewers, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", player.ServeIndex)
+	mux.Handle("GET /static/", player.Assets())
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/icon.svg", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /api/v1/streams", s.serveStreams)
+	mux.HandleFunc("GET /live/{name}", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
+		player.ServePlayer(w, r)
+	}))
+	mux.HandleFunc("GET /live/{name}/embed", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
+		player.ServePlayer(w, r)
+	}))
+	mux.HandleFunc("GET /live/{name}/stream.mp4", s.withStream(p.ServeFMP4))
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// withStream validates the {name} of a /live/NAME URL before the handler sees it.
+func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		path := "live/" + r.PathValue("name")
+		if err := relay.ValidatePath(path); err != nil {
+			http.Error(w, "invalid stream name", http.StatusNotFound)
+			return
+		}
+		h(w, r, path)
+	}
+}
+
+// Serve serves HTTP on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting and waits for requests to finish until ctx ends, then closes
+// what is left (live media responses do not finish by themselves).
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.http.Shutdown(ctx); err != nil {
+		return errors.Join(err, s.http.Close())
+	}
+	return nil
+}
+
+// Close closes every connection at once.
+func (s *Server) Close() error { return s.http.Close() }
+
+type trackJSON struct {
+	Kind       string `json:"kind"`
+	Codec      string `json:"codec"`
+	Width      int    `json:"width,omitempty"`
+	Height     int    `json:"height,omitempty"`
+	SampleRate int    `json:"sample_rate,omitempty"`
+	Channels   int    `json:"channels,omitempty"`
+}
+
+type streamJSON struct {
+	Path          string         `json:"path"`
+	Name          string         `json:"name"`
+	Publishing    bool           `json:"publishing"`
+	UptimeSeconds float64        `json:"uptime_seconds"`
+	BitrateKbps   int            `json:"bitrate_kbps"`
+	Tracks        []trackJSON    `json:"tracks"`
+	Viewers       map[string]int `json:"viewers"`
+	URLs          urlsJSON       `json:"urls"`
+}
+
+type urlsJSON struct {
+	Page  string `json:"page"`
+	Embed string `json:"embed"`
+	FMP4  string `json:"fmp4"`
+	RTMP  string `json:"rtmp"`
+	RTSP  string `json:"rtsp"`
+}
+
+func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	viewers := map[string]map[string]int{"web": s.player.Viewers()}
+	for proto, c := range s.viewers {
+		viewers[proto] = c.Viewers()
+	}
+	out := struct {
+		Streams []streamJSON `json:"streams"`
+	}{Streams: []streamJSON{}}
+	for _, st := range s.streams.Streams() {
+		stats := st.Stats()
+		_, name, _ := strings.Cut(stats.Path, "/")
+		js := streamJSON{
+			Path: stats.Path, Name: name, Publishing: stats.Publishing,
+			Tracks: []trackJSON{}, Viewers: map[string]int{},
+			URLs: urlsJSON{
+				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",
+				RTMP: fmt.Sprintf("rtmp://%s:%d/%s", host, s.cfg.RTMPPort, stats.Path),
+				RTSP: fmt.Sprintf("rtsp://%s:%d/%s", host, s.cfg.RTSPPort, stats.Path),
+			},
+		}
+		if up := time.Since(stats.Since); stats.Publishing {
+			js.UptimeSeconds = up.Seconds()
+			if up > time.Second {
+				js.BitrateKbps = int(float64(stats.Bytes) * 8 / up.Seconds() / 1000)
+			}
+		}
+		for _, t := range stats.Tracks {
+			kind := "audio"
+			if t.Codec.IsVideo() {
+				kind = "video"
+			}
+			js.Tracks = append(js.Tracks, trackJSON{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
+				SampleRate: t.SampleRate, Channels: t.Channels})
+		}
+		for proto, byPath := range viewers {
+			js.Viewers[proto] = byPath[stats.Path]
+		}
+		out.Streams = append(out.Streams, js)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
+}
