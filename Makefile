@@ -31,7 +31,7 @@ check:
 
 ## bench: the relay's hot path (ns and allocations per frame per reader)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./relay
+	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

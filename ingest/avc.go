@@ -74,22 +74,64 @@ func (c AVCConfig) Size() (width, height int, err error) {
 	return sps.Width(), sps.Height(), nil
 }
 
+// nextNALU splits the first length-prefixed NAL unit off b.
+func nextNALU(b []byte, lengthSize int) (nalu, rest []byte, err error) {
+	if len(b) < lengthSize {
+		return nil, nil, fmt.Errorf("avcc: length prefix %w", errShort)
+	}
+	n := 0
+	for _, x := range b[:lengthSize] {
+		n = n<<8 | int(x)
+	}
+	b = b[lengthSize:]
+	if n == 0 || n > len(b) {
+		return nil, nil, fmt.Errorf("avcc: NAL unit of %d bytes with %d left", n, len(b))
+	}
+	return b[:n], b[n:], nil
+}
+
 // checkAVCC verifies that b is a whole number of length-prefixed NAL units, so no consumer
 // ever walks past the end of a payload.
 func checkAVCC(b []byte, lengthSize int) error {
 	for len(b) > 0 {
-		if len(b) < lengthSize {
-			return fmt.Errorf("avcc: length prefix %w", errShort)
+		var err error
+		if _, b, err = nextNALU(b, lengthSize); err != nil {
+			return err
 		}
-		n := 0
-		for _, c := range b[:lengthSize] {
-			n = n<<8 | int(c)
-		}
-		b = b[lengthSize:]
-		if n == 0 || n > len(b) {
-			return fmt.Errorf("avcc: NAL unit of %d bytes with %d left", n, len(b))
-		}
-		b = b[n:]
 	}
 	return nil
+}
+
+// H.264 NAL unit types that decide whether an access unit can start decoding.
+const (
+	naluIDR = 5
+	naluSPS = 7
+	naluPPS = 8
+)
+
+// AccessUnit appends the NAL units of an AVCC payload (frames as ingest makes them) to
+// nalus, aliasing payload. An IDR access unit without SPS and PPS of its own gets c's in
+// front, so decoders that join there, or that never saw the out-of-band config, can start.
+func (c AVCConfig) AccessUnit(nalus [][]byte, payload []byte) ([][]byte, error) {
+	start := len(nalus)
+	hasParams, idr := false, false
+	for b := payload; len(b) > 0; {
+		nalu, rest, err := nextNALU(b, c.LengthSize)
+		if err != nil {
+			return nalus, err
+		}
+		switch nalu[0] & 0x1f {
+		case naluSPS, naluPPS:
+			hasParams = true
+		case naluIDR:
+			idr = true
+		}
+		nalus, b = append(nalus, nalu), rest
+	}
+	if idr && !hasParams {
+		nalus = append(nalus, nil, nil)
+		copy(nalus[start+2:], nalus[start:len(nalus)-2])
+		nalus[start], nalus[start+1] = c.SPS[0], c.PPS[0]
+	}
+	return nalus, nil
 }

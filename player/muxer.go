@@ -43,13 +43,10 @@ type muxer struct {
 	audioBase    int64          // DTS of audioQ[0], in samples
 	audioNext    int64          // where the next audio sample continues the timeline
 	seq          uint32
-
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer {
-	return &muxer{src: src, out: out, log: log, audioNext: -1, done: make(chan struct{})}
+	return &muxer{src: src, out: out, log: log, audioNext: -1}
 }
 
 // setTracks builds the init segment for the given source tracks.
@@ -101,7 +98,6 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 
 // run muxes until the source ends or stop; then the derived stream ends too.
 func (m *muxer) run(ctx context.Context) {
-	defer close(m.done)
 	defer m.out.Close()
 	r := m.src.NewReader()
 	defer r.Close()

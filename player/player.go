@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -39,15 +38,9 @@ type Player struct {
 	log     *slog.Logger
 	derived *relay.Registry // the fMP4 fragment streams, one per muxed relay stream
 
-	mu      sync.Mutex
-	muxers  map[*relay.Stream]*muxEntry
-	closed  bool
+	fmp4    perStream[*muxer]
+	hls     perStream[*hlsMuxer]
 	viewers relay.Viewers
-}
-
-type muxEntry struct {
-	m   *muxer
-	out *relay.Stream
 }
 
 // New returns a Player reading from relays.
@@ -57,87 +50,57 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Player {
 	return &Player{
 		cfg: cfg, relays: relays, log: log,
 		derived: relay.NewRegistry(dc),
-		muxers:  make(map[*relay.Stream]*muxEntry),
 	}
 }
 
 // Close stops every muxer; browsers' streams end.
 func (p *Player) Close() {
-	p.mu.Lock()
-	p.closed = true
-	entries := make([]*muxEntry, 0, len(p.muxers))
-	for _, e := range p.muxers {
-		entries = append(entries, e)
-	}
-	p.mu.Unlock()
-	for _, e := range entries {
-		e.m.cancel()
-		<-e.m.done
-	}
+	p.fmp4.close()
+	p.hls.close()
 	p.derived.Close()
 }
 
-// muxerFor returns the muxer of a live path, starting it on first use.
-func (p *Player) muxerFor(ctx context.Context, path string) (*muxEntry, error) {
-	rs, err := p.relays.Lookup(path)
+// muxerFor returns the fMP4 muxer of a live path, starting it on first use.
+func (p *Player) muxerFor(ctx context.Context, path string) (*muxer, error) {
+	return p.fmp4.get(ctx, p.relays, path, p.cfg.TrackWait, func(rs *relay.Stream, tracks []*relay.Track) (*muxer, error) {
+		pub, err := p.derived.Publish(path)
+		if err != nil {
+			return nil, fmt.Errorf("player %s: %w", path, err)
+		}
+		m := newMuxer(rs, pub, p.log.With("path", path))
+		if err := m.setTracks(tracks); err != nil {
+			pub.Close()
+			return nil, err
+		}
+		return m, nil
+	})
+}
+
+// ServeHLS answers the LL-HLS requests of path: index.m3u8 and what it lists.
+func (p *Player) ServeHLS(w http.ResponseWriter, r *http.Request, path string) {
+	h, err := p.hls.get(r.Context(), p.relays, path, p.cfg.TrackWait, func(rs *relay.Stream, tracks []*relay.Track) (*hlsMuxer, error) {
+		return newHLSMuxer(rs, tracks, p.log.With("path", path))
+	})
 	if err != nil {
-		return nil, err
+		httpError(w, err)
+		return
 	}
-	p.mu.Lock()
-	e, ok := p.muxers[rs]
-	p.mu.Unlock()
-	if ok {
-		return e, nil
-	}
-	wctx, cancel := context.WithTimeout(ctx, p.cfg.TrackWait)
-	defer cancel()
-	tracks, err := rs.WaitTracks(wctx, 500*time.Millisecond)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, relay.ErrClosed
-	}
-	if e, ok := p.muxers[rs]; ok {
-		return e, nil
-	}
-	pub, err := p.derived.Publish(path)
-	if err != nil {
-		return nil, fmt.Errorf("player %s: %w", path, err)
-	}
-	m := newMuxer(rs, pub, p.log.With("path", path))
-	if err := m.setTracks(tracks); err != nil {
-		pub.Close()
-		return nil, err
-	}
-	e = &muxEntry{m: m, out: pub.Stream()}
-	p.muxers[rs] = e
-	mctx, mcancel := context.WithCancel(context.Background())
-	m.cancel = mcancel
-	go func() {
-		m.run(mctx)
-		p.mu.Lock()
-		delete(p.muxers, rs)
-		p.mu.Unlock()
-	}()
-	return e, nil
+	h.handle(w, r)
 }
 
 // ServeFMP4 streams path to one browser as fragmented MP4 over a single HTTP response: the
 // init segment, then fragments from the latest keyframe on, as they are made. The bytes are
 // the muxer's, shared by every browser.
 func (p *Player) ServeFMP4(w http.ResponseWriter, r *http.Request, path string) {
-	e, err := p.muxerFor(r.Context(), path)
+	m, err := p.muxerFor(r.Context(), path)
 	if err != nil {
 		httpError(w, err)
 		return
 	}
-	reader := e.out.NewReader()
+	reader := m.out.Stream().NewReader()
 	defer reader.Close()
 	h := w.Header()
-	h.Set("Content-Type", *e.m.mime.Load())
+	h.Set("Content-Type", *m.mime.Load())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
@@ -161,13 +124,7 @@ func (p *Player) sendFragments(ctx context.Context, w http.ResponseWriter, rc *h
 			deadlineAt = now
 			_ = rc.SetWriteDeadline(now.Add(p.cfg.WriteTimeout))
 		}
-		if f.Track != sent {
-			sent = f.Track
-			if _, err := w.Write(f.Track.Config); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(f.Payload); err != nil {
+		if err := p.writeFragment(w, f, &sent); err != nil {
 			return err
 		}
 		if !reader.Ready() {
@@ -176,6 +133,19 @@ func (p *Player) sendFragments(ctx context.Context, w http.ResponseWriter, rc *h
 			}
 		}
 	}
+}
+
+// writeFragment writes one shared fragment, preceded by its init segment if the browser does
+// not have that one yet. It is the whole per-browser cost of a frame: no copy, no allocation.
+func (p *Player) writeFragment(w http.ResponseWriter, f *relay.Frame, sent **relay.Track) error {
+	if f.Track != *sent {
+		*sent = f.Track
+		if _, err := w.Write(f.Track.Config); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(f.Payload)
+	return err
 }
 
 func reason(err error) string {

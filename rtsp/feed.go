@@ -17,6 +17,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
+	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -37,7 +38,7 @@ type feed struct {
 	video, audio *media.Media
 	venc         *rtph264.Encoder
 	aenc         *rtpmpeg4audio.Encoder
-	params       avcParams
+	params       ingest.AVCConfig
 	paramsOf     *relay.Track
 	nalus        [][]byte
 	epoch        time.Time // wall-clock time of stream time zero, for RTCP sender reports
@@ -63,11 +64,11 @@ func newFeed(rs *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*feed, 
 	for _, t := range tracks {
 		switch t.Codec {
 		case relay.CodecH264:
-			p, err := parseAVCParams(t)
+			p, err := ingest.ParseAVCConfig(t.Config)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("rtsp: %w", err)
 			}
-			forma := &format.H264{PayloadTyp: 96, SPS: p.sps, PPS: p.pps, PacketizationMode: 1}
+			forma := &format.H264{PayloadTyp: 96, SPS: p.SPS[0], PPS: p.PPS[0], PacketizationMode: 1}
 			f.video = &media.Media{Type: media.TypeVideo, Formats: []format.Format{forma}}
 			f.venc, f.params, f.paramsOf = forma.CreateEncoder(), p, t
 			medias = append(medias, f.video)
@@ -144,13 +145,13 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	switch {
 	case fr.Track.Codec == relay.CodecH264 && f.video != nil:
 		if fr.Track != f.paramsOf {
-			if f.params, err = parseAVCParams(fr.Track); err != nil {
-				return err
+			if f.params, err = ingest.ParseAVCConfig(fr.Track.Config); err != nil {
+				return fmt.Errorf("rtsp: %w", err)
 			}
 			f.paramsOf = fr.Track
 		}
-		if f.nalus, err = splitAVCC(f.nalus[:0], fr.Payload, f.params); err != nil {
-			return err
+		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], fr.Payload); err != nil {
+			return fmt.Errorf("rtsp: %w", err)
 		}
 		m = f.video
 		pkts, err = f.venc.Encode(f.nalus, fr.PTS)

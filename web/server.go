@@ -30,6 +30,7 @@ type ViewerCounter interface {
 // Player is the browser delivery the server mounts.
 type Player interface {
 	ServeFMP4(w http.ResponseWriter, r *http.Request, path string)
+	ServeHLS(w http.ResponseWriter, r *http.Request, path string)
 	ViewerCounter
 }
 
@@ -76,6 +77,8 @@ func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCo
 		player.ServePlayer(w, r)
 	}))
 	mux.HandleFunc("GET /live/{name}/stream.mp4", s.withStream(p.ServeFMP4))
+	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists.
+	mux.HandleFunc("GET /live/{name}/{file}", s.withStream(p.ServeHLS))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -142,6 +145,7 @@ type urlsJSON struct {
 	Page  string `json:"page"`
 	Embed string `json:"embed"`
 	FMP4  string `json:"fmp4"`
+	HLS   string `json:"hls"`
 	RTMP  string `json:"rtmp"`
 	RTSP  string `json:"rtsp"`
 }
@@ -166,6 +170,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 			Tracks: []trackJSON{}, Viewers: map[string]int{},
 			URLs: urlsJSON{
 				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",
+				HLS:  "/" + stats.Path + "/index.m3u8",
 				RTMP: fmt.Sprintf("rtmp://%s:%d/%s", host, s.cfg.RTMPPort, stats.Path),
 				RTSP: fmt.Sprintf("rtsp://%s:%d/%s", host, s.cfg.RTSPPort, stats.Path),
 			},

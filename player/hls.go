@@ -1,0 +1,140 @@
+package player
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+
+	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// hlsMuxer is the one reader of a relay stream for HLS clients (Safari and iOS, VLC, ffmpeg,
+// CDNs): gohlslib cuts LL-HLS segments and parts in memory and answers the playlist requests,
+// blocking ones included.
+type hlsMuxer struct {
+	src          *relay.Stream
+	lib          *gohlslib.Muxer
+	video, audio *gohlslib.Track
+	srcVideo     *relay.Track
+	params       ingest.AVCConfig
+	epoch        time.Time
+	log          *slog.Logger
+}
+
+func newHLSMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*hlsMuxer, error) {
+	h := &hlsMuxer{src: src, log: log}
+	lib := &gohlslib.Muxer{
+		Variant:            gohlslib.MuxerVariantLowLatency,
+		SegmentCount:       7,
+		SegmentMinDuration: time.Second,
+		PartMinDuration:    200 * time.Millisecond,
+		OnEncodeError:      func(err error) { log.Warn("hls: frame not muxed", "err", err) },
+	}
+	for _, t := range tracks {
+		switch t.Codec {
+		case relay.CodecH264:
+			c, err := ingest.ParseAVCConfig(t.Config)
+			if err != nil {
+				return nil, fmt.Errorf("hls: %w", err)
+			}
+			h.video = &gohlslib.Track{Codec: &codecs.H264{SPS: c.SPS[0], PPS: c.PPS[0]}, ClockRate: videoTimeScale}
+			h.srcVideo, h.params = t, c
+			lib.Tracks = append(lib.Tracks, h.video)
+		case relay.CodecAAC:
+			a := &codecs.MPEG4Audio{}
+			if err := a.Config.Unmarshal(t.Config); err != nil {
+				return nil, fmt.Errorf("hls: aac config: %w", err)
+			}
+			h.audio = &gohlslib.Track{Codec: a, ClockRate: a.Config.SampleRate}
+			lib.Tracks = append(lib.Tracks, h.audio)
+		}
+	}
+	if len(lib.Tracks) == 0 {
+		return nil, errors.New("hls: stream has no H.264 or AAC track")
+	}
+	if err := lib.Start(); err != nil {
+		return nil, fmt.Errorf("hls: %w", err)
+	}
+	h.lib = lib
+	return h, nil
+}
+
+func (h *hlsMuxer) run(ctx context.Context) {
+	defer h.lib.Close()
+	r := h.src.NewReader()
+	defer r.Close()
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
+				h.log.Warn("hls muxer stopped", "err", err)
+			}
+			return
+		}
+		if err := h.write(f); err != nil {
+			h.log.Warn("hls: frame not muxed", "err", err)
+		}
+	}
+}
+
+func (h *hlsMuxer) write(f *relay.Frame) error {
+	if h.epoch.IsZero() {
+		h.epoch = time.Now().Add(-f.PTS)
+	}
+	ntp := h.epoch.Add(f.PTS)
+	switch {
+	case f.Track.Codec == relay.CodecH264 && h.video != nil:
+		// gohlslib finds DTS from the SPS, so every IDR must carry it in-band; a publisher
+		// that took over with other settings brings its own.
+		if f.Track != h.srcVideo {
+			c, err := ingest.ParseAVCConfig(f.Track.Config)
+			if err != nil {
+				return fmt.Errorf("hls: %w", err)
+			}
+			h.srcVideo, h.params = f.Track, c
+		}
+		au, err := h.params.AccessUnit(nil, f.Payload)
+		if err != nil {
+			return fmt.Errorf("hls: %w", err)
+		}
+		return h.lib.WriteH264(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
+	case f.Track.Codec == relay.CodecAAC && h.audio != nil:
+		return h.lib.WriteMPEG4Audio(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
+	}
+	return nil
+}
+
+// handle answers one HLS request; gohlslib leaves a name it does not know unanswered, which
+// becomes a 404 here.
+func (h *hlsMuxer) handle(w http.ResponseWriter, r *http.Request) {
+	tw := &trackingWriter{ResponseWriter: w}
+	h.lib.Handle(tw, r)
+	if !tw.wrote {
+		http.NotFound(w, r)
+	}
+}
+
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (gohlslib flushes).
+func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

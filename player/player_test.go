@@ -1,0 +1,141 @@
+package player_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/testenv"
+)
+
+// fragmentReader reads a live fMP4 response and checks what a browser's MediaSource needs:
+// an init segment first, then moof+mdat fragments with consecutive sequence numbers.
+type fragmentReader struct {
+	inits, fragments int
+	lastSeq          uint32
+	gaps             int
+	err              error
+}
+
+func (f *fragmentReader) read(ctx context.Context, url string, stall time.Duration) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.err = err
+		return
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, `video/mp4; codecs="avc1.64`) || !strings.Contains(ct, "mp4a.40.2") {
+		f.err = fmt.Errorf("content type %q", ct)
+		return
+	}
+	r := bufio.NewReader(res.Body)
+	for {
+		if stall > 0 && f.fragments == 5 {
+			select { // a viewer that stops reading
+			case <-ctx.Done():
+				return
+			case <-time.After(stall):
+			}
+			stall = 0
+		}
+		var hdr [8]byte
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if ctx.Err() == nil && err != io.EOF {
+				f.err = err
+			}
+			return
+		}
+		size := int(binary.BigEndian.Uint32(hdr[:4]))
+		body := make([]byte, size-8)
+		if _, err := io.ReadFull(r, body); err != nil {
+			if ctx.Err() == nil {
+				f.err = err
+			}
+			return
+		}
+		switch string(hdr[4:]) {
+		case "ftyp":
+			f.inits++
+		case "moof":
+			if f.inits == 0 {
+				f.err = fmt.Errorf("fragment before the init segment")
+				return
+			}
+			// moof's first child is mfhd: size, type, version+flags, sequence number.
+			seq := binary.BigEndian.Uint32(body[12:16])
+			if f.fragments > 0 && seq != f.lastSeq+1 {
+				f.gaps++
+			}
+			f.lastSeq = seq
+			f.fragments++
+		}
+	}
+}
+
+func TestTwoHundredFMP4ReadersGetEveryFragmentAndAStalledOneHoldsNobodyUp(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/many")
+	ctx, cancel := context.WithCancel(context.Background())
+	readers := make([]*fragmentReader, 200)
+	var wg sync.WaitGroup
+	for i := range readers {
+		f := &fragmentReader{}
+		readers[i] = f
+		stall := time.Duration(0)
+		if i == 0 {
+			stall = time.Minute // never reads again while the test runs
+		}
+		wg.Go(func() { f.read(ctx, srv.HTTPURL("/live/many/stream.mp4"), stall) })
+	}
+	time.Sleep(5 * time.Second)
+	cancel()
+	wg.Wait()
+	var counts []int
+	for i, f := range readers[1:] {
+		if f.err != nil || f.gaps != 0 || f.inits != 1 {
+			t.Errorf("reader %d: err %v, %d gaps, %d init segments", i+1, f.err, f.gaps, f.inits)
+		}
+		counts = append(counts, f.fragments)
+	}
+	slices.Sort(counts)
+	// 5 s of 30 fps plus the GOP each reader started with; all readers alike.
+	if lo, hi := counts[0], counts[len(counts)-1]; lo < 140 || hi-lo > 10 {
+		t.Errorf("fragments per reader from %d to %d; want ≥ 140 and all within 10", lo, hi)
+	}
+	t.Logf("fragments per reader: %d to %d; the stalled one %d", counts[0], counts[len(counts)-1], readers[0].fragments)
+}
+
+func TestLLHLSPlaysInFFmpeg(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/hls"))
+	testenv.WaitLive(t, srv, "live/hls", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	url := srv.HTTPURL("/live/hls/index.m3u8")
+	streams := testenv.FFprobeStreams(ctx, t, url)
+	if !slices.Contains(streams, "h264 1280x720") || !slices.Contains(streams, "aac") {
+		t.Fatalf("ffprobe streams = %q, want h264 1280x720 and aac", streams)
+	}
+	const window = 6 * time.Second
+	d := testenv.FFmpegDecode(ctx, t, url, window)
+	if d.Err != nil || d.Stderr != "" || d.Frames < int(window.Seconds()*30*0.95) {
+		t.Fatalf("ffmpeg over LL-HLS: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
+	}
+	res, err := http.Get(srv.HTTPURL("/live/hls/nothing.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown HLS file: %d, want 404", res.StatusCode)
+	}
+}
