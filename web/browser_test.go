@@ -246,3 +246,31 @@ func screenshot(t *testing.T, b *browser, name string) {
 	}
 	t.Logf("screenshot: %s", file)
 }
+
+func TestOfflinePageSaysSoAndStartsWhenTheStreamGoesLive(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	b := newBrowser(t)
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/live/later")))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status := get(t, b, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
+		if strings.Contains(status, "Offline") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page of a stream that is not live shows %q", status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	testenv.PublishSample(t, srv.URL("live/later"))
+	live := time.Now()
+	samples := b.watch(t, live, 8*time.Second)
+	first, ok := firstPicture(samples)
+	if !ok {
+		t.Fatalf("the page did not start playing when the stream went live")
+	}
+	t.Logf("picture %v after the publisher started", first.At)
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
+	}
+}

@@ -52,8 +52,8 @@ func (c *config) fields() []field {
 		{"rtmp", "RTMP listen address (publish and play)", &c.RTMP},
 		{"rtsp", "RTSP listen address", &c.RTSP},
 		{"http", "HTTP listen address (web player, API)", &c.HTTP},
-		{"rtsp_rtp_port", "RTSP RTP/UDP port", &c.RTSPRTPPort},
-		{"rtsp_rtcp_port", "RTSP RTCP/UDP port", &c.RTSPRTCPPort},
+		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
+		{"rtsp_rtcp_port", "RTSP RTCP/UDP port, the RTP port + 1", &c.RTSPRTCPPort},
 		{"rtsp_multicast", "RTSP UDP multicast address range, e.g. 224.1.0.0/16 (empty: off)", &c.RTSPMulticast},
 		{"demo", "publish the built-in demo stream at live/demo", &c.Demo},
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
@@ -174,11 +174,11 @@ func (c config) validate() error {
 		name string
 		port int
 	}{{"rtsp_rtp_port", c.RTSPRTPPort}, {"rtsp_rtcp_port", c.RTSPRTCPPort}} {
-		if p.port < 1 || p.port > 65535 {
-			return fmt.Errorf("config %s: %d out of range 1-65535", p.name, p.port)
+		if p.port < 0 || p.port > 65535 {
+			return fmt.Errorf("config %s: %d out of range 0-65535", p.name, p.port)
 		}
 	}
-	if c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1 {
+	if c.RTSPRTPPort != 0 && (c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1) {
 		return fmt.Errorf("config rtsp_rtp_port/rtsp_rtcp_port: %d/%d: want an even RTP port and RTCP one above it", c.RTSPRTPPort, c.RTSPRTCPPort)
 	}
 	if c.RTSPMulticast != "" {

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +24,8 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0")
+	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		"-rtsp-rtp-port", "0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -39,8 +43,19 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 		}
 		close(lines)
 	}()
-	addr := waitLine(t, lines, regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`))
+	line := waitLine(t, lines, regexp.MustCompile(`relaycast listening.*`))
+	addr := regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
+	httpAddr := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	waitLine(t, lines, regexp.MustCompile(`demo stream live`))
+	res, err := http.Get("http://" + httpAddr + "/api/v1/streams")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `"path":"live/demo"`) {
+		t.Fatalf("the web API does not list the demo: %s", body)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
