@@ -14,8 +14,8 @@ type status struct {
 var (
 	statusPublishBadName  = status{"error", "NetStream.Publish.BadName", ""}
 	statusPlayNotFound    = status{"error", "NetStream.Play.StreamNotFound", ""}
+	statusPlayFailed      = status{"error", "NetStream.Play.Failed", ""}
 	statusPlayUnpublished = status{"status", "NetStream.Play.UnpublishNotify", ""}
-	statusPlayStop        = status{"status", "NetStream.Play.Stop", ""}
 )
 
 func (s status) with(description string) status {

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
+
+	"github.com/relaycast/relaycast/access"
 
 	"log/slog"
 )
@@ -27,6 +30,8 @@ type handler struct {
 	lib *gortmp.Conn
 	log *slog.Logger
 	app string
+	// query of the connect command's app ("live?key=..."), where some encoders put the key
+	appQuery url.Values
 
 	pub  *publishSession
 	play *playSession
@@ -44,23 +49,38 @@ func (h *handler) OnServe(lib *gortmp.Conn) {
 }
 
 func (h *handler) OnConnect(_ uint32, cmd *message.NetConnectionConnect) error {
-	app, _, _ := strings.Cut(cmd.Command.App, "?")
+	app, query, _ := strings.Cut(cmd.Command.App, "?")
 	h.app = strings.Trim(app, "/")
+	h.appQuery, _ = url.ParseQuery(query)
 	h.log.Debug("rtmp connect", "app", h.app, "tcUrl", cmd.Command.TCURL, "flashVer", cmd.Command.FlashVer)
 	return nil
 }
 
-// path builds the relay path from the connect app and a publish or play name, without the
-// query string (where a stream key goes).
-func (h *handler) path(name string) string {
-	name, _, _ = strings.Cut(name, "?")
-	return h.app + "/" + name
+// request turns a publish or play name into an access request: the relay path from the
+// connect app and the name, and the query (where the stream key goes) of both.
+func (h *handler) request(name string) access.Request {
+	name, query, _ := strings.Cut(name, "?")
+	q, _ := url.ParseQuery(query)
+	for k, v := range h.appQuery {
+		if _, ok := q[k]; !ok {
+			q[k] = v
+		}
+	}
+	return access.Request{Protocol: "rtmp", Path: h.app + "/" + name, Addr: h.c.RemoteAddr(), Query: q}
 }
 
 func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
-	path := h.path(cmd.PublishingName)
+	req := h.request(cmd.PublishingName)
+	path := req.Path
 	if h.pub != nil || h.play != nil {
 		return fmt.Errorf("rtmp publish %s: connection already has a session", path)
+	}
+	if a := h.srv.cfg.Access; a != nil {
+		if err := a.AllowPublish(context.Background(), req); err != nil {
+			h.log.Warn("publish refused", "path", path, "err", err)
+			_ = h.status(ctx.StreamID, statusPublishBadName.with(err.Error()))
+			return fmt.Errorf("rtmp publish %s: %w", path, err)
+		}
 	}
 	pub, err := h.srv.relays.Publish(path)
 	if err != nil {
@@ -108,9 +128,17 @@ func (h *handler) OnDeleteStream(uint32, *message.NetStreamDeleteStream) error {
 }
 
 func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPlay) error {
-	path := h.path(cmd.StreamName)
+	req := h.request(cmd.StreamName)
+	path := req.Path
 	if h.pub != nil || h.play != nil {
 		return fmt.Errorf("rtmp play %s: connection already has a session", path)
+	}
+	if a := h.srv.cfg.Access; a != nil {
+		if err := a.AllowRead(req); err != nil {
+			h.log.Info("play refused", "path", path, "err", err)
+			_ = h.status(ctx.StreamID, statusPlayFailed.with(err.Error()))
+			return fmt.Errorf("rtmp play %s: %w", path, err)
+		}
 	}
 	stream, err := h.srv.relays.Lookup(path)
 	if err != nil {

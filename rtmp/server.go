@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 
 	gortmp "github.com/yutopp/go-rtmp"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -20,8 +22,16 @@ type Relay interface {
 	Lookup(path string) (*relay.Stream, error)
 }
 
+// Authorizer decides who may publish and play; access.Policy is one.
+type Authorizer interface {
+	AllowPublish(ctx context.Context, r access.Request) error
+	AllowRead(r access.Request) error
+}
+
 // Config tunes the server. Zero fields take the defaults of DefaultConfig.
 type Config struct {
+	// Access decides who may publish and play; nil lets everyone.
+	Access Authorizer
 	// ChunkSize is the size of the chunks the server sends.
 	ChunkSize int
 	// HandshakeTimeout drops a peer that has not finished the RTMP handshake in time.

@@ -65,3 +65,23 @@ func TestHostilePeersDoNotDisturbAViewer(t *testing.T) {
 		t.Fatalf("viewer: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }
+
+func TestReadKeyGuardsRTSP(t *testing.T) {
+	cfg := rtsp.DefaultConfig()
+	cfg.RTPPort, cfg.RTCPPort = testenv.FreeUDPPair(t)
+	cfg.ReadKey = "watch"
+	srv := testenv.Start(t, testenv.Options{RTSP: &cfg})
+	testenv.PublishDemo(t, srv, "live/guarded")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if d := testenv.FFmpegDecode(ctx, t, srv.RTSPURL("live/guarded"), time.Second, "-rtsp_transport", "tcp"); d.Err == nil {
+		t.Errorf("played without the read key")
+	}
+	withKey := srv.RTSPURL("live/guarded?key=watch")
+	withDigest := "rtsp://relaycast:watch@" + srv.RTSPAddr + "/live/guarded"
+	for name, url := range map[string]string{"query": withKey, "digest": withDigest} {
+		if d := testenv.FFmpegDecode(ctx, t, url, time.Second, "-rtsp_transport", "tcp"); d.Err != nil || d.Frames < 25 {
+			t.Errorf("%s: %d frames, exit %v\n%s", name, d.Frames, d.Err, d.Stderr)
+		}
+	}
+}

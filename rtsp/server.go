@@ -2,16 +2,19 @@ package rtsp
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aler9/gortsplib/v2"
+	"github.com/aler9/gortsplib/v2/pkg/auth"
 	"github.com/aler9/gortsplib/v2/pkg/base"
 
 	"github.com/relaycast/relaycast/relay"
@@ -39,6 +42,10 @@ type Config struct {
 	// IdleTimeout closes a connection that sends nothing for this long. It must exceed the
 	// interval of players' keep-alives on a UDP session (they send one at least every 30 s).
 	IdleTimeout time.Duration
+	// ReadKey, when set, is required from viewers: as ?key=KEY in the URL, or as the password
+	// of Basic or Digest authentication with the user name "relaycast"
+	// (rtsp://relaycast:KEY@HOST:8554/live/NAME).
+	ReadKey string
 	// TrackWait is how long DESCRIBE waits for a stream that just went live to show its tracks.
 	TrackWait time.Duration
 }
@@ -64,14 +71,20 @@ type Server struct {
 	feeds   map[*relay.Stream]*feed
 	joining map[*gortsplib.ServerConn]*feed
 	playing map[*gortsplib.ServerSession]string // path of each playing session
+	auth    *auth.Validator
 	closed  bool
 	viewers relay.Viewers
 }
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	var v *auth.Validator
+	if cfg.ReadKey != "" {
+		v = auth.NewValidator("relaycast", cfg.ReadKey, nil)
+	}
 	return &Server{
-		cfg: cfg, relays: relays, log: log,
+		auth: v,
+		cfg:  cfg, relays: relays, log: log,
 		feeds:   make(map[*relay.Stream]*feed),
 		joining: make(map[*gortsplib.ServerConn]*feed),
 		playing: make(map[*gortsplib.ServerSession]string),
@@ -182,8 +195,25 @@ func statusFor(err error) base.StatusCode {
 	}
 }
 
+// authorize checks the read key of a request, answering 401 with a challenge without one.
+func (s *Server) authorize(req *base.Request, query string) *base.Response {
+	if s.auth == nil {
+		return nil
+	}
+	if q, _ := url.ParseQuery(query); subtle.ConstantTimeCompare([]byte(q.Get("key")), []byte(s.cfg.ReadKey)) == 1 {
+		return nil
+	}
+	if _, ok := req.Header["Authorization"]; ok && s.auth.ValidateRequest(req, nil) == nil {
+		return nil
+	}
+	return &base.Response{StatusCode: base.StatusUnauthorized, Header: base.Header{"WWW-Authenticate": s.auth.Header()}}
+}
+
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res := s.authorize(ctx.Request, ctx.Query); res != nil {
+		return res, nil, nil // no error: gortsplib would close the connection the retry comes on
+	}
 	f, err := s.feedFor(relayPath(ctx.Path))
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", ctx.Path, err)
@@ -193,6 +223,9 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res := s.authorize(ctx.Request, ctx.Query); res != nil {
+		return res, nil, nil
+	}
 	f, err := s.feedFor(relayPath(ctx.Path))
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", ctx.Path, err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -34,8 +35,15 @@ type Player interface {
 	ViewerCounter
 }
 
+// ReadAuthorizer decides who may watch; access.Policy is one.
+type ReadAuthorizer interface {
+	AllowRead(r access.Request) error
+}
+
 // Config tunes the HTTP server.
 type Config struct {
+	// Access decides who may watch (the media endpoints); nil lets everyone.
+	Access            ReadAuthorizer
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
@@ -76,9 +84,10 @@ func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCo
 	mux.HandleFunc("GET /live/{name}/embed", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
 		player.ServePlayer(w, r)
 	}))
-	mux.HandleFunc("GET /live/{name}/stream.mp4", s.withStream(p.ServeFMP4))
-	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists.
-	mux.HandleFunc("GET /live/{name}/{file}", s.withStream(p.ServeHLS))
+	mux.HandleFunc("GET /live/{name}/stream.mp4", s.withStream(s.authorized(p.ServeFMP4)))
+	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
+	// playlists carry the query, with a read key, on to what they list).
+	mux.HandleFunc("GET /live/{name}/{file}", s.withStream(s.authorized(p.ServeHLS)))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -95,6 +104,21 @@ func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) 
 		path := "live/" + r.PathValue("name")
 		if err := relay.ValidatePath(path); err != nil {
 			http.Error(w, "invalid stream name", http.StatusNotFound)
+			return
+		}
+		h(w, r, path)
+	}
+}
+
+// authorized checks the read key (?key=) before a media handler runs.
+func (s *Server) authorized(h func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
+	if s.cfg.Access == nil {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request, path string) {
+		req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query()}
+		if err := s.cfg.Access.AllowRead(req); err != nil {
+			http.Error(w, "this stream needs a key: add ?key=… to the URL", http.StatusUnauthorized)
 			return
 		}
 		h(w, r, path)

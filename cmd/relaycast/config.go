@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/relaycast/relaycast/relay"
 )
 
 // config is everything an operator can set. Each field has one name, used as the YAML key,
@@ -29,6 +32,11 @@ type config struct {
 	LogLevel      string        `yaml:"log_level"`
 	Grace         time.Duration `yaml:"grace"`
 	MaxLag        time.Duration `yaml:"max_lag"`
+	PublishKey    string        `yaml:"publish_key"`
+	ReadKey       string        `yaml:"read_key"`
+	OnPublish     string        `yaml:"on_publish"`
+	// PublishKeys gives paths their own publish key (YAML only).
+	PublishKeys map[string]string `yaml:"publish_keys"`
 }
 
 func defaultConfig() config {
@@ -59,6 +67,9 @@ func (c *config) fields() []field {
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
+		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
+		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
+		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
 	}
 }
 
@@ -184,6 +195,19 @@ func (c config) validate() error {
 	if c.RTSPMulticast != "" {
 		if ip, _, err := net.ParseCIDR(c.RTSPMulticast); err != nil || !ip.IsMulticast() {
 			return fmt.Errorf("config rtsp_multicast: %q is not a multicast range like 224.1.0.0/16", c.RTSPMulticast)
+		}
+	}
+	if c.OnPublish != "" {
+		if u, err := url.Parse(c.OnPublish); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config on_publish: %q is not an http(s) URL", c.OnPublish)
+		}
+	}
+	for path, key := range c.PublishKeys {
+		if err := relay.ValidatePath(path); err != nil {
+			return fmt.Errorf("config publish_keys: %w", err)
+		}
+		if key == "" {
+			return fmt.Errorf("config publish_keys: %s has an empty key", path)
 		}
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestConfigPrecedenceIsDefaultsFileEnvironmentFlags(t *testing.T) {
 	want := defaultConfig()
 	want.RTMP, want.HTTP, want.RTSP = ":1000", ":2001", ":3002"
 	want.Grace, want.Demo, want.LogLevel = 30*time.Second, false, "debug"
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("config = %+v\nwant     %+v", c, want)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
@@ -55,7 +56,10 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("rtmp listen %s: %w", cfg.RTMP, err)
 	}
-	rtmpSrv := rtmp.New(rtmp.DefaultConfig(), relays, log)
+	policy := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
+	rtmpCfg := rtmp.DefaultConfig()
+	rtmpCfg.Access = policy
+	rtmpSrv := rtmp.New(rtmpCfg, relays, log)
 
 	rtspLn, err := net.Listen("tcp", cfg.RTSP)
 	if err != nil {
@@ -64,6 +68,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	rtspCfg := rtsp.DefaultConfig()
 	rtspCfg.RTPPort, rtspCfg.RTCPPort, rtspCfg.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
+	rtspCfg.ReadKey = cfg.ReadKey
 	rtspSrv := rtsp.New(rtspCfg, relays, log)
 	if err := rtspSrv.Start(rtspLn); err != nil {
 		rtmpLn.Close()
@@ -78,6 +83,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	browsers := player.New(player.DefaultConfig(), relays, log)
 	webCfg := web.DefaultConfig()
 	webCfg.RTMPPort, webCfg.RTSPPort = port(rtmpLn), port(rtspLn)
+	webCfg.Access = policy
 	webSrv := web.New(webCfg, relays, browsers, map[string]web.ViewerCounter{"rtmp": rtmpSrv, "rtsp": rtspSrv}, log)
 	log.Info("relaycast listening", "rtmp", rtmpLn.Addr().String(), "rtsp", rtspLn.Addr().String(),
 		"http", httpLn.Addr().String(),

@@ -16,7 +16,7 @@
   document.getElementById('title').textContent = `live/${name}`;
   const origin = location.origin;
   document.getElementById('embed').textContent =
-    `<iframe src="${origin}${base}/embed" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
+    `<iframe src="${origin}${base}/embed${location.search}" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
 
   // What the page shows about itself; tests read it too.
   const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0 };
@@ -64,11 +64,12 @@
   async function play() {
     let res;
     try {
-      res = await fetch(`${base}/stream.mp4`, { cache: 'no-store' });
+      res = await fetch(`${base}/stream.mp4${location.search}`, { cache: 'no-store' });
     } catch (_) {
       return 'The server is unreachable; retrying…';
     }
     if (res.status === 404) return 'Offline — playback starts by itself when the stream goes live';
+    if (res.status === 401) return 'This stream needs a key: open the page with ?key=… in its address';
     if (!res.ok) return `The server answered ${res.status}; retrying…`;
     const mime = res.headers.get('Content-Type');
     if (!MS || !MS.isTypeSupported(mime)) {

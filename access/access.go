@@ -1,0 +1,141 @@
+// Package access decides who may publish and who may watch: stream keys (one for the server,
+// or one per path), the rule that loopback may publish without one, and an optional HTTP
+// callback that has the last word on publishing.
+package access
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ErrUnauthorized is returned for a publisher or viewer that may not proceed. Its message
+// says why without repeating any secret.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Policy holds the rules. The zero value lets loopback publish, refuses remote publishers and
+// lets anyone watch.
+type Policy struct {
+	// PublishKey lets remote publishers in when their stream key query has key=PublishKey.
+	PublishKey string
+	// PathKeys gives paths their own publish key, required from everyone, loopback included.
+	PathKeys map[string]string
+	// ReadKey, when set, is required (?key=) from every viewer on every protocol.
+	ReadKey string
+	// OnPublish is an HTTP URL asked about every publish that the keys allow: a POST with the
+	// path, the client address and the query; a 2xx answer allows it, anything else refuses.
+	OnPublish        string
+	OnPublishTimeout time.Duration
+	Client           *http.Client
+}
+
+// Request is a publisher or viewer asking for a path.
+type Request struct {
+	Protocol string // rtmp, rtsp, http
+	Path     string
+	Addr     net.Addr
+	Query    url.Values // from the stream name, e.g. NAME?key=SECRET
+}
+
+// AllowPublish says whether r may publish.
+func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
+	key := r.Query.Get("key")
+	switch want, ok := p.PathKeys[r.Path]; {
+	case ok:
+		if !equal(key, want) {
+			return fmt.Errorf("%w: wrong or missing key for %s", ErrUnauthorized, r.Path)
+		}
+	case isLoopback(r.Addr):
+	case p.PublishKey == "":
+		return fmt.Errorf("%w: remote publishers need a key: start the server with -publish-key", ErrUnauthorized)
+	case !equal(key, p.PublishKey):
+		return fmt.Errorf("%w: wrong or missing key", ErrUnauthorized)
+	}
+	if p.OnPublish != "" {
+		return p.askOnPublish(ctx, r)
+	}
+	return nil
+}
+
+// AllowRead says whether r may watch.
+func (p *Policy) AllowRead(r Request) error {
+	if p.ReadKey != "" && !equal(r.Query.Get("key"), p.ReadKey) {
+		return fmt.Errorf("%w: wrong or missing read key", ErrUnauthorized)
+	}
+	return nil
+}
+
+func (p *Policy) askOnPublish(ctx context.Context, r Request) error {
+	timeout := p.OnPublishTimeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	body, _ := json.Marshal(map[string]any{
+		"action": "publish", "protocol": r.Protocol, "path": r.Path, "addr": addrString(r.Addr), "query": r.Query.Encode(),
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.OnPublish, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%w: on-publish callback: %v", ErrUnauthorized, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := p.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: on-publish callback failed: %v", ErrUnauthorized, redact(err))
+	}
+	res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return fmt.Errorf("%w: on-publish callback answered %d", ErrUnauthorized, res.StatusCode)
+	}
+	return nil
+}
+
+// redact drops the URL (it may carry the query, and with it the key) from a client error.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func equal(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func isLoopback(a net.Addr) bool {
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return v.IP.IsLoopback()
+	case *net.UDPAddr:
+		return v.IP.IsLoopback()
+	}
+	if a == nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
