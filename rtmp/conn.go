@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -12,12 +13,45 @@ import (
 // wmu keeps the two from interleaving inside a chunk.
 type conn struct {
 	net.Conn
+	tcp          *net.TCPConn // the socket itself, for vectored writes; nil if not TCP
 	writeTimeout time.Duration
+
+	// Read side, used only by go-rtmp's read goroutine.
+	guard       *guard
+	readIdle    time.Duration // a silent peer is dropped after this; 0 while it plays
+	readSetAt   time.Time
+	onViolation func(error)
 
 	wmu        sync.Mutex
 	deadlineAt time.Time // when the write deadline was last pushed forward
 	watch      []byte    // bytes go-rtmp is about to write that someone waits for
 	seen       chan struct{}
+}
+
+// Read is go-rtmp's way in: every byte passes the guard, and a peer that goes silent (except
+// a player, which has nothing to say) runs into the read deadline.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.readIdle > 0 {
+		if now := time.Now(); now.Sub(c.readSetAt) > time.Second {
+			c.readSetAt = now
+			_ = c.Conn.SetReadDeadline(now.Add(c.readIdle))
+		}
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.guard != nil {
+		if gerr := c.guard.feed(p[:n]); gerr != nil {
+			c.onViolation(gerr)
+			_ = c.Conn.Close()
+			return 0, gerr
+		}
+	}
+	return n, err
+}
+
+// quiet stops the read deadline: a player sends nothing for long stretches.
+func (c *conn) quiet() {
+	c.readIdle = 0
+	_ = c.Conn.SetReadDeadline(time.Time{})
 }
 
 // Write is go-rtmp's way out.
@@ -38,7 +72,11 @@ func (c *conn) writeBuffers(b *net.Buffers) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.extendDeadline()
-	_, err := b.WriteTo(c.Conn)
+	var w io.Writer = c.Conn
+	if c.tcp != nil {
+		w = c.tcp // writev: a net.Conn wrapper would turn it into a write per buffer
+	}
+	_, err := b.WriteTo(w)
 	return err
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
@@ -39,7 +38,7 @@ type handler struct {
 
 func (h *handler) OnServe(lib *gortmp.Conn) {
 	h.lib = lib
-	_ = h.c.SetReadDeadline(time.Time{}) // handshake done
+	h.c.readIdle = h.srv.cfg.ReadTimeout // handshake done: from now on, the idle deadline
 	// Big chunks: fewer headers and write vectors per frame. Set our side first so the
 	// writer goroutine, which reads it after taking the message from its queue, sees it.
 	size := uint32(h.srv.cfg.ChunkSize)
@@ -146,6 +145,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live", path)))
 		return fmt.Errorf("rtmp play %s: %w", path, err)
 	}
+	h.c.quiet()
 	// go-rtmp answers NetStream.Play.Start after we return; media must follow it.
 	started := h.c.expect("NetStream.Play.Start")
 	_ = h.libWrite(2, 0, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})

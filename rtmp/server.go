@@ -36,6 +36,11 @@ type Config struct {
 	ChunkSize int
 	// HandshakeTimeout drops a peer that has not finished the RTMP handshake in time.
 	HandshakeTimeout time.Duration
+	// ReadTimeout drops a publisher (or a peer that has not started a session) that sends
+	// nothing for this long. Players are exempt: they have nothing to send.
+	ReadTimeout time.Duration
+	// Limits bound what a peer may make the server hold.
+	Limits Limits
 	// WriteTimeout drops a peer that accepts no data for this long (its TCP window stays full).
 	WriteTimeout time.Duration
 	// SendBuffer sets each connection's socket send buffer (SO_SNDBUF) when > 0; zero leaves
@@ -51,7 +56,9 @@ func DefaultConfig() Config {
 	return Config{
 		ChunkSize:        60000,
 		HandshakeTimeout: 10 * time.Second,
+		ReadTimeout:      30 * time.Second,
 		WriteTimeout:     15 * time.Second,
+		Limits:           DefaultLimits(),
 		EndLinger:        3 * time.Second,
 	}
 }
@@ -69,6 +76,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EndLinger <= 0 {
 		c.EndLinger = d.EndLinger
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = d.Limits
 	}
 	return c
 }
@@ -135,12 +148,14 @@ func (s *Server) Close() error {
 
 // onConnect is called by go-rtmp for each accepted connection, on its own goroutine.
 func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig) {
-	c := &conn{Conn: nc, writeTimeout: s.cfg.WriteTimeout}
-	if tc, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
-		_ = tc.SetWriteBuffer(s.cfg.SendBuffer)
+	log := s.log.With("remote", nc.RemoteAddr().String())
+	c := &conn{Conn: nc, tcp: tcpConn(nc), writeTimeout: s.cfg.WriteTimeout, guard: newGuard(s.cfg.Limits),
+		onViolation: func(err error) { log.Warn("rtmp peer dropped", "err", err) }}
+	if c.tcp != nil && s.cfg.SendBuffer > 0 {
+		_ = c.tcp.SetWriteBuffer(s.cfg.SendBuffer)
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	h := &handler{srv: s, c: c, log: s.log.With("remote", nc.RemoteAddr().String())}
+	h := &handler{srv: s, c: c, log: log}
 	s.mu.Lock()
 	select {
 	case <-s.closed:
@@ -155,7 +170,8 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 		// are all smaller, so play sessions can write between its chunks (see conn).
 		Handler: h,
 		ControlState: gortmp.StreamControlStateConfig{
-			MaxChunkStreams:   64,
+			MaxChunkSize:      s.cfg.Limits.MaxChunkSize,
+			MaxChunkStreams:   s.cfg.Limits.MaxChunkStreams,
 			MaxMessageStreams: 16,
 		},
 	}
@@ -170,3 +186,17 @@ func (s *Server) forget(c *conn) {
 
 // Viewers returns how many viewers each path has on this server.
 func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+
+// tcpConn finds the TCP socket under wrappers such as a connection limiter's.
+func tcpConn(c net.Conn) *net.TCPConn {
+	for {
+		switch v := c.(type) {
+		case *net.TCPConn:
+			return v
+		case interface{ Unwrap() net.Conn }:
+			c = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
