@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,11 +57,16 @@ func TestRemotePublishingNeedsAConfiguredKey(t *testing.T) {
 }
 
 func TestOnPublishCallbackAllowsDeniesAndTimesOut(t *testing.T) {
-	var got []string
+	var (
+		mu  sync.Mutex
+		got []string
+	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		buf := new(strings.Builder)
 		_, _ = io.Copy(buf, r.Body)
+		mu.Lock()
 		got = append(got, buf.String())
+		mu.Unlock()
 		switch {
 		case strings.Contains(buf.String(), "live/slow"):
 			time.Sleep(500 * time.Millisecond)
@@ -68,7 +74,6 @@ func TestOnPublishCallbackAllowsDeniesAndTimesOut(t *testing.T) {
 			w.WriteHeader(http.StatusForbidden)
 		}
 	}))
-	defer srv.Close()
 	p := &Policy{OnPublish: srv.URL, OnPublishTimeout: 200 * time.Millisecond}
 	for path, ok := range map[string]bool{"live/allow": true, "live/deny": false, "live/slow": false} {
 		err := p.AllowPublish(context.Background(), Request{Protocol: "rtmp", Path: path, Addr: loopback, Query: q("key=abc")})
@@ -76,6 +81,7 @@ func TestOnPublishCallbackAllowsDeniesAndTimesOut(t *testing.T) {
 			t.Errorf("%s: %v, want ok=%v", path, err, ok)
 		}
 	}
+	srv.Close() // waits for the slow handler
 	for _, body := range got {
 		if !strings.Contains(body, `"addr":"127.0.0.1:5000"`) || !strings.Contains(body, `"query":"key=abc"`) {
 			t.Errorf("callback body %s lacks the address or query", body)

@@ -16,6 +16,7 @@ var (
 	statusPlayNotFound    = status{"error", "NetStream.Play.StreamNotFound", ""}
 	statusPlayFailed      = status{"error", "NetStream.Play.Failed", ""}
 	statusPlayUnpublished = status{"status", "NetStream.Play.UnpublishNotify", ""}
+	statusServerShutdown  = status{"status", "NetStream.Unpublish.Success", "the server is shutting down"}
 )
 
 func (s status) with(description string) status {

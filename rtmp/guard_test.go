@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func clientBytes(t testing.TB, msgs ...*gortmp.ChunkMessage) []byte {
 	var out bytes.Buffer
 	out.WriteByte(3)
 	out.Write(make([]byte, 1536*2)) // C1, C2
-	var w bytes.Buffer
+	var w lockedBuffer
 	cs := gortmp.NewChunkStreamer(bytes.NewReader(nil), &w, nil)
 	defer cs.Close()
 	for _, m := range msgs {
@@ -26,21 +27,45 @@ func clientBytes(t testing.TB, msgs ...*gortmp.ChunkMessage) []byte {
 			if err := cs.Write(context.Background(), 2, 0, m); err != nil {
 				t.Fatal(err)
 			}
-			waitWritten(cs, &w)
+			waitWritten(&w)
 			_ = cs.SelfState().SetChunkSize(sc.ChunkSize)
 			continue
 		}
 		if err := cs.Write(context.Background(), 6, 0, m); err != nil {
 			t.Fatal(err)
 		}
-		waitWritten(cs, &w)
+		waitWritten(&w)
 	}
-	out.Write(w.Bytes())
+	out.Write(w.bytes())
 	return out.Bytes()
 }
 
+// lockedBuffer collects what go-rtmp's writer goroutine writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
+func (l *lockedBuffer) bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
 // waitWritten waits for go-rtmp's writer goroutine to drain its queue.
-func waitWritten(cs *gortmp.ChunkStreamer, w *bytes.Buffer) {
+func waitWritten(w *lockedBuffer) {
 	for last := -1; last != w.Len(); {
 		last = w.Len()
 		time.Sleep(5 * time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
@@ -34,6 +35,15 @@ type handler struct {
 
 	pub  *publishSession
 	play *playSession
+	// publishID is the message stream of an active publish + 1 (0: none), for Shutdown,
+	// which runs on another goroutine.
+	publishID atomic.Uint32
+}
+
+// publishing reports the message stream id of an active publish.
+func (h *handler) publishing() (uint32, bool) {
+	id := h.publishID.Load()
+	return id - 1, id != 0
 }
 
 func (h *handler) OnServe(lib *gortmp.Conn) {
@@ -88,6 +98,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 		return fmt.Errorf("rtmp publish %s: %w", path, err)
 	}
 	h.pub = newPublishSession(pub, h.log.With("path", path))
+	h.publishID.Store(ctx.StreamID + 1)
 	h.log.Info("publish start", "path", path)
 	return nil
 }
@@ -169,6 +180,7 @@ func (h *handler) OnClose() {
 }
 
 func (h *handler) endPublish() {
+	h.publishID.Store(0)
 	if h.pub != nil && h.pub.close() {
 		h.log.Info("publish stop", "path", h.pub.pub.Stream().Path(), "frames", h.pub.frames)
 	}

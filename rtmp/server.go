@@ -95,7 +95,7 @@ type Server struct {
 	lib     *gortmp.Server
 	closed  chan struct{}
 	mu      sync.Mutex
-	conns   map[*conn]struct{}
+	conns   map[*conn]*handler
 	active  sync.WaitGroup // one per connection, until its session is torn down
 	viewers relay.Viewers  // players per path
 }
@@ -107,7 +107,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		relays: relays,
 		log:    log,
 		closed: make(chan struct{}),
-		conns:  make(map[*conn]struct{}),
+		conns:  make(map[*conn]*handler),
 	}
 	s.lib = gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
 	return s
@@ -124,26 +124,58 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// Shutdown stops accepting, tells publishers the server is going away and waits, until ctx
+// ends, for the other sessions to finish (players end once the relay's streams end: they get
+// NetStream.Play.UnpublishNotify and hang up). Then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+	for c, h := range s.conns {
+		if id, ok := h.publishing(); ok {
+			ch := newChunker(s.cfg.ChunkSize)
+			ch.add(csidCommand, typeCommandAMF0, id, 0, nil, statusServerShutdown.command())
+			bufs := ch.buffers()
+			_ = c.writeBuffers(&bufs)
+			_ = c.Conn.Close()
+		}
+	}
+	s.mu.Unlock()
+	err := s.lib.Close()
+	done := make(chan struct{})
+	go func() { s.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return errors.Join(filterClosed(err), s.Close())
+}
+
+func filterClosed(err error) error {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return fmt.Errorf("rtmp close: %w", err)
+}
+
 // Close stops accepting, drops every connection and waits until their sessions are over.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	select {
 	case <-s.closed:
-		s.mu.Unlock()
-		return nil
 	default:
+		close(s.closed)
 	}
-	close(s.closed)
 	for c := range s.conns {
 		_ = c.Conn.Close()
 	}
 	s.mu.Unlock()
 	err := s.lib.Close()
 	s.active.Wait()
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("rtmp close: %w", err)
-	}
-	return nil
+	return filterClosed(err)
 }
 
 // onConnect is called by go-rtmp for each accepted connection, on its own goroutine.
@@ -162,7 +194,7 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 		_ = nc.Close() // the session fails at once and tears down through OnClose
 	default:
 	}
-	s.conns[c] = struct{}{}
+	s.conns[c] = h
 	s.active.Add(1)
 	s.mu.Unlock()
 	return c, &gortmp.ConnConfig{

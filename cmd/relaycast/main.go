@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/connlimit"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
@@ -50,55 +50,48 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := rcfg.Validate(); err != nil {
 		return err
 	}
-	relays := relay.NewRegistry(rcfg)
-
-	rtmpLn, err := net.Listen("tcp", cfg.RTMP)
+	lns, err := listenAll(cfg)
 	if err != nil {
-		return fmt.Errorf("rtmp listen %s: %w", cfg.RTMP, err)
+		return err
 	}
+	limiter := &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
+	relays := relay.NewRegistry(rcfg)
 	policy := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
+
 	rtmpCfg := rtmp.DefaultConfig()
 	rtmpCfg.Access = policy
 	rtmpSrv := rtmp.New(rtmpCfg, relays, log)
 
-	rtspLn, err := net.Listen("tcp", cfg.RTSP)
-	if err != nil {
-		rtmpLn.Close()
-		return fmt.Errorf("rtsp listen %s: %w", cfg.RTSP, err)
-	}
 	rtspCfg := rtsp.DefaultConfig()
 	rtspCfg.RTPPort, rtspCfg.RTCPPort, rtspCfg.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
 	rtspCfg.ReadKey = cfg.ReadKey
 	rtspSrv := rtsp.New(rtspCfg, relays, log)
-	if err := rtspSrv.Start(rtspLn); err != nil {
-		rtmpLn.Close()
+	if err := rtspSrv.Start(limiter.Listen(lns.rtsp, "rtsp")); err != nil {
+		lns.rtmp.Close()
+		lns.http.Close()
 		return err
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		rtmpLn.Close()
-		rtspSrv.Close()
-		return fmt.Errorf("http listen %s: %w", cfg.HTTP, err)
-	}
+
 	browsers := player.New(player.DefaultConfig(), relays, log)
 	webCfg := web.DefaultConfig()
-	webCfg.RTMPPort, webCfg.RTSPPort = port(rtmpLn), port(rtspLn)
+	webCfg.RTMPPort, webCfg.RTSPPort = port(lns.rtmp), port(lns.rtsp)
 	webCfg.Access = policy
 	webSrv := web.New(webCfg, relays, browsers, map[string]web.ViewerCounter{"rtmp": rtmpSrv, "rtsp": rtspSrv}, log)
-	log.Info("relaycast listening", "rtmp", rtmpLn.Addr().String(), "rtsp", rtspLn.Addr().String(),
-		"http", httpLn.Addr().String(),
-		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(rtmpLn)),
-		"watch", fmt.Sprintf("http://HOST:%d/", port(httpLn)))
+
+	log.Info("relaycast listening", "rtmp", lns.rtmp.Addr().String(), "rtsp", lns.rtsp.Addr().String(),
+		"http", lns.http.Addr().String(),
+		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(lns.rtmp)),
+		"watch", fmt.Sprintf("http://HOST:%d/", port(lns.http)))
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	wg.Go(func() {
-		if err := rtmpSrv.Serve(rtmpLn); err != nil {
+		if err := rtmpSrv.Serve(limiter.Listen(lns.rtmp, "rtmp")); err != nil {
 			errc <- err
 		}
 	})
 	wg.Go(func() {
-		if err := webSrv.Serve(httpLn); err != nil {
+		if err := webSrv.Serve(limiter.Listen(lns.http, "http")); err != nil {
 			errc <- err
 		}
 	})
@@ -118,38 +111,50 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		log.Info("shutting down")
 	case err = <-errc:
 	}
-	return errors.Join(err, shutdown(log, stopDemo, relays, &wg, rtmpSrv, rtspSrv, closerFunc(func() error {
-		browsers.Close()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return webSrv.Shutdown(sctx)
-	})))
-}
-
-// shutdown ends the streams (players are told), then closes the servers.
-func shutdown(log *slog.Logger, stopDemo func(), relays *relay.Registry, wg *sync.WaitGroup, servers ...io.Closer) error {
 	done := make(chan error, 1)
 	go func() {
+		// Ending the streams tells every viewer (RTMP UnpublishNotify, RTCP BYE, the end of
+		// the HTTP response); publishers hear it from Shutdown.
 		stopDemo()
 		relays.Close()
-		var err error
-		for _, s := range servers {
-			err = errors.Join(err, s.Close())
-		}
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout-time.Second)
+		defer cancel()
+		err := errors.Join(rtmpSrv.Shutdown(sctx), rtspSrv.Close())
+		browsers.Close()
+		err = errors.Join(err, webSrv.Shutdown(sctx))
 		wg.Wait()
 		done <- err
 	}()
 	select {
-	case err := <-done:
+	case serr := <-done:
 		log.Info("stopped")
-		return err
+		return errors.Join(err, serr)
 	case <-time.After(shutdownTimeout):
-		return fmt.Errorf("shutdown took longer than %v", shutdownTimeout)
+		return errors.Join(err, fmt.Errorf("shutdown took longer than %v", shutdownTimeout))
 	}
 }
 
-type closerFunc func() error
+type listeners struct{ rtmp, rtsp, http net.Listener }
 
-func (f closerFunc) Close() error { return f() }
+// listenAll opens the three TCP ports, or none.
+func listenAll(cfg config) (listeners, error) {
+	var ls listeners
+	for _, l := range []struct {
+		name, addr string
+		dst        *net.Listener
+	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			for _, open := range []net.Listener{ls.rtmp, ls.rtsp, ls.http} {
+				if open != nil {
+					open.Close()
+				}
+			}
+			return ls, fmt.Errorf("%s listen %s: %w", l.name, l.addr, err)
+		}
+		*l.dst = ln
+	}
+	return ls, nil
+}
 
 func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }

@@ -45,6 +45,7 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 	}()
 	line := waitLine(t, lines, regexp.MustCompile(`relaycast listening.*`))
 	addr := regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
+	rtspAddr := regexp.MustCompile(`rtsp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	httpAddr := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	waitLine(t, lines, regexp.MustCompile(`demo stream live`))
 	res, err := http.Get("http://" + httpAddr + "/api/v1/streams")
@@ -68,6 +69,16 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("demo playback: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 
+	// Viewers watching when the server stops are told, and end cleanly.
+	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer pcancel()
+	viewers := map[string]chan testenv.Decode{}
+	for name, url := range map[string]string{"rtmp": "rtmp://" + addr + "/live/demo", "rtsp": "rtsp://" + rtspAddr + "/live/demo"} {
+		res := make(chan testenv.Decode, 1)
+		viewers[name] = res
+		go func() { res <- testenv.FFmpegDecode(pctx, t, url, time.Minute) }()
+	}
+	time.Sleep(2 * time.Second)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +97,11 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 		t.Logf("stopped %v after SIGTERM", time.Since(stopped))
 	case <-time.After(5 * time.Second):
 		t.Fatal("still running 5 s after SIGTERM")
+	}
+	for name, res := range viewers {
+		if d := <-res; d.Err != nil || d.Frames == 0 {
+			t.Errorf("%s viewer at shutdown: %d frames, exit %v\n%s", name, d.Frames, d.Err, d.Stderr)
+		}
 	}
 }
 
