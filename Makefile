@@ -3,7 +3,10 @@ GO       ?= go
 BIN      := bin/relaycast
 FUZZTIME ?= 30s
 # Each fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
-FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile
+FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
+	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
+	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
+	./web:FuzzRequestPath
 
 .PHONY: all build run test test-deps check bench fuzz media clean
 

@@ -3,16 +3,33 @@ package player
 import (
 	"embed"
 	"io/fs"
+	"mime"
 	"net/http"
+	"path"
+	"strings"
 )
 
 //go:embed static
 var static embed.FS
 
-// Assets serves the pages' scripts and styles under /static/.
+// Assets serves the pages' scripts, styles and icon under /static/: embedded files by exact
+// name, 404 for anything else (no directory listings, no errors from odd names).
 func Assets() http.Handler {
-	sub, _ := fs.Sub(static, "static")
-	return http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if !fs.ValidPath(name) || strings.Contains(name, "/") || strings.HasSuffix(name, ".html") {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := static.ReadFile("static/" + name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(b)
+	})
 }
 
 // ServeIndex serves the stream list page.

@@ -48,6 +48,7 @@ type chunkStream struct {
 	typ              byte
 	inProgress       bool
 	setChunk         [4]byte // payload of a SetChunkSize message
+	amf              []byte  // body of a command or data message, checked when complete
 }
 
 func newGuard(lim Limits) *guard {
@@ -149,6 +150,9 @@ const (
 	typeAggregate    = 22
 )
 
+// isAMF0Message reports whether go-rtmp decodes the message body as AMF0 values.
+func isAMF0Message(typ byte) bool { return typ == typeDataAMF0 || typ == typeCommandAMF0 }
+
 func (g *guard) maxMessage(typ byte) uint32 {
 	if typ == typeAudio || typ == typeVideo {
 		return g.lim.MaxMediaMessage
@@ -158,14 +162,18 @@ func (g *guard) maxMessage(typ byte) uint32 {
 
 func (g *guard) takePayload(b []byte) {
 	cs := g.cur
-	if cs.typ == typeSetChunkSize {
+	switch {
+	case cs.typ == typeSetChunkSize:
 		for _, c := range b {
 			if cs.received < 4 {
 				cs.setChunk[cs.received] = c
 			}
 			cs.received++
 		}
-	} else {
+	case isAMF0Message(cs.typ):
+		cs.amf = append(cs.amf, b...)
+		cs.received += uint32(len(b))
+	default:
 		cs.received += uint32(len(b))
 	}
 	g.payload -= len(b)
@@ -177,6 +185,13 @@ func (g *guard) endChunk() error {
 		return nil // the message continues in a later chunk
 	}
 	cs.inProgress = false
+	if isAMF0Message(cs.typ) {
+		err := checkAMF0(cs.amf)
+		cs.amf = cs.amf[:0]
+		if err != nil {
+			return err
+		}
+	}
 	if cs.typ == typeSetChunkSize {
 		size := binary.BigEndian.Uint32(cs.setChunk[:]) & 0x7fffffff
 		if size < 1 || size > g.lim.MaxChunkSize {

@@ -76,9 +76,11 @@ func video(n int) *gortmp.ChunkMessage {
 	return &gortmp.ChunkMessage{StreamID: 1, Message: &message.VideoMessage{Payload: bytes.NewReader(make([]byte, n))}}
 }
 
+// command is a command message whose arguments are one AMF0 string, n bytes in all.
 func command(n int) *gortmp.ChunkMessage {
+	body := append([]byte{0x02, byte((n - 3) >> 8), byte(n - 3)}, bytes.Repeat([]byte{'a'}, n-3)...)
 	return &gortmp.ChunkMessage{Message: &message.CommandMessage{
-		CommandName: "x", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(make([]byte, n)),
+		CommandName: "x", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(body),
 	}}
 }
 
@@ -109,7 +111,9 @@ func TestGuardRefuses(t *testing.T) {
 	hs := append([]byte{3}, make([]byte, 3072)...)
 	for name, in := range map[string][]byte{
 		"oversized frame":   clientBytes(t, video(1<<20+1)),
-		"oversized command": clientBytes(t, command(70000)),
+		"oversized command": clientBytes(t, command(65000), command(65000), video(1), command(70000)),
+		"huge AMF array":    concat(hs, []byte{0x03, 0, 0, 0, 0, 0, 5, 20, 0, 0, 0, 0, 0x0a, 0x7f, 0xff, 0xff, 0xff}),
+		"deep AMF":          concat(hs, []byte{0x03, 0, 0, 0, 0, 0, 120, 20, 0, 0, 0, 0}, bytes.Repeat([]byte{0x0a, 0, 0, 0, 1}, 24)),
 		"chunk size 0":      concat(hs, []byte{0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0}),
 		"chunk size 2^31-1": clientBytes(t, setChunk(0x7fffffff)),
 		// fmt 3 on a chunk stream never used: go-rtmp would take a zero-length message

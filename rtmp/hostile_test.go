@@ -62,7 +62,7 @@ func TestHostilePeersAreCutOffAndAViewerKeepsDecoding(t *testing.T) {
 
 	garbage := make([]byte, 64<<10)
 	_, _ = rand.Read(garbage)
-	deep := deepAMF(15000) // 60 KB: under the message limit, so go-amf0 decodes all of it
+	deep := deepAMF(15000) // 60 KB: under the message limit, refused for its depth
 	for _, tc := range []struct {
 		name      string
 		handshake bool
@@ -78,6 +78,8 @@ func TestHostilePeersAreCutOffAndAViewerKeepsDecoding(t *testing.T) {
 		{"AMF nested 15000 deep", true, append(chunk(20, len(deep), nil), chunked(deep)...)},
 		{"AMF nested past the limit", true, chunk(20, 1<<20, nil)},
 		{"zero-length message", true, []byte{0xc3, 1, 2, 3}},
+		// go-amf0 alone would allocate 32 GiB for this and take the process down
+		{"AMF array of 2^31 elements", true, chunk(20, 18, append(deepAMF(0), 0x0a, 0x7f, 0xff, 0xff, 0xff))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", srv.RTMPAddr)

@@ -6,12 +6,14 @@ import (
 	"time"
 )
 
-// idleListener gives every RTSP connection an idle deadline. gortsplib reads requests with no
-// deadline at all, so without this a peer that sends half a request, or nothing, would hold its
-// connection and goroutines for ever.
+// idleListener gives every RTSP connection an idle deadline (and a shorter one until its
+// first bytes) and a request guard. gortsplib reads requests with no deadline at all, so
+// without this a peer that sends half a request, or nothing, would hold its connection and
+// goroutines for ever.
 type idleListener struct {
 	net.Listener
-	idle time.Duration
+	idle  time.Duration
+	first time.Duration // deadline for the first bytes of a new connection
 }
 
 func (l *idleListener) Accept() (net.Conn, error) {
@@ -19,15 +21,18 @@ func (l *idleListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &idleConn{Conn: c, idle: l.idle}, nil
+	return &idleConn{Conn: c, idle: l.idle, first: l.first}, nil
 }
 
 // idleConn applies the idle deadline to each read unless gortsplib has set one of its own.
 type idleConn struct {
 	net.Conn
-	idle time.Duration
-	mu   sync.Mutex
-	own  time.Time // the read deadline gortsplib asked for; zero: none
+	idle  time.Duration
+	first time.Duration
+	seen  bool // the peer has sent something
+	guard requestGuard
+	mu    sync.Mutex
+	own   time.Time // the read deadline gortsplib asked for; zero: none
 }
 
 func (c *idleConn) SetReadDeadline(t time.Time) error {
@@ -49,7 +54,19 @@ func (c *idleConn) Read(p []byte) (int, error) {
 	own := c.own
 	c.mu.Unlock()
 	if own.IsZero() {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		d := c.idle
+		if !c.seen {
+			d = c.first
+		}
+		_ = c.Conn.SetReadDeadline(time.Now().Add(d))
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.seen = true
+		if gerr := c.guard.feed(p[:n]); gerr != nil {
+			_ = c.Conn.Close()
+			return 0, gerr
+		}
+	}
+	return n, err
 }

@@ -39,6 +39,8 @@ type Config struct {
 	// WriteQueue is how many packets may wait for each session (a power of two); it must hold
 	// a GOP for a joining session's first picture to come at once.
 	WriteQueue int
+	// HandshakeTimeout closes a new connection that sends nothing for this long.
+	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that sends nothing for this long. It must exceed the
 	// interval of players' keep-alives on a UDP session (they send one at least every 30 s).
 	IdleTimeout time.Duration
@@ -57,6 +59,7 @@ func DefaultConfig() Config {
 		MulticastRTPPort: 8002, MulticastRTCPPort: 8003,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		WriteQueue: 4096, TrackWait: 2 * time.Second, IdleTimeout: 75 * time.Second,
+		HandshakeTimeout: 10 * time.Second,
 	}
 }
 
@@ -104,7 +107,7 @@ func (s *Server) Start(l net.Listener) error {
 		WriteTimeout:     s.cfg.WriteTimeout,
 		WriteBufferCount: s.cfg.WriteQueue,
 		Listen: func(string, string) (net.Listener, error) {
-			return &idleListener{Listener: l, idle: s.cfg.IdleTimeout}, nil
+			return &idleListener{Listener: l, idle: s.cfg.IdleTimeout, first: s.cfg.HandshakeTimeout}, nil
 		},
 	}
 	if s.cfg.RTPPort != 0 {
