@@ -2,6 +2,7 @@ package player
 
 import (
 	"context"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -65,13 +66,13 @@ func (ps *perStream[W]) get(ctx context.Context, relays Relay, path string, trac
 		ps.workers = make(map[*relay.Stream]*running[W])
 	}
 	ps.workers[rs] = r
-	go func() {
+	go pprof.Do(rctx, pprof.Labels("stream", rs.Path(), "protocol", "http"), func(rctx context.Context) {
 		defer close(r.done)
 		w.run(rctx)
 		ps.mu.Lock()
 		delete(ps.workers, rs)
 		ps.mu.Unlock()
-	}()
+	})
 	return w, nil
 }
 

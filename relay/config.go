@@ -19,6 +19,8 @@ type Config struct {
 	// Grace is how long a stream whose publisher left stays up, keeping its readers, waiting
 	// for a publisher to take over. Zero ends the stream at once.
 	Grace time.Duration
+	// MaxStreams bounds how many paths can be live at once; 0: no bound.
+	MaxStreams int
 }
 
 // DefaultConfig returns the settings a media server wants without tuning.
@@ -37,6 +39,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("relay: MaxSkips %d: want >= 1", c.MaxSkips)
 	case c.Grace < 0:
 		return fmt.Errorf("relay: Grace %v: want >= 0", c.Grace)
+	case c.MaxStreams < 0:
+		return fmt.Errorf("relay: MaxStreams %d: want >= 0", c.MaxStreams)
 	}
 	return nil
 }

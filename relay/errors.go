@@ -13,6 +13,8 @@ var (
 	ErrTooSlow = errors.New("reader too slow: kept falling behind the live edge")
 	// ErrClosed is returned after the registry has been closed.
 	ErrClosed = errors.New("relay closed")
+	// ErrTooManyStreams is returned when a new stream would pass Config.MaxStreams.
+	ErrTooManyStreams = errors.New("too many live streams")
 	// ErrInvalidPath is returned for a stream path that is not of the form app/name.
 	ErrInvalidPath = errors.New("invalid stream path")
 )

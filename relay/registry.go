@@ -34,6 +34,9 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	}
 	s, ok := g.streams[path]
 	if !ok {
+		if g.cfg.MaxStreams > 0 && len(g.streams) >= g.cfg.MaxStreams {
+			return nil, fmt.Errorf("publish %s: %w (limit %d)", path, ErrTooManyStreams, g.cfg.MaxStreams)
+		}
 		s = newStream(path, g.cfg)
 		g.streams[path] = s
 	}

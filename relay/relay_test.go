@@ -364,3 +364,17 @@ func TestValidatePath(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxStreams(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxStreams = 2
+	g := NewRegistry(cfg)
+	defer g.Close()
+	a := mustPublish(t, g, "live/a")
+	mustPublish(t, g, "live/b")
+	if _, err := g.Publish("live/c"); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("third stream: %v, want ErrTooManyStreams", err)
+	}
+	a.Close() // grace 0: gone at once, which frees a place
+	mustPublish(t, g, "live/c")
+}

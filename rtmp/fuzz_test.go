@@ -37,7 +37,7 @@ func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0
 // with arbitrary bytes from a peer, as a network client would send them.
 func FuzzServerConn(f *testing.F) {
 	f.Add(guardSeed)
-	f.Add(clientBytes(f, command(300), video(5000), setChunk(4096), video(20000)))
+	f.Add(clientBytes(f, command(100), video(300), setChunk(4096), video(200)))
 	f.Add(append([]byte{3}, make([]byte, 3072)...))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
 

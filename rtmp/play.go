@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -40,7 +41,9 @@ func startPlay(h *handler, stream *relay.Stream, streamID uint32, started <-chan
 		h: h, stream: stream, reader: stream.NewReader(), streamID: streamID,
 		cancel: cancel, done: make(chan struct{}), ch: newChunker(h.srv.cfg.ChunkSize),
 	}
-	go p.run(ctx, started)
+	go pprof.Do(ctx, pprof.Labels("stream", stream.Path(), "protocol", "rtmp"), func(ctx context.Context) {
+		p.run(ctx, started)
+	})
 	return p
 }
 

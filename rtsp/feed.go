@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -96,7 +97,7 @@ func (f *feed) start(onEnd func(*feed)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	r := f.rs.NewReader()
-	go func() {
+	go pprof.Do(ctx, pprof.Labels("stream", f.rs.Path(), "protocol", "rtsp"), func(ctx context.Context) {
 		defer close(f.done)
 		defer onEnd(f)
 		defer f.stream.Close()
@@ -114,7 +115,7 @@ func (f *feed) start(onEnd func(*feed)) {
 				f.log.Warn("rtsp: frame not sent", "err", err)
 			}
 		}
-	}()
+	})
 }
 
 // goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.

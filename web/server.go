@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -47,6 +48,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// Pprof serves net/http/pprof under /debug/pprof/.
+	Pprof bool
 	// RTMPPort and RTSPPort go into the URLs the API and pages show.
 	RTMPPort, RTSPPort int
 }
@@ -88,6 +91,13 @@ func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCo
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).
 	mux.HandleFunc("GET /live/{name}/{file}", s.withStream(s.authorized(p.ServeHLS)))
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

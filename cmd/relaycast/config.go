@@ -32,8 +32,13 @@ type config struct {
 	LogLevel      string        `yaml:"log_level"`
 	Grace         time.Duration `yaml:"grace"`
 	MaxLag        time.Duration `yaml:"max_lag"`
+	MaxStreams    int           `yaml:"max_streams"`
 	MaxConns      int           `yaml:"max_conns"`
 	MaxConnsPerIP int           `yaml:"max_conns_per_ip"`
+	Pprof         bool          `yaml:"pprof"`
+	PyroscopeURL  string        `yaml:"pyroscope_url"`
+	PyroscopeApp  string        `yaml:"pyroscope_app"`
+	PyroscopeTags string        `yaml:"pyroscope_tags"`
 	PublishKey    string        `yaml:"publish_key"`
 	ReadKey       string        `yaml:"read_key"`
 	OnPublish     string        `yaml:"on_publish"`
@@ -47,7 +52,8 @@ func defaultConfig() config {
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
 		Demo: true, LogLevel: "info",
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
-		MaxConns: 10000, MaxConnsPerIP: 200,
+		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
+		PyroscopeApp: "relaycast",
 	}
 }
 
@@ -70,8 +76,13 @@ func (c *config) fields() []field {
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
+		{"max_streams", "live streams at most", &c.MaxStreams},
 		{"max_conns", "connections the server holds at most, on all ports together", &c.MaxConns},
 		{"max_conns_per_ip", "connections per client address (loopback exempt)", &c.MaxConnsPerIP},
+		{"pprof", "serve net/http/pprof at /debug/pprof/ on the HTTP port (trusted networks only)", &c.Pprof},
+		{"pyroscope_url", "send continuous profiles to this Pyroscope server (empty: off)", &c.PyroscopeURL},
+		{"pyroscope_app", "application name in Pyroscope", &c.PyroscopeApp},
+		{"pyroscope_tags", "static Pyroscope tags, k=v,k=v", &c.PyroscopeTags},
 		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
@@ -202,11 +213,19 @@ func (c config) validate() error {
 			return fmt.Errorf("config rtsp_multicast: %q is not a multicast range like 224.1.0.0/16", c.RTSPMulticast)
 		}
 	}
+	if c.MaxStreams < 1 {
+		return fmt.Errorf("config max_streams: %d, want at least 1", c.MaxStreams)
+	}
 	if c.MaxConns < 1 {
 		return fmt.Errorf("config max_conns: %d, want at least 1", c.MaxConns)
 	}
 	if c.MaxConnsPerIP < 1 {
 		return fmt.Errorf("config max_conns_per_ip: %d, want at least 1", c.MaxConnsPerIP)
+	}
+	if c.PyroscopeURL != "" {
+		if u, err := url.Parse(c.PyroscopeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config pyroscope_url: %q is not an http(s) URL", c.PyroscopeURL)
+		}
 	}
 	if c.OnPublish != "" {
 		if u, err := url.Parse(c.OnPublish); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -46,10 +46,15 @@ func main() {
 // run serves until ctx is done, then shuts down within shutdownTimeout.
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	rcfg := relay.DefaultConfig()
-	rcfg.Grace, rcfg.MaxLag = cfg.Grace, cfg.MaxLag
+	rcfg.Grace, rcfg.MaxLag, rcfg.MaxStreams = cfg.Grace, cfg.MaxLag, cfg.MaxStreams
 	if err := rcfg.Validate(); err != nil {
 		return err
 	}
+	stopProfiling, err := startProfiling(cfg, 15*time.Second, log)
+	if err != nil {
+		return err
+	}
+	defer stopProfiling()
 	lns, err := listenAll(cfg)
 	if err != nil {
 		return err
@@ -75,7 +80,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	browsers := player.New(player.DefaultConfig(), relays, log)
 	webCfg := web.DefaultConfig()
 	webCfg.RTMPPort, webCfg.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	webCfg.Access = policy
+	webCfg.Access, webCfg.Pprof = policy, cfg.Pprof
 	webSrv := web.New(webCfg, relays, browsers, map[string]web.ViewerCounter{"rtmp": rtmpSrv, "rtsp": rtspSrv}, log)
 
 	log.Info("relaycast listening", "rtmp", lns.rtmp.Addr().String(), "rtsp", lns.rtsp.Addr().String(),
