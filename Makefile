@@ -8,7 +8,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath
 
-.PHONY: all build run test test-deps check bench fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare fuzz media clean
 
 all: build
 
@@ -35,6 +35,11 @@ check:
 ## bench: the relay's hot path (ns and allocations per frame per reader)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player
+
+## bench-compare: the load tool against relaycast and nginx-rtmp in turn (1000 and 3000
+## players; not part of `make test`)
+bench-compare:
+	./scripts/bench-compare.sh $(PLAYERS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

@@ -112,3 +112,6 @@ func frameStep(tags []Tag, typ byte) uint32 {
 	}
 	return uint32(float64(last-first)/float64(n-1) + 0.5)
 }
+
+// DemoClip returns the embedded demo clip (an FLV file), e.g. for load tools to publish.
+func DemoClip() []byte { return demoFLV }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
@@ -45,6 +46,7 @@ type Player struct {
 	cs       *gortmp.ChunkStreamer
 	streamID uint32
 	buf      bytes.Buffer
+	closed   sync.Once
 }
 
 // Options tune a Player.
@@ -226,10 +228,12 @@ func decodeAll(r io.Reader) ([]interface{}, error) {
 // Conn is the underlying connection, e.g. to stop reading from it.
 func (p *Player) Conn() net.Conn { return p.nc }
 
-// Close hangs up.
+// Close hangs up. It may be called more than once, from any goroutine.
 func (p *Player) Close() {
-	_ = p.nc.Close()
-	if p.cs != nil {
-		_ = p.cs.Close()
-	}
+	p.closed.Do(func() {
+		_ = p.nc.Close()
+		if p.cs != nil {
+			_ = p.cs.Close()
+		}
+	})
 }

@@ -1,0 +1,110 @@
+package rtmpclient
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	gortmp "github.com/yutopp/go-rtmp"
+	"github.com/yutopp/go-rtmp/handshake"
+	"github.com/yutopp/go-rtmp/message"
+)
+
+// Publisher is a connection publishing one stream.
+type Publisher struct {
+	Player // the same connection set-up; Next is not used
+}
+
+// Publish connects to rawURL (rtmp://host:port/app/name) and starts publishing.
+func Publish(ctx context.Context, rawURL string) (*Publisher, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "rtmp" {
+		return nil, fmt.Errorf("rtmp publish %s: not an rtmp:// URL", rawURL)
+	}
+	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !ok {
+		return nil, fmt.Errorf("rtmp publish %s: want rtmp://host/app/name", rawURL)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
+	}
+	p := &Publisher{Player{nc: nc}}
+	if err := p.startPublish(app, name, rawURL); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
+	}
+	return p, nil
+}
+
+func (p *Publisher) startPublish(app, name, rawURL string) error {
+	_ = p.nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer p.nc.SetDeadline(time.Time{})
+	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	p.cs = gortmp.NewChunkStreamer(p.nc, p.nc, nil)
+	tcURL := rawURL[:strings.LastIndex(rawURL, "/")]
+	if err := p.command(0, 3, "connect", 1, map[string]interface{}{"app": app, "type": "nonprivate", "flashVer": "FMLE/3.0", "tcUrl": tcURL}); err != nil {
+		return err
+	}
+	if _, err := p.awaitResult(1); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	// Big chunks from here on: connect is fully out, announce the size, then use it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.cs.Write(ctx, 2, 0, &gortmp.ChunkMessage{Message: &message.SetChunkSize{ChunkSize: 65536}}); err != nil {
+		return err
+	}
+	_ = p.cs.SelfState().SetChunkSize(65536)
+	if err := p.command(0, 3, "createStream", 2, nil); err != nil {
+		return err
+	}
+	res, err := p.awaitResult(2)
+	if err != nil {
+		return fmt.Errorf("createStream: %w", err)
+	}
+	id, ok := res[len(res)-1].(float64)
+	if !ok {
+		return fmt.Errorf("createStream: result %v has no stream id", res)
+	}
+	p.streamID = uint32(id)
+	if err := p.command(p.streamID, 8, "publish", 0, nil, name, "live"); err != nil {
+		return err
+	}
+	for {
+		m, err := p.Next()
+		if err != nil {
+			return err
+		}
+		if m.Kind == Status {
+			if m.Code != "NetStream.Publish.Start" {
+				return fmt.Errorf("publish refused: %s", m.Code)
+			}
+			return nil
+		}
+	}
+}
+
+// WriteTag sends one FLV tag body (typ 8 audio, 9 video, 18 script data) with its timestamp.
+func (p *Publisher) WriteTag(typ byte, ts uint32, body []byte) error {
+	var msg message.Message
+	csid := 6
+	switch typ {
+	case 8:
+		msg, csid = &message.AudioMessage{Payload: bytes.NewReader(body)}, 4
+	case 9:
+		msg = &message.VideoMessage{Payload: bytes.NewReader(body)}
+	default:
+		msg, csid = &message.DataMessage{Name: "@setDataFrame", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(body)}, 5
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return p.cs.Write(ctx, csid, ts, &gortmp.ChunkMessage{StreamID: p.streamID, Message: msg})
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Loads relaycast and nginx-rtmp in turn with the same players on loopback and prints one
+# table with the ratios relaycast/nginx-rtmp. Usage: scripts/bench-compare.sh [PLAYERS...]
+# (default 1000 3000). Installs nginx and libnginx-mod-rtmp with apt-get when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+counts=("$@")
+[ ${#counts[@]} -eq 0 ] && counts=(1000 3000)
+RAMP=${RAMP:-10s}
+DURATION=${DURATION:-20s}
+
+if ! [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
+	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -q
+	$sudo apt-get install -y -q --no-install-recommends nginx libnginx-mod-rtmp
+fi
+ulimit -n 65536 2>/dev/null || true
+
+go build -o bin/relaycast ./cmd/relaycast
+go build -o bin/relaycast-bench ./cmd/relaycast-bench
+
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/logs"
+cat > "$tmp/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+worker_processes 1;
+daemon off;
+master_process off;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/error.log warn;
+events { worker_connections 10000; }
+rtmp {
+  server {
+    listen 127.0.0.1:19360;
+    chunk_size 4096;
+    application live { live on; }
+  }
+}
+CONF
+
+results=()
+for n in "${counts[@]}"; do
+	./bin/relaycast -demo=false -rtmp 127.0.0.1:19361 -rtsp 127.0.0.1:19362 -rtsp-rtp-port 0 \
+		-http 127.0.0.1:19363 -max-conns 20000 -log-level warn &
+	pid=$!
+	sleep 1
+	results+=("$(./bin/relaycast-bench -url rtmp://127.0.0.1:19361/live/bench -players "$n" \
+		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label relaycast -json)")
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+
+	nginx -c "$tmp/nginx.conf" -p "$tmp" &
+	pid=$!
+	sleep 1
+	results+=("$(./bin/relaycast-bench -url rtmp://127.0.0.1:19360/live/bench -players "$n" \
+		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label nginx-rtmp -json)")
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+printf '%s\n' "${results[@]}" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+cols = [("players","players"),("kept_up","kept up"),("fps_min","fps min"),("cpu_percent","CPU %"),
+        ("peak_rss_mib","RSS MiB"),("ttff_p50_ms","1st frame p50 ms"),("ttff_p99_ms","p99"),
+        ("delay_p50_ms","delay p50 ms"),("delay_p99_ms","p99")]
+print("| server | " + " | ".join(c[1] for c in cols) + " |")
+print("|---" * (len(cols)+1) + "|")
+for r in rows:
+    print("| %s | " % r["label"] + " | ".join("%.1f" % r[c[0]] if isinstance(r[c[0]], float) else str(r[c[0]]) for c in cols) + " |")
+print()
+print("| players | CPU ratio relaycast/nginx | RSS ratio | 1st frame p50 ratio | delay p50 ratio |")
+print("|---|---|---|---|---|")
+for i in range(0, len(rows), 2):
+    a, b = rows[i], rows[i+1]
+    ratio = lambda k: ("%.3g" % (a[k]/b[k])) if b[k] else "n/a"
+    print("| %d | %s | %s | %s | %s |" % (a["players"], ratio("cpu_percent"), ratio("peak_rss_mib"), ratio("ttff_p50_ms"), ratio("delay_p50_ms")))
+'
