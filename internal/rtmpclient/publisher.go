@@ -56,13 +56,8 @@ func (p *Publisher) startPublish(app, name, rawURL string) error {
 	if _, err := p.awaitResult(1); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	// Big chunks from here on: connect is fully out, announce the size, then use it.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.cs.Write(ctx, 2, 0, &gortmp.ChunkMessage{Message: &message.SetChunkSize{ChunkSize: 65536}}); err != nil {
-		return err
-	}
-	_ = p.cs.SelfState().SetChunkSize(65536)
+	// Chunks stay at the default 128 bytes: go-rtmp gives no safe moment to change the size
+	// under its writer goroutine, and one publisher's extra headers cost nothing to speak of.
 	if err := p.command(0, 3, "createStream", 2, nil); err != nil {
 		return err
 	}
