@@ -41,6 +41,15 @@ func mustPublish(t testing.TB, g *Registry, path string) *Publisher {
 	return p
 }
 
+// liveStream is a registry with a publisher on live/a, closed when the test ends.
+func liveStream(t testing.TB, cfg Config) (*Registry, *Publisher, *Stream) {
+	t.Helper()
+	g := NewRegistry(cfg)
+	t.Cleanup(g.Close)
+	p := mustPublish(t, g, "live/a")
+	return g, p, p.Stream()
+}
+
 func writeAll(t testing.TB, p *Publisher, frames []*Frame) {
 	t.Helper()
 	for _, f := range frames {
@@ -92,10 +101,7 @@ func TestReaderGetsEveryFrameInOrder(t *testing.T) {
 }
 
 func TestNewReaderStartsAtLatestKeyframe(t *testing.T) {
-	g := NewRegistry(testConfig())
-	defer g.Close()
-	p := mustPublish(t, g, "live/a")
-	s, _ := g.Lookup("live/a")
+	_, p, s := liveStream(t, testConfig())
 	writeAll(t, p, clip(75, 30)) // keyframes at video frames 0, 30, 60
 	r := s.NewReader()
 	defer r.Close()
@@ -109,10 +115,7 @@ func TestNewReaderStartsAtLatestKeyframe(t *testing.T) {
 }
 
 func TestReaderJoiningBeforeFirstKeyframeWaitsForOne(t *testing.T) {
-	g := NewRegistry(testConfig())
-	defer g.Close()
-	p := mustPublish(t, g, "live/a")
-	s, _ := g.Lookup("live/a")
+	_, p, s := liveStream(t, testConfig())
 	frames := clip(40, 30)
 	writeAll(t, p, frames[2:10]) // video without a keyframe yet
 	r := s.NewReader()
@@ -125,10 +128,7 @@ func TestReaderJoiningBeforeFirstKeyframeWaitsForOne(t *testing.T) {
 }
 
 func TestSlowReaderSkipsToKeyframeWithoutSlowingOthers(t *testing.T) {
-	g := NewRegistry(testConfig())
-	defer g.Close()
-	p := mustPublish(t, g, "live/a")
-	s, _ := g.Lookup("live/a")
+	_, p, s := liveStream(t, testConfig())
 	slow, fast := s.NewReader(), s.NewReader()
 	defer slow.Close()
 	defer fast.Close()
@@ -186,10 +186,7 @@ func TestReaderThatStaysBehindIsClosed(t *testing.T) {
 }
 
 func TestMemoryIsBoundedToGOPPlusMaxLag(t *testing.T) {
-	g := NewRegistry(testConfig())
-	defer g.Close()
-	p := mustPublish(t, g, "live/a")
-	s, _ := g.Lookup("live/a")
+	_, p, s := liveStream(t, testConfig())
 	writeAll(t, p, clip(3000, 60)) // 100 s, GOP 2 s
 	held := 0
 	for i := range s.ring {

@@ -87,15 +87,23 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 }
 
 func (p *Player) start(app, name, rawURL string) error {
+	if err := p.connect(rawURL, map[string]interface{}{
+		"app": app, "flashVer": "LNX 9,0,124,2", "fpad": false,
+		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
+	}); err != nil {
+		return err
+	}
+	return p.command(p.streamID, 8, "play", 0, nil, name, float64(-1000))
+}
+
+// connect does the handshake, connect (with props and the tcUrl) and createStream.
+func (p *Player) connect(rawURL string, props map[string]interface{}) error {
 	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
 	p.cs = gortmp.NewChunkStreamer(p.nc, p.nc, nil)
-	tcURL := rawURL[:strings.LastIndex(rawURL, "/")]
-	if err := p.command(0, 3, "connect", 1, map[string]interface{}{
-		"app": app, "flashVer": "LNX 9,0,124,2", "tcUrl": tcURL, "fpad": false,
-		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
-	}); err != nil {
+	props["tcUrl"] = rawURL[:strings.LastIndex(rawURL, "/")]
+	if err := p.command(0, 3, "connect", 1, props); err != nil {
 		return err
 	}
 	if _, err := p.awaitResult(1); err != nil {
@@ -113,7 +121,7 @@ func (p *Player) start(app, name, rawURL string) error {
 		return fmt.Errorf("createStream: result %v has no stream id", res)
 	}
 	p.streamID = uint32(id)
-	return p.command(p.streamID, 8, "play", 0, nil, name, float64(-1000))
+	return nil
 }
 
 func (p *Player) command(streamID uint32, csid int, name string, txn int64, args ...interface{}) error {

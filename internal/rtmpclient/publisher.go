@@ -10,7 +10,6 @@ import (
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
-	"github.com/yutopp/go-rtmp/handshake"
 	"github.com/yutopp/go-rtmp/message"
 )
 
@@ -45,31 +44,11 @@ func Publish(ctx context.Context, rawURL string) (*Publisher, error) {
 func (p *Publisher) startPublish(app, name, rawURL string) error {
 	_ = p.nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer p.nc.SetDeadline(time.Time{})
-	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	p.cs = gortmp.NewChunkStreamer(p.nc, p.nc, nil)
-	tcURL := rawURL[:strings.LastIndex(rawURL, "/")]
-	if err := p.command(0, 3, "connect", 1, map[string]interface{}{"app": app, "type": "nonprivate", "flashVer": "FMLE/3.0", "tcUrl": tcURL}); err != nil {
-		return err
-	}
-	if _, err := p.awaitResult(1); err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
 	// Chunks stay at the default 128 bytes: go-rtmp gives no safe moment to change the size
 	// under its writer goroutine, and one publisher's extra headers cost nothing to speak of.
-	if err := p.command(0, 3, "createStream", 2, nil); err != nil {
+	if err := p.connect(rawURL, map[string]interface{}{"app": app, "type": "nonprivate", "flashVer": "FMLE/3.0"}); err != nil {
 		return err
 	}
-	res, err := p.awaitResult(2)
-	if err != nil {
-		return fmt.Errorf("createStream: %w", err)
-	}
-	id, ok := res[len(res)-1].(float64)
-	if !ok {
-		return fmt.Errorf("createStream: result %v has no stream id", res)
-	}
-	p.streamID = uint32(id)
 	if err := p.command(p.streamID, 8, "publish", 0, nil, name, "live"); err != nil {
 		return err
 	}
