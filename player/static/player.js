@@ -23,7 +23,7 @@
   window.relaycast = live;
 
   const LIVE_TARGET = 0.3; // seconds of buffer to keep ahead of playback
-  const JUMP_AHEAD = 1.5;  // further behind than this: jump to the live edge
+  const JUMP_AHEAD = 0.9;  // further behind than this: jump to the live edge
 
   const show = (text) => { statusEl.textContent = text; statusEl.hidden = !text; };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
