@@ -127,7 +127,7 @@ func TestLLHLSPlaysInFFmpeg(t *testing.T) {
 	}
 	const window = 6 * time.Second
 	d := testenv.FFmpegDecode(ctx, t, url, window)
-	if d.Err != nil || d.Stderr != "" || d.Frames < int(window.Seconds()*30*0.95) {
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("ffmpeg over LL-HLS: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 	res, err := http.Get(srv.HTTPURL("/live/hls/nothing.m3u8"))

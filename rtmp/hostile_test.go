@@ -99,7 +99,7 @@ func TestHostilePeersAreCutOffAndAViewerKeepsDecoding(t *testing.T) {
 		})
 	}
 	d := <-viewer
-	if d.Err != nil || d.Stderr != "" || d.Frames < int(window.Seconds()*30*0.95) {
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("viewer: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }
@@ -135,7 +135,7 @@ func TestTwoThousandSilentConnectionsAreDroppedAndMemoryReturns(t *testing.T) {
 		t.Errorf("heap grew from %d KiB to %d KiB", before>>10, after>>10)
 	}
 	d := <-viewer
-	if d.Err != nil || d.Stderr != "" || d.Frames < 14*30*95/100 {
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(14*time.Second) {
 		t.Fatalf("viewer meanwhile: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }

@@ -13,11 +13,6 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// The sample clip is 30 fps: frames a player must decode from a window of media time.
-const fps = 30
-
-func minFrames(window time.Duration) int { return int(window.Seconds() * fps * 0.95) }
-
 func TestFFprobeSeesH264720pAndAAC(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSample(t, srv.URL("live/probe"))
@@ -48,8 +43,8 @@ func TestTwoPlayersJoiningMidStreamDecodeEveryFrameCleanly(t *testing.T) {
 		if d.Err != nil || d.Stderr != "" {
 			t.Errorf("player %d: exit %v, stderr:\n%s", i, d.Err, d.Stderr)
 		}
-		if d.Frames < minFrames(window) {
-			t.Errorf("player %d decoded %d frames of %v, want ≥ %d", i, d.Frames, window, minFrames(window))
+		if d.Frames < testenv.MinFrames(window) {
+			t.Errorf("player %d decoded %d frames of %v, want ≥ %d", i, d.Frames, window, testenv.MinFrames(window))
 		}
 		// It starts on the GOP cache (≤ 1 s ahead of real time), then follows live.
 		if d.Elapsed > window+3*time.Second {
@@ -98,7 +93,7 @@ func TestSecondPublisherIsRefusedAndFirstKeepsFlowing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	d := testenv.FFmpegDecode(ctx, t, srv.URL("live/one"), 2*time.Second)
-	if d.Err != nil || d.Frames < minFrames(2*time.Second) {
+	if d.Err != nil || d.Frames < testenv.MinFrames(2*time.Second) {
 		t.Fatalf("player after the refusal: %d frames, exit %v\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }
@@ -137,7 +132,7 @@ func TestPublisherReturningWithinGraceKeepsPlayerRunning(t *testing.T) {
 		t.Fatalf("player: exit %v, stderr:\n%s", d.Err, d.Stderr)
 	}
 	// The timeline runs on through the outage, so the window holds the outage too.
-	if want := minFrames(window - outage); d.Frames < want {
+	if want := testenv.MinFrames(window - outage); d.Frames < want {
 		t.Errorf("player decoded %d frames, want ≥ %d", d.Frames, want)
 	}
 	if stall := d.LongestStall(time.Hour); stall > outage+time.Second {
@@ -166,7 +161,7 @@ func TestPublisherLeavingEndsPlayersCleanly(t *testing.T) {
 	if took := time.Since(ended); took > cfg.Grace+3*time.Second {
 		t.Errorf("player ended %v after the publisher, want about the %v grace", took, cfg.Grace)
 	}
-	if d.Frames < minFrames(2*time.Second) {
+	if d.Frames < testenv.MinFrames(2*time.Second) {
 		t.Errorf("player decoded only %d frames", d.Frames)
 	}
 }

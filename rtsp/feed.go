@@ -91,16 +91,15 @@ func newFeed(rs *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*feed, 
 	return f, nil
 }
 
-// start runs the feed until the relay stream ends or stop is called; then the ServerStream
-// is closed, which ends its sessions.
+// start runs the feed until the relay stream ends or stop is called, then says goodbye and
+// hands the feed to onEnd.
 func (f *feed) start(onEnd func(*feed)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	r := f.rs.NewReader()
 	go pprof.Do(ctx, pprof.Labels("stream", f.rs.Path(), "protocol", "rtsp"), func(ctx context.Context) {
 		defer close(f.done)
-		defer onEnd(f)
-		defer f.stream.Close()
+		defer onEnd(f) // which closes the ServerStream once its sessions are gone
 		defer r.Close()
 		for {
 			fr, err := r.Next(ctx)

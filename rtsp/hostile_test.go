@@ -63,7 +63,7 @@ func TestHostilePeersDoNotDisturbAViewer(t *testing.T) {
 	_, _ = idle.Write([]byte("DESCRIBE " + srv.RTSPURL("live/calm") + " RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
 
 	d := <-viewer
-	if d.Err != nil || d.Stderr != "" || d.Frames < int(window.Seconds()*30*0.95) {
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("viewer: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }

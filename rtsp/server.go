@@ -74,6 +74,7 @@ type Server struct {
 	feeds   map[*relay.Stream]*feed
 	joining map[*gortsplib.ServerConn]*feed
 	playing map[*gortsplib.ServerSession]string // path of each playing session
+	members map[*gortsplib.ServerSession]*feed  // the feed each set-up session reads
 	auth    *auth.Validator
 	closed  bool
 	viewers relay.Viewers
@@ -91,6 +92,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		feeds:   make(map[*relay.Stream]*feed),
 		joining: make(map[*gortsplib.ServerConn]*feed),
 		playing: make(map[*gortsplib.ServerSession]string),
+		members: make(map[*gortsplib.ServerSession]*feed),
 	}
 }
 
@@ -181,12 +183,36 @@ func (s *Server) feedFor(path string) (*feed, error) {
 	return f, nil
 }
 
+// feedEnded retires a feed whose stream is over: new requests get a new feed at once, its
+// sessions are closed, and its ServerStream is closed only when gortsplib has removed them
+// all. (gortsplib v2.2.2's ServerStream.Close walks its readers without a lock, so closing it
+// while sessions leave is a data race.)
 func (s *Server) feedEnded(f *feed) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.feeds[f.rs] == f {
 		delete(s.feeds, f.rs)
 	}
+	for ss, mf := range s.members {
+		if mf == f {
+			ss.Close()
+		}
+	}
+	s.mu.Unlock()
+	for deadline := time.Now().Add(3 * time.Second); s.hasMembers(f) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.stream.Close()
+}
+
+func (s *Server) hasMembers(f *feed) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, mf := range s.members {
+		if mf == f {
+			return true
+		}
+	}
+	return false
 }
 
 func statusFor(err error) base.StatusCode {
@@ -233,6 +259,9 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", ctx.Path, err)
 	}
+	s.mu.Lock()
+	s.members[ctx.Session] = f
+	s.mu.Unlock()
 	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
 }
 
@@ -275,6 +304,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Lock()
 	path, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)
+	delete(s.members, ctx.Session)
 	s.mu.Unlock()
 	if ok {
 		s.viewers.Add(path, -1)

@@ -19,10 +19,6 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-const fps = 30
-
-func minFrames(window time.Duration) int { return int(window.Seconds() * fps * 0.95) }
-
 func TestFFprobeOverTCPSeesH264720pAndAAC(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSample(t, srv.URL("live/probe"))
@@ -48,8 +44,8 @@ func TestFFmpegDecodesEveryFrameOverUDPAndTCP(t *testing.T) {
 			if d.Err != nil || d.Stderr != "" {
 				t.Fatalf("exit %v, stderr:\n%s", d.Err, d.Stderr)
 			}
-			if d.Frames < minFrames(window) {
-				t.Fatalf("decoded %d frames of %v, want ≥ %d", d.Frames, window, minFrames(window))
+			if d.Frames < testenv.MinFrames(window) {
+				t.Fatalf("decoded %d frames of %v, want ≥ %d", d.Frames, window, testenv.MinFrames(window))
 			}
 		})
 	}
@@ -274,8 +270,8 @@ func TestPublisherReturningWithinGraceKeepsSessionAndLeavingEndsIt(t *testing.T)
 			t.Errorf("%s player ended %v after the publisher; want about the grace window", transport, took)
 		}
 		// 3 s before the outage and 3 s after it, less the joins' keyframe waits.
-		if d.Frames < minFrames(5*time.Second) {
-			t.Errorf("%s player decoded %d frames across the hand-over, want ≥ %d", transport, d.Frames, minFrames(5*time.Second))
+		if d.Frames < testenv.MinFrames(5*time.Second) {
+			t.Errorf("%s player decoded %d frames across the hand-over, want ≥ %d", transport, d.Frames, testenv.MinFrames(5*time.Second))
 		}
 		if stall := d.LongestStall(ended.Sub(playing)); stall > 2500*time.Millisecond {
 			t.Errorf("%s player stalled %v across a 1 s outage", transport, stall)

@@ -110,7 +110,7 @@ func TestViewerThatNeverReadsDoesNotDisturbOthers(t *testing.T) {
 	defer cancel()
 	const window = 5 * time.Second
 	d := testenv.FFmpegDecode(ctx, t, srv.HTTPURL("/live/stuck/stream.mp4"), window)
-	if d.Err != nil || d.Stderr != "" || d.Frames < int(window.Seconds()*30*0.95) {
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("other viewer: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }

@@ -28,6 +28,10 @@ import (
 	"github.com/relaycast/relaycast/web"
 )
 
+// MinFrames is how many video frames a player must decode from a window of the 30 fps sample
+// or demo clip: 95 % of them.
+func MinFrames(window time.Duration) int { return int(window.Seconds() * 30 * 0.95) }
+
 // Sample is the test clip: 6 s of 1280x720 30 fps H.264 High with B-frames and AAC.
 func Sample() string {
 	_, file, _, _ := runtime.Caller(0)
