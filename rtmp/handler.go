@@ -53,7 +53,7 @@ func (h *handler) OnServe(lib *gortmp.Conn) {
 	// writer goroutine, which reads it after taking the message from its queue, sees it.
 	size := uint32(h.srv.cfg.ChunkSize)
 	if err := lib.GetChunkStreamer().SelfState().SetChunkSize(size); err == nil {
-		_ = h.libWrite(2, 0, &message.SetChunkSize{ChunkSize: size})
+		_ = h.libWriteStream(0, 2, &message.SetChunkSize{ChunkSize: size})
 	}
 }
 
@@ -159,7 +159,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	h.c.quiet()
 	// go-rtmp answers NetStream.Play.Start after we return; media must follow it.
 	started := h.c.expect("NetStream.Play.Start")
-	_ = h.libWrite(2, 0, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})
+	_ = h.libWriteStream(0, 2, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})
 	h.play = startPlay(h, stream, ctx.StreamID, started)
 	h.srv.viewers.Add(path, 1)
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
@@ -193,10 +193,6 @@ func (h *handler) status(streamID uint32, s status) error {
 		Encoding:    message.EncodingTypeAMF0,
 		Body:        bytes.NewReader(s.args()),
 	})
-}
-
-func (h *handler) libWrite(csid int, streamID uint32, msg message.Message) error {
-	return h.libWriteStream(streamID, csid, msg)
 }
 
 func (h *handler) libWriteStream(streamID uint32, csid int, msg message.Message) error {
