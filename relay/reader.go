@@ -27,6 +27,20 @@ type Reader struct {
 //
 // Next does not allocate.
 func (r *Reader) Next(ctx context.Context) (*Frame, error) {
+	for {
+		f, err := r.Poll()
+		if f != nil || err != nil {
+			return f, err
+		}
+		if err := r.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Poll is Next without the wait: at the live edge of a stream still live it returns nil, nil.
+// A goroutine that serves many readers polls each when the stream signals (Stream.Subscribe).
+func (r *Reader) Poll() (*Frame, error) {
 	s := r.s
 	for {
 		if r.closed.Load() {
@@ -38,10 +52,7 @@ func (r *Reader) Next(ctx context.Context) (*Frame, error) {
 			if s.ended.Load() {
 				return nil, ErrEnded
 			}
-			if err := r.wait(ctx); err != nil {
-				return nil, err
-			}
-			continue
+			return nil, nil
 		}
 		f := s.ring[r.pos&s.mask].Load()
 		if f == nil || s.head.Load()-r.pos > uint64(len(s.ring)) {

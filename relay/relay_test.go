@@ -375,3 +375,68 @@ func TestMaxStreams(t *testing.T) {
 	a.Close() // grace 0: gone at once, which frees a place
 	mustPublish(t, g, "live/c")
 }
+
+// One goroutine serving many readers: Subscribe wakes it for frames and for the end, and Poll
+// hands each reader its frames without waiting.
+func TestSubscribeAndPollServeManyReadersFromOneGoroutine(t *testing.T) {
+	_, p, s := liveStream(t, testConfig())
+	wake := make(chan struct{}, 1)
+	stop := s.Subscribe(wake)
+	defer stop()
+	readers := make([]*Reader, 5)
+	for i := range readers {
+		readers[i] = s.NewReader()
+	}
+	if f, err := readers[0].Poll(); f != nil || err != nil {
+		t.Fatalf("Poll at the live edge = %v, %v; want nil, nil", f, err)
+	}
+	frames := clip(60, 30)
+	go func() {
+		for _, f := range frames {
+			if err := p.WriteFrame(f); err != nil {
+				t.Errorf("write: %v", err)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		p.Close()
+	}()
+	got := make([]int, len(readers))
+	ended := 0
+	deadline := time.After(5 * time.Second)
+	for ended < len(readers) {
+		select {
+		case <-wake:
+		case <-deadline:
+			t.Fatalf("not woken: %d of %d readers ended, got %v", ended, len(readers), got)
+		}
+		ended = 0
+		for i, r := range readers {
+			for {
+				f, err := r.Poll()
+				if errors.Is(err, ErrEnded) {
+					ended++
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == nil {
+					break
+				}
+				if f != frames[got[i]] {
+					t.Fatalf("reader %d: frame %d out of order", i, got[i])
+				}
+				got[i]++
+			}
+		}
+	}
+	for i, n := range got {
+		if n != len(frames) {
+			t.Errorf("reader %d got %d frames, want %d", i, n, len(frames))
+		}
+	}
+	stop()
+	if n := len(*s.subs.Load()); n != 0 {
+		t.Errorf("%d subscriptions left after stop", n)
+	}
+}

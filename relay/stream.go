@@ -29,7 +29,8 @@ type Stream struct {
 	done    chan struct{}
 
 	readers atomic.Pointer[[]*Reader] // copy on write, under mu
-	tracks  atomic.Pointer[[]*Track]  // newest track of each kind, copy on write, under mu
+	subs    atomic.Pointer[[]chan struct{}]
+	tracks  atomic.Pointer[[]*Track] // newest track of each kind, copy on write, under mu
 	meta    atomic.Pointer[[]byte]
 
 	framesIn, bytesIn atomic.Uint64
@@ -53,6 +54,7 @@ func newStream(path string, cfg Config) *Stream {
 		done:    make(chan struct{}),
 	}
 	s.readers.Store(&[]*Reader{})
+	s.subs.Store(&[]chan struct{}{})
 	s.tracks.Store(&[]*Track{})
 	return s
 }
@@ -153,6 +155,38 @@ func (s *Stream) publish(f *Frame) {
 	for _, r := range *s.readers.Load() {
 		r.signal()
 	}
+	s.notify()
+}
+
+// Subscribe makes the stream drop a token into ch, without ever blocking, whenever it gets a
+// frame or ends. A goroutine that serves many readers of the stream waits on ch instead of
+// each reader waiting on its own; ch should have room for one token. Call the returned
+// function to stop.
+func (s *Stream) Subscribe(ch chan struct{}) (cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := append(append([]chan struct{}{}, *s.subs.Load()...), ch)
+	s.subs.Store(&subs)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var subs []chan struct{}
+		for _, o := range *s.subs.Load() {
+			if o != ch {
+				subs = append(subs, o)
+			}
+		}
+		s.subs.Store(&subs)
+	}
+}
+
+func (s *Stream) notify() {
+	for _, ch := range *s.subs.Load() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // release drops frames no reader can use: older than the latest keyframe (so no new reader
@@ -189,6 +223,7 @@ func (s *Stream) end() {
 	for _, r := range *s.readers.Load() {
 		r.signal()
 	}
+	s.notify()
 }
 
 // setTrack records t as the newest track of its kind. The caller holds mu.

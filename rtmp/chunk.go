@@ -43,8 +43,16 @@ type part struct {
 	start, end int
 }
 
+// Steady state a player's write holds a video frame and an audio frame or two; joining on the
+// GOP cache or catching up needs far more. Buffers grown past these are let go after the
+// write, so thousands of players do not each keep the largest batch they ever sent.
+const (
+	keepHdr   = 512
+	keepParts = 32
+)
+
 func newChunker(chunkSize int) *chunker {
-	return &chunker{chunkSize: chunkSize, hdr: make([]byte, 0, 4096)}
+	return &chunker{chunkSize: chunkSize}
 }
 
 // add queues one message: prefix (up to a few bytes, copied) followed by payload (referenced).
@@ -103,6 +111,12 @@ func (c *chunker) buffers() net.Buffers {
 func (c *chunker) reset() {
 	c.hdr, c.parts, c.size = c.hdr[:0], c.parts[:0], 0
 	clear(c.vec[:cap(c.vec)]) // drop payload references so frames can be freed
+	if cap(c.hdr) > keepHdr {
+		c.hdr = nil
+	}
+	if cap(c.parts) > keepParts {
+		c.parts, c.vec = nil, nil
+	}
 }
 
 func (c *chunker) pending() int { return c.size }

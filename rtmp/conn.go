@@ -1,16 +1,17 @@
 package rtmp
 
 import (
-	"bytes"
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// conn is the network connection under one go-rtmp session. go-rtmp writes its replies
-// through Write, one whole chunk per call; a play session writes media with writeBuffers.
-// wmu keeps the two from interleaving inside a chunk.
+// conn is the network connection under one go-rtmp session. A publisher's stays with go-rtmp
+// to the end; a player's is detached once play is answered: go-rtmp's session then ends
+// without closing the socket, and the connection goes to a shard (see fanout.go).
 type conn struct {
 	net.Conn
 	tcp          *net.TCPConn // the socket itself, for vectored writes; nil if not TCP
@@ -24,13 +25,41 @@ type conn struct {
 
 	wmu        sync.Mutex
 	deadlineAt time.Time // when the write deadline was last pushed forward
-	watch      []byte    // bytes go-rtmp is about to write that someone waits for
-	seen       chan struct{}
+
+	detached atomic.Bool
+	release  func() // called instead of closing once detached; set with detached
+}
+
+var errDetached = errors.New("rtmp: connection handed over to a player shard")
+
+// detach ends go-rtmp's hold on the connection: its next read fails, it tears the session
+// down, and its close calls release instead. Called on go-rtmp's read goroutine.
+func (c *conn) detach(release func()) {
+	c.release = release
+	c.detached.Store(true)
+}
+
+// Close is go-rtmp's: it closes the socket unless the connection was detached.
+func (c *conn) Close() error {
+	if c.detached.Load() {
+		c.wmu.Lock()
+		release := c.release
+		c.release = nil
+		c.wmu.Unlock()
+		if release != nil {
+			release()
+		}
+		return nil
+	}
+	return c.Conn.Close()
 }
 
 // Read is go-rtmp's way in: every byte passes the guard, and a peer that goes silent (except
 // a player, which has nothing to say) runs into the read deadline.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.detached.Load() {
+		return 0, errDetached
+	}
 	if c.readIdle > 0 {
 		if now := time.Now(); now.Sub(c.readSetAt) > time.Second {
 			c.readSetAt = now
@@ -59,15 +88,10 @@ func (c *conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.extendDeadline()
-	n, err := c.Conn.Write(p)
-	if c.watch != nil && bytes.Contains(p[:n], c.watch) {
-		close(c.seen)
-		c.watch = nil
-	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
-// writeBuffers writes a play session's chunks in one vectored write.
+// writeBuffers writes chunks of our own in one vectored write, between go-rtmp's.
 func (c *conn) writeBuffers(b *net.Buffers) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -78,15 +102,6 @@ func (c *conn) writeBuffers(b *net.Buffers) error {
 	}
 	_, err := b.WriteTo(w)
 	return err
-}
-
-// expect returns a channel closed once go-rtmp has written a chunk containing marker. It
-// orders our writes after a reply go-rtmp queues on its own writer goroutine.
-func (c *conn) expect(marker string) <-chan struct{} {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.watch, c.seen = []byte(marker), make(chan struct{})
-	return c.seen
 }
 
 // extendDeadline moves the write deadline at most once a second: a peer that takes no data

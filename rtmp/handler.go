@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
@@ -33,8 +34,8 @@ type handler struct {
 	// query of the connect command's app ("live?key=..."), where some encoders put the key
 	appQuery url.Values
 
-	pub  *publishSession
-	play *playSession
+	pub    *publishSession
+	viewer *viewer // set once play is answered; the connection is then the viewer's
 	// publishID is the message stream of an active publish + 1 (0: none), for Shutdown,
 	// which runs on another goroutine.
 	publishID atomic.Uint32
@@ -81,7 +82,7 @@ func (h *handler) request(name string) access.Request {
 func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
 	req := h.request(cmd.PublishingName)
 	path := req.Path
-	if h.pub != nil || h.play != nil {
+	if h.pub != nil || h.viewer != nil {
 		return fmt.Errorf("rtmp publish %s: connection already has a session", path)
 	}
 	if a := h.srv.cfg.Access; a != nil {
@@ -131,16 +132,13 @@ func (h *handler) OnFCUnpublish(uint32, *message.NetStreamFCUnpublish) error {
 
 func (h *handler) OnDeleteStream(uint32, *message.NetStreamDeleteStream) error {
 	h.endPublish()
-	if h.play != nil {
-		h.play.stop()
-	}
 	return nil
 }
 
 func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPlay) error {
 	req := h.request(cmd.StreamName)
 	path := req.Path
-	if h.pub != nil || h.play != nil {
+	if h.pub != nil || h.viewer != nil {
 		return fmt.Errorf("rtmp play %s: connection already has a session", path)
 	}
 	if a := h.srv.cfg.Access; a != nil {
@@ -157,26 +155,27 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 		return fmt.Errorf("rtmp play %s: %w", path, err)
 	}
 	h.c.quiet()
-	// go-rtmp answers NetStream.Play.Start after we return; media must follow it.
-	started := h.c.expect("NetStream.Play.Start")
 	_ = h.libWriteStream(0, 2, &message.UserCtrl{Event: &message.UserCtrlEventStreamBegin{StreamID: ctx.StreamID}})
-	h.play = startPlay(h, stream, ctx.StreamID, started)
+	// The reader starts now, at the GOP cache. go-rtmp answers NetStream.Play.Start after we
+	// return, then finds the connection detached and ends its session, waiting for its writes
+	// to finish: the shard's media follow the answer.
+	h.viewer = newViewer(h.c, stream, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
+	h.c.detach(func() {
+		<-h.lib.GetChunkStreamer().Done()
+		// The shard writes without deadlines; only a write it cannot finish at once has one.
+		_ = h.c.Conn.SetWriteDeadline(time.Time{})
+		h.srv.attach(h.viewer)
+	})
 	h.srv.viewers.Add(path, 1)
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	return nil
 }
 
 func (h *handler) OnClose() {
-	if h.play != nil {
-		h.play.stop()
-		_ = h.c.Conn.Close() // unblock a write in progress
-		<-h.play.done
-		h.srv.viewers.Add(h.play.stream.Path(), -1)
-		h.log.Info("viewer leave", "path", h.play.stream.Path(), "protocol", "rtmp",
-			"dropped_frames", h.play.reader.Dropped(), "reason", h.play.reason())
-	}
 	h.endPublish()
-	h.srv.forget(h.c)
+	if h.viewer == nil {
+		h.srv.forget(h.c)
+	} // else the viewer's shard forgets the connection when the player leaves
 }
 
 func (h *handler) endPublish() {

@@ -94,21 +94,26 @@ type Server struct {
 
 	lib     *gortmp.Server
 	closed  chan struct{}
+	ctx     context.Context // ends at Close: stops the shards
+	stop    context.CancelFunc
 	mu      sync.Mutex
 	conns   map[*conn]*handler
-	active  sync.WaitGroup // one per connection, until its session is torn down
+	fanouts map[*relay.Stream]*fanout
+	active  sync.WaitGroup // one per connection until its session is torn down, one per shard
 	viewers relay.Viewers  // players per path
 }
 
 // New returns a server that publishes into and plays from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	s := &Server{
-		cfg:    cfg.withDefaults(),
-		relays: relays,
-		log:    log,
-		closed: make(chan struct{}),
-		conns:  make(map[*conn]*handler),
+		cfg:     cfg.withDefaults(),
+		relays:  relays,
+		log:     log,
+		closed:  make(chan struct{}),
+		conns:   make(map[*conn]*handler),
+		fanouts: make(map[*relay.Stream]*fanout),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.lib = gortmp.NewServer(&gortmp.ServerConfig{OnConnect: s.onConnect})
 	return s
 }
@@ -173,6 +178,7 @@ func (s *Server) Close() error {
 		_ = c.Conn.Close()
 	}
 	s.mu.Unlock()
+	s.stop()
 	err := s.lib.Close()
 	s.active.Wait()
 	return filterClosed(err)

@@ -1,0 +1,222 @@
+package rtmp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// maxBatch bounds how many bytes a viewer gathers into one write when it is behind (joining
+// on the GOP cache, or after a stall).
+const maxBatch = 256 << 10
+
+// holdAudio is how long audio may wait for the next video frame to share its write. A player
+// that gets audio and video in one write costs one syscall instead of two or three; audio
+// frames come every ~21 ms and video every ~33 ms, so audio waits less than a video frame.
+const holdAudio = 50 * time.Millisecond
+
+var errPlayerLeft = errors.New("player left")
+
+// viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
+// it writes its media; a goroutine of its own reads (and checks) the little a player sends,
+// and notices when it hangs up; while the socket is full, a short-lived goroutine finishes the
+// write so the shard can go on with the others.
+type viewer struct {
+	c        *conn
+	raw      syscall.RawConn // nil if the connection is not a socket: every write blocks then
+	log      *slog.Logger
+	stream   *relay.Stream
+	reader   *relay.Reader
+	streamID uint32
+
+	// Owned by the shard, or by the goroutine finishing a write while busy is set.
+	ch                   *chunker
+	sentVideo, sentAudio *relay.Track
+	sentPreface          bool
+	heldVideo            bool // a video frame is pending: write now
+	heldAudio            bool // audio is pending, from heldFrom to heldTo (DTS)
+	heldFrom, heldTo     time.Duration
+	endAt                time.Time // once the end was sent: when to hang up on the player
+	busy                 atomic.Bool
+	dead                 atomic.Bool // the player hung up or broke something: drop it
+
+	errMu sync.Mutex
+	err   error // why the viewer is done; set once
+}
+
+func newViewer(c *conn, stream *relay.Stream, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
+	v := &viewer{c: c, log: log, stream: stream, reader: stream.NewReader(), streamID: streamID,
+		ch: newChunker(chunkSize)}
+	if c.tcp != nil {
+		v.raw, _ = c.tcp.SyscallConn()
+	}
+	return v
+}
+
+// fail records why the viewer is done (the first reason wins) and closes its socket, which
+// ends its input goroutine and any write in progress.
+func (v *viewer) fail(err error) {
+	v.record(err)
+	v.dead.Store(true)
+	_ = v.c.Conn.Close()
+}
+
+// record notes why the viewer is done, unless it has a reason already.
+func (v *viewer) record(err error) {
+	v.errMu.Lock()
+	defer v.errMu.Unlock()
+	if v.err == nil {
+		v.err = err
+	}
+}
+
+func (v *viewer) failed() error {
+	v.errMu.Lock()
+	defer v.errMu.Unlock()
+	return v.err
+}
+
+func (v *viewer) reason() string {
+	err := v.failed()
+	switch {
+	case err == nil, errors.Is(err, errPlayerLeft):
+		return "player left"
+	case errors.Is(err, relay.ErrEnded):
+		return "stream ended"
+	default:
+		return err.Error()
+	}
+}
+
+// readInput reads what the player sends after play (acknowledgements, buffer length, a
+// closing deleteStream) through the guard, until the player hangs up or breaks a limit.
+func (v *viewer) readInput(kick func()) {
+	buf := make([]byte, 512)
+	for {
+		n, err := v.c.Conn.Read(buf)
+		if n > 0 {
+			if gerr := v.c.guard.feed(buf[:n]); gerr != nil {
+				v.c.onViolation(gerr)
+				err = gerr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				err = errPlayerLeft
+			}
+			v.fail(err)
+			kick()
+			return
+		}
+	}
+}
+
+// due reports whether the pending messages should go out now rather than wait for more.
+func (v *viewer) due() bool {
+	return v.heldVideo || v.sentVideo == nil || v.heldTo-v.heldFrom >= holdAudio
+}
+
+// sent forgets the pending messages once they are written.
+func (v *viewer) sent() {
+	v.ch.reset()
+	v.heldVideo, v.heldAudio = false, false
+}
+
+// finishWrite writes what the socket did not take at once, blocking up to the write timeout.
+// It runs on its own goroutine while busy is set.
+func (v *viewer) finishWrite(bufs net.Buffers, timeout time.Duration, done func()) {
+	defer done()
+	var w io.Writer = v.c.Conn
+	if v.c.tcp != nil {
+		w = v.c.tcp // writev
+	}
+	_ = v.c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := bufs.WriteTo(w)
+	_ = v.c.Conn.SetWriteDeadline(time.Time{})
+	v.sent()
+	if err != nil {
+		v.fail(fmt.Errorf("rtmp play %s: %w", v.stream.Path(), err))
+	}
+	v.busy.Store(false)
+}
+
+// addFrame queues f, preceded by the metadata and any codec config the player lacks.
+func (v *viewer) addFrame(f *relay.Frame) {
+	ts := rtmpTime(f.DTS)
+	if !v.sentPreface {
+		v.sentPreface = true
+		if meta := v.stream.Metadata(); meta != nil {
+			// At time zero: ffmpeg takes onMetaData at any other time for a data track.
+			v.ch.add(csidCommand, typeDataAMF0, v.streamID, 0, nil, meta)
+		}
+		for _, t := range v.stream.Tracks() {
+			v.addConfig(t, ts)
+		}
+	}
+	v.addConfig(f.Track, ts)
+	var prefix [5]byte
+	switch f.Track.Codec {
+	case relay.CodecH264:
+		prefix[0] = 0x27 // inter frame, AVC
+		if f.Key {
+			prefix[0] = 0x17
+		}
+		prefix[1] = 1 // NALU
+		cts := int32((f.PTS - f.DTS) / time.Millisecond)
+		prefix[2], prefix[3], prefix[4] = byte(cts>>16), byte(cts>>8), byte(cts)
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:5], f.Payload)
+		v.heldVideo = true
+	case relay.CodecAAC:
+		prefix[0], prefix[1] = 0xaf, 1 // AAC, raw
+		v.ch.add(csidAudio, typeAudio, v.streamID, ts, prefix[:2], f.Payload)
+		if !v.heldAudio {
+			v.heldAudio, v.heldFrom = true, f.DTS
+		}
+		v.heldTo = f.DTS
+	}
+}
+
+// addConfig queues t's sequence header unless the player has it already.
+func (v *viewer) addConfig(t *relay.Track, ts uint32) {
+	switch t.Codec {
+	case relay.CodecH264:
+		if v.sentVideo != t {
+			v.sentVideo = t
+			v.ch.add(csidVideo, typeVideo, v.streamID, ts, []byte{0x17, 0, 0, 0, 0}, t.Config)
+		}
+	case relay.CodecAAC:
+		if v.sentAudio != t {
+			v.sentAudio = t
+			v.ch.add(csidAudio, typeAudio, v.streamID, ts, []byte{0xaf, 0}, t.Config)
+		}
+	}
+}
+
+// addEnd queues the news that the stream is over: NetStream.Play.UnpublishNotify, then the
+// StreamEOF user control event.
+func (v *viewer) addEnd() {
+	v.ch.add(csidCommand, typeCommandAMF0, v.streamID, 0, nil,
+		statusPlayUnpublished.with(v.stream.Path()+" is no longer published").command())
+	var eof [6]byte
+	binary.BigEndian.PutUint16(eof[0:], 1) // StreamEOF
+	binary.BigEndian.PutUint32(eof[2:], v.streamID)
+	v.ch.add(csidCommand, typeUserControl, 0, 0, nil, eof[:])
+	v.heldVideo = true
+}
+
+// rtmpTime is a stream time in RTMP's 32-bit milliseconds, which wrap.
+func rtmpTime(d time.Duration) uint32 {
+	if d < 0 {
+		return 0
+	}
+	return uint32(int64(d / time.Millisecond))
+}
