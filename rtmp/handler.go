@@ -162,6 +162,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	h.viewer = newViewer(h.c, stream, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
+		h.lib = nil // its buffers (over 70 KiB) are the bulk of an idle session
 		// The shard writes without deadlines; only a write it cannot finish at once has one.
 		_ = h.c.Conn.SetWriteDeadline(time.Time{})
 		h.srv.attach(h.viewer)
