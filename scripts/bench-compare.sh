@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Loads relaycast and nginx-rtmp in turn with the same players on loopback and prints one
-# table with the ratios relaycast/nginx-rtmp. Usage: scripts/bench-compare.sh [PLAYERS...]
-# (default 1000 3000). Installs nginx and libnginx-mod-rtmp with apt-get when missing.
+# table with the ratios relaycast/nginx-rtmp, then loads relaycast with RTSP/TCP readers
+# (RTSP_READERS, default 500; nginx-rtmp has no RTSP). Usage: scripts/bench-compare.sh
+# [PLAYERS...] (default 1000 3000). Installs nginx and libnginx-mod-rtmp with apt-get when
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
 [ ${#counts[@]} -eq 0 ] && counts=(1000 3000)
 RAMP=${RAMP:-10s}
 DURATION=${DURATION:-20s}
+RTSP_READERS=${RTSP_READERS:-500}
 
 if ! [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -40,15 +43,20 @@ rtmp {
 }
 CONF
 
-results=()
-for n in "${counts[@]}"; do
+relaycast() { # players rtsp-readers
 	./bin/relaycast -demo=false -rtmp 127.0.0.1:19361 -rtsp 127.0.0.1:19362 -rtsp-rtp-port 0 \
 		-http 127.0.0.1:19363 -max-conns 20000 -log-level warn &
 	pid=$!
 	sleep 1
-	results+=("$(./bin/relaycast-bench -url rtmp://127.0.0.1:19361/live/bench -players "$n" \
-		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label relaycast -json)")
+	./bin/relaycast-bench -url rtmp://127.0.0.1:19361/live/bench -players "$1" \
+		-rtsp-url rtsp://127.0.0.1:19362/live/bench -rtsp-readers "$2" \
+		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label relaycast -json
 	kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+results=()
+for n in "${counts[@]}"; do
+	results+=("$(relaycast "$n" 0)")
 
 	nginx -c "$tmp/nginx.conf" -p "$tmp" &
 	pid=$!
@@ -57,22 +65,32 @@ for n in "${counts[@]}"; do
 		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label nginx-rtmp -json)")
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 done
+rtsp=""
+[ "$RTSP_READERS" -gt 0 ] && rtsp=$(relaycast 0 "$RTSP_READERS")
 
-printf '%s\n' "${results[@]}" | python3 -c '
-import json, sys
+printf '%s\n' "${results[@]}" | RTSP="$rtsp" python3 -c '
+import json, os, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 cols = [("players","players"),("kept_up","kept up"),("fps_min","fps min"),("cpu_percent","CPU %"),
-        ("peak_rss_mib","RSS MiB"),("ttff_p50_ms","1st frame p50 ms"),("ttff_p99_ms","p99"),
-        ("delay_p50_ms","delay p50 ms"),("delay_p99_ms","p99")]
+        ("peak_rss_mib","RSS MiB"),("kib_per_viewer","KiB/viewer"),("ttff_p50_ms","1st frame p50 ms"),
+        ("ttff_p99_ms","p99"),("delay_p50_ms","delay p50 ms"),("delay_p99_ms","p99")]
 print("| server | " + " | ".join(c[1] for c in cols) + " |")
 print("|---" * (len(cols)+1) + "|")
 for r in rows:
     print("| %s | " % r["label"] + " | ".join("%.1f" % r[c[0]] if isinstance(r[c[0]], float) else str(r[c[0]]) for c in cols) + " |")
 print()
-print("| players | CPU ratio relaycast/nginx | RSS ratio | 1st frame p50 ratio | delay p50 ratio |")
-print("|---|---|---|---|---|")
+print("| players | CPU ratio relaycast/nginx | RSS ratio | KiB/viewer ratio | 1st frame p50 ratio | delay p50 ratio |")
+print("|---|---|---|---|---|---|")
 for i in range(0, len(rows), 2):
     a, b = rows[i], rows[i+1]
     ratio = lambda k: ("%.3g" % (a[k]/b[k])) if b[k] else "n/a"
-    print("| %d | %s | %s | %s | %s |" % (a["players"], ratio("cpu_percent"), ratio("peak_rss_mib"), ratio("ttff_p50_ms"), ratio("delay_p50_ms")))
+    print("| %d | %s | %s | %s | %s | %s |" % (a["players"], ratio("cpu_percent"), ratio("peak_rss_mib"),
+        ratio("kib_per_viewer"), ratio("ttff_p50_ms"), ratio("delay_p50_ms")))
+if os.environ.get("RTSP"):
+    r = json.loads(os.environ["RTSP"]); g = r["rtsp"]
+    print()
+    print("| relaycast | RTSP/TCP readers | kept up | fps min | CPU % | RSS MiB | KiB/viewer | 1st frame p50 ms | p99 | delay p50 ms | p99 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (g["players"], g["kept_up"], g["fps_min"],
+        r["cpu_percent"], r["peak_rss_mib"], r["kib_per_viewer"], g["ttff_p50_ms"], g["ttff_p99_ms"], g["delay_p50_ms"], g["delay_p99_ms"]))
 '

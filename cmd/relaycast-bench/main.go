@@ -1,7 +1,8 @@
-// Command relaycast-bench loads an RTMP server on loopback: it publishes the demo clip in real
-// time, opens N players at a given ramp, and reports how many kept up, time to first video
-// frame, publisher-to-viewer delay, and the server's CPU time and peak memory from /proc.
-// It works against any RTMP server (relaycast, nginx-rtmp) and stops by itself.
+// Command relaycast-bench loads a media server on loopback: it publishes the demo clip over
+// RTMP in real time, opens N RTMP players and M RTSP/TCP readers at a given ramp, and reports
+// for each kind how many kept up, time to first video frame and publisher-to-viewer delay,
+// and the server's CPU time and memory from /proc. The RTMP part works against any RTMP
+// server (relaycast, nginx-rtmp). It stops by itself.
 package main
 
 import (
@@ -26,7 +27,9 @@ import (
 
 type options struct {
 	url      string
+	rtspURL  string
 	players  int
+	readers  int
 	ramp     time.Duration
 	duration time.Duration
 	pid      int
@@ -38,14 +41,22 @@ func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "rtmp://127.0.0.1:1935/live/bench", "stream to publish and play (loopback only)")
 	flag.IntVar(&o.players, "players", 100, "RTMP players")
+	flag.StringVar(&o.rtspURL, "rtsp-url", "", "RTSP URL of the same stream, for -rtsp-readers (loopback only)")
+	flag.IntVar(&o.readers, "rtsp-readers", 0, "RTSP readers (RTP interleaved over TCP)")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "time over which the players join")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement after the ramp")
 	flag.IntVar(&o.pid, "pid", 0, "server process id, for CPU and memory from /proc (0: not measured)")
 	flag.StringVar(&o.label, "label", "server", "name of the server in the report")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.Parse()
-	if err := checkLoopback(o.url); err != nil {
-		fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
+	for _, u := range []string{o.url, o.rtspURL} {
+		if err := checkLoopback(u); u != "" && err != nil {
+			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
+			os.Exit(2)
+		}
+	}
+	if o.readers > 0 && o.rtspURL == "" {
+		fmt.Fprintln(os.Stderr, "relaycast-bench: -rtsp-readers needs -rtsp-url")
 		os.Exit(2)
 	}
 	r, err := run(o)
@@ -76,38 +87,65 @@ func checkLoopback(raw string) error {
 	return nil
 }
 
-// Result is one load run.
+// Result is one load run: the RTMP players' figures inline, the RTSP readers' under RTSP.
 type Result struct {
-	Label       string  `json:"label"`
-	Players     int     `json:"players"`
-	KeptUp      int     `json:"kept_up"`
-	FPSMin      float64 `json:"fps_min"`
-	FPSMedian   float64 `json:"fps_median"`
-	TTFFP50     float64 `json:"ttff_p50_ms"`
-	TTFFP99     float64 `json:"ttff_p99_ms"`
-	DelayP50    float64 `json:"delay_p50_ms"`
-	DelayP99    float64 `json:"delay_p99_ms"`
-	CPUSeconds  float64 `json:"cpu_seconds"`
-	CPUPercent  float64 `json:"cpu_percent"`
-	PeakRSSMiB  float64 `json:"peak_rss_mib"`
-	MeasuredFor float64 `json:"measured_s"`
+	Label string `json:"label"`
+	Group
+	RTSP         *Group  `json:"rtsp,omitempty"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	CPUPercent   float64 `json:"cpu_percent"`
+	IdleRSSMiB   float64 `json:"idle_rss_mib"` // with the publisher, before any viewer
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	KiBPerViewer float64 `json:"kib_per_viewer"` // (peak - idle) / viewers
+	MeasuredFor  float64 `json:"measured_s"`
+}
+
+// Group is what one kind of viewer saw.
+type Group struct {
+	Players   int     `json:"players"`
+	KeptUp    int     `json:"kept_up"`
+	FPSMin    float64 `json:"fps_min"`
+	FPSMedian float64 `json:"fps_median"`
+	TTFFP50   float64 `json:"ttff_p50_ms"`
+	TTFFP99   float64 `json:"ttff_p99_ms"`
+	DelayP50  float64 `json:"delay_p50_ms"`
+	DelayP99  float64 `json:"delay_p99_ms"`
+	Failed    int     `json:"failed"`
+}
+
+func (g Group) String() string {
+	return fmt.Sprintf("%5d kept-up %5d failed %d  fps min/med %4.1f/%4.1f  first frame p50/p99 %6.1f/%6.1f ms  delay p50/p99 %6.1f/%6.1f ms",
+		g.Players, g.KeptUp, g.Failed, g.FPSMin, g.FPSMedian, g.TTFFP50, g.TTFFP99, g.DelayP50, g.DelayP99)
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%-10s players %5d kept-up %5d  fps min/med %4.1f/%4.1f  first frame p50/p99 %6.1f/%6.1f ms  delay p50/p99 %6.1f/%6.1f ms  cpu %5.1f%%  peak rss %6.1f MiB",
-		r.Label, r.Players, r.KeptUp, r.FPSMin, r.FPSMedian, r.TTFFP50, r.TTFFP99, r.DelayP50, r.DelayP99, r.CPUPercent, r.PeakRSSMiB)
+	s := fmt.Sprintf("%-10s rtmp players %v", r.Label, r.Group)
+	if r.RTSP != nil {
+		s += fmt.Sprintf("\n%-10s rtsp readers %v", r.Label, *r.RTSP)
+	}
+	return s + fmt.Sprintf("\n%-10s cpu %5.1f%%  rss idle %.1f MiB, peak %.1f MiB (%.1f KiB per viewer)",
+		r.Label, r.CPUPercent, r.IdleRSSMiB, r.PeakRSSMiB, r.KiBPerViewer)
 }
 
-// clock maps RTMP video timestamps to when the publisher sent them.
+// clock maps video frames, by RTMP timestamp and by picture, to when the publisher sent them.
 type clock struct {
-	mu   sync.RWMutex
-	sent map[uint32]time.Time
+	mu       sync.RWMutex
+	sent     map[uint32]time.Time
+	pictures map[uint64]time.Time // the clip loops: the latest sending of each picture
 }
 
-func (c *clock) mark(ts uint32, at time.Time) {
+func (c *clock) mark(ts uint32, picture uint64, at time.Time) {
 	c.mu.Lock()
 	c.sent[ts] = at
+	c.pictures[picture] = at
 	c.mu.Unlock()
+}
+
+func (c *clock) pictureAt(key uint64) (time.Time, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.pictures[key]
+	return t, ok
 }
 
 func (c *clock) at(ts uint32) (time.Time, bool) {
@@ -127,7 +165,7 @@ type viewer struct {
 func run(o options) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.ramp+o.duration+30*time.Second)
 	defer cancel()
-	clk := &clock{sent: map[uint32]time.Time{}}
+	clk := &clock{sent: map[uint32]time.Time{}, pictures: map[uint64]time.Time{}}
 	pubErr := make(chan error, 1)
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
@@ -139,18 +177,26 @@ func run(o options) (Result, error) {
 		return Result{}, fmt.Errorf("publisher: %w", err)
 	}
 	time.Sleep(1500 * time.Millisecond) // a GOP in the server's cache
+	idleRSS := rssMiB(o.pid, "VmRSS:")
 
-	viewers := make([]*viewer, o.players)
+	var players, readers []*viewer
 	var measuring atomic.Bool
 	var wg sync.WaitGroup
 	playCtx, stopPlay := context.WithCancel(ctx)
-	for i := range viewers {
+	total := o.players + o.readers
+	for i := range total {
 		v := &viewer{}
-		viewers[i] = v
-		if o.players > 1 {
-			time.Sleep(o.ramp / time.Duration(o.players))
+		if total > 1 {
+			time.Sleep(o.ramp / time.Duration(total))
 		}
-		wg.Go(func() { v.play(playCtx, o.url, clk, &measuring) })
+		// RTSP readers spread evenly among the players, so both join over the whole ramp.
+		if i*o.readers/total != (i+1)*o.readers/total {
+			readers = append(readers, v)
+			wg.Go(func() { v.playRTSP(playCtx, o.rtspURL, clk, &measuring) })
+		} else {
+			players = append(players, v)
+			wg.Go(func() { v.play(playCtx, o.url, clk, &measuring) })
+		}
 	}
 	cpu0 := cpuSeconds(o.pid)
 	start := time.Now()
@@ -162,7 +208,17 @@ func run(o options) (Result, error) {
 	stopPlay()
 	wg.Wait()
 	stopPub()
-	return summarize(o, viewers, elapsed, cpu), nil
+	r := Result{Label: o.label, Group: summarize(players, elapsed), MeasuredFor: elapsed.Seconds(),
+		CPUSeconds: cpu, CPUPercent: 100 * cpu / elapsed.Seconds(),
+		IdleRSSMiB: idleRSS, PeakRSSMiB: rssMiB(o.pid, "VmHWM:")}
+	if o.readers > 0 {
+		g := summarize(readers, elapsed)
+		r.RTSP = &g
+	}
+	if total > 0 {
+		r.KiBPerViewer = (r.PeakRSSMiB - r.IdleRSSMiB) * 1024 / float64(total)
+	}
+	return r, nil
 }
 
 func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring *atomic.Bool) {
@@ -230,8 +286,8 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 				case <-time.After(d):
 				}
 			}
-			if t.Type == ingest.TagVideo {
-				clk.mark(ts, time.Now())
+			if t.Type == ingest.TagVideo && len(t.Body) > 5 {
+				clk.mark(ts, pictureKey(lastAVCCNALU(t.Body[5:])), time.Now())
 			}
 			if err := p.WriteTag(t.Type, ts, t.Body); err != nil {
 				return err
@@ -240,13 +296,15 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 	}
 }
 
-func summarize(o options, viewers []*viewer, elapsed time.Duration, cpu float64) Result {
-	r := Result{Label: o.label, Players: o.players, MeasuredFor: elapsed.Seconds(), CPUSeconds: cpu,
-		CPUPercent: 100 * cpu / elapsed.Seconds(), PeakRSSMiB: peakRSSMiB(o.pid)}
+func summarize(viewers []*viewer, elapsed time.Duration) Group {
+	r := Group{Players: len(viewers)}
 	want := elapsed.Seconds() * 30
 	var fps []float64
 	var ttff, delays []time.Duration
 	for _, v := range viewers {
+		if v.err != nil {
+			r.Failed++
+		}
 		n := float64(v.frames.Load())
 		fps = append(fps, n/elapsed.Seconds())
 		if n >= 0.95*want {
@@ -294,8 +352,9 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // clock ticks; 100 a second on Linux
 }
 
-// peakRSSMiB is the high-water mark of a process's resident memory (VmHWM).
-func peakRSSMiB(pid int) float64 {
+// rssMiB reads a memory field of a process's /proc status: VmRSS (resident now) or VmHWM
+// (its high-water mark).
+func rssMiB(pid int, field string) float64 {
 	if pid == 0 {
 		return 0
 	}
@@ -304,7 +363,7 @@ func peakRSSMiB(pid int) float64 {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			return kb / 1024
 		}

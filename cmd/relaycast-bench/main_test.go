@@ -11,14 +11,19 @@ import (
 
 func TestLoadRunAgainstRelaycast(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
-	r, err := run(options{url: srv.URL("live/bench"), players: 20, ramp: time.Second, duration: 3 * time.Second,
-		pid: os.Getpid(), label: "relaycast"})
+	r, err := run(options{url: srv.URL("live/bench"), players: 20, rtspURL: srv.RTSPURL("live/bench"), readers: 10,
+		ramp: time.Second, duration: 3 * time.Second, pid: os.Getpid(), label: "relaycast"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(r)
-	if r.KeptUp != 20 || r.TTFFP50 <= 0 || r.DelayP50 <= 0 || r.CPUSeconds <= 0 || r.PeakRSSMiB <= 0 {
-		t.Fatalf("result %+v: want every player kept up and every figure measured", r)
+	for _, g := range []*Group{&r.Group, r.RTSP} {
+		if g == nil || g.KeptUp != g.Players || g.Failed > 0 || g.TTFFP50 <= 0 || g.DelayP50 <= 0 {
+			t.Fatalf("result %+v: want every viewer kept up and every figure measured", g)
+		}
+	}
+	if r.Players != 20 || r.RTSP.Players != 10 || r.CPUSeconds <= 0 || r.IdleRSSMiB <= 0 || r.PeakRSSMiB < r.IdleRSSMiB {
+		t.Fatalf("result %+v: want 20 players, 10 readers, CPU and memory measured", r)
 	}
 }
 

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync/atomic"
+	"time"
+
+	"github.com/aler9/gortsplib/v2"
+	"github.com/aler9/gortsplib/v2/pkg/format"
+	"github.com/aler9/gortsplib/v2/pkg/url"
+	"github.com/pion/rtp"
+)
+
+// pictureKey names a video frame by its last NAL unit (the slice), which is the same bytes
+// whether it travels in FLV or RTP: RTP timestamps start at random and cannot be matched to
+// what the publisher sent.
+func pictureKey(nalu []byte) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write(nalu)
+	return h.Sum64()
+}
+
+// lastAVCCNALU returns the last NAL unit of a length-prefixed (AVCC) access unit.
+func lastAVCCNALU(b []byte) []byte {
+	var last []byte
+	for len(b) >= 4 {
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-4 {
+			return last
+		}
+		last, b = b[4:4+n], b[4+n:]
+	}
+	return last
+}
+
+// playRTSP reads the stream over RTSP with RTP interleaved in the TCP connection, and
+// measures what the RTMP players measure: time to the first IDR picture, pictures received,
+// and the delay of each picture since the publisher sent it.
+func (v *viewer) playRTSP(ctx context.Context, rawURL string, clk *clock, measuring *atomic.Bool) {
+	start := time.Now()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		v.err = err
+		return
+	}
+	tcp := gortsplib.TransportTCP
+	c := gortsplib.Client{Transport: &tcp}
+	if err := c.Start(u.Scheme, u.Host); err != nil {
+		v.err = err
+		return
+	}
+	defer c.Close()
+	medias, base, _, err := c.Describe(u)
+	if err != nil {
+		v.err = err
+		return
+	}
+	var h264 *format.H264
+	medi := medias.FindFormat(&h264)
+	if medi == nil {
+		v.err = errors.New("no H.264 track in the SDP")
+		return
+	}
+	if _, err := c.Setup(medi, base, 0, 0); err != nil {
+		v.err = err
+		return
+	}
+	dec := h264.CreateDecoder()
+	c.OnPacketRTP(medi, h264, func(pkt *rtp.Packet) {
+		nalus, _, err := dec.DecodeUntilMarker(pkt)
+		if err != nil || len(nalus) == 0 {
+			return
+		}
+		now := time.Now()
+		if v.ttff == 0 {
+			if !hasIDR(nalus) {
+				return
+			}
+			v.ttff = now.Sub(start)
+		}
+		if !measuring.Load() {
+			return
+		}
+		v.frames.Add(1)
+		if sent, ok := clk.pictureAt(pictureKey(nalus[len(nalus)-1])); ok && len(v.delays) < 4096 {
+			v.delays = append(v.delays, now.Sub(sent))
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		v.err = fmt.Errorf("play: %w", err)
+		return
+	}
+	<-ctx.Done()
+}
+
+func hasIDR(nalus [][]byte) bool {
+	for _, n := range nalus {
+		if len(n) > 0 && n[0]&0x1f == 5 {
+			return true
+		}
+	}
+	return false
+}
