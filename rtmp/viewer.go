@@ -46,6 +46,7 @@ type viewer struct {
 	heldAudio            bool // audio is pending, from heldFrom to heldTo (DTS)
 	heldFrom, heldTo     time.Duration
 	endAt                time.Time // once the end was sent: when to hang up on the player
+	coalescing           bool      // Nagle is on
 	busy                 atomic.Bool
 	dead                 atomic.Bool // the player hung up or broke something: drop it
 

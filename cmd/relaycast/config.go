@@ -35,6 +35,7 @@ type config struct {
 	MaxStreams    int           `yaml:"max_streams"`
 	MaxConns      int           `yaml:"max_conns"`
 	MaxConnsPerIP int           `yaml:"max_conns_per_ip"`
+	RTMPNoDelay   bool          `yaml:"rtmp_nodelay"`
 	Pprof         bool          `yaml:"pprof"`
 	PyroscopeURL  string        `yaml:"pyroscope_url"`
 	PyroscopeApp  string        `yaml:"pyroscope_app"`
@@ -79,6 +80,7 @@ func (c *config) fields() []field {
 		{"max_streams", "live streams at most", &c.MaxStreams},
 		{"max_conns", "connections the server holds at most, on all ports together", &c.MaxConns},
 		{"max_conns_per_ip", "connections per client address (loopback exempt)", &c.MaxConnsPerIP},
+		{"rtmp_nodelay", "never let the kernel merge writes to RTMP players (Nagle): lowest delay under heavy load, more CPU", &c.RTMPNoDelay},
 		{"pprof", "serve net/http/pprof at /debug/pprof/ on the HTTP port (trusted networks only)", &c.Pprof},
 		{"pyroscope_url", "send continuous profiles to this Pyroscope server (empty: off)", &c.PyroscopeURL},
 		{"pyroscope_app", "application name in Pyroscope", &c.PyroscopeApp},

@@ -65,6 +65,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	rtmpCfg := rtmp.DefaultConfig()
 	rtmpCfg.Access = policy
+	rtmpCfg.NoDelay = cfg.RTMPNoDelay
 	rtmpSrv := rtmp.New(rtmpCfg, relays, log)
 
 	rtspCfg := rtsp.DefaultConfig()
