@@ -7,9 +7,9 @@ import (
 )
 
 // idleListener gives every RTSP connection an idle deadline (and a shorter one until its
-// first bytes) and a request guard. gortsplib reads requests with no deadline at all, so
-// without this a peer that sends half a request, or nothing, would hold its connection and
-// goroutines for ever.
+// first bytes), a request guard and merged writes (see peerConn). gortsplib reads requests
+// with no deadline at all, so without this a peer that sends half a request, or nothing,
+// would hold its connection and goroutines for ever.
 type idleListener struct {
 	net.Listener
 	idle  time.Duration
@@ -21,11 +21,13 @@ func (l *idleListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &idleConn{Conn: c, idle: l.idle, first: l.first}, nil
+	return &peerConn{Conn: c, idle: l.idle, first: l.first}, nil
 }
 
-// idleConn applies the idle deadline to each read unless gortsplib has set one of its own.
-type idleConn struct {
+// peerConn is one RTSP connection as gortsplib sees it. Reads get the idle deadline unless
+// gortsplib has set one of its own, and pass the request guard. Writes of RTP packets
+// interleaved in the connection are merged per frame (see Write).
+type peerConn struct {
 	net.Conn
 	idle  time.Duration
 	first time.Duration
@@ -33,23 +35,95 @@ type idleConn struct {
 	guard requestGuard
 	mu    sync.Mutex
 	own   time.Time // the read deadline gortsplib asked for; zero: none
+
+	wmu      sync.Mutex
+	pending  *[]byte   // RTP packets held for one write; from framePool
+	deadline time.Time // the write deadline last passed on
 }
 
-func (c *idleConn) SetReadDeadline(t time.Time) error {
+func (c *peerConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.own = t
 	c.mu.Unlock()
 	return c.Conn.SetReadDeadline(t)
 }
 
-func (c *idleConn) SetDeadline(t time.Time) error {
+func (c *peerConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	c.own = t
 	c.mu.Unlock()
+	c.wmu.Lock()
+	c.deadline = t
+	c.wmu.Unlock()
 	return c.Conn.SetDeadline(t)
 }
 
-func (c *idleConn) Read(p []byte) (int, error) {
+// SetWriteDeadline passes a deadline on only when it moves by more than a second (or back):
+// gortsplib pushes it forward before every packet it writes, and the runtime's timer update
+// costs about as much as the write.
+func (c *peerConn) SetWriteDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !t.IsZero() && !c.deadline.IsZero() && !t.Before(c.deadline) && t.Sub(c.deadline) < time.Second {
+		return nil
+	}
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// maxMerged bounds the bytes held for one write: a P-frame goes out at once, a keyframe in a
+// few writes, and a thousand sessions writing the same frame hold little memory.
+const maxMerged = 16 << 10
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, maxMerged); return &b }}
+
+// Write holds an interleaved RTP packet until the last packet of its frame (RTP marker bit;
+// every AAC packet has it), then writes them all at once. gortsplib writes each packet by
+// itself: a syscall per packet, dozens for a keyframe, where one per frame does. Anything
+// else (a response, RTCP) goes out at once, after what is held.
+func (c *peerConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	held := 0
+	if c.pending != nil {
+		held = len(*c.pending)
+	}
+	if isRTP(p) && held+len(p) <= maxMerged {
+		if c.pending == nil {
+			c.pending = framePool.Get().(*[]byte)
+		}
+		*c.pending = append(*c.pending, p...)
+		if p[5]&0x80 == 0 { // not the frame's last packet
+			return len(p), nil
+		}
+		return len(p), c.flush()
+	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
+}
+
+// flush writes what is held. The caller holds wmu.
+func (c *peerConn) flush() error {
+	if c.pending == nil {
+		return nil
+	}
+	_, err := c.Conn.Write(*c.pending)
+	*c.pending = (*c.pending)[:0]
+	framePool.Put(c.pending)
+	c.pending = nil
+	return err
+}
+
+// isRTP reports whether p is one whole RTP packet interleaved on an RTP channel (even; RTCP
+// goes on the odd one after it).
+func isRTP(p []byte) bool {
+	return len(p) >= 4+12 && p[0] == '$' && p[1]%2 == 0 &&
+		int(p[2])<<8|int(p[3]) == len(p)-4 && p[4]>>6 == 2
+}
+
+func (c *peerConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	own := c.own
 	c.mu.Unlock()
