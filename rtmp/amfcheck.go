@@ -111,3 +111,15 @@ func skipN(b []byte, n int) ([]byte, error) {
 	}
 	return b[n:], nil
 }
+
+// commandName is the name a checked AMF0 command starts with, or "" if it starts otherwise.
+func commandName(b []byte) string {
+	if len(b) < 3 || b[0] != 0x02 {
+		return ""
+	}
+	n := int(binary.BigEndian.Uint16(b[1:]))
+	if len(b) < 3+n {
+		return ""
+	}
+	return string(b[3 : 3+n])
+}

@@ -143,6 +143,12 @@ func (sh *shard) take() {
 	sh.joining = nil
 	sh.srv.mu.Unlock()
 	for _, v := range joining {
+		v.c.guard.onCommand = func(name string) {
+			if name == "deleteStream" || name == "closeStream" {
+				v.fail(errPlayerLeft) // the player is done with the stream
+				sh.kick()
+			}
+		}
 		sh.work.Add(1)
 		go func() {
 			defer sh.work.Done()

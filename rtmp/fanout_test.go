@@ -3,7 +3,9 @@ package rtmp_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -279,4 +281,44 @@ func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 func goroutineStacks() []string {
 	buf := make([]byte, 16<<20)
 	return strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
+}
+
+// A player that sends deleteStream is done with the stream: the server stops sending and
+// hangs up, though the player keeps its connection open.
+func TestDeleteStreamEndsThePlayersSession(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/del")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := rtmpclient.Play(ctx, srv.URL("live/del"), rtmpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for frames := 0; frames < 30; {
+		m, err := p.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == rtmpclient.Video {
+			frames++
+		}
+	}
+	if err := p.DeleteStream(); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Conn().SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := p.Next(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("still connected 5 s after deleteStream")
+			}
+			break // the server hung up
+		}
+	}
+	for deadline := time.Now().Add(2 * time.Second); srv.RTMP.Viewers()["live/del"] != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d viewers counted after deleteStream", srv.RTMP.Viewers()["live/del"])
+		}
+	}
 }

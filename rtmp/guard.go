@@ -41,6 +41,9 @@ type guard struct {
 	payload   int // payload bytes of the current chunk still to come
 	cur       *chunkStream
 	streams   map[int]*chunkStream
+	// onCommand, if set, hears the name of each command message the peer completes; once
+	// go-rtmp has let go of a player, nobody else reads them.
+	onCommand func(name string)
 }
 
 type chunkStream struct {
@@ -187,6 +190,9 @@ func (g *guard) endChunk() error {
 	cs.inProgress = false
 	if isAMF0Message(cs.typ) {
 		err := checkAMF0(cs.amf)
+		if err == nil && cs.typ == typeCommandAMF0 && g.onCommand != nil {
+			g.onCommand(commandName(cs.amf))
+		}
 		cs.amf = cs.amf[:0]
 		if err != nil {
 			return err

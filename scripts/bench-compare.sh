@@ -71,7 +71,7 @@ rtsp=""
 printf '%s\n' "${results[@]}" | RTSP="$rtsp" python3 -c '
 import json, os, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
-cols = [("players","players"),("kept_up","kept up"),("fps_min","fps min"),("cpu_percent","CPU %"),
+cols = [("players","players"),("kept_up","kept up"),("fps_min","fps min"),("cpu_percent","CPU %"),("client_cpu_percent","load tool CPU %"),
         ("peak_rss_mib","RSS MiB"),("kib_per_viewer","KiB/viewer"),("ttff_p50_ms","1st frame p50 ms"),
         ("ttff_p99_ms","p99"),("delay_p50_ms","delay p50 ms"),("delay_p99_ms","p99")]
 print("| server | " + " | ".join(c[1] for c in cols) + " |")

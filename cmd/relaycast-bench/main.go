@@ -91,13 +91,15 @@ func checkLoopback(raw string) error {
 type Result struct {
 	Label string `json:"label"`
 	Group
-	RTSP         *Group  `json:"rtsp,omitempty"`
-	CPUSeconds   float64 `json:"cpu_seconds"`
-	CPUPercent   float64 `json:"cpu_percent"`
-	IdleRSSMiB   float64 `json:"idle_rss_mib"` // with the publisher, before any viewer
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	KiBPerViewer float64 `json:"kib_per_viewer"` // (peak - idle) / viewers
-	MeasuredFor  float64 `json:"measured_s"`
+	RTSP       *Group  `json:"rtsp,omitempty"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPercent float64 `json:"cpu_percent"`
+	// The load tool's own CPU: near 200 % on two cores, its players are the bottleneck.
+	ClientCPUPercent float64 `json:"client_cpu_percent"`
+	IdleRSSMiB       float64 `json:"idle_rss_mib"` // with the publisher, before any viewer
+	PeakRSSMiB       float64 `json:"peak_rss_mib"`
+	KiBPerViewer     float64 `json:"kib_per_viewer"` // (peak - idle) / viewers
+	MeasuredFor      float64 `json:"measured_s"`
 }
 
 // Group is what one kind of viewer saw.
@@ -123,8 +125,8 @@ func (r Result) String() string {
 	if r.RTSP != nil {
 		s += fmt.Sprintf("\n%-10s rtsp readers %v", r.Label, *r.RTSP)
 	}
-	return s + fmt.Sprintf("\n%-10s cpu %5.1f%%  rss idle %.1f MiB, peak %.1f MiB (%.1f KiB per viewer)",
-		r.Label, r.CPUPercent, r.IdleRSSMiB, r.PeakRSSMiB, r.KiBPerViewer)
+	return s + fmt.Sprintf("\n%-10s cpu %5.1f%% (load tool %.1f%%)  rss idle %.1f MiB, peak %.1f MiB (%.1f KiB per viewer)",
+		r.Label, r.CPUPercent, r.ClientCPUPercent, r.IdleRSSMiB, r.PeakRSSMiB, r.KiBPerViewer)
 }
 
 // clock maps video frames, by RTMP timestamp and by picture, to when the publisher sent them.
@@ -198,18 +200,18 @@ func run(o options) (Result, error) {
 			wg.Go(func() { v.play(playCtx, o.url, clk, &measuring) })
 		}
 	}
-	cpu0 := cpuSeconds(o.pid)
+	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
 	start := time.Now()
 	measuring.Store(true)
 	time.Sleep(o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	cpu := cpuSeconds(o.pid) - cpu0
+	cpu, self := cpuSeconds(o.pid)-cpu0, cpuSeconds(os.Getpid())-self0
 	stopPlay()
 	wg.Wait()
 	stopPub()
 	r := Result{Label: o.label, Group: summarize(players, elapsed), MeasuredFor: elapsed.Seconds(),
-		CPUSeconds: cpu, CPUPercent: 100 * cpu / elapsed.Seconds(),
+		CPUSeconds: cpu, CPUPercent: 100 * cpu / elapsed.Seconds(), ClientCPUPercent: 100 * self / elapsed.Seconds(),
 		IdleRSSMiB: idleRSS, PeakRSSMiB: rssMiB(o.pid, "VmHWM:")}
 	if o.readers > 0 {
 		g := summarize(readers, elapsed)

@@ -3,6 +3,7 @@
 package rtmpclient
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -101,7 +102,8 @@ func (p *Player) connect(rawURL string, props map[string]interface{}) error {
 	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	p.cs = gortmp.NewChunkStreamer(p.nc, p.nc, nil)
+	// Buffered: go-rtmp reads each chunk header and payload with a read of its own.
+	p.cs = gortmp.NewChunkStreamer(bufio.NewReaderSize(p.nc, 16<<10), p.nc, nil)
 	props["tcUrl"] = rawURL[:strings.LastIndex(rawURL, "/")]
 	if err := p.command(0, 3, "connect", 1, props); err != nil {
 		return err
@@ -231,6 +233,12 @@ func decodeAll(r io.Reader) ([]interface{}, error) {
 		}
 		vals = append(vals, v)
 	}
+}
+
+// DeleteStream tells the server the player is done with the stream, as players do before
+// they hang up; the connection stays open.
+func (p *Player) DeleteStream() error {
+	return p.command(0, 3, "deleteStream", 0, nil, float64(p.streamID))
 }
 
 // Conn is the underlying connection, e.g. to stop reading from it.
