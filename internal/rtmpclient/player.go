@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -41,12 +42,14 @@ type Message struct {
 	Level     string // for Status: status or error
 }
 
-// Player is a connection playing one stream.
+// Player is a connection playing one stream. It writes its commands with go-rtmp and reads
+// with a chunk reader of its own, which hands out message bodies without copying them: the
+// load tool runs thousands of players next to the server it measures.
 type Player struct {
 	nc       net.Conn
-	cs       *gortmp.ChunkStreamer
+	cs       *gortmp.ChunkStreamer // writes only
+	in       *chunkReader
 	streamID uint32
-	buf      bytes.Buffer
 	closed   sync.Once
 }
 
@@ -102,8 +105,8 @@ func (p *Player) connect(rawURL string, props map[string]interface{}) error {
 	if err := handshake.HandshakeWithServer(p.nc, p.nc, &handshake.Config{}); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	// Buffered: go-rtmp reads each chunk header and payload with a read of its own.
-	p.cs = gortmp.NewChunkStreamer(bufio.NewReaderSize(p.nc, 16<<10), p.nc, nil)
+	p.cs = gortmp.NewChunkStreamer(nil, p.nc, nil)
+	p.in = newChunkReader(bufio.NewReaderSize(p.nc, 16<<10))
 	props["tcUrl"] = rawURL[:strings.LastIndex(rawURL, "/")]
 	if err := p.command(0, 3, "connect", 1, props); err != nil {
 		return err
@@ -141,83 +144,74 @@ func (p *Player) command(streamID uint32, csid int, name string, txn int64, args
 	}})
 }
 
-// awaitResult reads until the _result of transaction txn and returns its values.
+// awaitResult reads until the _result of transaction txn and returns its values after the
+// transaction id.
 func (p *Player) awaitResult(txn int64) ([]interface{}, error) {
 	for {
-		var cm gortmp.ChunkMessage
-		if _, _, err := p.cs.Read(&cm); err != nil {
+		m, err := p.in.next()
+		if err != nil {
 			return nil, err
 		}
-		switch m := cm.Message.(type) {
-		case *message.SetChunkSize:
-			if err := p.cs.PeerState().SetChunkSize(m.ChunkSize); err != nil {
-				return nil, err
-			}
-		case *message.CommandMessage:
-			if m.TransactionID != txn {
-				continue
-			}
-			vals, err := decodeAll(m.Body)
-			if err != nil {
-				return nil, err
-			}
-			if m.CommandName != "_result" {
-				return nil, fmt.Errorf("%s %v", m.CommandName, vals)
-			}
-			return vals, nil
+		if m.typ != msgCommandAMF0 {
+			continue
 		}
+		vals, err := decodeAll(bytes.NewReader(m.body))
+		if err != nil {
+			return nil, err
+		}
+		if len(vals) < 2 || vals[1] != float64(txn) {
+			continue
+		}
+		if vals[0] != "_result" {
+			return nil, fmt.Errorf("%v %v", vals[0], vals[2:])
+		}
+		return vals[2:], nil
 	}
 }
 
 // Next returns the next message of interest: media, data, status or end of stream.
 func (p *Player) Next() (Message, error) {
 	for {
-		var cm gortmp.ChunkMessage
-		_, ts, err := p.cs.Read(&cm)
+		m, err := p.in.next()
 		if err != nil {
 			return Message{}, err
 		}
-		switch m := cm.Message.(type) {
-		case *message.SetChunkSize:
-			if err := p.cs.PeerState().SetChunkSize(m.ChunkSize); err != nil {
-				return Message{}, err
+		switch m.typ {
+		case msgVideo:
+			return Message{Kind: Video, Timestamp: m.ts, Body: m.body}, nil
+		case msgAudio:
+			return Message{Kind: Audio, Timestamp: m.ts, Body: m.body}, nil
+		case msgDataAMF0:
+			return Message{Kind: Data, Timestamp: m.ts, Body: m.body}, nil
+		case msgUserControl:
+			if len(m.body) >= 2 && binary.BigEndian.Uint16(m.body) == 1 { // StreamEOF
+				return Message{Kind: EOF, Timestamp: m.ts}, nil
 			}
-		case *message.VideoMessage:
-			return p.media(Video, ts, m.Payload)
-		case *message.AudioMessage:
-			return p.media(Audio, ts, m.Payload)
-		case *message.DataMessage:
-			return p.media(Data, ts, m.Body)
-		case *message.UserCtrl:
-			if _, ok := m.Event.(*message.UserCtrlEventStreamEOF); ok {
-				return Message{Kind: EOF, Timestamp: ts}, nil
+		case msgCommandAMF0:
+			if msg, ok, err := status(m); ok || err != nil {
+				return msg, err
 			}
-		case *message.CommandMessage:
-			if m.CommandName != "onStatus" {
-				continue
-			}
-			vals, err := decodeAll(m.Body)
-			if err != nil {
-				return Message{}, err
-			}
-			msg := Message{Kind: Status, Timestamp: ts}
-			for _, v := range vals {
-				if obj, ok := v.(map[string]interface{}); ok {
-					msg.Code, _ = obj["code"].(string)
-					msg.Level, _ = obj["level"].(string)
-				}
-			}
-			return msg, nil
 		}
 	}
 }
 
-func (p *Player) media(k Kind, ts uint32, r io.Reader) (Message, error) {
-	p.buf.Reset()
-	if _, err := p.buf.ReadFrom(r); err != nil {
-		return Message{}, err
+// status decodes an onStatus command; ok is false for any other command.
+func status(m inMessage) (Message, bool, error) {
+	vals, err := decodeAll(bytes.NewReader(m.body))
+	if err != nil {
+		return Message{}, false, err
 	}
-	return Message{Kind: k, Timestamp: ts, Body: p.buf.Bytes()}, nil
+	if len(vals) == 0 || vals[0] != "onStatus" {
+		return Message{}, false, nil
+	}
+	msg := Message{Kind: Status, Timestamp: m.ts}
+	for _, v := range vals {
+		if obj, ok := v.(map[string]interface{}); ok {
+			msg.Code, _ = obj["code"].(string)
+			msg.Level, _ = obj["level"].(string)
+		}
+	}
+	return msg, true, nil
 }
 
 func decodeAll(r io.Reader) ([]interface{}, error) {
