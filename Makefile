@@ -42,9 +42,10 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the relay's hot path (ns and allocations per frame per reader)
+## bench: the hot paths (ns and allocations per frame per reader): relay, browser fan-out,
+## RTMP fan-out over loopback sockets
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player
+	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player ./rtmp
 
 ## bench-compare: the load tool against relaycast and nginx-rtmp in turn (1000 and 3000
 ## players; not part of `make test`)
