@@ -43,8 +43,9 @@ type shard struct {
 	// Owned by the shard's goroutine.
 	viewers []*viewer
 	again   bool           // a viewer has more to send right away: no wait before the next round
-	work    sync.WaitGroup // the viewers' input goroutines and unfinished writes
-	out     nbWriter
+	work    sync.WaitGroup // unfinished writes, and input goroutines of non-socket viewers
+	io      nbIO
+	in      []byte // scratch for the players' input
 }
 
 // attach hands a viewer, whose connection go-rtmp has let go of, to the least busy shard of
@@ -149,11 +150,13 @@ func (sh *shard) take() {
 				sh.kick()
 			}
 		}
-		sh.work.Add(1)
-		go func() {
-			defer sh.work.Done()
-			v.readInput(sh.kick)
-		}()
+		if v.raw == nil {
+			sh.work.Add(1)
+			go func() {
+				defer sh.work.Done()
+				v.readInput(sh.kick)
+			}()
+		}
 		sh.viewers = append(sh.viewers, v)
 	}
 }
@@ -215,6 +218,9 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 	if v.busy.Load() {
 		return true // a goroutine is finishing its last write
 	}
+	if flushAll && v.raw != nil && !sh.hear(v) {
+		return false
+	}
 	if v.dead.Load() {
 		return false
 	}
@@ -258,7 +264,7 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 // at once is finished by a goroutine of its own. It reports false when the player is gone.
 func (sh *shard) write(v *viewer) bool {
 	bufs := v.ch.buffers()
-	n, err := sh.out.write(v.raw, bufs)
+	n, err := sh.io.write(v.raw, bufs)
 	if err != nil {
 		v.fail(fmt.Errorf("rtmp play %s: %w", v.stream.Path(), err))
 		return false
@@ -275,6 +281,23 @@ func (sh *shard) write(v *viewer) bool {
 		sh.kick()
 	})
 	return true
+}
+
+// hear reads what v sent since the last tick, without waiting. It reports false when v
+// hung up or broke a limit.
+func (sh *shard) hear(v *viewer) bool {
+	if sh.in == nil {
+		sh.in = make([]byte, 4096)
+	}
+	for {
+		n, err := sh.io.read(v.raw, sh.in)
+		if !v.heard(sh.in[:n], err) {
+			return false
+		}
+		if n < len(sh.in) {
+			return true
+		}
+	}
 }
 
 // advance drops the first n bytes of b.

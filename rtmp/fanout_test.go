@@ -216,7 +216,7 @@ func waitReaders(t *testing.T, s *relay.Stream, n int) {
 }
 
 // Once play is answered, a player holds no go-rtmp session (two goroutines, 70 KiB of buffers
-// each): only its input goroutine is left, and a few shards write to all players.
+// each) and no goroutine at all: a shard per core writes to its players and reads them.
 func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishDemo(t, srv, "live/light")
@@ -263,8 +263,8 @@ func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 	if n := count(stacks, "go-rtmp.(*Server).handleConn"); n != 0 {
 		t.Errorf("%d go-rtmp server sessions with %d players playing, want 0", n, players)
 	}
-	if n := count(stacks, "rtmp.(*viewer).readInput"); n != players {
-		t.Errorf("%d input goroutines, want %d", n, players)
+	if n := count(stacks, "rtmp.(*viewer)"); n != 0 {
+		t.Errorf("%d goroutines of players, want none", n)
 	}
 	if n, want := count(stacks, "rtmp.(*shard).run"), runtime.GOMAXPROCS(0); n != want {
 		t.Errorf("%d shard goroutines, want %d (one per core)", n, want)

@@ -27,12 +27,14 @@ const holdAudio = 50 * time.Millisecond
 var errPlayerLeft = errors.New("player left")
 
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
-// it writes its media; a goroutine of its own reads (and checks) the little a player sends,
-// and notices when it hangs up; while the socket is full, a short-lived goroutine finishes the
+// it writes its media and, on its tick, reads (and checks) the little a player sends and
+// notices when it hangs up; while the socket is full, a short-lived goroutine finishes the
 // write so the shard can go on with the others.
 type viewer struct {
-	c        *conn
-	raw      syscall.RawConn // nil if the connection is not a socket: every write blocks then
+	c   *conn
+	raw syscall.RawConn // nil if the connection is not a socket (or on a system without
+	// non-blocking socket calls here): every write then blocks on a goroutine of its own, and
+	// a goroutine reads the player's input
 	log      *slog.Logger
 	stream   *relay.Stream
 	reader   *relay.Reader
@@ -57,7 +59,7 @@ type viewer struct {
 func newViewer(c *conn, stream *relay.Stream, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
 	v := &viewer{c: c, log: log, stream: stream, reader: stream.NewReader(), streamID: streamID,
 		ch: newChunker(chunkSize)}
-	if c.tcp != nil {
+	if c.tcp != nil && nonBlocking {
 		v.raw, _ = c.tcp.SyscallConn()
 	}
 	return v
@@ -98,23 +100,33 @@ func (v *viewer) reason() string {
 	}
 }
 
-// readInput reads what the player sends after play (acknowledgements, buffer length, a
-// closing deleteStream) through the guard, until the player hangs up or breaks a limit.
+// heard checks bytes the player sent after play (acknowledgements, buffer length, a closing
+// deleteStream) with the guard, and fails the viewer on a read error or a broken limit.
+// It reports whether the viewer is still fine.
+func (v *viewer) heard(p []byte, err error) bool {
+	if len(p) > 0 {
+		if gerr := v.c.guard.feed(p); gerr != nil {
+			v.c.onViolation(gerr)
+			err = gerr
+		}
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+			err = errPlayerLeft
+		}
+		v.fail(err)
+		return false
+	}
+	return true
+}
+
+// readInput reads a player's input on a goroutine of its own, for connections the shard
+// cannot read without waiting, until the player hangs up or breaks a limit.
 func (v *viewer) readInput(kick func()) {
 	buf := make([]byte, 512)
 	for {
 		n, err := v.c.Conn.Read(buf)
-		if n > 0 {
-			if gerr := v.c.guard.feed(buf[:n]); gerr != nil {
-				v.c.onViolation(gerr)
-				err = gerr
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
-				err = errPlayerLeft
-			}
-			v.fail(err)
+		if !v.heard(buf[:n], err) {
 			kick()
 			return
 		}
