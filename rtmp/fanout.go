@@ -13,9 +13,13 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// shardTick is how long held audio, a lingering player and a hung-up one wait at most when
-// no frame comes.
-const shardTick = 250 * time.Millisecond
+// shardTick is how long held audio and a hung-up player wait at most when no frame comes.
+// endTick replaces it while a player has been told its stream ended: it hangs up at once, and
+// a server shutting down waits for that.
+const (
+	shardTick = 250 * time.Millisecond
+	endTick   = 20 * time.Millisecond
+)
 
 var errServerClosing = errors.New("server closing")
 
@@ -43,6 +47,7 @@ type shard struct {
 	// Owned by the shard's goroutine.
 	viewers []*viewer
 	again   bool           // a viewer has more to send right away: no wait before the next round
+	ending  int            // viewers told their stream ended
 	work    sync.WaitGroup // unfinished writes, and input goroutines of non-socket viewers
 	io      nbIO
 	in      []byte // scratch for the players' input
@@ -111,11 +116,19 @@ func (sh *shard) run(ctx context.Context) {
 	defer unsubscribe()
 	tick := time.NewTicker(shardTick)
 	defer tick.Stop()
-	flushAll := false
+	flushAll, fast := false, false
 	for {
 		sh.take()
 		sh.round(time.Now(), flushAll)
 		flushAll = false
+		if fast != (sh.ending > 0) {
+			fast = !fast
+			d := shardTick
+			if fast {
+				d = endTick
+			}
+			tick.Reset(d)
+		}
 		if len(sh.viewers) == 0 {
 			sh.work.Wait() // input goroutines of those who left, which exit with their sockets
 			if sh.idle() {
@@ -201,6 +214,7 @@ func (sh *shard) drop(v *viewer) {
 }
 
 func (sh *shard) round(now time.Time, flushAll bool) {
+	sh.ending = 0
 	kept := sh.viewers[:0]
 	for _, v := range sh.viewers {
 		if sh.serve(v, now, flushAll) {
@@ -218,13 +232,14 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 	if v.busy.Load() {
 		return true // a goroutine is finishing its last write
 	}
-	if flushAll && v.raw != nil && !sh.hear(v) {
+	if (flushAll || !v.endAt.IsZero()) && v.raw != nil && !sh.hear(v) {
 		return false
 	}
 	if v.dead.Load() {
 		return false
 	}
 	if !v.endAt.IsZero() {
+		sh.ending++
 		return now.Before(v.endAt) // told the stream ended; waiting for the player to hang up
 	}
 	for v.ch.pending() < maxBatch {
@@ -233,6 +248,7 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 			v.record(err)
 			v.addEnd()
 			v.endAt = now.Add(sh.srv.cfg.EndLinger)
+			sh.ending++
 			break
 		}
 		if err != nil {
