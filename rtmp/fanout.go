@@ -130,7 +130,7 @@ func (sh *shard) run(ctx context.Context) {
 			tick.Reset(d)
 		}
 		if len(sh.viewers) == 0 {
-			sh.work.Wait() // input goroutines of those who left, which exit with their sockets
+			sh.work.Wait() // writes and input readers of those who left end with their sockets
 			if sh.idle() {
 				return
 			}

@@ -77,16 +77,23 @@ func (w *nbIO) fill(bufs net.Buffers) net.Buffers {
 }
 
 func (w *nbIO) writev(fd uintptr) bool {
+	w.call(syscall.SYS_WRITEV, fd, unsafe.Pointer(&w.iov[0]), len(w.iov))
+	return true
+}
+
+// call makes a read or write system call on fd (again if a signal interrupted it) and keeps
+// the result for the caller of RawConn.Read or Write.
+func (w *nbIO) call(trap, fd uintptr, p unsafe.Pointer, n int) {
 	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&w.iov[0])), uintptr(len(w.iov)))
+		r, _, errno := syscall.Syscall(trap, fd, uintptr(p), uintptr(n))
 		if errno == syscall.EINTR {
 			continue
 		}
-		w.n, w.errno = n, errno
+		w.n, w.errno = r, errno
 		if errno != 0 {
 			w.n = 0
 		}
-		return true
+		return
 	}
 }
 
@@ -114,15 +121,6 @@ func (w *nbIO) read(rc syscall.RawConn, buf []byte) (int, error) {
 }
 
 func (w *nbIO) readNow(fd uintptr) bool {
-	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&w.rbuf[0])), uintptr(len(w.rbuf)))
-		if errno == syscall.EINTR {
-			continue
-		}
-		w.n, w.errno = n, errno
-		if errno != 0 {
-			w.n = 0
-		}
-		return true
-	}
+	w.call(syscall.SYS_READ, fd, unsafe.Pointer(&w.rbuf[0]), len(w.rbuf))
+	return true
 }
