@@ -5,9 +5,9 @@ import (
 	"net"
 )
 
-// Chunk stream ids for what a play session writes itself. They stay clear of the ids
-// go-rtmp answers on (2 and those clients send commands on: 3-8 in ffmpeg, librtmp and OBS),
-// because header compression state is kept per chunk stream id.
+// Chunk stream ids for what we write ourselves (players' media, notices). They stay clear of
+// the ids go-rtmp answers on (2 and those clients send commands on: 3-8 in ffmpeg, librtmp and
+// OBS), because header compression state is kept per chunk stream id.
 const (
 	csidCommand = 20
 	csidAudio   = 21

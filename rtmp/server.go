@@ -210,7 +210,8 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 	s.mu.Unlock()
 	return c, &gortmp.ConnConfig{
 		// go-rtmp writes each chunk with one Write when it fits its 4 KiB buffer; its replies
-		// are all smaller, so play sessions can write between its chunks (see conn).
+		// are all smaller, so our own messages (the shutdown notice to a publisher) can go
+		// between its chunks (see conn).
 		Handler: h,
 		ControlState: gortmp.StreamControlStateConfig{
 			MaxChunkSize:      s.cfg.Limits.MaxChunkSize,
