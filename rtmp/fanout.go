@@ -157,12 +157,6 @@ func (sh *shard) take() {
 	sh.joining = nil
 	sh.srv.mu.Unlock()
 	for _, v := range joining {
-		v.c.guard.onCommand = func(name string) {
-			if name == "deleteStream" || name == "closeStream" {
-				v.fail(errPlayerLeft) // the player is done with the stream
-				sh.kick()
-			}
-		}
 		if v.raw == nil {
 			sh.work.Add(1)
 			go func() {

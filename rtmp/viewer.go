@@ -62,6 +62,7 @@ func newViewer(c *conn, stream *relay.Stream, streamID uint32, chunkSize int, lo
 	if c.tcp != nil && nonBlocking {
 		v.raw, _ = c.tcp.SyscallConn()
 	}
+	c.guard.onCommand = v.command
 	return v
 }
 
@@ -97,6 +98,14 @@ func (v *viewer) reason() string {
 		return "stream ended"
 	default:
 		return err.Error()
+	}
+}
+
+// command hears the commands a player sends after play: deleteStream or closeStream means it
+// is done with the stream. Whoever reads its input then sees it dead.
+func (v *viewer) command(name string) {
+	if name == "deleteStream" || name == "closeStream" {
+		v.fail(errPlayerLeft)
 	}
 }
 

@@ -84,24 +84,25 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, maxMerged); ret
 func (c *peerConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	held := 0
-	if c.pending != nil {
-		held = len(*c.pending)
-	}
-	if isRTP(p) && held+len(p) <= maxMerged {
-		if c.pending == nil {
-			c.pending = framePool.Get().(*[]byte)
+	if !isRTP(p) || len(p) > maxMerged {
+		if err := c.flush(); err != nil {
+			return 0, err
 		}
-		*c.pending = append(*c.pending, p...)
-		if p[5]&0x80 == 0 { // not the frame's last packet
-			return len(p), nil
+		return c.Conn.Write(p)
+	}
+	if c.pending != nil && len(*c.pending)+len(p) > maxMerged {
+		if err := c.flush(); err != nil { // a big keyframe goes out in batches
+			return 0, err
 		}
-		return len(p), c.flush()
 	}
-	if err := c.flush(); err != nil {
-		return 0, err
+	if c.pending == nil {
+		c.pending = framePool.Get().(*[]byte)
 	}
-	return c.Conn.Write(p)
+	*c.pending = append(*c.pending, p...)
+	if p[5]&0x80 == 0 { // not the frame's last packet
+		return len(p), nil
+	}
+	return len(p), c.flush()
 }
 
 // flush writes what is held. The caller holds wmu.
