@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -56,7 +57,7 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 		return fmt.Errorf("flv video: %w: codec id %d (only H.264/AVC)", ErrUnsupported, codec)
 	}
 	if len(body) < videoTagHeader {
-		return fmt.Errorf("flv video: AVC tag of %d bytes: %w", len(body), errShort)
+		return fmt.Errorf("flv video: AVC tag of %d bytes: %w", len(body), codec.ErrShort)
 	}
 	key := body[0]>>4 == flvFrameKey
 	cts := int32(uint32(body[2])<<16|uint32(body[3])<<8|uint32(body[4])) << 8 >> 8 // signed 24-bit
@@ -69,7 +70,7 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 			x.Dropped++
 			return nil
 		}
-		if err := checkAVCC(data, x.lengthSize); err != nil {
+		if err := codec.CheckAVCC(data, x.lengthSize); err != nil {
 			return fmt.Errorf("flv video: %w", err)
 		}
 		dts := x.clock.extend(ts)
@@ -85,7 +86,7 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 }
 
 func (x *FLV) setVideoConfig(data []byte) error {
-	cfg, err := ParseAVCConfig(data)
+	cfg, err := codec.ParseH264Config(data)
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
@@ -108,12 +109,12 @@ func (x *FLV) Audio(ts uint32, body []byte) error {
 		return fmt.Errorf("flv audio: %w: sound format %d (only AAC)", ErrUnsupported, format)
 	}
 	if len(body) < audioTagHeader {
-		return fmt.Errorf("flv audio: AAC tag of %d bytes: %w", len(body), errShort)
+		return fmt.Errorf("flv audio: AAC tag of %d bytes: %w", len(body), codec.ErrShort)
 	}
 	data := body[audioTagHeader:]
 	switch body[1] {
 	case aacSeqHeader:
-		cfg, err := parseAACConfig(data)
+		cfg, err := codec.ParseAACConfig(data)
 		if err != nil {
 			return fmt.Errorf("flv audio: %w", err)
 		}

@@ -3,6 +3,8 @@ package ingest
 import (
 	"errors"
 	"fmt"
+
+	"github.com/relaycast/relaycast/codec"
 )
 
 // FLV tag types.
@@ -39,12 +41,12 @@ func ParseFLVFile(b []byte) ([]Tag, error) {
 			return tags, nil
 		}
 		if len(b) < 11 {
-			return nil, fmt.Errorf("flv file: tag header %w", errShort)
+			return nil, fmt.Errorf("flv file: tag header %w", codec.ErrShort)
 		}
 		size := int(uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
 		ts := uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6]) | uint32(b[7])<<24
 		if len(b) < 11+size {
-			return nil, fmt.Errorf("flv file: tag of %d bytes: %w", size, errShort)
+			return nil, fmt.Errorf("flv file: tag of %d bytes: %w", size, codec.ErrShort)
 		}
 		tags = append(tags, Tag{Type: b[0] & 0x1f, Timestamp: ts, Body: b[11 : 11+size]})
 		b = b[11+size:]

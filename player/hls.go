@@ -11,7 +11,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
-	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -23,7 +23,7 @@ type hlsMuxer struct {
 	lib          *gohlslib.Muxer
 	video, audio *gohlslib.Track
 	srcVideo     *relay.Track
-	params       ingest.AVCConfig
+	params       codec.H264Config
 	epoch        time.Time
 	log          *slog.Logger
 }
@@ -40,7 +40,7 @@ func newHLSMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*h
 	for _, t := range tracks {
 		switch t.Codec {
 		case relay.CodecH264:
-			c, err := ingest.ParseAVCConfig(t.Config)
+			c, err := codec.ParseH264Config(t.Config)
 			if err != nil {
 				return nil, fmt.Errorf("hls: %w", err)
 			}
@@ -94,7 +94,7 @@ func (h *hlsMuxer) write(f *relay.Frame) error {
 		// gohlslib finds DTS from the SPS, so every IDR must carry it in-band; a publisher
 		// that took over with other settings brings its own.
 		if f.Track != h.srcVideo {
-			c, err := ingest.ParseAVCConfig(f.Track.Config)
+			c, err := codec.ParseH264Config(f.Track.Config)
 			if err != nil {
 				return fmt.Errorf("hls: %w", err)
 			}

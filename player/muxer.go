@@ -14,7 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
-	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -58,7 +58,7 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	for _, t := range tracks {
 		switch t.Codec {
 		case relay.CodecH264:
-			c, err := ingest.ParseAVCConfig(t.Config)
+			c, err := codec.ParseH264Config(t.Config)
 			if err != nil {
 				return fmt.Errorf("player: %w", err)
 			}

@@ -18,7 +18,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
-	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -39,7 +39,7 @@ type feed struct {
 	video, audio *media.Media
 	venc         *rtph264.Encoder
 	aenc         *rtpmpeg4audio.Encoder
-	params       ingest.AVCConfig
+	params       codec.H264Config
 	paramsOf     *relay.Track
 	nalus        [][]byte
 	epoch        time.Time // wall-clock time of stream time zero, for RTCP sender reports
@@ -65,7 +65,7 @@ func newFeed(rs *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*feed, 
 	for _, t := range tracks {
 		switch t.Codec {
 		case relay.CodecH264:
-			p, err := ingest.ParseAVCConfig(t.Config)
+			p, err := codec.ParseH264Config(t.Config)
 			if err != nil {
 				return nil, fmt.Errorf("rtsp: %w", err)
 			}
@@ -145,7 +145,7 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	switch {
 	case fr.Track.Codec == relay.CodecH264 && f.video != nil:
 		if fr.Track != f.paramsOf {
-			if f.params, err = ingest.ParseAVCConfig(fr.Track.Config); err != nil {
+			if f.params, err = codec.ParseH264Config(fr.Track.Config); err != nil {
 				return fmt.Errorf("rtsp: %w", err)
 			}
 			f.paramsOf = fr.Track

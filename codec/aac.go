@@ -1,4 +1,4 @@
-package ingest
+package codec
 
 import (
 	"fmt"
@@ -6,8 +6,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
-// parseAACConfig parses an AudioSpecificConfig (ISO/IEC 14496-3, 1.6.2.1).
-func parseAACConfig(b []byte) (mpeg4audio.AudioSpecificConfig, error) {
+// ParseAACConfig parses an AudioSpecificConfig (ISO/IEC 14496-3, 1.6.2.1).
+func ParseAACConfig(b []byte) (mpeg4audio.AudioSpecificConfig, error) {
 	var c mpeg4audio.AudioSpecificConfig
 	if err := c.Unmarshal(b); err != nil {
 		return c, fmt.Errorf("aac config: %w", err)

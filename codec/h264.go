@@ -1,4 +1,4 @@
-package ingest
+package codec
 
 import (
 	"errors"
@@ -7,20 +7,21 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 )
 
-// AVCConfig is a parsed AVCDecoderConfigurationRecord (ISO/IEC 14496-15, 5.3.3.1).
-type AVCConfig struct {
+// H264Config is a parsed AVCDecoderConfigurationRecord (ISO/IEC 14496-15, 5.3.3.1).
+type H264Config struct {
 	Profile, Compatibility, Level byte
 	LengthSize                    int // bytes in each NAL unit length prefix: 1, 2 or 4
 	SPS, PPS                      [][]byte
 }
 
-var errShort = errors.New("truncated")
+// ErrShort is returned for input that ends before its declared size.
+var ErrShort = errors.New("truncated")
 
-// ParseAVCConfig parses an AVCDecoderConfigurationRecord. The returned SPS and PPS alias b.
-func ParseAVCConfig(b []byte) (AVCConfig, error) {
-	var c AVCConfig
+// ParseH264Config parses an AVCDecoderConfigurationRecord. The returned SPS and PPS alias b.
+func ParseH264Config(b []byte) (H264Config, error) {
+	var c H264Config
 	if len(b) < 7 {
-		return c, fmt.Errorf("avc config: %w (%d bytes)", errShort, len(b))
+		return c, fmt.Errorf("avc config: %w (%d bytes)", ErrShort, len(b))
 	}
 	if b[0] != 1 {
 		return c, fmt.Errorf("avc config: version %d, want 1", b[0])
@@ -36,7 +37,7 @@ func ParseAVCConfig(b []byte) (AVCConfig, error) {
 		return c, fmt.Errorf("avc config: sps: %w", err)
 	}
 	if len(rest) < 1 {
-		return c, fmt.Errorf("avc config: pps count: %w", errShort)
+		return c, fmt.Errorf("avc config: pps count: %w", ErrShort)
 	}
 	if c.PPS, _, err = parseParamSets(rest, int(rest[0])); err != nil {
 		return c, fmt.Errorf("avc config: pps: %w", err)
@@ -53,11 +54,11 @@ func parseParamSets(b []byte, n int) ([][]byte, []byte, error) {
 	sets := make([][]byte, 0, n)
 	for range n {
 		if len(b) < 2 {
-			return nil, nil, errShort
+			return nil, nil, ErrShort
 		}
 		l := int(b[0])<<8 | int(b[1])
 		if l == 0 || len(b) < 2+l {
-			return nil, nil, fmt.Errorf("set of %d bytes: %w", l, errShort)
+			return nil, nil, fmt.Errorf("set of %d bytes: %w", l, ErrShort)
 		}
 		sets = append(sets, b[2:2+l])
 		b = b[2+l:]
@@ -66,7 +67,7 @@ func parseParamSets(b []byte, n int) ([][]byte, []byte, error) {
 }
 
 // Size returns the picture size the first SPS declares.
-func (c AVCConfig) Size() (width, height int, err error) {
+func (c H264Config) Size() (width, height int, err error) {
 	var sps h264.SPS
 	if err := sps.Unmarshal(c.SPS[0]); err != nil {
 		return 0, 0, fmt.Errorf("avc sps: %w", err)
@@ -77,7 +78,7 @@ func (c AVCConfig) Size() (width, height int, err error) {
 // nextNALU splits the first length-prefixed NAL unit off b.
 func nextNALU(b []byte, lengthSize int) (nalu, rest []byte, err error) {
 	if len(b) < lengthSize {
-		return nil, nil, fmt.Errorf("avcc: length prefix %w", errShort)
+		return nil, nil, fmt.Errorf("avcc: length prefix %w", ErrShort)
 	}
 	n := 0
 	for _, x := range b[:lengthSize] {
@@ -90,9 +91,9 @@ func nextNALU(b []byte, lengthSize int) (nalu, rest []byte, err error) {
 	return b[:n], b[n:], nil
 }
 
-// checkAVCC verifies that b is a whole number of length-prefixed NAL units, so no consumer
+// CheckAVCC verifies that b is a whole number of length-prefixed NAL units, so no consumer
 // ever walks past the end of a payload.
-func checkAVCC(b []byte, lengthSize int) error {
+func CheckAVCC(b []byte, lengthSize int) error {
 	for len(b) > 0 {
 		var err error
 		if _, b, err = nextNALU(b, lengthSize); err != nil {
@@ -112,7 +113,7 @@ const (
 // AccessUnit appends the NAL units of an AVCC payload (frames as ingest makes them) to
 // nalus, aliasing payload. An IDR access unit without SPS and PPS of its own gets c's in
 // front, so decoders that join there, or that never saw the out-of-band config, can start.
-func (c AVCConfig) AccessUnit(nalus [][]byte, payload []byte) ([][]byte, error) {
+func (c H264Config) AccessUnit(nalus [][]byte, payload []byte) ([][]byte, error) {
 	start := len(nalus)
 	hasParams, idr := false, false
 	for b := payload; len(b) > 0; {
