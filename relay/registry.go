@@ -14,6 +14,10 @@ type Registry struct {
 	mu      sync.Mutex // taken before any Stream.mu
 	streams map[string]*Stream
 	closed  bool
+
+	watchers []*watcher // copy on write, under mu
+	pending  []Event    // events not yet delivered, in order; under mu
+	deliver  sync.Mutex // held while events are delivered, so watchers see them in order
 }
 
 // NewRegistry returns an empty registry. cfg must be valid (Config.Validate).
@@ -27,6 +31,7 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
+	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -54,13 +59,16 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	s.gen++
 	if !ok {
 		s.since = time.Now()
+		g.emit(StreamStarted, s)
 	}
 	// On a hand-over s.since still says when the last publisher left: the first frame
 	// measures the gap from it (firstDTS) and then moves it.
+	g.emit(PublisherJoined, s)
 	return p, nil
 }
 
 func (g *Registry) unpublish(p *Publisher) {
+	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := p.s
@@ -75,6 +83,7 @@ func (g *Registry) unpublish(p *Publisher) {
 	}
 	s.publisher = nil
 	s.since = time.Now()
+	g.emit(PublisherLeft, s)
 	if g.cfg.Grace == 0 || g.closed {
 		g.remove(s)
 		return
@@ -85,6 +94,7 @@ func (g *Registry) unpublish(p *Publisher) {
 
 // expire ends a stream whose grace window passed with no new publisher.
 func (g *Registry) expire(s *Stream, gen uint64) {
+	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s.mu.Lock()
@@ -98,6 +108,9 @@ func (g *Registry) expire(s *Stream, gen uint64) {
 func (g *Registry) remove(s *Stream) {
 	if g.streams[s.path] == s {
 		delete(g.streams, s.path)
+	}
+	if !s.ended.Load() {
+		g.emit(StreamEnded, s)
 	}
 	s.end()
 }
@@ -130,6 +143,7 @@ func (g *Registry) Streams() []*Stream {
 
 // Close ends every stream; readers drain and get ErrEnded, publishers get ErrEnded.
 func (g *Registry) Close() {
+	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true

@@ -31,6 +31,7 @@ type Stream struct {
 	readers atomic.Pointer[[]*Reader] // copy on write, under mu
 	subs    atomic.Pointer[[]chan struct{}]
 	tracks  atomic.Pointer[[]*Track] // newest track of each kind, copy on write, under mu
+	trackCh chan struct{}            // closed and replaced when tracks change; under mu
 	meta    atomic.Pointer[[]byte]
 
 	framesIn, bytesIn atomic.Uint64
@@ -52,6 +53,7 @@ func newStream(path string, cfg Config) *Stream {
 		ring:    make([]atomic.Pointer[Frame], cfg.RingSize),
 		mask:    uint64(cfg.RingSize - 1),
 		done:    make(chan struct{}),
+		trackCh: make(chan struct{}),
 	}
 	s.readers.Store(&[]*Reader{})
 	s.subs.Store(&[]chan struct{}{})
@@ -247,6 +249,15 @@ func (s *Stream) setTrack(t *Track) {
 	if t.Codec.IsVideo() {
 		s.video.Store(true)
 	}
+	close(s.trackCh)
+	s.trackCh = make(chan struct{})
+}
+
+// tracksChanged returns the current tracks and a channel closed when they next change.
+func (s *Stream) tracksChanged() ([]*Track, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Tracks(), s.trackCh
 }
 
 // WaitTracks waits until the stream shows both a video and an audio track, or has shown one
@@ -254,20 +265,16 @@ func (s *Stream) setTrack(t *Track) {
 // first video and audio frames within moments of each other, and a description of the stream
 // (an SDP, an init segment) must list both.
 func (s *Stream) WaitTracks(ctx context.Context, settle time.Duration) ([]*Track, error) {
-	var firstSeen time.Time
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
+	var settled <-chan time.Time
 	for {
-		tracks := s.Tracks()
+		tracks, changed := s.tracksChanged()
 		if len(tracks) >= 2 {
 			return tracks, nil
 		}
-		if len(tracks) == 1 {
-			if firstSeen.IsZero() {
-				firstSeen = time.Now()
-			} else if time.Since(firstSeen) >= settle {
-				return tracks, nil
-			}
+		if len(tracks) == 1 && settled == nil {
+			t := time.NewTimer(settle)
+			defer t.Stop()
+			settled = t.C
 		}
 		select {
 		case <-ctx.Done():
@@ -277,7 +284,9 @@ func (s *Stream) WaitTracks(ctx context.Context, settle time.Duration) ([]*Track
 			return nil, fmt.Errorf("%s has no media yet: %w", s.path, ErrNotFound)
 		case <-s.done:
 			return nil, fmt.Errorf("%s: %w", s.path, ErrEnded)
-		case <-tick.C:
+		case <-settled:
+			return tracks, nil
+		case <-changed:
 		}
 	}
 }
