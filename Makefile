@@ -8,7 +8,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath
 
-.PHONY: all build run test test-race-rtsp test-deps check bench bench-compare fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare fuzz media clean
 
 all: build
 
@@ -21,19 +21,9 @@ run: build
 
 ## test: install the test peers if missing (ffmpeg, gstreamer, VLC, Chromium), then every
 ## check and test; screenshots the browser tests take land in artifacts/
-# The RTSP package runs without the race detector in `make test`: gortsplib v2.2.2 (the
-# version the design requires) has data races of its own when sessions are torn down while a
-# stream closes, fixed upstream only in later major versions, and they fail a -race run now and
-# then. `make test-race-rtsp` runs it with -race.
-RACE_PKGS = $(shell $(GO) list ./... | grep -v '/rtsp$$')
-
 test: test-deps check
 	mkdir -p artifacts
-	RELAYCAST_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -race -count=1 -timeout 25m $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 10m ./rtsp
-
-test-race-rtsp: test-deps
-	$(GO) test -race -count=1 -timeout 10m ./rtsp
+	RELAYCAST_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -race -count=1 -timeout 25m ./...
 
 test-deps:
 	./scripts/install-test-deps.sh

@@ -42,6 +42,9 @@ type Request struct {
 	Path     string
 	Addr     net.Addr
 	Query    url.Values // from the stream name, e.g. NAME?key=SECRET
+	// Secret, when set, checks a key against the credentials the client presented in its
+	// protocol's own way (RTSP Basic or Digest), which may not reveal the key itself.
+	Secret func(key string) bool
 }
 
 // AllowPublish says whether r may publish.
@@ -66,7 +69,7 @@ func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
 
 // AllowRead says whether r may watch.
 func (p *Policy) AllowRead(r Request) error {
-	if p.ReadKey != "" && !equal(r.Query.Get("key"), p.ReadKey) {
+	if p.ReadKey != "" && !equal(r.Query.Get("key"), p.ReadKey) && (r.Secret == nil || !r.Secret(p.ReadKey)) {
 		return fmt.Errorf("%w: wrong or missing read key", ErrUnauthorized)
 	}
 	return nil

@@ -191,3 +191,50 @@ func TestVLCPlaysRTMP(t *testing.T) {
 		t.Errorf("VLC stopped after %v, want 5 s of play", played)
 	}
 }
+
+// TestTimestampsOfAJoiningPlayerStrictlyIncrease reads, at the RTMP level, what a player that
+// joins mid-GOP gets for 8 s, across the publisher's loop point: the GOP-cache burst, audio
+// riding with video and the loop must never give two pictures the same decode or
+// presentation time, nor step back.
+func TestTimestampsOfAJoiningPlayerStrictlyIncrease(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/ts"))
+	testenv.WaitLive(t, srv, "live/ts", 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // mid-GOP: keyframes are 1 s apart
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, err := rtmpclient.Play(ctx, srv.URL("live/ts"), rtmpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var (
+		lastDTS, lastAudio int64 = -1, -1
+		pts                      = map[int64]bool{}
+		pictures                 int
+	)
+	for pictures < 8*30 {
+		m, err := p.Next()
+		if err != nil {
+			t.Fatalf("after %d pictures: %v", pictures, err)
+		}
+		ts := int64(m.Timestamp)
+		switch {
+		case m.Kind == rtmpclient.Video && len(m.Body) >= 5 && m.Body[1] == 1: // AVC NAL units
+			cts := int64(int32(uint32(m.Body[2])<<16|uint32(m.Body[3])<<8|uint32(m.Body[4]))<<8) >> 8
+			if ts <= lastDTS {
+				t.Fatalf("picture %d: DTS %d ms after %d ms", pictures, ts, lastDTS)
+			}
+			if pts[ts+cts] {
+				t.Fatalf("picture %d: PTS %d ms given twice", pictures, ts+cts)
+			}
+			lastDTS, pts[ts+cts] = ts, true
+			pictures++
+		case m.Kind == rtmpclient.Audio && len(m.Body) >= 2 && m.Body[1] == 1: // AAC raw
+			if ts < lastAudio {
+				t.Fatalf("audio steps back: %d ms after %d ms", ts, lastAudio)
+			}
+			lastAudio = ts
+		}
+	}
+}

@@ -2,19 +2,23 @@ package rtsp
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/aler9/gortsplib/v2"
-	"github.com/aler9/gortsplib/v2/pkg/codecs/mpeg4audio"
-	"github.com/aler9/gortsplib/v2/pkg/format"
-	"github.com/aler9/gortsplib/v2/pkg/formatdecenc/rtph264"
-	"github.com/aler9/gortsplib/v2/pkg/formatdecenc/rtpmpeg4audio"
-	"github.com/aler9/gortsplib/v2/pkg/media"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -22,23 +26,18 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// maxReplay bounds the packets kept for a joining session (the current GOP). A longer GOP is
-// not replayed: such a session starts at the next keyframe, as with no cache at all.
-const maxReplay = 2048
-
-// holdTimeout bounds how long a joining session may hold the feed (see hold).
+// holdTimeout bounds how long a joining session may hold the feed (see join).
 const holdTimeout = 250 * time.Millisecond
 
 // feed is the one reader of a relay stream for RTSP: it packetizes each frame once and writes
 // the packets to a gortsplib ServerStream, which sends the same bytes to every session.
 type feed struct {
-	rs     *relay.Stream
-	stream *gortsplib.ServerStream
-	log    *slog.Logger
+	rs        *relay.Stream
+	stream    *gortsplib.ServerStream
+	log       *slog.Logger
+	maxReplay int
 
-	video, audio *media.Media
-	venc         *rtph264.Encoder
-	aenc         *rtpmpeg4audio.Encoder
+	video, audio *track
 	params       codec.H264Config
 	paramsOf     *relay.Track
 	nalus        [][]byte
@@ -48,97 +47,147 @@ type feed struct {
 	replay  []replayPacket // packets since the latest video keyframe
 	holds   int            // sessions between their PLAY and its response
 	release chan struct{}  // closed when holds drops to zero
+}
 
-	cancel context.CancelFunc
-	done   chan struct{}
+// track is one media of the SDP with its packetizer.
+type track struct {
+	media     *description.Media
+	clockRate int64
+	base      uint32 // RTP timestamp of stream time zero
+	h264      *rtph264.Encoder
+	aac       *rtpmpeg4audio.Encoder
+}
+
+// timestamp converts a presentation time to the track's RTP clock, exactly for any duration.
+func (t *track) timestamp(pts time.Duration) uint32 {
+	sec, rest := int64(pts/time.Second), int64(pts%time.Second)
+	return t.base + uint32(sec*t.clockRate+rest*t.clockRate/int64(time.Second))
+}
+
+// rtpStart is the first packet a joining session gets on a media, for its RTP-Info.
+type rtpStart struct {
+	seq uint16
+	ts  uint32
 }
 
 type replayPacket struct {
-	media *media.Media
+	track *track
 	pkt   *rtp.Packet
+	pts   time.Duration
 }
 
-// newFeed builds the SDP medias from the relay tracks and starts packetizing.
-func newFeed(rs *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*feed, error) {
-	f := &feed{rs: rs, log: log, done: make(chan struct{})}
-	var medias media.Medias
+// newFeed builds the SDP medias from the relay tracks; Run then packetizes.
+func newFeed(lib *gortsplib.Server, rs *relay.Stream, tracks []*relay.Track, maxReplay int, log *slog.Logger) (*feed, error) {
+	if lib == nil {
+		return nil, relay.ErrClosed
+	}
+	f := &feed{rs: rs, log: log, maxReplay: maxReplay}
+	var medias []*description.Media
 	for _, t := range tracks {
+		var err error
 		switch t.Codec {
 		case relay.CodecH264:
-			p, err := codec.ParseH264Config(t.Config)
-			if err != nil {
-				return nil, fmt.Errorf("rtsp: %w", err)
+			f.video, err = f.newH264(t)
+			if err == nil {
+				medias = append(medias, f.video.media)
 			}
-			forma := &format.H264{PayloadTyp: 96, SPS: p.SPS[0], PPS: p.PPS[0], PacketizationMode: 1}
-			f.video = &media.Media{Type: media.TypeVideo, Formats: []format.Format{forma}}
-			f.venc, f.params, f.paramsOf = forma.CreateEncoder(), p, t
-			medias = append(medias, f.video)
 		case relay.CodecAAC:
-			var conf mpeg4audio.Config
-			if err := conf.Unmarshal(t.Config); err != nil {
-				return nil, fmt.Errorf("rtsp: aac config: %w", err)
+			f.audio, err = newAAC(t)
+			if err == nil {
+				medias = append(medias, f.audio.media)
 			}
-			forma := &format.MPEG4Audio{PayloadTyp: 97, Config: &conf, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
-			f.audio = &media.Media{Type: media.TypeAudio, Formats: []format.Format{forma}}
-			f.aenc = forma.CreateEncoder()
-			medias = append(medias, f.audio)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
 		}
 	}
 	if len(medias) == 0 {
-		return nil, errors.New("rtsp: stream has no H.264 or AAC track")
+		return nil, fmt.Errorf("rtsp %s: stream has no H.264 or AAC track", rs.Path())
 	}
-	f.stream = gortsplib.NewServerStream(medias)
+	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
+	if err := f.stream.Initialize(); err != nil {
+		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
+	}
 	return f, nil
 }
 
-// start runs the feed until the relay stream ends or stop is called, then says goodbye and
-// hands the feed to onEnd.
-func (f *feed) start(onEnd func(*feed)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	f.cancel = cancel
+func (f *feed) newH264(t *relay.Track) (*track, error) {
+	p, err := codec.ParseH264Config(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	forma := &format.H264{PayloadTyp: 96, SPS: p.SPS[0], PPS: p.PPS[0], PacketizationMode: 1}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("h264 packetizer: %w", err)
+	}
+	f.params, f.paramsOf = p, t
+	return newTrack(description.MediaTypeVideo, forma, enc, nil)
+}
+
+func newAAC(t *relay.Track) (*track, error) {
+	conf, err := codec.ParseAACConfig(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	forma := &format.MPEG4Audio{PayloadTyp: 97, Config: &conf, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("aac packetizer: %w", err)
+	}
+	return newTrack(description.MediaTypeAudio, forma, nil, enc)
+}
+
+func newTrack(typ description.MediaType, forma format.Format, h264 *rtph264.Encoder, aac *rtpmpeg4audio.Encoder) (*track, error) {
+	base, err := randomUint32()
+	if err != nil {
+		return nil, err
+	}
+	return &track{
+		media:     &description.Media{Type: typ, Formats: []format.Format{forma}},
+		clockRate: int64(forma.ClockRate()),
+		base:      base,
+		h264:      h264, aac: aac,
+	}, nil
+}
+
+// Run packetizes frames until the relay stream ends or ctx does, then says goodbye and
+// closes the ServerStream, which ends its sessions.
+func (f *feed) Run(ctx context.Context) {
 	r := f.rs.NewReader()
-	go pprof.Do(ctx, pprof.Labels("stream", f.rs.Path(), "protocol", "rtsp"), func(ctx context.Context) {
-		defer close(f.done)
-		defer onEnd(f) // which closes the ServerStream once its sessions are gone
-		defer r.Close()
-		for {
-			fr, err := r.Next(ctx)
-			if err != nil {
-				if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
-					f.log.Warn("rtsp feed stopped", "err", err)
-				}
-				f.goodbye()
-				return
+	defer r.Close()
+	defer f.stream.Close()
+	for {
+		fr, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
+				f.log.Warn("rtsp feed stopped", "err", err)
 			}
-			if err := f.write(ctx, fr); err != nil {
-				f.log.Warn("rtsp: frame not sent", "err", err)
-			}
+			f.goodbye()
+			return
 		}
-	})
+		if err := f.write(ctx, fr); err != nil {
+			f.log.Warn("rtsp: frame not sent", "err", err)
+		}
+	}
 }
 
 // goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.
 func (f *feed) goodbye() {
-	if f.video != nil {
-		f.stream.WritePacketRTCP(f.video, &rtcp.Goodbye{Sources: []uint32{*f.venc.SSRC}})
-	}
-	if f.audio != nil {
-		f.stream.WritePacketRTCP(f.audio, &rtcp.Goodbye{Sources: []uint32{*f.aenc.SSRC}})
+	stats := f.stream.Stats().Medias
+	for _, t := range []*track{f.video, f.audio} {
+		if t == nil {
+			continue
+		}
+		ssrc := stats[t.media].Formats[t.media.Formats[0]].LocalSSRC
+		_ = f.stream.WritePacketRTCP(t.media, &rtcp.Goodbye{Sources: []uint32{ssrc}})
 	}
 }
 
-func (f *feed) stop() {
-	f.cancel()
-	<-f.done
-}
-
-// write packetizes one frame and sends it to every session.
-func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
-	if f.epoch.IsZero() {
-		f.epoch = time.Now().Add(-fr.PTS)
-	}
+// packetize turns one frame into RTP packets of its track; nil for a track not in the SDP.
+func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 	var (
-		m    *media.Media
+		t    *track
 		pkts []*rtp.Packet
 		err  error
 	)
@@ -146,24 +195,40 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	case fr.Track.Codec == relay.CodecH264 && f.video != nil:
 		if fr.Track != f.paramsOf {
 			if f.params, err = codec.ParseH264Config(fr.Track.Config); err != nil {
-				return fmt.Errorf("rtsp: %w", err)
+				return nil, nil, err
 			}
 			f.paramsOf = fr.Track
 		}
 		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], fr.Payload); err != nil {
-			return fmt.Errorf("rtsp: %w", err)
+			return nil, nil, err
 		}
-		m = f.video
-		pkts, err = f.venc.Encode(f.nalus, fr.PTS)
+		t = f.video
+		pkts, err = t.h264.Encode(f.nalus)
 		clear(f.nalus)
 	case fr.Track.Codec == relay.CodecAAC && f.audio != nil:
-		m = f.audio
-		pkts, err = f.aenc.Encode([][]byte{fr.Payload}, fr.PTS)
+		t = f.audio
+		pkts, err = t.aac.Encode([][]byte{fr.Payload})
 	default:
-		return nil // a track the SDP does not have
+		return nil, nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("rtsp packetize %s: %w", fr.Track.Codec, err)
+		return nil, nil, fmt.Errorf("packetize %s: %w", fr.Track.Codec, err)
+	}
+	ts := t.timestamp(fr.PTS)
+	for _, p := range pkts {
+		p.Timestamp = ts
+	}
+	return t, pkts, nil
+}
+
+// write packetizes one frame and sends it to every session.
+func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
+	if f.epoch.IsZero() {
+		f.epoch = time.Now().Add(-fr.PTS)
+	}
+	t, pkts, err := f.packetize(fr)
+	if err != nil || t == nil {
+		return err
 	}
 	if err := f.waitHolds(ctx); err != nil {
 		return err
@@ -171,14 +236,16 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	ntp := f.epoch.Add(fr.PTS)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fr.Key && m == f.video {
+	if fr.Key && t == f.video {
 		clear(f.replay)
 		f.replay = f.replay[:0]
 	}
 	for _, p := range pkts {
-		f.stream.WritePacketRTPWithNTP(m, p, ntp)
-		if len(f.replay) < maxReplay {
-			f.replay = append(f.replay, replayPacket{m, p})
+		if err := f.stream.WritePacketRTPWithNTP(t.media, p, ntp); err != nil {
+			return err
+		}
+		if len(f.replay) <= f.maxReplay {
+			f.replay = append(f.replay, replayPacket{t, p, fr.PTS})
 		}
 	}
 	return nil
@@ -187,25 +254,70 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 // join sends the current GOP to a session that is about to start playing, so its first
 // picture comes at once instead of at the next keyframe. gortsplib makes the session live
 // only after OnPlay returns; until the PLAY response goes out (unhold) the feed holds back
-// new packets, so the session gets neither a gap nor a packet twice.
-func (f *feed) join(ss *gortsplib.ServerSession) {
-	setup := map[*media.Media]bool{}
-	for _, m := range ss.SetuppedMedias() {
+// new packets, so the session gets neither a gap nor a packet twice. A GOP too big for the
+// session's queue is not sent: that session starts at the next keyframe. It returns the
+// first packet sent on each media.
+func (f *feed) join(ss *gortsplib.ServerSession) map[*description.Media]rtpStart {
+	setup := map[*description.Media]bool{}
+	for _, m := range ss.Medias() {
 		setup[m] = true
 	}
+	starts := map[*description.Media]rtpStart{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.replay) < maxReplay {
+	if len(f.replay) <= f.maxReplay {
+		var from time.Duration // the instant the replay starts at, the same on every media
 		for _, p := range f.replay {
-			if setup[p.media] {
-				ss.WritePacketRTP(p.media, p.pkt)
+			m := p.track.media
+			if !setup[m] {
+				continue
 			}
+			if len(starts) == 0 {
+				from = p.pts
+			}
+			if _, ok := starts[m]; !ok {
+				starts[m] = rtpStart{p.pkt.SequenceNumber, p.track.timestamp(from)}
+			}
+			// With the packet's own NTP time: the session's RTCP sender reports map RTP to
+			// NTP from what it sent last, and players line audio up with video by them.
+			_ = ss.WritePacketRTPWithNTP(m, p.pkt, f.epoch.Add(p.pts))
 		}
 	}
 	if f.holds == 0 {
 		f.release = make(chan struct{})
 	}
 	f.holds++
+	return starts
+}
+
+// rewriteRTPInfo makes a PLAY response's RTP-Info name the first packet the session gets on
+// each media, with the RTP times of one instant, the start of the replay. gortsplib fills it
+// with the live edge, but a joining session gets the GOP before it first, and a player that
+// trusts RTP-Info (ffmpeg) would place those packets in the past, or, with per-media
+// instants, shift audio against video when the first RTCP sender report arrives.
+func (f *feed) rewriteRTPInfo(res *base.Response, starts map[*description.Media]rtpStart) {
+	v, ok := res.Header["RTP-Info"]
+	if !ok || len(starts) == 0 {
+		return
+	}
+	var info headers.RTPInfo
+	if err := info.Unmarshal(v); err != nil {
+		return
+	}
+	for _, e := range info {
+		i := strings.LastIndex(e.URL, "trackID=")
+		if i < 0 {
+			continue
+		}
+		n, err := strconv.Atoi(e.URL[i+len("trackID="):])
+		if err != nil || n < 0 || n >= len(f.stream.Desc.Medias) {
+			continue
+		}
+		if st, ok := starts[f.stream.Desc.Medias[n]]; ok {
+			e.SequenceNumber, e.Timestamp = &st.seq, &st.ts
+		}
+	}
+	res.Header["RTP-Info"] = info.Marshal()
 }
 
 // unhold ends a hold taken by join.
@@ -245,4 +357,12 @@ func (f *feed) waitHolds(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+func randomUint32() (uint32, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("random rtp timestamp: %w", err)
+	}
+	return binary.BigEndian.Uint32(b[:]), nil
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aler9/gortsplib/v2/pkg/base"
-	"github.com/aler9/gortsplib/v2/pkg/headers"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 
 	"github.com/relaycast/relaycast/internal/testenv"
 	"github.com/relaycast/relaycast/rtsp"
@@ -30,7 +30,7 @@ func FuzzRequest(f *testing.F) {
 			return
 		}
 		var req base.Request
-		if err := req.Read(bufio.NewReader(bytes.NewReader(in))); err != nil {
+		if err := req.Unmarshal(bufio.NewReader(bytes.NewReader(in))); err != nil {
 			return
 		}
 		var tr headers.Transport

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/internal/testenv"
 	"github.com/relaycast/relaycast/rtsp"
 )
@@ -71,7 +72,7 @@ func TestHostilePeersDoNotDisturbAViewer(t *testing.T) {
 func TestReadKeyGuardsRTSP(t *testing.T) {
 	cfg := rtsp.DefaultConfig()
 	cfg.RTPPort, cfg.RTCPPort = testenv.FreeUDPPair(t)
-	cfg.ReadKey = "watch"
+	cfg.Access = &access.Policy{ReadKey: "watch"}
 	srv := testenv.Start(t, testenv.Options{RTSP: &cfg})
 	testenv.PublishDemo(t, srv, "live/guarded")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

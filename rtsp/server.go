@@ -2,7 +2,6 @@ package rtsp
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aler9/gortsplib/v2"
-	"github.com/aler9/gortsplib/v2/pkg/auth"
-	"github.com/aler9/gortsplib/v2/pkg/base"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -24,6 +25,15 @@ import (
 type Relay interface {
 	Lookup(path string) (*relay.Stream, error)
 }
+
+// Authorizer decides who may watch; access.Policy is one.
+type Authorizer interface {
+	AllowRead(r access.Request) error
+}
+
+// readUser is the user name a viewer gives with the read key as password
+// (rtsp://relaycast:KEY@HOST:8554/live/NAME), for players that cannot add ?key= to a URL.
+const readUser = "relaycast"
 
 // Config tunes the server.
 type Config struct {
@@ -36,18 +46,18 @@ type Config struct {
 	MulticastRTPPort, MulticastRTCPPort int
 	// ReadTimeout and WriteTimeout drop peers that stall.
 	ReadTimeout, WriteTimeout time.Duration
-	// WriteQueue is how many packets may wait for each session (a power of two); it must hold
-	// a GOP for a joining session's first picture to come at once.
+	// WriteQueue is how many packets may wait for each session (a power of two). A joining
+	// session is sent the current GOP at once if it fills at most 7/8 of the queue; each slot
+	// costs 16 bytes per session.
 	WriteQueue int
 	// HandshakeTimeout closes a new connection that sends nothing for this long.
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes a connection that sends nothing for this long. It must exceed the
 	// interval of players' keep-alives on a UDP session (they send one at least every 30 s).
 	IdleTimeout time.Duration
-	// ReadKey, when set, is required from viewers: as ?key=KEY in the URL, or as the password
-	// of Basic or Digest authentication with the user name "relaycast"
-	// (rtsp://relaycast:KEY@HOST:8554/live/NAME).
-	ReadKey string
+	// Access decides who may watch; nil lets everyone. A read key is given as ?key=KEY, or as
+	// the password of Basic or Digest authentication with the user name "relaycast".
+	Access Authorizer
 	// TrackWait is how long DESCRIBE waits for a stream that just went live to show its tracks.
 	TrackWait time.Duration
 }
@@ -58,9 +68,15 @@ func DefaultConfig() Config {
 		RTPPort: 8000, RTCPPort: 8001,
 		MulticastRTPPort: 8002, MulticastRTCPPort: 8003,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		WriteQueue: 4096, TrackWait: 2 * time.Second, IdleTimeout: 75 * time.Second,
+		WriteQueue: 1024, TrackWait: 2 * time.Second, IdleTimeout: 75 * time.Second,
 		HandshakeTimeout: 10 * time.Second,
 	}
+}
+
+// joining is a session between its PLAY and the response: it holds its feed.
+type joining struct {
+	f      *feed
+	starts map[*description.Media]rtpStart
 }
 
 // Server serves every live relay path over RTSP.
@@ -69,79 +85,110 @@ type Server struct {
 	relays Relay
 	log    *slog.Logger
 	lib    *gortsplib.Server
+	feeds  relay.Outputs[*feed]
+	closed chan struct{}
+	once   sync.Once
 
 	mu      sync.Mutex
-	feeds   map[*relay.Stream]*feed
-	joining map[*gortsplib.ServerConn]*feed
+	joining map[*gortsplib.ServerConn]*joining
 	playing map[*gortsplib.ServerSession]string // path of each playing session
-	members map[*gortsplib.ServerSession]*feed  // the feed each set-up session reads
-	auth    *auth.Validator
-	closed  bool
 	viewers relay.Viewers
 }
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
-	var v *auth.Validator
-	if cfg.ReadKey != "" {
-		v = auth.NewValidator("relaycast", cfg.ReadKey, nil)
-	}
-	return &Server{
-		auth: v,
-		cfg:  cfg, relays: relays, log: log,
-		feeds:   make(map[*relay.Stream]*feed),
-		joining: make(map[*gortsplib.ServerConn]*feed),
+	s := &Server{
+		cfg: cfg, relays: relays, log: log,
+		closed:  make(chan struct{}),
+		joining: make(map[*gortsplib.ServerConn]*joining),
 		playing: make(map[*gortsplib.ServerSession]string),
-		members: make(map[*gortsplib.ServerSession]*feed),
 	}
+	s.feeds = relay.Outputs[*feed]{
+		TrackWait: cfg.TrackWait,
+		Label:     "rtsp",
+		New: func(rs *relay.Stream, tracks []*relay.Track) (*feed, error) {
+			return newFeed(s.lib, rs, tracks, s.maxReplay(), s.log.With("path", rs.Path()))
+		},
+	}
+	return s
 }
 
-// Start serves RTSP on l (and on the configured UDP ports) until Close.
-func (s *Server) Start(l net.Listener) error {
+// maxReplay is how many packets a joining session may be sent from the GOP cache: most of
+// its queue, leaving room for the live packets that arrive before it starts writing.
+func (s *Server) maxReplay() int { return s.cfg.WriteQueue - s.cfg.WriteQueue/8 }
+
+// Serve serves RTSP on l (and on the configured UDP ports) until Shutdown or Close, and then
+// returns nil.
+func (s *Server) Serve(l net.Listener) error {
 	host, _, err := net.SplitHostPort(l.Addr().String())
 	if err != nil {
-		return fmt.Errorf("rtsp start: %w", err)
+		return fmt.Errorf("rtsp serve: %w", err)
 	}
-	s.lib = &gortsplib.Server{
-		Handler:          s,
-		RTSPAddress:      l.Addr().String(),
-		ReadTimeout:      s.cfg.ReadTimeout,
-		WriteTimeout:     s.cfg.WriteTimeout,
-		WriteBufferCount: s.cfg.WriteQueue,
+	lib := &gortsplib.Server{
+		Handler:        s,
+		RTSPAddress:    l.Addr().String(),
+		ReadTimeout:    s.cfg.ReadTimeout,
+		WriteTimeout:   s.cfg.WriteTimeout,
+		IdleTimeout:    s.cfg.IdleTimeout,
+		WriteQueueSize: s.cfg.WriteQueue,
 		Listen: func(string, string) (net.Listener, error) {
 			return &idleListener{Listener: l, idle: s.cfg.IdleTimeout, first: s.cfg.HandshakeTimeout}, nil
 		},
 	}
 	if s.cfg.RTPPort != 0 {
-		s.lib.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTPPort))
-		s.lib.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTCPPort))
+		lib.UDPRTPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTPPort))
+		lib.UDPRTCPAddress = net.JoinHostPort(host, strconv.Itoa(s.cfg.RTCPPort))
 	}
 	if s.cfg.MulticastRange != "" {
-		s.lib.MulticastIPRange = s.cfg.MulticastRange
-		s.lib.MulticastRTPPort, s.lib.MulticastRTCPPort = s.cfg.MulticastRTPPort, s.cfg.MulticastRTCPPort
+		lib.MulticastIPRange = s.cfg.MulticastRange
+		lib.MulticastRTPPort, lib.MulticastRTCPPort = s.cfg.MulticastRTPPort, s.cfg.MulticastRTCPPort
 	}
-	if err := s.lib.Start(); err != nil {
-		return fmt.Errorf("rtsp start: %w", err)
+	s.mu.Lock()
+	select {
+	case <-s.closed:
+		s.mu.Unlock()
+		return nil
+	default:
 	}
+	s.lib = lib // before Start: the handlers gortsplib calls read it
+	if err := lib.Start(); err != nil {
+		s.lib = nil
+		s.mu.Unlock()
+		return fmt.Errorf("rtsp serve: %w", err)
+	}
+	s.mu.Unlock()
+	<-s.closed
 	return nil
+}
+
+// Shutdown ends every feed, which says goodbye (RTCP BYE) to its sessions, then closes the
+// server. It returns when everything has stopped or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Close()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("rtsp shutdown: %w", ctx.Err())
+	}
 }
 
 // Close stops the server, its feeds and every session.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	feeds := make([]*feed, 0, len(s.feeds))
-	for _, f := range s.feeds {
-		feeds = append(feeds, f)
-	}
-	s.mu.Unlock()
-	for _, f := range feeds {
-		f.stop()
-	}
-	if s.lib == nil {
-		return nil
-	}
-	s.lib.Close()
+	s.once.Do(func() {
+		s.mu.Lock()
+		close(s.closed)
+		lib := s.lib
+		s.mu.Unlock()
+		s.feeds.Close()
+		if lib != nil {
+			lib.Close()
+		}
+	})
 	return nil
 }
 
@@ -154,65 +201,7 @@ func (s *Server) feedFor(path string) (*feed, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	f, ok := s.feeds[rs]
-	s.mu.Unlock()
-	if ok {
-		return f, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.TrackWait)
-	defer cancel()
-	tracks, err := rs.WaitTracks(ctx, 500*time.Millisecond)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, relay.ErrClosed
-	}
-	if f, ok := s.feeds[rs]; ok { // started meanwhile
-		return f, nil
-	}
-	f, err = newFeed(rs, tracks, s.log.With("path", path))
-	if err != nil {
-		return nil, err
-	}
-	s.feeds[rs] = f
-	f.start(s.feedEnded)
-	return f, nil
-}
-
-// feedEnded retires a feed whose stream is over: new requests get a new feed at once, its
-// sessions are closed, and its ServerStream is closed only when gortsplib has removed them
-// all. (gortsplib v2.2.2's ServerStream.Close walks its readers without a lock, so closing it
-// while sessions leave is a data race.)
-func (s *Server) feedEnded(f *feed) {
-	s.mu.Lock()
-	if s.feeds[f.rs] == f {
-		delete(s.feeds, f.rs)
-	}
-	for ss, mf := range s.members {
-		if mf == f {
-			ss.Close()
-		}
-	}
-	s.mu.Unlock()
-	for deadline := time.Now().Add(3 * time.Second); s.hasMembers(f) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.stream.Close()
-}
-
-func (s *Server) hasMembers(f *feed) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, mf := range s.members {
-		if mf == f {
-			return true
-		}
-	}
-	return false
+	return s.feeds.Get(context.Background(), rs)
 }
 
 func statusFor(err error) base.StatusCode {
@@ -224,58 +213,62 @@ func statusFor(err error) base.StatusCode {
 	}
 }
 
-// authorize checks the read key of a request, answering 401 with a challenge without one.
-func (s *Server) authorize(req *base.Request, query string) *base.Response {
-	if s.auth == nil {
-		return nil
+// authorize checks a viewer's request. Without credentials the answer is 401 with a
+// challenge (gortsplib adds it); with wrong ones, gortsplib also closes the connection.
+func (s *Server) authorize(sc *gortsplib.ServerConn, req *base.Request, path, query string) (*base.Response, error) {
+	if s.cfg.Access == nil {
+		return nil, nil
 	}
-	if q, _ := url.ParseQuery(query); subtle.ConstantTimeCompare([]byte(q.Get("key")), []byte(s.cfg.ReadKey)) == 1 {
-		return nil
+	q, _ := url.ParseQuery(query)
+	r := access.Request{
+		Protocol: "rtsp", Path: path, Addr: sc.NetConn().RemoteAddr(), Query: q,
+		Secret: func(key string) bool { return sc.VerifyCredentials(req, readUser, key) },
 	}
-	if _, ok := req.Header["Authorization"]; ok && s.auth.ValidateRequest(req, nil) == nil {
-		return nil
+	if err := s.cfg.Access.AllowRead(r); err != nil {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
-	return &base.Response{StatusCode: base.StatusUnauthorized, Header: base.Header{"WWW-Authenticate": s.auth.Header()}}
+	return nil, nil
 }
 
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if res := s.authorize(ctx.Request, ctx.Query); res != nil {
-		return res, nil, nil // no error: gortsplib would close the connection the retry comes on
+	path := relayPath(ctx.Path)
+	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
+		return res, nil, err
 	}
-	f, err := s.feedFor(relayPath(ctx.Path))
+	f, err := s.feedFor(path)
 	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", ctx.Path, err)
+		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
 	}
 	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
 }
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if res := s.authorize(ctx.Request, ctx.Query); res != nil {
-		return res, nil, nil
+	path := relayPath(ctx.Path)
+	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
+		return res, nil, err
 	}
-	f, err := s.feedFor(relayPath(ctx.Path))
+	f, err := s.feedFor(path)
 	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", ctx.Path, err)
+		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
 	}
-	s.mu.Lock()
-	s.members[ctx.Session] = f
-	s.mu.Unlock()
 	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
 }
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	f, err := s.feedFor(relayPath(ctx.Path))
-	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", ctx.Path, err)
-	}
 	path := relayPath(ctx.Path)
+	f, err := s.feedFor(path)
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
+	}
+	if ctx.Session.Stream() != f.stream { // set up on a feed that has ended since
+		return &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("rtsp play %s: %w", path, relay.ErrEnded)
+	}
 	s.mu.Lock()
-	if _, ok := s.joining[ctx.Conn]; !ok {
-		s.joining[ctx.Conn] = f
-		f.join(ctx.Session)
+	if _, ok := s.joining[ctx.Conn]; !ok && ctx.Session.State() != gortsplib.ServerSessionStatePlay {
+		s.joining[ctx.Conn] = &joining{f: f, starts: f.join(ctx.Session)}
 	}
 	if _, ok := s.playing[ctx.Session]; !ok {
 		s.playing[ctx.Session] = path
@@ -289,14 +282,26 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 
 // OnResponse implements gortsplib.ServerHandlerOnResponse: once a PLAY response is on its
 // way the session is live and the feed may go on.
-func (s *Server) OnResponse(sc *gortsplib.ServerConn, _ *base.Response) {
+func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	if j := s.unhold(sc); j != nil && res.StatusCode == base.StatusOK {
+		j.f.rewriteRTPInfo(res, j.starts)
+	}
+}
+
+// OnConnClose implements gortsplib.ServerHandlerOnConnClose.
+func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.unhold(ctx.Conn)
+}
+
+func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 	s.mu.Lock()
-	f, ok := s.joining[sc]
+	j := s.joining[sc]
 	delete(s.joining, sc)
 	s.mu.Unlock()
-	if ok {
-		f.unhold()
+	if j != nil {
+		j.f.unhold()
 	}
+	return j
 }
 
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
@@ -304,7 +309,6 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Lock()
 	path, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)
-	delete(s.members, ctx.Session)
 	s.mu.Unlock()
 	if ok {
 		s.viewers.Add(path, -1)
@@ -312,20 +316,9 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	}
 }
 
-// OnConnClose implements gortsplib.ServerHandlerOnConnClose.
-func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
-	s.mu.Lock()
-	f, ok := s.joining[ctx.Conn]
-	delete(s.joining, ctx.Conn)
-	s.mu.Unlock()
-	if ok {
-		f.unhold()
-	}
-}
-
 func transportName(ss *gortsplib.ServerSession) string {
-	if t := ss.SetuppedTransport(); t != nil {
-		return t.String()
+	if t := ss.Transport(); t != nil {
+		return t.Protocol.String()
 	}
 	return "unknown"
 }

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aler9/gortsplib/v2"
-	"github.com/aler9/gortsplib/v2/pkg/format"
-	"github.com/aler9/gortsplib/v2/pkg/media"
-	"github.com/aler9/gortsplib/v2/pkg/url"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/internal/testenv"
@@ -73,16 +73,16 @@ func TestGStreamerDecodes90Buffers(t *testing.T) {
 
 func TestPathThatIsNotLiveAnswers404(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
-	c := gortsplib.Client{}
-	u, err := url.Parse(srv.RTSPURL("live/nobody"))
+	u, err := base.ParseURL(srv.RTSPURL("live/nobody"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_, _, res, err := c.Describe(u)
+	_, res, err := c.Describe(u)
 	if err == nil || res == nil || res.StatusCode != 404 {
 		t.Fatalf("describe of a path that is not live: %v, %v; want 404", res, err)
 	}
@@ -92,7 +92,7 @@ func TestPathThatIsNotLiveAnswers404(t *testing.T) {
 type rtpReader struct {
 	c       gortsplib.Client
 	mu      sync.Mutex
-	lastSeq map[*media.Media]uint16
+	lastSeq map[*description.Media]uint16
 	packets int
 	gaps    int
 	stall   time.Duration // sleep this long in the first packet callback
@@ -101,27 +101,28 @@ type rtpReader struct {
 
 func (r *rtpReader) start(t *testing.T, rawURL string) {
 	t.Helper()
-	tcp := gortsplib.TransportTCP
-	r.c.Transport = &tcp
-	r.lastSeq = map[*media.Media]uint16{}
-	u, err := url.Parse(rawURL)
+	tcp := gortsplib.ProtocolTCP
+	r.c.Protocol = &tcp
+	r.lastSeq = map[*description.Media]uint16{}
+	u, err := base.ParseURL(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.Start(u.Scheme, u.Host); err != nil {
+	r.c.Scheme, r.c.Host = u.Scheme, u.Host
+	if err := r.c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	medias, base, _, err := r.c.Describe(u)
+	desc, _, err := r.c.Describe(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.SetupAll(medias, base); err != nil {
+	if err := r.c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
 		t.Fatal(err)
 	}
 	r.c.OnPacketRTPAny(r.onPacket)
 }
 
-func (r *rtpReader) onPacket(m *media.Media, _ format.Format, p *rtp.Packet) {
+func (r *rtpReader) onPacket(m *description.Media, _ format.Format, p *rtp.Packet) {
 	if r.stall > 0 {
 		time.Sleep(r.stall)
 		r.stall = 0
@@ -133,7 +134,7 @@ func (r *rtpReader) onPacket(m *media.Media, _ format.Format, p *rtp.Packet) {
 	}
 	r.lastSeq[m] = p.SequenceNumber
 	r.packets++
-	if r.firstAt.IsZero() && m.Type == media.TypeVideo && startsPicture(p.Payload) {
+	if r.firstAt.IsZero() && m.Type == description.MediaTypeVideo && startsPicture(p.Payload) {
 		r.firstAt = time.Now()
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aler9/gortsplib/v2"
-	"github.com/aler9/gortsplib/v2/pkg/format"
-	"github.com/aler9/gortsplib/v2/pkg/url"
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/pion/rtp"
 )
 
@@ -42,36 +42,40 @@ func lastAVCCNALU(b []byte) []byte {
 // and the delay of each picture since the publisher sent it.
 func (v *viewer) playRTSP(ctx context.Context, rawURL string, clk *clock, measuring *atomic.Bool) {
 	start := time.Now()
-	u, err := url.Parse(rawURL)
+	u, err := base.ParseURL(rawURL)
 	if err != nil {
 		v.err = err
 		return
 	}
-	tcp := gortsplib.TransportTCP
-	c := gortsplib.Client{Transport: &tcp}
-	if err := c.Start(u.Scheme, u.Host); err != nil {
+	tcp := gortsplib.ProtocolTCP
+	c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
+	if err := c.Start(); err != nil {
 		v.err = err
 		return
 	}
 	defer c.Close()
-	medias, base, _, err := c.Describe(u)
+	desc, _, err := c.Describe(u)
 	if err != nil {
 		v.err = err
 		return
 	}
 	var h264 *format.H264
-	medi := medias.FindFormat(&h264)
+	medi := desc.FindFormat(&h264)
 	if medi == nil {
 		v.err = errors.New("no H.264 track in the SDP")
 		return
 	}
-	if _, err := c.Setup(medi, base, 0, 0); err != nil {
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		v.err = err
 		return
 	}
-	dec := h264.CreateDecoder()
+	dec, err := h264.CreateDecoder()
+	if err != nil {
+		v.err = err
+		return
+	}
 	c.OnPacketRTP(medi, h264, func(pkt *rtp.Packet) {
-		nalus, _, err := dec.DecodeUntilMarker(pkt)
+		nalus, err := dec.Decode(pkt)
 		if err != nil || len(nalus) == 0 {
 			return
 		}

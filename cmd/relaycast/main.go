@@ -70,13 +70,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	rtspCfg := rtsp.DefaultConfig()
 	rtspCfg.RTPPort, rtspCfg.RTCPPort, rtspCfg.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
-	rtspCfg.ReadKey = cfg.ReadKey
+	rtspCfg.Access = policy
 	rtspSrv := rtsp.New(rtspCfg, relays, log)
-	if err := rtspSrv.Start(limiter.Listen(lns.rtsp, "rtsp")); err != nil {
-		lns.rtmp.Close()
-		lns.http.Close()
-		return err
-	}
 
 	browsers := player.New(player.DefaultConfig(), relays, log)
 	webCfg := web.DefaultConfig()
@@ -90,9 +85,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		"watch", fmt.Sprintf("http://HOST:%d/", port(lns.http)))
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	wg.Go(func() {
 		if err := rtmpSrv.Serve(limiter.Listen(lns.rtmp, "rtmp")); err != nil {
+			errc <- err
+		}
+	})
+	wg.Go(func() {
+		if err := rtspSrv.Serve(limiter.Listen(lns.rtsp, "rtsp")); err != nil {
 			errc <- err
 		}
 	})
@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		relays.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout-time.Second)
 		defer cancel()
-		err := errors.Join(rtmpSrv.Shutdown(sctx), rtspSrv.Close())
+		err := errors.Join(rtmpSrv.Shutdown(sctx), rtspSrv.Shutdown(sctx))
 		browsers.Close()
 		err = errors.Join(err, webSrv.Shutdown(sctx))
 		wg.Wait()

@@ -155,12 +155,14 @@ func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {
 	}
 	s.RTSPAddr = l.Addr().String()
 	s.RTSP = rtsp.New(*cfg, s.Relays, log)
-	if err := s.RTSP.Start(l); err != nil {
-		t.Fatal(err)
-	}
+	served := make(chan error, 1)
+	go func() { served <- s.RTSP.Serve(l) }()
 	t.Cleanup(func() {
 		if err := s.RTSP.Close(); err != nil {
 			t.Errorf("rtsp close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("rtsp serve: %v", err)
 		}
 	})
 }
@@ -340,7 +342,12 @@ func FFmpegDecode(ctx context.Context, t testing.TB, url string, media time.Dura
 	t.Helper()
 	NeedTools(t, "ffmpeg")
 	args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-stats_period", "0.1"}, extra...)
-	args = append(args, "-i", url, "-t", strconv.FormatFloat(media.Seconds(), 'f', 3, 64), "-f", "null", "-")
+	// Decoded pictures keep the stream's own timestamps (-enc_time_base -1) and none is
+	// dropped or repeated (passthrough): a picture whose timestamp repeats or steps back is
+	// then reported by the muxer as what it is. ffmpeg's default rounds them to 1/frame-rate,
+	// its guess from the first few, and reports collisions of its own making.
+	args = append(args, "-i", url, "-t", strconv.FormatFloat(media.Seconds(), 'f', 3, 64),
+		"-fps_mode", "passthrough", "-enc_time_base:v", "-1", "-f", "null", "-")
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
