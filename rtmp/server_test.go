@@ -211,7 +211,7 @@ func TestTimestampsOfAJoiningPlayerStrictlyIncrease(t *testing.T) {
 	var (
 		lastDTS, lastAudio int64 = -1, -1
 		pts                      = map[int64]bool{}
-		pictures                 int
+		pictures           int
 	)
 	for pictures < 8*30 {
 		m, err := p.Next()
