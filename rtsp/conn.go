@@ -7,7 +7,7 @@ import (
 )
 
 // idleListener gives every RTSP connection an idle deadline (and a shorter one until its
-// first bytes), a request guard and merged writes (see peerConn). gortsplib reads requests
+// first bytes) and merged writes (see peerConn). gortsplib reads requests
 // with no deadline at all, so without this a peer that sends half a request, or nothing,
 // would hold its connection and goroutines for ever.
 type idleListener struct {
@@ -25,14 +25,13 @@ func (l *idleListener) Accept() (net.Conn, error) {
 }
 
 // peerConn is one RTSP connection as gortsplib sees it. Reads get the idle deadline unless
-// gortsplib has set one of its own, and pass the request guard. Writes of RTP packets
+// gortsplib has set one of its own. Writes of RTP packets
 // interleaved in the connection are merged per frame (see Write).
 type peerConn struct {
 	net.Conn
 	idle  time.Duration
 	first time.Duration
 	seen  bool // the peer has sent something
-	guard requestGuard
 	mu    sync.Mutex
 	own   time.Time // the read deadline gortsplib asked for; zero: none
 
@@ -138,10 +137,6 @@ func (c *peerConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.seen = true
-		if gerr := c.guard.feed(p[:n]); gerr != nil {
-			_ = c.Conn.Close()
-			return 0, gerr
-		}
 	}
 	return n, err
 }

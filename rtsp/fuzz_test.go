@@ -12,23 +12,22 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/rtsp"
 )
 
-// FuzzRequest feeds arbitrary requests, as far as the server's request guard lets them
-// through, to the parsers gortsplib runs on what clients send: the request and its Transport,
-// Session, Range and Authorization headers. (Unguarded, gortsplib v2.2.2 loops for ever on
-// "Transport: RTP/AVP;=x"; a hang here means the guard missed a case.)
+// FuzzRequest feeds arbitrary requests to the parsers gortsplib runs on what clients send:
+// the request and its Transport, Session, Range and Authorization headers. gortsplib v2.2.2
+// looped for ever on "Transport: RTP/AVP;=x" (the seeds in testdata keep that case), and we
+// kept a guard in front of it; v5 returns, bounds header and body sizes itself, and this
+// target runs it bare, so a hang or crash here is the library's.
 func FuzzRequest(f *testing.F) {
 	f.Add([]byte("DESCRIBE rtsp://127.0.0.1:8554/live/demo RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n"))
 	f.Add([]byte("SETUP rtsp://127.0.0.1:8554/live/demo/mediaUUID=x RTSP/1.0\r\nCSeq: 3\r\n" +
 		"Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"))
+	f.Add([]byte("SETUP rtsp://h/a RTSP/1.0\r\nTransport: RTP/AVP;=x\r\nSession: =\r\n\r\n"))
+	f.Add([]byte("OPTIONS * RTSP/1.0\r\nAuthorization: Digest username=,=\"IPCAM\"\r\n\r\n"))
 	f.Add([]byte("SETUP rtsp://h/live/a RTSP/1.0\r\nCSeq: 3\r\nTransport: RTP/AVP;multicast;destination=224.1.0.1;port=8002-8003\r\n" +
 		"Authorization: Digest username=\"relaycast\", realm=\"IPCAM\", nonce=\"0\", uri=\"rtsp://h/live/a\", response=\"0\"\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if rtsp.GuardRequests(in) != nil {
-			return
-		}
 		var req base.Request
 		if err := req.Unmarshal(bufio.NewReader(bytes.NewReader(in))); err != nil {
 			return

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,6 +102,7 @@ type sample struct {
 	AudioBytes  int     `json:"audio"`
 	Sessions    int     `json:"sessions"`
 	PageLatency float64 `json:"latency"`
+	PageBitrate float64 `json:"bitrate"`
 }
 
 const sampleJS = `(() => {
@@ -113,6 +116,7 @@ const sampleJS = `(() => {
     audio: v.webkitAudioDecodedByteCount || 0,
     sessions: window.relaycast ? window.relaycast.sessions : 0,
     latency: window.relaycast ? window.relaycast.latency : 0,
+    bitrate: window.relaycast ? window.relaycast.bitrate : 0,
   };
 })()`
 
@@ -188,6 +192,7 @@ func TestWebPagePlaysLiveStreamNearTheLiveEdge(t *testing.T) {
 	if last.AudioBytes == 0 {
 		t.Error("no audio decoded")
 	}
+	checkOverlayBitrate(t, srv, window)
 	screenshot(t, b, "playing")
 
 	// The publisher goes away for longer than the grace window, then comes back: the same page
@@ -272,5 +277,34 @@ func TestOfflinePageSaysSoAndStartsWhenTheStreamGoesLive(t *testing.T) {
 	t.Logf("picture %v after the publisher started", first.At)
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
+	}
+}
+
+// checkOverlayBitrate compares the bitrate the page shows, averaged over the window, with
+// the stream's own in /api/v1/streams: within 15 % (the page counts the fMP4 container too).
+func checkOverlayBitrate(t *testing.T, srv *testenv.Server, window []sample) {
+	t.Helper()
+	var sum float64
+	for _, s := range window {
+		sum += s.PageBitrate
+	}
+	page := sum / float64(len(window))
+	var list struct {
+		Streams []struct {
+			Name        string `json:"name"`
+			BitrateKbps int    `json:"bitrate_kbps"`
+		} `json:"streams"`
+	}
+	res, err := http.Get(srv.HTTPURL("/api/v1/streams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil || len(list.Streams) == 0 {
+		t.Fatalf("stream list: %v, %+v", err, list)
+	}
+	api := float64(list.Streams[0].BitrateKbps)
+	if page < 0.85*api || page > 1.15*api {
+		t.Errorf("the page shows %.0f kbit/s, the API says %.0f kbit/s", page, api)
 	}
 }

@@ -52,10 +52,18 @@
     }
   }
 
+  // report shows the bitrate over the last two seconds: a tick's bytes alone come in bursts
+  // of whole fragments and cover only a quarter of a second.
+  const window2s = [];
   function report(received) {
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     live.dropped = q ? q.droppedVideoFrames : 0;
-    live.bitrate = received * 8 / 1000; // kbit over the last second
+    const now = performance.now();
+    window2s.push({ at: now, bytes: received });
+    while (window2s.length > 1 && now - window2s[0].at > 2000) window2s.shift();
+    const span = window2s.length > 1 ? (now - window2s[0].at) / 1000 : 0;
+    const bytes = window2s.slice(1).reduce((n, s) => n + s.bytes, 0); // sent after the first mark
+    live.bitrate = span > 0 ? bytes * 8 / 1000 / span : 0;
     stats.textContent = `latency ${(live.latency * 1000).toFixed(0)} ms · ` +
       `${live.bitrate.toFixed(0)} kbit/s · dropped ${live.dropped}`;
   }
@@ -98,6 +106,7 @@
     sb.addEventListener('updateend', () => { chase(sb); pump(); });
     const reader = res.body.getReader();
     let received = 0;
+    window2s.length = 0;
     const tick = setInterval(() => { chase(sb); report(received); received = 0; }, 250);
     const started = performance.now();
     try {
