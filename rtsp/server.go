@@ -92,6 +92,7 @@ type Server struct {
 	mu      sync.Mutex
 	joining map[*gortsplib.ServerConn]*joining
 	playing map[*gortsplib.ServerSession]string // path of each playing session
+	lagging map[*gortsplib.ServerSession]bool   // sessions told of a full queue
 	viewers relay.Viewers
 }
 
@@ -102,6 +103,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		closed:  make(chan struct{}),
 		joining: make(map[*gortsplib.ServerConn]*joining),
 		playing: make(map[*gortsplib.ServerSession]string),
+		lagging: make(map[*gortsplib.ServerSession]bool),
 	}
 	s.feeds = relay.Outputs[*feed]{
 		TrackWait: cfg.TrackWait,
@@ -309,6 +311,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Lock()
 	path, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)
+	delete(s.lagging, ctx.Session)
 	s.mu.Unlock()
 	if ok {
 		s.viewers.Add(path, -1)
@@ -325,3 +328,17 @@ func transportName(ss *gortsplib.ServerSession) string {
 
 // Viewers returns how many viewers each path has on this server.
 func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+
+// OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError: a session whose
+// write queue is full loses packets (its player, and only it, sees broken pictures until the
+// next keyframe). Logged once per session; gortsplib would print every packet to stderr.
+func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	s.mu.Lock()
+	path, first := s.playing[ctx.Session], !s.lagging[ctx.Session]
+	s.lagging[ctx.Session] = true
+	s.mu.Unlock()
+	if first {
+		s.log.Warn("rtsp viewer falls behind: packets dropped", "path", path, "err", ctx.Error,
+			"queue", s.cfg.WriteQueue)
+	}
+}
