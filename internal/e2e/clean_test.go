@@ -66,7 +66,8 @@ func TestOneMinuteOfA2500kBFrameStreamDecodesWithoutAWarningEverywhere(t *testin
 
 	ffmpeg := map[string][]string{
 		"rtsp tcp ffmpeg": {srv.RTSPURL("live/hd"), "-rtsp_transport", "tcp"},
-		"rtsp udp ffmpeg": {srv.RTSPURL("live/hd"), "-rtsp_transport", "udp"},
+		// A receive buffer that holds the joining burst (the GOP since the last keyframe).
+		"rtsp udp ffmpeg": {srv.RTSPURL("live/hd"), "-rtsp_transport", "udp", "-buffer_size", "4194304"},
 		"rtmp ffmpeg":     {srv.URL("live/hd")},
 		"fmp4 ffmpeg":     {srv.HTTPURL("/live/hd/stream.mp4")},
 		// LL-HLS is not here yet: ffmpeg's HLS reader asks for segments the muxer has already
