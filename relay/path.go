@@ -8,12 +8,22 @@ import (
 // MaxNameLen bounds each segment of a stream path.
 const MaxNameLen = 128
 
-// ValidatePath checks that path is "APP/NAME" with both parts made of [A-Za-z0-9_.-], so a
-// path taken from the network is safe to log, to put in a URL and to use as a map key.
+// reservedApps are first URL segments the HTTP server keeps for itself, so that every stream
+// path any protocol accepts also has its page at http://HOST/APP/NAME.
+var reservedApps = [...]string{"api", "static", "debug"}
+
+// ValidatePath is the one rule for stream names on every protocol: path is "APP/NAME" with
+// both parts made of [A-Za-z0-9_.-], and APP is not one the HTTP server keeps for itself. A
+// path taken from the network is then safe to log, to put in a URL and to use as a map key.
 func ValidatePath(path string) error {
 	app, name, ok := strings.Cut(path, "/")
 	if !ok {
 		return fmt.Errorf("%w %q: want APP/NAME", ErrInvalidPath, path)
+	}
+	for _, r := range reservedApps {
+		if app == r {
+			return fmt.Errorf("%w %q: %q is reserved for the web server's own pages", ErrInvalidPath, path, app)
+		}
 	}
 	for _, seg := range [...]string{app, name} {
 		if err := validateSegment(seg); err != nil {

@@ -347,6 +347,10 @@ func TestValidatePath(t *testing.T) {
 	}{
 		{"live/demo", true},
 		{"live/my_stream-1.hd", true},
+		{"studio/cam1", true},
+		{"api/x", false},
+		{"static/app.css", false},
+		{"debug/pprof", false},
 		{"live", false},
 		{"live/", false},
 		{"/demo", false},

@@ -27,3 +27,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+# GStreamer's first run scans every plugin and prints a warning for each it cannot load;
+# scan now, so that no test's first gst-launch-1.0 reads as a decoder warning.
+gst-inspect-1.0 >/dev/null 2>&1 || true

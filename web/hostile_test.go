@@ -21,7 +21,9 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 		path string
 		want int
 	}{
-		{"/live/ok/stream.mp4/../../../../etc/passwd", http.StatusNotFound},
+		// cleaned and redirected to /etc/passwd: the (waiting) page of stream etc/passwd,
+		// never the file
+		{"/live/ok/stream.mp4/../../../../etc/passwd", http.StatusOK},
 		{"/live/..%2f..%2fetc%2fpasswd/stream.mp4", http.StatusNotFound},
 		{"/live/" + strings.Repeat("a", 5000), http.StatusNotFound},
 		{"/live/a%20b", http.StatusNotFound},
@@ -30,14 +32,19 @@ func TestBadRequestsGetClearAnswers(t *testing.T) {
 		{"/nothing", http.StatusNotFound},
 		{"/live/ok", http.StatusOK},
 		{"/live/ok/embed", http.StatusOK},
+		{"/studio/cam", http.StatusOK}, // every app RTMP and RTSP accept has its pages
+		{"/api/nothing", http.StatusNotFound},
+		{"/static/nothing.js", http.StatusNotFound},
+		{"/static/../etc/passwd", http.StatusOK},
 	} {
 		res, err := http.Get(srv.HTTPURL(tc.path))
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != tc.want {
-			t.Errorf("GET %.60s: %d, want %d", tc.path, res.StatusCode, tc.want)
+		if res.StatusCode != tc.want || strings.Contains(string(body), "root:") {
+			t.Errorf("GET %.60s: %d, want %d\n%.200s", tc.path, res.StatusCode, tc.want, body)
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, srv.HTTPURL("/api/v1/streams"), nil)

@@ -1,5 +1,5 @@
-// Package web is the HTTP server: the stream list page and API, and the player's pages and
-// media endpoints mounted under /live/NAME.
+// Package web is the HTTP server: the stream list page and API, the player pages and their
+// embedded assets, and the media endpoints of every stream at /APP/NAME/....
 package web
 
 import (
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/access"
-	"github.com/relaycast/relaycast/player"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -29,11 +28,10 @@ type ViewerCounter interface {
 	Viewers() map[string]int
 }
 
-// Player is the browser delivery the server mounts.
-type Player interface {
-	ServeFMP4(w http.ResponseWriter, r *http.Request, path string)
-	ServeHLS(w http.ResponseWriter, r *http.Request, path string)
-	ViewerCounter
+// Media serves one stream in one HTTP format (player/fmp4, player/hls). An error means the
+// stream cannot be served and nothing was written; the server answers with its status.
+type Media interface {
+	ServeMedia(w http.ResponseWriter, r *http.Request, path string) error
 }
 
 // ReadAuthorizer decides who may watch; access.Policy is one.
@@ -64,33 +62,31 @@ func DefaultConfig() Config {
 type Server struct {
 	cfg     Config
 	streams StreamLister
-	player  Player
 	viewers map[string]ViewerCounter // by protocol
 	log     *slog.Logger
 	http    *http.Server
 }
 
-// New returns a server. viewers maps a protocol name (rtmp, rtsp) to its counter; the
-// player's viewers count as "web".
-func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCounter, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, streams: streams, player: p, viewers: viewers, log: log}
+// New returns a server. fmp4 streams /APP/NAME/stream.mp4 and hls answers /APP/NAME/FILE
+// (index.m3u8 and what it lists). viewers maps a protocol name (rtmp, rtsp, web) to its
+// counter.
+func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]ViewerCounter, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, streams: streams, viewers: viewers, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", player.ServeIndex)
-	mux.Handle("GET /static/", player.Assets())
+	mux.HandleFunc("GET /{$}", serveIndex)
+	mux.Handle("GET /static/{file}", assets())
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/static/icon.svg", http.StatusMovedPermanently)
 	})
 	mux.HandleFunc("GET /api/v1/streams", s.serveStreams)
-	mux.HandleFunc("GET /live/{name}", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
-		player.ServePlayer(w, r)
-	}))
-	mux.HandleFunc("GET /live/{name}/embed", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
-		player.ServePlayer(w, r)
-	}))
-	mux.HandleFunc("GET /live/{name}/stream.mp4", s.withStream(s.authorized(p.ServeFMP4)))
+	// Every stream path APP/NAME that RTMP and RTSP accept has its pages here too
+	// (relay.ValidatePath keeps "api" and "static" for the server's own routes).
+	mux.HandleFunc("GET /{app}/{name}", s.withStream(servePlayer))
+	mux.HandleFunc("GET /{app}/{name}/embed", s.withStream(servePlayer))
+	mux.HandleFunc("GET /{app}/{name}/stream.mp4", s.withStream(s.media(fmp4)))
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).
-	mux.HandleFunc("GET /live/{name}/{file}", s.withStream(s.authorized(p.ServeHLS)))
+	mux.HandleFunc("GET /{app}/{name}/{file}", s.withStream(s.media(hls)))
 	if cfg.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
@@ -108,10 +104,10 @@ func New(cfg Config, streams StreamLister, p Player, viewers map[string]ViewerCo
 	return s
 }
 
-// withStream validates the {name} of a /live/NAME URL before the handler sees it.
+// withStream validates the stream path of a /APP/NAME/... URL before the handler sees it.
 func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		path := "live/" + r.PathValue("name")
+		path := r.PathValue("app") + "/" + r.PathValue("name")
 		if err := relay.ValidatePath(path); err != nil {
 			http.Error(w, "invalid stream name", http.StatusNotFound)
 			return
@@ -120,18 +116,29 @@ func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) 
 	}
 }
 
-// authorized checks the read key (?key=) before a media handler runs.
-func (s *Server) authorized(h func(http.ResponseWriter, *http.Request, string)) func(http.ResponseWriter, *http.Request, string) {
-	if s.cfg.Access == nil {
-		return h
-	}
+// media checks the read key (?key=) and serves the stream in m's format.
+func (s *Server) media(m Media) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, r *http.Request, path string) {
-		req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query()}
-		if err := s.cfg.Access.AllowRead(req); err != nil {
-			http.Error(w, "this stream needs a key: add ?key=… to the URL", http.StatusUnauthorized)
-			return
+		if s.cfg.Access != nil {
+			req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query()}
+			if err := s.cfg.Access.AllowRead(req); err != nil {
+				http.Error(w, "this stream needs a key: add ?key=… to the URL", http.StatusUnauthorized)
+				return
+			}
 		}
-		h(w, r, path)
+		if err := m.ServeMedia(w, r, path); err != nil {
+			mediaError(w, err)
+		}
+	}
+}
+
+// mediaError answers a request for a stream that cannot be served.
+func mediaError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, relay.ErrNotFound), errors.Is(err, relay.ErrInvalidPath), errors.Is(err, relay.ErrEnded):
+		http.Error(w, "stream is not live", http.StatusNotFound)
+	default:
+		http.Error(w, "stream unavailable", http.StatusServiceUnavailable)
 	}
 }
 
@@ -189,7 +196,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	viewers := map[string]map[string]int{"web": s.player.Viewers()}
+	viewers := map[string]map[string]int{}
 	for proto, c := range s.viewers {
 		viewers[proto] = c.Viewers()
 	}

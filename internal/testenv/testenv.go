@@ -21,11 +21,11 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/player"
+	"github.com/relaycast/relaycast/internal/app"
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
-	"github.com/relaycast/relaycast/web"
 )
 
 // MinFrames is how many video frames a player must decode from a window of the 30 fps sample
@@ -48,12 +48,10 @@ func NeedTools(t testing.TB, names ...string) {
 	}
 }
 
-// Server is a relaycast core (relay, RTMP, RTSP) on loopback ports.
+// Server is a relaycast server, built and run by internal/app as the binary runs it, on
+// loopback ports.
 type Server struct {
-	Relays   *relay.Registry
-	RTMP     *rtmp.Server
-	RTSP     *rtsp.Server
-	Player   *player.Player
+	*app.App
 	RTMPAddr string
 	RTSPAddr string
 	HTTPAddr string
@@ -70,101 +68,52 @@ func (s *Server) RTSPURL(path string) string { return "rtsp://" + s.RTSPAddr + "
 
 // Options adjust the server a test starts.
 type Options struct {
-	Relay relay.Config // zero: relay.DefaultConfig with a 2 s grace
-	RTMP  rtmp.Config
-	RTSP  *rtsp.Config // nil: rtsp.DefaultConfig on free UDP ports
+	Conf  func(*conf.Config) // operator settings; the defaults have no demo and a 2 s grace
+	Relay relay.Config       // zero: from the configuration
+	RTMP  rtmp.Config        // zero: from the configuration
+	RTSP  *rtsp.Config       // nil: from the configuration, on free UDP ports
 }
 
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
 func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
 	CheckLeaks(t)
-	rc := opt.Relay
-	if rc == (relay.Config{}) {
-		rc = relay.DefaultConfig()
-		rc.Grace = 2 * time.Second
-	}
-	if err := rc.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	cfg := conf.Default()
+	cfg.RTMP, cfg.RTSP, cfg.HTTP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Demo, cfg.Grace = false, 2*time.Second
+	cfg.RTSPRTPPort, cfg.RTSPRTCPPort = FreeUDPPair(t)
+	if opt.Conf != nil {
+		opt.Conf(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s := &Server{Relays: relay.NewRegistry(rc), RTMPAddr: l.Addr().String()}
-	s.RTMP = rtmp.New(opt.RTMP, s.Relays, log)
-	done := make(chan error, 1)
-	go func() { done <- s.RTMP.Serve(l) }()
-	t.Cleanup(func() {
-		s.Relays.Close()
-		if err := s.RTMP.Close(); err != nil {
-			t.Errorf("rtmp close: %v", err)
+	a, err := app.New(cfg, log, func(tu *app.Tuning) {
+		if opt.Relay != (relay.Config{}) {
+			tu.Relay = opt.Relay
+			tu.FMP4.MaxLag = opt.Relay.MaxLag
 		}
-		if err := <-done; err != nil {
-			t.Errorf("rtmp serve: %v", err)
+		if opt.RTMP != (rtmp.Config{}) {
+			tu.RTMP = opt.RTMP
+		}
+		if opt.RTSP != nil {
+			tu.RTSP = *opt.RTSP
 		}
 	})
-	startRTSP(t, s, opt.RTSP, log)
-	startWeb(t, s, log)
-	return s
-}
-
-func startWeb(t testing.TB, s *Server, log *slog.Logger) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.HTTPAddr = l.Addr().String()
-	s.Player = player.New(player.DefaultConfig(), s.Relays, log)
-	cfg := web.DefaultConfig()
-	cfg.RTMPPort, cfg.RTSPPort = portOf(s.RTMPAddr), portOf(s.RTSPAddr)
-	w := web.New(cfg, s.Relays, s.Player, map[string]web.ViewerCounter{"rtmp": s.RTMP, "rtsp": s.RTSP}, log)
-	done := make(chan error, 1)
-	go func() { done <- w.Serve(l) }()
+	a.Start()
 	t.Cleanup(func() {
-		s.Player.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := w.Shutdown(ctx); err != nil {
-			t.Errorf("http shutdown: %v", err)
+		if err := a.Close(); err != nil {
+			t.Errorf("server close: %v", err)
 		}
-		if err := <-done; err != nil {
-			t.Errorf("http serve: %v", err)
+		select {
+		case err := <-a.Failed():
+			t.Errorf("server: %v", err)
+		default:
 		}
 	})
-}
-
-func portOf(addr string) int {
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-func startRTSP(t testing.TB, s *Server, cfg *rtsp.Config, log *slog.Logger) {
-	t.Helper()
-	if cfg == nil {
-		c := rtsp.DefaultConfig()
-		c.RTPPort, c.RTCPPort = FreeUDPPair(t)
-		cfg = &c
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.RTSPAddr = l.Addr().String()
-	s.RTSP = rtsp.New(*cfg, s.Relays, log)
-	served := make(chan error, 1)
-	go func() { served <- s.RTSP.Serve(l) }()
-	t.Cleanup(func() {
-		if err := s.RTSP.Close(); err != nil {
-			t.Errorf("rtsp close: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("rtsp serve: %v", err)
-		}
-	})
+	addrs := a.Addrs()
+	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP}
 }
 
 // FreeUDPPair finds an even UDP port whose successor is free too, for RTP and RTCP.

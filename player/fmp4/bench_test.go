@@ -1,4 +1,4 @@
-package player
+package fmp4
 
 import (
 	"context"
@@ -38,7 +38,6 @@ func BenchmarkFMP4FanOut(b *testing.B) {
 			for i := range frames {
 				frames[i] = &relay.Frame{Track: init, Key: i%30 == 0, Payload: make([]byte, 4000)}
 			}
-			p := &Player{cfg: DefaultConfig()}
 			type viewer struct {
 				r    *relay.Reader
 				w    *discardWriter
@@ -66,7 +65,7 @@ func BenchmarkFMP4FanOut(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := p.writeFragment(v.w, fr, &v.sent); err != nil {
+					if err := writeFragment(v.w, fr, &v.sent); err != nil {
 						b.Fatal(err)
 					}
 				}

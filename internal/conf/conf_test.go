@@ -1,4 +1,4 @@
-package main
+package conf
 
 import (
 	"io"
@@ -17,12 +17,12 @@ func TestConfigPrecedenceIsDefaultsFileEnvironmentFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"RELAYCAST_HTTP": ":2001", "RELAYCAST_RTSP": ":3001"}
-	c, err := loadConfig([]string{"-config", file, "-rtsp", ":3002", "-log-level", "debug"},
+	c, err := Load([]string{"-config", file, "-rtsp", ":3002", "-log-level", "debug"},
 		func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := defaultConfig()
+	want := Default()
 	want.RTMP, want.HTTP, want.RTSP = ":1000", ":2001", ":3002"
 	want.Grace, want.Demo, want.LogLevel = 30*time.Second, false, "debug"
 	if !reflect.DeepEqual(c, want) {
@@ -32,7 +32,7 @@ func TestConfigPrecedenceIsDefaultsFileEnvironmentFlags(t *testing.T) {
 
 func TestBoolFlagsTakeBareAndExplicitForms(t *testing.T) {
 	for args, want := range map[string]bool{"-demo": true, "-demo=false": false, "-demo=true": true, "": true} {
-		c, err := loadConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
+		c, err := Load(strings.Fields(args), func(string) string { return "" }, io.Discard)
 		if err != nil || c.Demo != want {
 			t.Errorf("%q: demo=%v err=%v, want demo=%v", args, c.Demo, err, want)
 		}
@@ -61,7 +61,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{[]string{"-config", "/nonexistent.yaml"}, noEnv, "config file"},
 		{[]string{"extra"}, noEnv, "extra"},
 	} {
-		_, err := loadConfig(tc.args, tc.env, io.Discard)
+		_, err := Load(tc.args, tc.env, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want it to name %q", tc.args, err, tc.want)
 		}

@@ -1,4 +1,6 @@
-package main
+// Package conf is relaycast's configuration: one set of fields, each settable in the YAML
+// file, the environment and flags, validated at start with errors that name the field.
+package conf
 
 import (
 	"errors"
@@ -18,10 +20,10 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// config is everything an operator can set. Each field has one name, used as the YAML key,
+// Config is everything an operator can set. Each field has one name, used as the YAML key,
 // the flag (with - for _) and the environment variable (RELAYCAST_ + upper case).
 // Precedence: defaults, then the YAML file, then the environment, then flags.
-type config struct {
+type Config struct {
 	RTMP          string        `yaml:"rtmp"`
 	RTSP          string        `yaml:"rtsp"`
 	HTTP          string        `yaml:"http"`
@@ -47,8 +49,9 @@ type config struct {
 	PublishKeys map[string]string `yaml:"publish_keys"`
 }
 
-func defaultConfig() config {
-	return config{
+// Default returns the configuration with nothing set: what `make run` serves.
+func Default() Config {
+	return Config{
 		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
 		Demo: true, LogLevel: "info",
@@ -65,7 +68,7 @@ type field struct {
 	ptr   any
 }
 
-func (c *config) fields() []field {
+func (c *Config) fields() []field {
 	return []field{
 		{"rtmp", "RTMP listen address (publish and play)", &c.RTMP},
 		{"rtsp", "RTSP listen address", &c.RTSP},
@@ -91,10 +94,10 @@ func (c *config) fields() []field {
 	}
 }
 
-// loadConfig reads the configuration from args, the environment and the YAML file named by
+// Load reads the configuration from args, the environment and the YAML file named by
 // -config. Errors name the field and where its value came from.
-func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	c := defaultConfig()
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	c := Default()
 	fs := flag.NewFlagSet("relaycast", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "YAML configuration file")
@@ -134,10 +137,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 			}
 		}
 	}
-	return c, c.validate()
+	return c, c.Validate()
 }
 
-func (c *config) loadYAML(path string) error {
+func (c *Config) loadYAML(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
@@ -191,7 +194,8 @@ func deref(ptr any) any {
 	return nil
 }
 
-func (c config) validate() error {
+// Validate checks every field; the error names the first bad one.
+func (c Config) Validate() error {
 	for _, a := range []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}} {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("config %s: %q is not a listen address like :1935 or 127.0.0.1:1935", a.name, a.addr)
@@ -242,7 +246,7 @@ func (c config) validate() error {
 			return fmt.Errorf("config publish_keys: %s has an empty key", path)
 		}
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config log_level: %w", err)
 	}
 	if c.Grace < 0 {
@@ -254,7 +258,8 @@ func (c config) validate() error {
 	return nil
 }
 
-func parseLevel(s string) (slog.Level, error) {
+// ParseLevel reads a log level name.
+func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
 		return l, fmt.Errorf("%q is not debug, info, warn or error", s)

@@ -1,4 +1,4 @@
-package player
+package fmp4
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
@@ -38,10 +38,10 @@ type muxer struct {
 	init         *relay.Track           // derived track: Config is the init segment
 	mime         atomic.Pointer[string] // MIME type with codecs, read by HTTP handlers
 	asc          mpeg4audio.AudioSpecificConfig
-	pending      *relay.Frame   // video frame waiting for its successor
-	audioQ       []*fmp4.Sample // audio since the last fragment
-	audioBase    int64          // DTS of audioQ[0], in samples
-	audioNext    int64          // where the next audio sample continues the timeline
+	pending      *relay.Frame    // video frame waiting for its successor
+	audioQ       []*mfmp4.Sample // audio since the last fragment
+	audioBase    int64           // DTS of audioQ[0], in samples
+	audioNext    int64           // where the next audio sample continues the timeline
 	seq          uint32
 }
 
@@ -51,7 +51,7 @@ func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer 
 
 // setTracks builds the init segment for the given source tracks.
 func (m *muxer) setTracks(tracks []*relay.Track) error {
-	var init fmp4.Init
+	var init mfmp4.Init
 	m.video, m.audio = nil, nil
 	info := relay.Track{Codec: relay.CodecFMP4}
 	var codecs []string
@@ -60,9 +60,9 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 		case relay.CodecH264:
 			c, err := codec.ParseH264Config(t.Config)
 			if err != nil {
-				return fmt.Errorf("player: %w", err)
+				return fmt.Errorf("fmp4: %w", err)
 			}
-			init.Tracks = append(init.Tracks, &fmp4.InitTrack{
+			init.Tracks = append(init.Tracks, &mfmp4.InitTrack{
 				ID: videoTrackID, TimeScale: videoTimeScale,
 				Codec: &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]},
 			})
@@ -71,9 +71,9 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 			codecs = append(codecs, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level))
 		case relay.CodecAAC:
 			if err := m.asc.Unmarshal(t.Config); err != nil {
-				return fmt.Errorf("player: aac config: %w", err)
+				return fmt.Errorf("fmp4: aac config: %w", err)
 			}
-			init.Tracks = append(init.Tracks, &fmp4.InitTrack{
+			init.Tracks = append(init.Tracks, &mfmp4.InitTrack{
 				ID: audioTrackID, TimeScale: uint32(m.asc.SampleRate),
 				Codec: &mp4.CodecMPEG4Audio{Config: m.asc},
 			})
@@ -83,11 +83,11 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 		}
 	}
 	if len(init.Tracks) == 0 {
-		return errors.New("player: stream has no H.264 or AAC track")
+		return errors.New("fmp4: stream has no H.264 or AAC track")
 	}
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
-		return fmt.Errorf("player: init segment: %w", err)
+		return fmt.Errorf("fmp4: init segment: %w", err)
 	}
 	info.Config = buf.Bytes()
 	m.init = &info
@@ -96,8 +96,8 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	return nil
 }
 
-// run muxes until the source ends or stop; then the derived stream ends too.
-func (m *muxer) run(ctx context.Context) {
+// Run muxes until the source ends or stop; then the derived stream ends too.
+func (m *muxer) Run(ctx context.Context) {
 	defer m.out.Close()
 	r := m.src.NewReader()
 	defer r.Close()
@@ -105,12 +105,12 @@ func (m *muxer) run(ctx context.Context) {
 		f, err := r.Next(ctx)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
-				m.log.Warn("player muxer stopped", "err", err)
+				m.log.Warn("fmp4 muxer stopped", "err", err)
 			}
 			return
 		}
 		if err := m.frame(f); err != nil {
-			m.log.Warn("player: frame not muxed", "err", err)
+			m.log.Warn("fmp4: frame not muxed", "err", err)
 		}
 	}
 }
@@ -174,7 +174,7 @@ func (m *muxer) queueAudio(f *relay.Frame) {
 		// A jump inside a fragment cannot be expressed: start the queue anew at the jump.
 		m.audioQ, m.audioBase = m.audioQ[:0], dts
 	}
-	m.audioQ = append(m.audioQ, &fmp4.Sample{Duration: aacFrameSamples, Payload: f.Payload})
+	m.audioQ = append(m.audioQ, &mfmp4.Sample{Duration: aacFrameSamples, Payload: f.Payload})
 	m.audioNext = dts + aacFrameSamples
 }
 
@@ -187,16 +187,16 @@ func abs(v int64) int64 {
 
 // emit writes one fragment: the pending video frame (lasting d) and the queued audio.
 func (m *muxer) emit(d time.Duration) error {
-	part := fmp4.Part{SequenceNumber: m.seq}
+	part := mfmp4.Part{SequenceNumber: m.seq}
 	m.seq++
 	out := &relay.Frame{Track: m.init, Key: m.video == nil} // audio only: any fragment starts
 	if v := m.pending; v != nil {
 		m.pending = nil
 		out.DTS, out.PTS, out.Key = v.DTS, v.PTS, v.Key
-		part.Tracks = append(part.Tracks, &fmp4.PartTrack{
+		part.Tracks = append(part.Tracks, &mfmp4.PartTrack{
 			ID:       videoTrackID,
 			BaseTime: uint64(max(0, toScale(v.DTS, videoTimeScale))),
-			Samples: []*fmp4.Sample{{
+			Samples: []*mfmp4.Sample{{
 				Duration:        uint32(max(1, toScale(d, videoTimeScale))),
 				PTSOffset:       int32(toScale(v.PTS-v.DTS, videoTimeScale)),
 				IsNonSyncSample: !v.Key,
@@ -209,7 +209,7 @@ func (m *muxer) emit(d time.Duration) error {
 			out.DTS = time.Duration(m.audioBase) * time.Second / time.Duration(m.asc.SampleRate)
 			out.PTS = out.DTS
 		}
-		part.Tracks = append(part.Tracks, &fmp4.PartTrack{
+		part.Tracks = append(part.Tracks, &mfmp4.PartTrack{
 			ID: audioTrackID, BaseTime: uint64(max(0, m.audioBase)), Samples: m.audioQ,
 		})
 	}
@@ -218,9 +218,9 @@ func (m *muxer) emit(d time.Duration) error {
 	}
 	var buf seekablebuffer.Buffer
 	if err := part.Marshal(&buf); err != nil {
-		return fmt.Errorf("player: fragment: %w", err)
+		return fmt.Errorf("fmp4: fragment: %w", err)
 	}
-	m.audioQ = make([]*fmp4.Sample, 0, 4)
+	m.audioQ = make([]*mfmp4.Sample, 0, 4)
 	out.Payload = buf.Bytes()
 	return m.out.WriteFrame(out)
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"io"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
 )
 
 func TestPyroscopeReceivesProfiles(t *testing.T) {
@@ -20,7 +22,7 @@ func TestPyroscopeReceivesProfiles(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	cfg := defaultConfig()
+	cfg := conf.Default()
 	cfg.PyroscopeURL, cfg.PyroscopeTags = srv.URL, "region=test"
 	stop, err := startProfiling(cfg, 500*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

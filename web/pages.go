@@ -1,4 +1,4 @@
-package player
+package web
 
 import (
 	"embed"
@@ -12,9 +12,9 @@ import (
 //go:embed static
 var static embed.FS
 
-// Assets serves the pages' scripts, styles and icon under /static/: embedded files by exact
+// assets serves the pages' scripts, styles and icon under /static/: embedded files by exact
 // name, 404 for anything else (no directory listings, no errors from odd names).
-func Assets() http.Handler {
+func assets() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
 		if !fs.ValidPath(name) || strings.Contains(name, "/") || strings.HasSuffix(name, ".html") {
@@ -32,12 +32,13 @@ func Assets() http.Handler {
 	})
 }
 
-// ServeIndex serves the stream list page.
-func ServeIndex(w http.ResponseWriter, r *http.Request) { servePage(w, r, "static/index.html") }
+func serveIndex(w http.ResponseWriter, r *http.Request) { servePage(w, r, "static/index.html") }
 
-// ServePlayer serves the player page, for /live/NAME and for /live/NAME/embed alike: the page
+// servePlayer serves the player page, for /APP/NAME and for /APP/NAME/embed alike: the page
 // reads which from its URL.
-func ServePlayer(w http.ResponseWriter, r *http.Request) { servePage(w, r, "static/player.html") }
+func servePlayer(w http.ResponseWriter, r *http.Request, _ string) {
+	servePage(w, r, "static/player.html")
+}
 
 func servePage(w http.ResponseWriter, r *http.Request, name string) {
 	b, err := static.ReadFile(name)

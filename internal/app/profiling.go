@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/grafana/pyroscope-go"
+
+	"github.com/relaycast/relaycast/internal/conf"
 )
 
 // startProfiling sends CPU, allocation and goroutine profiles to a Pyroscope server every
 // uploadRate, when one is configured. Goroutines that serve a stream carry a "stream" label
 // (and "protocol"), so a profile can be split by stream.
-func startProfiling(cfg config, uploadRate time.Duration, log *slog.Logger) (stop func(), err error) {
+func startProfiling(cfg conf.Config, uploadRate time.Duration, log *slog.Logger) (stop func(), err error) {
 	if cfg.PyroscopeURL == "" {
 		return func() {}, nil
 	}

@@ -3,8 +3,9 @@
 // live edge. No library, no build step.
 'use strict';
 (() => {
-  const [, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  const base = `/live/${encodeURIComponent(name)}`;
+  const [app, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const path = `${app}/${name}`;
+  const base = `/${encodeURIComponent(app)}/${encodeURIComponent(name)}`;
   const video = document.getElementById('video');
   const statusEl = document.getElementById('status');
   const unmute = document.getElementById('unmute');
@@ -13,7 +14,7 @@
 
   document.title = `${name} — relaycast`;
   if (mode === 'embed') document.body.classList.add('embed');
-  document.getElementById('title').textContent = `live/${name}`;
+  document.getElementById('title').textContent = path;
   const origin = location.origin;
   document.getElementById('embed').textContent =
     `<iframe src="${origin}${base}/embed${location.search}" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
@@ -133,7 +134,7 @@
     for (let backoff = 500; ; backoff = Math.min(backoff * 2, 4000)) {
       try {
         const res = await fetch('/api/v1/streams', { cache: 'no-store' });
-        const s = (await res.json()).streams.find((x) => x.name === name);
+        const s = (await res.json()).streams.find((x) => x.path === path);
         if (s) {
           document.getElementById('rtmp-url').textContent = s.urls.rtmp;
           document.getElementById('rtsp-url').textContent = s.urls.rtsp;

@@ -23,7 +23,7 @@
       const name = document.createElement('td');
       const a = document.createElement('a');
       a.href = s.urls.page;
-      a.textContent = s.name;
+      a.textContent = s.path;
       const dot = document.createElement('span');
       dot.className = 'live-dot';
       name.append(dot, a);

@@ -1,4 +1,4 @@
-package player
+package hls
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// hlsMuxer is the one reader of a relay stream for HLS clients (Safari and iOS, VLC, ffmpeg,
+// muxer is the one reader of a relay stream for HLS clients (Safari and iOS, VLC, ffmpeg,
 // CDNs): gohlslib cuts LL-HLS segments and parts in memory and answers the playlist requests,
 // blocking ones included.
-type hlsMuxer struct {
+type muxer struct {
 	src          *relay.Stream
 	lib          *gohlslib.Muxer
 	video, audio *gohlslib.Track
@@ -28,8 +28,8 @@ type hlsMuxer struct {
 	log          *slog.Logger
 }
 
-func newHLSMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*hlsMuxer, error) {
-	h := &hlsMuxer{src: src, log: log}
+func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxer, error) {
+	h := &muxer{src: src, log: log}
 	lib := &gohlslib.Muxer{
 		Variant:            gohlslib.MuxerVariantLowLatency,
 		SegmentCount:       7,
@@ -66,7 +66,7 @@ func newHLSMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*h
 	return h, nil
 }
 
-func (h *hlsMuxer) run(ctx context.Context) {
+func (h *muxer) Run(ctx context.Context) {
 	defer h.lib.Close()
 	r := h.src.NewReader()
 	defer r.Close()
@@ -84,7 +84,7 @@ func (h *hlsMuxer) run(ctx context.Context) {
 	}
 }
 
-func (h *hlsMuxer) write(f *relay.Frame) error {
+func (h *muxer) write(f *relay.Frame) error {
 	if h.epoch.IsZero() {
 		h.epoch = time.Now().Add(-f.PTS)
 	}
@@ -113,7 +113,7 @@ func (h *hlsMuxer) write(f *relay.Frame) error {
 
 // handle answers one HLS request; gohlslib leaves a name it does not know unanswered, which
 // becomes a 404 here.
-func (h *hlsMuxer) handle(w http.ResponseWriter, r *http.Request) {
+func (h *muxer) handle(w http.ResponseWriter, r *http.Request) {
 	tw := &trackingWriter{ResponseWriter: w}
 	h.lib.Handle(tw, r)
 	if !tw.wrote {
@@ -138,3 +138,10 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (gohlslib flushes).
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// videoTimeScale is the clock of H.264 in HLS: 90 kHz, as in MPEG-TS.
+const videoTimeScale = 90000
+
+func toScale(d time.Duration, scale int64) int64 {
+	return int64(d) * scale / int64(time.Second)
+}

@@ -1,4 +1,4 @@
-package player_test
+package fmp4_test
 
 import (
 	"bufio"
@@ -112,30 +112,4 @@ func TestTwoHundredFMP4ReadersGetEveryFragmentAndAStalledOneHoldsNobodyUp(t *tes
 		t.Errorf("fragments per reader from %d to %d; want ≥ 140 and all within 10", lo, hi)
 	}
 	t.Logf("fragments per reader: %d to %d; the stalled one %d", counts[0], counts[len(counts)-1], readers[0].fragments)
-}
-
-func TestLLHLSPlaysInFFmpeg(t *testing.T) {
-	srv := testenv.Start(t, testenv.Options{})
-	testenv.PublishSample(t, srv.URL("live/hls"))
-	testenv.WaitLive(t, srv, "live/hls", 10*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	url := srv.HTTPURL("/live/hls/index.m3u8")
-	streams := testenv.FFprobeStreams(ctx, t, url)
-	if !slices.Contains(streams, "h264 1280x720") || !slices.Contains(streams, "aac") {
-		t.Fatalf("ffprobe streams = %q, want h264 1280x720 and aac", streams)
-	}
-	const window = 6 * time.Second
-	d := testenv.FFmpegDecode(ctx, t, url, window)
-	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
-		t.Fatalf("ffmpeg over LL-HLS: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
-	}
-	res, err := http.Get(srv.HTTPURL("/live/hls/nothing.m3u8"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown HLS file: %d, want 404", res.StatusCode)
-	}
 }

@@ -1,0 +1,233 @@
+// Package app is relaycast's one wiring: it builds every part from a conf.Config, serves
+// until told to stop and shuts down in order. The binary and the tests both run it, so the
+// tests run exactly what ships.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/connlimit"
+	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/player/fmp4"
+	"github.com/relaycast/relaycast/player/hls"
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtmp"
+	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/web"
+)
+
+// ShutdownTimeout bounds Run's clean stop.
+const ShutdownTimeout = 5 * time.Second
+
+// Tuning is each part's configuration as New derives it from conf.Config. A test may adjust
+// what operators cannot set (timeouts, buffer sizes) before the parts are built.
+type Tuning struct {
+	Relay relay.Config
+	RTMP  rtmp.Config
+	RTSP  rtsp.Config
+	FMP4  fmp4.Config
+	HLS   hls.Config
+	Web   web.Config
+}
+
+// App is a built server: every part, listening, not yet serving.
+type App struct {
+	Relays *relay.Registry
+	RTMP   *rtmp.Server
+	RTSP   *rtsp.Server
+	FMP4   *fmp4.Server
+	HLS    *hls.Server
+	Web    *web.Server
+
+	cfg     conf.Config
+	log     *slog.Logger
+	lns     listeners
+	limiter *connlimit.Limiter
+
+	stopDemo context.CancelFunc
+	wg       sync.WaitGroup
+	errc     chan error
+	stopOnce sync.Once
+}
+
+// New validates cfg, derives each part's configuration (passed to tune, when not nil), opens
+// the listeners and builds the parts.
+func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := tuning(cfg)
+	if tune != nil {
+		tune(&t)
+	}
+	if err := t.Relay.Validate(); err != nil {
+		return nil, err
+	}
+	lns, err := listenAll(cfg)
+	if err != nil {
+		return nil, err
+	}
+	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
+	a := &App{cfg: cfg, log: log, lns: lns, errc: make(chan error, 4), stopDemo: func() {}}
+	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
+	a.Relays = relay.NewRegistry(t.Relay)
+	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
+	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
+	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
+	a.HLS = hls.New(t.HLS, a.Relays, log)
+	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS,
+		map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}, log)
+	return a, nil
+}
+
+// tuning derives every part's configuration from the operator's.
+func tuning(cfg conf.Config) Tuning {
+	policy := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
+	t := Tuning{Relay: relay.DefaultConfig(), RTMP: rtmp.DefaultConfig(), RTSP: rtsp.DefaultConfig(),
+		FMP4: fmp4.DefaultConfig(), HLS: hls.DefaultConfig(), Web: web.DefaultConfig()}
+	t.Relay.Grace, t.Relay.MaxLag, t.Relay.MaxStreams = cfg.Grace, cfg.MaxLag, cfg.MaxStreams
+	t.RTMP.Access, t.RTMP.NoDelay = policy, cfg.RTMPNoDelay
+	t.RTSP.RTPPort, t.RTSP.RTCPPort, t.RTSP.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
+	t.RTSP.Access = policy
+	t.FMP4.MaxLag = cfg.MaxLag
+	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
+	return t
+}
+
+// Addrs are the addresses the app listens on.
+type Addrs struct{ RTMP, RTSP, HTTP string }
+
+// Addrs returns the listening addresses (with the ports the system chose for port 0).
+func (a *App) Addrs() Addrs {
+	return Addrs{a.lns.rtmp.Addr().String(), a.lns.rtsp.Addr().String(), a.lns.http.Addr().String()}
+}
+
+// Start serves every listener and, when configured, publishes the demo stream. A server that
+// fails reports on Failed.
+func (a *App) Start() {
+	serve := func(name string, s interface{ Serve(net.Listener) error }, l net.Listener) {
+		a.wg.Go(func() {
+			if err := s.Serve(a.limiter.Listen(l, name)); err != nil {
+				a.errc <- err
+			}
+		})
+	}
+	serve("rtmp", a.RTMP, a.lns.rtmp)
+	serve("rtsp", a.RTSP, a.lns.rtsp)
+	serve("http", a.Web, a.lns.http)
+	if a.cfg.Demo {
+		var ctx context.Context
+		ctx, a.stopDemo = context.WithCancel(context.Background())
+		demo := &ingest.Demo{Path: "live/demo", Log: a.log}
+		a.wg.Go(func() {
+			if err := demo.Run(ctx, a.Relays); err != nil && !errors.Is(err, context.Canceled) {
+				a.errc <- err
+			}
+		})
+	}
+	addrs := a.Addrs()
+	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP,
+		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
+		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
+}
+
+// Failed delivers the error of a server that stopped by itself.
+func (a *App) Failed() <-chan error { return a.errc }
+
+// Run starts the app, serves until ctx is done or a server fails, then shuts down within
+// ShutdownTimeout.
+func (a *App) Run(ctx context.Context) error {
+	stopProfiling, err := startProfiling(a.cfg, 15*time.Second, a.log)
+	if err != nil {
+		a.closeListeners()
+		return err
+	}
+	defer stopProfiling()
+	a.Start()
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+	case err = <-a.errc:
+	}
+	// A second is kept for what follows the servers' shutdown.
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout-time.Second)
+	defer cancel()
+	if serr := a.Shutdown(sctx); serr != nil {
+		return errors.Join(err, serr)
+	}
+	a.log.Info("stopped")
+	return err
+}
+
+// Shutdown ends every stream, which tells every viewer (RTMP UnpublishNotify, RTCP BYE, the
+// end of the HTTP response) and lets them hang up until ctx ends; publishers hear it from the
+// servers' own Shutdown. Then everything left is closed.
+func (a *App) Shutdown(ctx context.Context) error {
+	return a.stop(func() error {
+		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx))
+	}, ctx)
+}
+
+// Close stops everything at once.
+func (a *App) Close() error {
+	return a.stop(func() error {
+		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close())
+	}, context.Background())
+}
+
+func (a *App) stop(servers func() error, ctx context.Context) error {
+	var err error
+	a.stopOnce.Do(func() {
+		a.stopDemo()
+		a.Relays.Close()
+		err = servers()
+		a.closeListeners() // a listener never served (Start not called) closes here
+		done := make(chan struct{})
+		go func() { a.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.Join(err, fmt.Errorf("shutdown: %w", ctx.Err()))
+		}
+	})
+	return err
+}
+
+type listeners struct{ rtmp, rtsp, http net.Listener }
+
+// listenAll opens the three TCP ports, or none.
+func listenAll(cfg conf.Config) (listeners, error) {
+	var ls listeners
+	for _, l := range []struct {
+		name, addr string
+		dst        *net.Listener
+	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			ls.close()
+			return ls, fmt.Errorf("%s listen %s: %w", l.name, l.addr, err)
+		}
+		*l.dst = ln
+	}
+	return ls, nil
+}
+
+func (a *App) closeListeners() { a.lns.close() }
+
+func (ls listeners) close() {
+	for _, l := range []net.Listener{ls.rtmp, ls.rtsp, ls.http} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
+func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }

@@ -1,0 +1,156 @@
+// Package fmp4 delivers live streams to browsers as fragmented MP4 over one long HTTP
+// response each (Media Source Extensions, ffmpeg, VLC): one muxer per stream makes the
+// fragments once, and every browser gets the same bytes.
+package fmp4
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Relay is what the server needs from the relay.
+type Relay interface {
+	Lookup(path string) (*relay.Stream, error)
+}
+
+// Config tunes fMP4 delivery.
+type Config struct {
+	// WriteTimeout drops a browser that takes no data for this long.
+	WriteTimeout time.Duration
+	// TrackWait bounds the wait for a stream that just went live to show its tracks.
+	TrackWait time.Duration
+	// MaxLag is how far behind the live edge a browser may fall before it skips to the next
+	// keyframe (relay.Config.MaxLag).
+	MaxLag time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{WriteTimeout: 15 * time.Second, TrackWait: 2 * time.Second, MaxLag: relay.DefaultConfig().MaxLag}
+}
+
+// Server muxes relay streams for browsers and streams the fragments.
+type Server struct {
+	cfg     Config
+	relays  Relay
+	log     *slog.Logger
+	derived *relay.Registry // the fragment streams, one per muxed relay stream
+	muxers  relay.Outputs[*muxer]
+	viewers relay.Viewers
+}
+
+// New returns a server reading from relays.
+func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	dc := relay.DefaultConfig()
+	dc.Grace = 0 // the source stream has the grace window; its fragments just follow it
+	if cfg.MaxLag > 0 {
+		dc.MaxLag = cfg.MaxLag
+	}
+	s := &Server{cfg: cfg, relays: relays, log: log, derived: relay.NewRegistry(dc)}
+	s.muxers = relay.Outputs[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, Label: "http-fmp4"}
+	return s
+}
+
+func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
+	pub, err := s.derived.Publish(src.Path())
+	if err != nil {
+		return nil, fmt.Errorf("fmp4 %s: %w", src.Path(), err)
+	}
+	m := newMuxer(src, pub, s.log.With("path", src.Path()))
+	if err := m.setTracks(tracks); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close stops every muxer; browsers' responses end.
+func (s *Server) Close() error {
+	s.muxers.Close()
+	s.derived.Close()
+	return nil
+}
+
+// ServeMedia streams path to one browser: the init segment, then fragments from the latest
+// keyframe on, as they are made. An error means the stream cannot be served and nothing was
+// written.
+func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string) error {
+	src, err := s.relays.Lookup(path)
+	if err != nil {
+		return err
+	}
+	m, err := s.muxers.Get(r.Context(), src)
+	if err != nil {
+		return err
+	}
+	reader := m.out.Stream().NewReader()
+	defer reader.Close()
+	h := w.Header()
+	h.Set("Content-Type", *m.mime.Load())
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	s.viewers.Add(path, 1)
+	defer s.viewers.Add(path, -1)
+	s.log.Info("viewer join", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr)
+	err = s.sendFragments(r.Context(), w, rc, reader)
+	s.log.Info("viewer leave", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr, "reason", reason(err))
+	return nil
+}
+
+func (s *Server) sendFragments(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, reader *relay.Reader) error {
+	var sent *relay.Track
+	var deadlineAt time.Time
+	for {
+		f, err := reader.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if now := time.Now(); now.Sub(deadlineAt) > time.Second {
+			deadlineAt = now
+			_ = rc.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
+		}
+		if err := writeFragment(w, f, &sent); err != nil {
+			return err
+		}
+		if !reader.Ready() {
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// writeFragment writes one shared fragment, preceded by its init segment if the browser does
+// not have that one yet. It is the whole per-browser cost of a frame: no copy, no allocation.
+func writeFragment(w http.ResponseWriter, f *relay.Frame, sent **relay.Track) error {
+	if f.Track != *sent {
+		*sent = f.Track
+		if _, err := w.Write(f.Track.Config); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(f.Payload)
+	return err
+}
+
+func reason(err error) string {
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return "viewer left"
+	case errors.Is(err, relay.ErrEnded):
+		return "stream ended"
+	default:
+		return err.Error()
+	}
+}
+
+// Viewers returns how many browsers watch each path.
+func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
