@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
@@ -114,6 +115,11 @@ func (h *muxer) write(f *relay.Frame) error {
 // handle answers one HLS request; gohlslib leaves a name it does not know unanswered, which
 // becomes a 404 here.
 func (h *muxer) handle(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/"+gapSegment) {
+		w.Header().Set("Content-Type", "video/mp4")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	tw := &trackingWriter{ResponseWriter: w}
 	h.lib.Handle(tw, r)
 	if !tw.wrote {
@@ -138,6 +144,11 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection (gohlslib flushes).
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// gapSegment is the URI gohlslib gives the EXT-X-GAP segments that fill a young LL-HLS
+// playlist (iOS wants a full window from the start). A client that does not know EXT-X-GAP,
+// like ffmpeg 5, fetches it; an empty segment lets it go on to the real ones without an error.
+const gapSegment = "gap.mp4"
 
 // videoTimeScale is the clock of H.264 in HLS: 90 kHz, as in MPEG-TS.
 const videoTimeScale = 90000

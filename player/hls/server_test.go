@@ -1,6 +1,7 @@
 package hls_test
 
 import (
+	"io"
 	"context"
 	"net/http"
 	"slices"
@@ -26,7 +27,17 @@ func TestLLHLSPlaysInFFmpeg(t *testing.T) {
 	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("ffmpeg over LL-HLS: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
-	res, err := http.Get(srv.HTTPURL("/live/hls/nothing.m3u8"))
+	// The gap segments of a young playlist are empty, for readers that do not know EXT-X-GAP.
+	res, err := http.Get(srv.HTTPURL("/live/hls/gap.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Errorf("gap.mp4: %d with %d bytes, want 200 and empty", res.StatusCode, len(body))
+	}
+	res, err = http.Get(srv.HTTPURL("/live/hls/nothing.m3u8"))
 	if err != nil {
 		t.Fatal(err)
 	}
