@@ -1,8 +1,8 @@
 package hls_test
 
 import (
-	"io"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"testing"
