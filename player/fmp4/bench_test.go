@@ -3,11 +3,13 @@ package fmp4
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -74,5 +76,33 @@ func BenchmarkFMP4FanOut(b *testing.B) {
 			runtime.ReadMemStats(&ms)
 			b.ReportMetric(float64(ms.Mallocs-start)/float64(b.N)/float64(n), "allocs/frame/reader")
 		})
+	}
+}
+
+// BenchmarkMuxer measures the work done once per stream for each frame: cutting it into an
+// fMP4 fragment that every browser then shares.
+func BenchmarkMuxer(b *testing.B) {
+	frames, err := mediatest.DemoFrames()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := relay.DefaultConfig()
+	cfg.Grace = 0
+	g := relay.NewRegistry(cfg)
+	defer g.Close()
+	out, err := g.Publish("live/bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := newMuxer(nil, out, slog.New(slog.DiscardHandler))
+	if err := m.setTracks([]*relay.Track{frames[0].Track}); err != nil {
+		b.Fatal(err)
+	}
+	loop := mediatest.NewLooper(frames)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.frame(loop.Next()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type muxer struct {
 	video, audio *gohlslib.Track
 	srcVideo     *relay.Track
 	params       codec.H264Config
+	nalus        [][]byte
 	epoch        time.Time
 	log          *slog.Logger
 }
@@ -101,10 +102,14 @@ func (h *muxer) write(f *relay.Frame) error {
 			}
 			h.srcVideo, h.params = f.Track, c
 		}
-		au, err := h.params.AccessUnit(nil, f.Payload)
+		// gohlslib keeps none of the slice (it copies the NAL units into its own sample), so
+		// it is reused from frame to frame.
+		au, err := h.params.AccessUnit(h.nalus[:0], f.Payload)
 		if err != nil {
 			return fmt.Errorf("hls: %w", err)
 		}
+		h.nalus = au
+		defer clear(h.nalus)
 		return h.lib.WriteH264(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
 	case f.Track.Codec == relay.CodecAAC && h.audio != nil:
 		return h.lib.WriteMPEG4Audio(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
