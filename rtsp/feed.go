@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,10 +33,11 @@ const holdTimeout = 250 * time.Millisecond
 // feed is the one reader of a relay stream for RTSP: it packetizes each frame once and writes
 // the packets to a gortsplib ServerStream, which sends the same bytes to every session.
 type feed struct {
-	rs        *relay.Stream
-	stream    *gortsplib.ServerStream
-	log       *slog.Logger
-	maxReplay int
+	rs           *relay.Stream
+	stream       *gortsplib.ServerStream
+	log          *slog.Logger
+	maxReplay    int // packets
+	maxUDPReplay int // bytes
 
 	video, audio *track
 	params       codec.H264Config
@@ -45,8 +47,10 @@ type feed struct {
 
 	mu      sync.Mutex
 	replay  []replayPacket // packets since the latest video keyframe
+	bytes   int            // their size on the wire
 	holds   int            // sessions between their PLAY and its response
 	release chan struct{}  // closed when holds drops to zero
+	atKey   []*ticket      // sessions waiting for the next keyframe to start at
 }
 
 // track is one media of the SDP with its packetizer.
@@ -77,11 +81,11 @@ type replayPacket struct {
 }
 
 // newFeed builds the SDP medias from the relay tracks; Run then packetizes.
-func newFeed(lib *gortsplib.Server, rs *relay.Stream, tracks []*relay.Track, maxReplay int, log *slog.Logger) (*feed, error) {
+func newFeed(lib *gortsplib.Server, rs *relay.Stream, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
 	if lib == nil {
 		return nil, relay.ErrClosed
 	}
-	f := &feed{rs: rs, log: log, maxReplay: maxReplay}
+	f := &feed{rs: rs, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
 	var medias []*description.Media
 	for _, t := range tracks {
 		var err error
@@ -163,6 +167,7 @@ func (f *feed) Run(ctx context.Context) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
 				f.log.Warn("rtsp feed stopped", "err", err)
 			}
+			f.startAtKeyframe() // none will come: let the waiting sessions go
 			f.goodbye()
 			return
 		}
@@ -230,6 +235,9 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	if err != nil || t == nil {
 		return err
 	}
+	if fr.Key && t == f.video {
+		f.startAtKeyframe()
+	}
 	if err := f.waitHolds(ctx); err != nil {
 		return err
 	}
@@ -238,7 +246,7 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	defer f.mu.Unlock()
 	if fr.Key && t == f.video {
 		clear(f.replay)
-		f.replay = f.replay[:0]
+		f.replay, f.bytes = f.replay[:0], 0
 	}
 	for _, p := range pkts {
 		if err := f.stream.WritePacketRTPWithNTP(t.media, p, ntp); err != nil {
@@ -246,6 +254,7 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 		}
 		if len(f.replay) <= f.maxReplay {
 			f.replay = append(f.replay, replayPacket{t, p, fr.PTS})
+			f.bytes += p.MarshalSize()
 		}
 	}
 	return nil
@@ -255,9 +264,12 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 // picture comes at once instead of at the next keyframe. gortsplib makes the session live
 // only after OnPlay returns; until the PLAY response goes out (unhold) the feed holds back
 // new packets, so the session gets neither a gap nor a packet twice. A GOP too big for the
-// session's queue is not sent: that session starts at the next keyframe. It returns the
+// session's queue is not sent: that session waits for the next keyframe and starts with it,
+// so that its decoder never sees a picture whose references it lacks. So does a session
+// whose player's receive buffer the GOP would overflow (Config.UDPReplayBytes). Nothing is
+// replayed to a multicast session, which gets the group's packets. The ticket names the
 // first packet sent on each media.
-func (f *feed) join(ss *gortsplib.ServerSession) map[*description.Media]rtpStart {
+func (f *feed) join(ss *gortsplib.ServerSession) *ticket {
 	setup := map[*description.Media]bool{}
 	for _, m := range ss.Medias() {
 		setup[m] = true
@@ -265,7 +277,17 @@ func (f *feed) join(ss *gortsplib.ServerSession) map[*description.Media]rtpStart
 	starts := map[*description.Media]rtpStart{}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.replay) <= f.maxReplay {
+	tr := ss.Transport()
+	if tr != nil && tr.Protocol == gortsplib.ProtocolUDPMulticast {
+		f.hold()
+		return &ticket{}
+	}
+	if !f.replayFits(tr) && f.video != nil {
+		t := &ticket{keyframe: make(chan struct{}), waiting: true}
+		f.atKey = append(f.atKey, t)
+		return t
+	}
+	{
 		var from time.Duration // the instant the replay starts at, the same on every media
 		for _, p := range f.replay {
 			m := p.track.media
@@ -283,11 +305,80 @@ func (f *feed) join(ss *gortsplib.ServerSession) map[*description.Media]rtpStart
 			_ = ss.WritePacketRTPWithNTP(m, p.pkt, f.epoch.Add(p.pts))
 		}
 	}
+	f.hold()
+	return &ticket{starts: starts}
+}
+
+// ticket is a joining session's place in the feed: a hold on new packets from its PLAY to
+// the response, taken at once after a replay, or at the next keyframe when the session
+// waits for one.
+type ticket struct {
+	starts   map[*description.Media]rtpStart
+	keyframe chan struct{} // closed when a waiting session's hold is taken (or it left)
+	waiting  bool          // in feed.atKey, holding nothing yet
+}
+
+// hold keeps the feed from writing until unhold; f.mu must be held.
+func (f *feed) hold() {
 	if f.holds == 0 {
 		f.release = make(chan struct{})
 	}
 	f.holds++
-	return starts
+}
+
+// startAtKeyframe turns the waiting sessions' tickets into holds, just before the feed
+// writes a keyframe: their PLAY responses go out and they are live when it comes.
+func (f *feed) startAtKeyframe() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.atKey {
+		t.waiting = false
+		f.hold()
+		close(t.keyframe)
+	}
+	clear(f.atKey)
+	f.atKey = f.atKey[:0]
+}
+
+// awaitKeyframe waits, at most d, for the keyframe a ticket waits for. A session that
+// waited in vain starts at once, mid-GOP.
+func (f *feed) awaitKeyframe(t *ticket, d time.Duration) {
+	if t.keyframe == nil {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.keyframe:
+		return
+	case <-timer.C:
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dropWaiter(t) {
+		f.hold()
+		close(t.keyframe)
+	}
+}
+
+// dropWaiter takes a waiting ticket off feed.atKey; f.mu must be held.
+func (f *feed) dropWaiter(t *ticket) bool {
+	if !t.waiting {
+		return false
+	}
+	t.waiting = false
+	if i := slices.Index(f.atKey, t); i >= 0 {
+		f.atKey = slices.Delete(f.atKey, i, i+1)
+	}
+	return true
+}
+
+// replayFits says whether the GOP replay may go to a session on transport tr.
+func (f *feed) replayFits(tr *gortsplib.SessionTransport) bool {
+	if len(f.replay) > f.maxReplay || tr == nil {
+		return false
+	}
+	return tr.Protocol != gortsplib.ProtocolUDP || f.bytes <= f.maxUDPReplay
 }
 
 // rewriteRTPInfo makes a PLAY response's RTP-Info name the first packet the session gets on
@@ -320,10 +411,14 @@ func (f *feed) rewriteRTPInfo(res *base.Response, starts map[*description.Media]
 	res.Header["RTP-Info"] = info.Marshal()
 }
 
-// unhold ends a hold taken by join.
-func (f *feed) unhold() {
+// unhold ends the hold of a ticket, or its wait for a keyframe.
+func (f *feed) unhold(t *ticket) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.dropWaiter(t) {
+		close(t.keyframe)
+		return
+	}
 	if f.holds == 0 {
 		return
 	}

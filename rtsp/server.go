@@ -14,7 +14,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
 	"github.com/relaycast/relaycast/access"
@@ -60,6 +59,15 @@ type Config struct {
 	Access Authorizer
 	// TrackWait is how long DESCRIBE waits for a stream that just went live to show its tracks.
 	TrackWait time.Duration
+	// UDPReplayBytes bounds the GOP sent to a joining UDP session. It arrives as one burst,
+	// which the player's socket must hold until the player reads: Linux gives a socket
+	// 208 KiB unless the player asks for more and the system allows it (net.core.rmem_max).
+	// What does not fit is lost, and with it pictures until the next keyframe, so a session
+	// that would get a bigger GOP starts at the next keyframe instead.
+	UDPReplayBytes int
+	// KeyframeWait bounds how long PLAY waits for the next keyframe when the current GOP is
+	// not replayed to the session (too big for its queue or its UDP receive buffer).
+	KeyframeWait time.Duration
 }
 
 // DefaultConfig returns the defaults (UDP ports 8000/8001, multicast off).
@@ -68,15 +76,15 @@ func DefaultConfig() Config {
 		RTPPort: 8000, RTCPPort: 8001,
 		MulticastRTPPort: 8002, MulticastRTCPPort: 8003,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		WriteQueue: 1024, TrackWait: 2 * time.Second, IdleTimeout: 75 * time.Second,
+		WriteQueue: 1024, TrackWait: 2 * time.Second, KeyframeWait: 10 * time.Second, UDPReplayBytes: 192 << 10, IdleTimeout: 75 * time.Second,
 		HandshakeTimeout: 10 * time.Second,
 	}
 }
 
 // joining is a session between its PLAY and the response: it holds its feed.
 type joining struct {
-	f      *feed
-	starts map[*description.Media]rtpStart
+	f *feed
+	t *ticket
 }
 
 // Server serves every live relay path over RTSP.
@@ -109,7 +117,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		TrackWait: cfg.TrackWait,
 		Label:     "rtsp",
 		New: func(rs *relay.Stream, tracks []*relay.Track) (*feed, error) {
-			return newFeed(s.lib, rs, tracks, s.maxReplay(), s.log.With("path", rs.Path()))
+			return newFeed(s.lib, rs, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
 		},
 	}
 	return s
@@ -268,15 +276,20 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	if ctx.Session.Stream() != f.stream { // set up on a feed that has ended since
 		return &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("rtsp play %s: %w", path, relay.ErrEnded)
 	}
+	var t *ticket
 	s.mu.Lock()
 	if _, ok := s.joining[ctx.Conn]; !ok && ctx.Session.State() != gortsplib.ServerSessionStatePlay {
-		s.joining[ctx.Conn] = &joining{f: f, starts: f.join(ctx.Session)}
+		t = f.join(ctx.Session)
+		s.joining[ctx.Conn] = &joining{f: f, t: t}
 	}
 	if _, ok := s.playing[ctx.Session]; !ok {
 		s.playing[ctx.Session] = path
 		s.viewers.Add(path, 1)
 	}
 	s.mu.Unlock()
+	if t != nil {
+		f.awaitKeyframe(t, s.cfg.KeyframeWait)
+	}
 	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", transportName(ctx.Session),
 		"remote", ctx.Conn.NetConn().RemoteAddr().String())
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -286,7 +299,7 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 // way the session is live and the feed may go on.
 func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	if j := s.unhold(sc); j != nil && res.StatusCode == base.StatusOK {
-		j.f.rewriteRTPInfo(res, j.starts)
+		j.f.rewriteRTPInfo(res, j.t.starts)
 	}
 }
 
@@ -301,7 +314,7 @@ func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 	delete(s.joining, sc)
 	s.mu.Unlock()
 	if j != nil {
-		j.f.unhold()
+		j.f.unhold(j.t)
 	}
 	return j
 }

@@ -2,9 +2,9 @@ package rtsp_test
 
 import (
 	"context"
-	"os/exec"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/testenv"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtsp"
 )
 
 func TestFFprobeOverTCPSeesH264720pAndAAC(t *testing.T) {
@@ -51,7 +52,7 @@ func TestFFmpegDecodesEveryFrameOverUDPAndTCP(t *testing.T) {
 	}
 }
 
-func TestGStreamerDecodes90Buffers(t *testing.T) {
+func TestGStreamerDecodes90PicturesWithoutAWarning(t *testing.T) {
 	testenv.NeedTools(t, "gst-launch-1.0")
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSample(t, srv.URL("live/gst"))
@@ -60,12 +61,9 @@ func TestGStreamerDecodes90Buffers(t *testing.T) {
 		t.Run(protocols, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, "gst-launch-1.0", "-q",
-				"rtspsrc", "location="+srv.RTSPURL("live/gst"), "protocols="+protocols,
-				"!", "rtph264depay", "!", "h264parse", "!", "avdec_h264",
-				"!", "identity", "eos-after=90", "!", "fakesink").CombinedOutput()
-			if err != nil {
-				t.Fatalf("gstreamer did not reach 90 decoded buffers: %v\n%s", err, out)
+			w, err := testenv.GstDecodeRTSP(ctx, t, srv.RTSPURL("live/gst"), protocols, 90, 120)
+			if err != nil || len(w) > 0 {
+				t.Fatalf("gstreamer did not decode 90 pictures cleanly: %v\n%s", err, strings.Join(w, "\n"))
 			}
 		})
 	}
@@ -277,5 +275,31 @@ func TestPublisherReturningWithinGraceKeepsSessionAndLeavingEndsIt(t *testing.T)
 		if stall := d.LongestStall(ended.Sub(playing)); stall > 2500*time.Millisecond {
 			t.Errorf("%s player stalled %v across a 1 s outage", transport, stall)
 		}
+	}
+}
+
+// A session that is not sent the current GOP (here: none is, over UDP) waits for the next
+// keyframe and starts with it: started mid-GOP, a decoder sees pictures whose references it
+// never got and complains until the next keyframe (gstreamer: "decode_slice_header error").
+func TestSessionWithoutTheGOPStartsAtTheNextKeyframe(t *testing.T) {
+	cfg := rtsp.DefaultConfig()
+	cfg.RTPPort, cfg.RTCPPort = testenv.FreeUDPPair(t)
+	cfg.UDPReplayBytes = 0
+	srv := testenv.Start(t, testenv.Options{RTSP: &cfg})
+	testenv.PublishSample(t, srv.URL("live/gop"))
+	testenv.WaitLive(t, srv, "live/gop", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	for i := range 3 { // joins at three points of the 1 s GOP
+		time.Sleep(time.Duration(300+i*200) * time.Millisecond)
+		w, err := testenv.GstDecodeRTSP(ctx, t, srv.RTSPURL("live/gop"), "udp", 60, 90)
+		if err != nil || len(w) > 0 {
+			t.Fatalf("join %d: %v, %d warnings:\n%s", i, err, len(w), strings.Join(w[:min(len(w), 20)], "\n"))
+		}
+	}
+	const window = 3 * time.Second
+	d := testenv.FFmpegDecode(ctx, t, srv.RTSPURL("live/gop"), window, "-rtsp_transport", "udp")
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
+		t.Fatalf("ffmpeg: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }

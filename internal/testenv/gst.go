@@ -1,0 +1,54 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// startupReorder is gstreamer's video decoder warning that a picture's timestamp is below the
+// last one's, as it prints it in the first moments of a B-frame stream over RTP: RTP carries
+// presentation times only, in decode order, and the decoder learns the reorder depth from
+// the first pictures. Only this warning, and only within the stream's first second, passes.
+var startupReorder = regexp.MustCompile(`<avdec_h264-\d+> decreasing timestamp \(0:00:00\.\d+ < 0:00:00\.\d+\)$`)
+
+// DecoderWarnings returns the lines of a player's output that are not one of the allowed
+// messages (or gstreamer's start-up reorder warning): what a user would read as trouble.
+func DecoderWarnings(out string, allowed ...*regexp.Regexp) []string {
+	var warns []string
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l == "" || startupReorder.MatchString(l) {
+			continue
+		}
+		ok := false
+		for _, re := range allowed {
+			ok = ok || re.MatchString(l)
+		}
+		if !ok {
+			warns = append(warns, l)
+		}
+	}
+	return warns
+}
+
+// GstDecodeRTSP plays an H.264+AAC url with gstreamer over protocols (tcp or udp) until it
+// has decoded the given numbers of video and audio buffers, with warnings on, and returns
+// its warnings and how it ended.
+func GstDecodeRTSP(ctx context.Context, t testing.TB, url, protocols string, video, audio int) ([]string, error) {
+	t.Helper()
+	NeedTools(t, "gst-launch-1.0")
+	args := []string{"-q", "rtspsrc", "name=src", "location=" + url, "protocols=" + protocols,
+		// Caps on each branch, or rtspsrc's pads link to whichever branch asks first.
+		"src.", "!", "application/x-rtp,media=video", "!", "queue", "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264",
+		"!", "identity", fmt.Sprintf("eos-after=%d", video), "!", "fakesink",
+		// Audio too, or its unlinked pad stops the pipeline.
+		"src.", "!", "application/x-rtp,media=audio", "!", "queue", "!", "rtpmp4gdepay", "!", "aacparse",
+		"!", "avdec_aac", "!", "identity", fmt.Sprintf("eos-after=%d", audio), "!", "fakesink"}
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", args...)
+	cmd.Env = append(cmd.Environ(), "GST_DEBUG=*:2", "GST_DEBUG_NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return DecoderWarnings(string(out)), err
+}
