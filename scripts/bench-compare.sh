@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Loads relaycast and nginx-rtmp in turn with the same players on loopback and prints one
-# table with the ratios relaycast/nginx-rtmp, then loads relaycast with RTSP/TCP readers
-# (RTSP_READERS, default 500; nginx-rtmp has no RTSP). Usage: scripts/bench-compare.sh
-# [PLAYERS...] (default 1000 3000). Installs nginx and libnginx-mod-rtmp with apt-get when
-# missing.
+# table with the ratios relaycast/nginx-rtmp, then loads relaycast and MediaMTX in turn with
+# RTSP/TCP readers (RTSP_READERS, default 500; nginx-rtmp has no RTSP). Usage:
+# scripts/bench-compare.sh [PLAYERS...] (default 1000 3000). Installs nginx and
+# libnginx-mod-rtmp with apt-get when missing, and builds MediaMTX (scripts/build-mediamtx.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
@@ -20,6 +20,7 @@ if ! [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then
 fi
 ulimit -n 65536 2>/dev/null || true
 
+./scripts/build-mediamtx.sh
 go build -o bin/relaycast ./cmd/relaycast
 go build -o bin/relaycast-bench ./cmd/relaycast-bench
 
@@ -54,6 +55,35 @@ relaycast() { # players rtsp-readers
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
+# MediaMTX: RTMP to publish, RTSP over TCP to read, everything else off.
+cat > "$tmp/mediamtx.yml" <<CONF
+logLevel: warn
+api: no
+metrics: no
+pprof: no
+playback: no
+rtsp: yes
+rtspTransports: [tcp]
+rtspAddress: 127.0.0.1:19364
+rtmp: yes
+rtmpAddress: 127.0.0.1:19365
+hls: no
+webrtc: no
+srt: no
+paths:
+  all_others:
+CONF
+
+mediamtx() { # rtsp-readers
+	./bin/mediamtx "$tmp/mediamtx.yml" >"$tmp/logs/mediamtx.log" 2>&1 &
+	pid=$!
+	sleep 1
+	./bin/relaycast-bench -url rtmp://127.0.0.1:19365/live/bench -players 0 \
+		-rtsp-url rtsp://127.0.0.1:19364/live/bench -rtsp-readers "$1" \
+		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label mediamtx -json
+	kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
 results=()
 for n in "${counts[@]}"; do
 	results+=("$(relaycast "$n" 0)")
@@ -65,10 +95,13 @@ for n in "${counts[@]}"; do
 		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label nginx-rtmp -json)")
 	kill "$pid"; wait "$pid" 2>/dev/null || true
 done
-rtsp=""
-[ "$RTSP_READERS" -gt 0 ] && rtsp=$(relaycast 0 "$RTSP_READERS")
+rtsp="" rtspmtx=""
+if [ "$RTSP_READERS" -gt 0 ]; then
+	rtsp=$(relaycast 0 "$RTSP_READERS")
+	rtspmtx=$(mediamtx "$RTSP_READERS")
+fi
 
-printf '%s\n' "${results[@]}" | RTSP="$rtsp" python3 -c '
+printf '%s\n' "${results[@]}" | RTSP="$rtsp" RTSPMTX="$rtspmtx" python3 -c '
 import json, os, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 cols = [("players","players"),("kept_up","kept up"),("fps_min","fps min"),("cpu_percent","CPU %"),("client_cpu_percent","load tool CPU %"),
@@ -87,10 +120,17 @@ for i in range(0, len(rows), 2):
     print("| %d | %s | %s | %s | %s | %s |" % (a["players"], ratio("cpu_percent"), ratio("peak_rss_mib"),
         ratio("kib_per_viewer"), ratio("ttff_p50_ms"), ratio("delay_p50_ms")))
 if os.environ.get("RTSP"):
-    r = json.loads(os.environ["RTSP"]); g = r["rtsp"]
+    rs = [json.loads(os.environ[k]) for k in ("RTSP", "RTSPMTX") if os.environ.get(k)]
     print()
-    print("| relaycast | RTSP/TCP readers | kept up | fps min | CPU % | RSS MiB | KiB/viewer | 1st frame p50 ms | p99 | delay p50 ms | p99 |")
+    print("| server | RTSP/TCP readers | kept up | fps min | CPU % | RSS MiB | KiB/viewer | 1st frame p50 ms | p99 | delay p50 ms | p99 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print("| | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (g["players"], g["kept_up"], g["fps_min"],
-        r["cpu_percent"], r["peak_rss_mib"], r["kib_per_viewer"], g["ttff_p50_ms"], g["ttff_p99_ms"], g["delay_p50_ms"], g["delay_p99_ms"]))
+    for r in rs:
+        g = r["rtsp"]
+        print("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (r["label"], g["players"], g["kept_up"], g["fps_min"],
+            r["cpu_percent"], r["peak_rss_mib"], r["kib_per_viewer"], g["ttff_p50_ms"], g["ttff_p99_ms"], g["delay_p50_ms"], g["delay_p99_ms"]))
+    if len(rs) == 2 and rs[1]["cpu_percent"] and rs[1]["kib_per_viewer"]:
+        a, b = rs
+        print()
+        print("RTSP relaycast/MediaMTX: CPU %.2f, KiB/viewer %.2f, RSS %.2f" % (a["cpu_percent"]/b["cpu_percent"],
+            a["kib_per_viewer"]/b["kib_per_viewer"], a["peak_rss_mib"]/b["peak_rss_mib"]))
 '

@@ -70,9 +70,11 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 			info.Width, info.Height = t.Width, t.Height
 			codecs = append(codecs, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level))
 		case relay.CodecAAC:
-			if err := m.asc.Unmarshal(t.Config); err != nil {
-				return fmt.Errorf("fmp4: aac config: %w", err)
+			asc, err := codec.ParseAACConfig(t.Config)
+			if err != nil {
+				return fmt.Errorf("fmp4: %w", err)
 			}
+			m.asc = asc
 			init.Tracks = append(init.Tracks, &mfmp4.InitTrack{
 				ID: audioTrackID, TimeScale: uint32(m.asc.SampleRate),
 				Codec: &mp4.CodecMPEG4Audio{Config: m.asc},

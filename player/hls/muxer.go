@@ -50,10 +50,11 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 			h.srcVideo, h.params = t, c
 			lib.Tracks = append(lib.Tracks, h.video)
 		case relay.CodecAAC:
-			a := &codecs.MPEG4Audio{}
-			if err := a.Config.Unmarshal(t.Config); err != nil {
-				return nil, fmt.Errorf("hls: aac config: %w", err)
+			asc, err := codec.ParseAACConfig(t.Config)
+			if err != nil {
+				return nil, fmt.Errorf("hls: %w", err)
 			}
+			a := &codecs.MPEG4Audio{Config: asc}
 			h.audio = &gohlslib.Track{Codec: a, ClockRate: a.Config.SampleRate}
 			lib.Tracks = append(lib.Tracks, h.audio)
 		}
