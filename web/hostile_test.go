@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
 )
 
@@ -119,5 +121,28 @@ func TestViewerThatNeverReadsDoesNotDisturbOthers(t *testing.T) {
 	d := testenv.FFmpegDecode(ctx, t, srv.HTTPURL("/live/stuck/stream.mp4"), window)
 	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(window) {
 		t.Fatalf("other viewer: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
+	}
+}
+
+// pprof, when on, answers under /debug/pprof/ next to the stream pages (their patterns
+// overlap in one mux, which panicked at start); when off, nothing is there.
+func TestPprofIsServedOnlyWhenOn(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("pprof=", on), func(t *testing.T) { checkPprof(t, on) })
+	}
+}
+
+func checkPprof(t *testing.T, on bool) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.Pprof = on }})
+	want := map[bool]int{true: http.StatusOK, false: http.StatusNotFound}[on]
+	for path, code := range map[string]int{"/debug/pprof/": want, "/debug/pprof/cmdline": want, "/live/x/embed": http.StatusOK} {
+		res, err := http.Get(srv.HTTPURL(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != code {
+			t.Errorf("pprof %v: GET %s: %d, want %d", on, path, res.StatusCode, code)
+		}
 	}
 }

@@ -87,21 +87,37 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).
 	mux.HandleFunc("GET /{app}/{name}/{file}", s.withStream(s.media(hls)))
+	var handler http.Handler = mux
 	if cfg.Pprof {
-		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		handler = withPprof(mux)
 	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return s
+}
+
+// withPprof serves net/http/pprof under /debug/pprof/ in front of next. It has a mux of its
+// own: in the main one, /debug/pprof/NAME and a stream's /APP/NAME/FILE overlap ("debug" is
+// an app no stream may have, but the mux does not know that).
+func withPprof(next http.Handler) http.Handler {
+	p := http.NewServeMux()
+	p.HandleFunc("GET /debug/pprof/", pprof.Index)
+	p.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	p.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	p.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	p.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			p.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withStream validates the stream path of a /APP/NAME/... URL before the handler sees it.
