@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
-	./web:FuzzRequestPath
+	./web:FuzzRequestPath ./vod:FuzzProbe
 
 .PHONY: all build run test test-deps check bench bench-compare fuzz media clean
 

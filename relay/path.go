@@ -9,8 +9,9 @@ import (
 const MaxNameLen = 128
 
 // reservedApps are first URL segments the HTTP server keeps for itself, so that every stream
-// path any protocol accepts also has its page at http://HOST/APP/NAME.
-var reservedApps = [...]string{"api", "static", "debug"}
+// path any protocol accepts also has its page at http://HOST/APP/NAME; vod/ names stored
+// media on every protocol.
+var reservedApps = [...]string{"api", "static", "debug", "vod"}
 
 // ValidatePath is the one rule for stream names on every protocol: path is "APP/NAME" with
 // both parts made of [A-Za-z0-9_.-], and APP is not one the HTTP server keeps for itself. A
@@ -22,7 +23,7 @@ func ValidatePath(path string) error {
 	}
 	for _, r := range reservedApps {
 		if app == r {
-			return fmt.Errorf("%w %q: %q is reserved for the web server's own pages", ErrInvalidPath, path, app)
+			return fmt.Errorf("%w %q: %q is reserved (the web server's own pages, stored media)", ErrInvalidPath, path, app)
 		}
 	}
 	for _, seg := range [...]string{app, name} {

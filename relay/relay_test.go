@@ -351,6 +351,7 @@ func TestValidatePath(t *testing.T) {
 		{"api/x", false},
 		{"static/app.css", false},
 		{"debug/pprof", false},
+		{"vod/clip", false},
 		{"live", false},
 		{"live/", false},
 		{"/demo", false},

@@ -45,7 +45,7 @@ rtmp {
 CONF
 
 relaycast() { # players rtsp-readers
-	./bin/relaycast -demo=false -rtmp 127.0.0.1:19361 -rtsp 127.0.0.1:19362 -rtsp-rtp-port 0 \
+	./bin/relaycast -demo=false -rtmp 127.0.0.1:19361 -rtsp 127.0.0.1:19362 -rtsp-rtp-port 0 -media-dir "$tmp/media" \
 		-http 127.0.0.1:19363 -max-conns 20000 -log-level warn &
 	pid=$!
 	sleep 1

@@ -11,11 +11,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // StreamLister is what the web server needs from the relay.
@@ -34,20 +37,24 @@ type Media interface {
 	ServeMedia(w http.ResponseWriter, r *http.Request, path string) error
 }
 
-// ReadAuthorizer decides who may watch; access.Policy is one.
-type ReadAuthorizer interface {
+// Authorizer decides who may watch, and who may upload and delete stored media (as who may
+// publish); access.Policy is one.
+type Authorizer interface {
 	AllowRead(r access.Request) error
+	AllowPublish(ctx context.Context, r access.Request) error
 }
 
 // Config tunes the HTTP server.
 type Config struct {
 	// Access decides who may watch (the media endpoints); nil lets everyone.
-	Access            ReadAuthorizer
+	Access            Authorizer
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
 	// Pprof serves net/http/pprof under /debug/pprof/.
 	Pprof bool
+	// Stored serves stored media under /vod/ and /api/v1/media; nil: none.
+	Stored *vod.HTTP
 	// RTMPPort and RTSPPort go into the URLs the API and pages show.
 	RTMPPort, RTSPPort int
 }
@@ -87,12 +94,16 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).
 	mux.HandleFunc("GET /{app}/{name}/{file}", s.withStream(s.media(hls)))
-	var handler http.Handler = mux
+	front := map[string]http.Handler{}
 	if cfg.Pprof {
-		handler = withPprof(mux)
+		front["/debug/pprof"] = pprofMux()
+	}
+	if cfg.Stored != nil {
+		m := s.storedMux(cfg.Stored)
+		front["/vod"], front["/api/v1/media"] = m, m
 	}
 	s.http = &http.Server{
-		Handler:           handler,
+		Handler:           dispatch(front, mux),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
@@ -101,23 +112,87 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	return s
 }
 
-// withPprof serves net/http/pprof under /debug/pprof/ in front of next. It has a mux of its
-// own: in the main one, /debug/pprof/NAME and a stream's /APP/NAME/FILE overlap ("debug" is
-// an app no stream may have, but the mux does not know that).
-func withPprof(next http.Handler) http.Handler {
+// dispatch sends a request whose path is one of front's prefixes, or under it, to that
+// handler, and any other to next. Prefixes have muxes of their own: in the main one,
+// /debug/pprof/NAME or /vod/NAME/FILE and a stream's /APP/NAME/FILE would overlap (pattern
+// conflicts panic), though no stream may be called debug/... or vod/....
+func dispatch(front map[string]http.Handler, next http.Handler) http.Handler {
+	if len(front) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for prefix, h := range front {
+			if p := r.URL.Path; p == prefix || strings.HasPrefix(p, prefix+"/") {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func pprofMux() http.Handler {
 	p := http.NewServeMux()
 	p.HandleFunc("GET /debug/pprof/", pprof.Index)
 	p.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	p.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	p.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	p.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
-			p.ServeHTTP(w, r)
+	return p
+}
+
+// storedMux routes stored media: files under /vod/, the list, uploads and deletes. Reading a
+// file takes the read key; uploading and deleting take what publishing takes.
+func (s *Server) storedMux(st *vod.HTTP) http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /vod/{file...}", func(w http.ResponseWriter, r *http.Request) {
+		file := r.PathValue("file")
+		if s.refused(w, r, file, false) {
 			return
 		}
-		next.ServeHTTP(w, r)
+		st.ServeFile(w, r, file)
 	})
+	m.HandleFunc("GET /api/v1/media", st.ServeList)
+	m.HandleFunc("PUT /api/v1/media/{file...}", func(w http.ResponseWriter, r *http.Request) {
+		if file := r.PathValue("file"); !s.refused(w, r, file, true) {
+			st.ServeUpload(w, r, file)
+		}
+	})
+	m.HandleFunc("DELETE /api/v1/media/{file...}", func(w http.ResponseWriter, r *http.Request) {
+		if file := r.PathValue("file"); !s.refused(w, r, file, true) {
+			st.ServeDelete(w, r, file)
+		}
+	})
+	return m
+}
+
+// refused answers 401 and returns true when the policy refuses a request for a stored file
+// (as a publish when write is set, else as a read).
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, file string, write bool) bool {
+	if s.cfg.Access == nil {
+		return false
+	}
+	name := strings.TrimSuffix(file, path.Ext(file))
+	req := access.Request{Protocol: "http", Path: "vod/" + name, Query: r.URL.Query(), Addr: remoteAddr(r)}
+	var err error
+	if write {
+		err = s.cfg.Access.AllowPublish(r.Context(), req)
+	} else {
+		err = s.cfg.Access.AllowRead(req)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return true
+	}
+	return false
+}
+
+func remoteAddr(r *http.Request) net.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 // withStream validates the stream path of a /APP/NAME/... URL before the handler sees it.

@@ -25,7 +25,7 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
-		"-rtsp-rtp-port", "0")
+		"-rtsp-rtp-port", "0", "-media-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

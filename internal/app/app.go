@@ -21,6 +21,7 @@ import (
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
 )
 
@@ -46,6 +47,7 @@ type App struct {
 	FMP4   *fmp4.Server
 	HLS    *hls.Server
 	Web    *web.Server
+	Media  *vod.Library
 
 	cfg     conf.Config
 	log     *slog.Logger
@@ -71,12 +73,18 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	if err := t.Relay.Validate(); err != nil {
 		return nil, err
 	}
-	lns, err := listenAll(cfg)
+	media, err := vod.Open(cfg.MediaDir, log)
 	if err != nil {
 		return nil, err
 	}
+	lns, err := listenAll(cfg)
+	if err != nil {
+		media.Close()
+		return nil, err
+	}
+	t.Web.Stored = &vod.HTTP{Lib: media, MaxUpload: int64(cfg.MaxUpload), Log: log}
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, errc: make(chan error, 4), stopDemo: func() {}}
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, errc: make(chan error, 4), stopDemo: func() {}}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
@@ -190,6 +198,7 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 		a.Relays.Close()
 		err = servers()
 		a.closeListeners() // a listener never served (Start not called) closes here
+		err = errors.Join(err, a.Media.Close())
 		done := make(chan struct{})
 		go func() { a.wg.Wait(); close(done) }()
 		select {

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // Config is everything an operator can set. Each field has one name, used as the YAML key,
@@ -31,6 +32,8 @@ type Config struct {
 	RTSPRTCPPort  int           `yaml:"rtsp_rtcp_port"`
 	RTSPMulticast string        `yaml:"rtsp_multicast"`
 	Demo          bool          `yaml:"demo"`
+	MediaDir      string        `yaml:"media_dir"`
+	MaxUpload     int           `yaml:"max_upload"`
 	LogLevel      string        `yaml:"log_level"`
 	Grace         time.Duration `yaml:"grace"`
 	MaxLag        time.Duration `yaml:"max_lag"`
@@ -55,6 +58,7 @@ func Default() Config {
 		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
 		Demo: true, LogLevel: "info",
+		MediaDir: "media", MaxUpload: 4 << 30,
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
 		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
 		PyroscopeApp: "relaycast",
@@ -77,6 +81,8 @@ func (c *Config) fields() []field {
 		{"rtsp_rtcp_port", "RTSP RTCP/UDP port, the RTP port + 1", &c.RTSPRTCPPort},
 		{"rtsp_multicast", "RTSP UDP multicast address range, e.g. 224.1.0.0/16 (empty: off)", &c.RTSPMulticast},
 		{"demo", "publish the built-in demo stream at live/demo", &c.Demo},
+		{"media_dir", "directory of stored media: uploads and files copied in, served at /vod/", &c.MediaDir},
+		{"max_upload", "largest upload accepted, in bytes", &c.MaxUpload},
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
@@ -219,6 +225,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config rtsp_multicast: %q is not a multicast range like 224.1.0.0/16", c.RTSPMulticast)
 		}
 	}
+	if c.MediaDir == "" {
+		return fmt.Errorf("config media_dir: empty, want a directory")
+	}
+	if c.MaxUpload < 1 {
+		return fmt.Errorf("config max_upload: %d, want at least 1 byte", c.MaxUpload)
+	}
 	if c.MaxStreams < 1 {
 		return fmt.Errorf("config max_streams: %d, want at least 1", c.MaxStreams)
 	}
@@ -239,7 +251,11 @@ func (c Config) Validate() error {
 		}
 	}
 	for path, key := range c.PublishKeys {
-		if err := relay.ValidatePath(path); err != nil {
+		if name, ok := strings.CutPrefix(path, "vod/"); ok { // who may upload and delete NAME
+			if err := vod.ValidateName(name); err != nil {
+				return fmt.Errorf("config publish_keys: %w", err)
+			}
+		} else if err := relay.ValidatePath(path); err != nil {
 			return fmt.Errorf("config publish_keys: %w", err)
 		}
 		if key == "" {

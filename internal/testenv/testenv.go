@@ -81,6 +81,7 @@ func Start(t testing.TB, opt Options) *Server {
 	cfg := conf.Default()
 	cfg.RTMP, cfg.RTSP, cfg.HTTP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Demo, cfg.Grace = false, 2*time.Second
+	cfg.MediaDir = t.TempDir()
 	cfg.RTSPRTPPort, cfg.RTSPRTCPPort = FreeUDPPair(t)
 	if opt.Conf != nil {
 		opt.Conf(&cfg)

@@ -1,0 +1,135 @@
+package vod
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// The go-mp4 prober trusts the counts inside an MP4's sample tables: an stts entry claiming
+// four billion samples makes it append four billion of them, and five bytes of a file end
+// the process. checkTables walks the boxes first, headers only plus the counts of the boxes
+// the prober reads, and refuses any table whose entries do not fit in its box, and sample
+// counts no file of this size can hold (every sample is at least one byte).
+
+const maxBoxes = 1 << 16 // boxes visited at most: a real file has hundreds
+
+// tableEntry is the size of one entry of each table box the prober reads, by type.
+var tableEntry = map[string]int64{"stts": 8, "ctts": 8, "stsc": 12, "stco": 4, "co64": 8, "elst": 12}
+
+var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true, "edts": true}
+
+func checkTables(r io.ReadSeeker, size int64) error {
+	visited := 0
+	return walkBoxes(r, 0, size, size, 0, &visited)
+}
+
+func walkBoxes(r io.ReadSeeker, from, to, fileSize int64, depth int, visited *int) error {
+	for off := from; off+8 <= to; {
+		*visited++
+		if *visited > maxBoxes || depth > 8 {
+			return fmt.Errorf("%w: more boxes than any real file has", errUnplayable)
+		}
+		var h [16]byte
+		if err := readAt(r, off, h[:8]); err != nil {
+			return err
+		}
+		boxSize, typ, hdr := int64(binary.BigEndian.Uint32(h[:4])), string(h[4:8]), int64(8)
+		if !boxType(h[4:8]) || off == 0 && depth == 0 && !firstBoxes[typ] {
+			return fmt.Errorf("%w: no MP4 box at byte %d (not an MP4 file?)", errUnplayable, off)
+		}
+		switch boxSize {
+		case 0:
+			boxSize = to - off
+		case 1:
+			if err := readAt(r, off+8, h[8:16]); err != nil {
+				return err
+			}
+			boxSize, hdr = int64(binary.BigEndian.Uint64(h[8:16])), 16
+		}
+		if boxSize < hdr || boxSize > to-off {
+			if depth == 0 {
+				return fmt.Errorf("%w: box %q at byte %d needs %d bytes but the file ends at %d: the file is cut short",
+					errUnplayable, typ, off, boxSize, fileSize)
+			}
+			return fmt.Errorf("%w: box %q at byte %d claims %d bytes, past its parent's end", errUnplayable, typ, off, boxSize)
+		}
+		body, bodyLen := off+hdr, boxSize-hdr
+		if containers[typ] {
+			if err := walkBoxes(r, body, body+bodyLen, fileSize, depth+1, visited); err != nil {
+				return err
+			}
+		} else if err := checkTable(r, typ, body, bodyLen, fileSize); err != nil {
+			return err
+		}
+		off += boxSize
+	}
+	return nil
+}
+
+func checkTable(r io.ReadSeeker, typ string, body, n, fileSize int64) error {
+	entry, ok := tableEntry[typ]
+	if typ == "stsz" {
+		var b [12]byte
+		if n < 12 || readAt(r, body, b[:]) != nil {
+			return fmt.Errorf("%w: stsz box too short", errUnplayable)
+		}
+		count := int64(binary.BigEndian.Uint32(b[8:12]))
+		if count > fileSize || binary.BigEndian.Uint32(b[4:8]) == 0 && count*4 > n-12 {
+			return fmt.Errorf("%w: stsz lists %d samples, more than the box or the file holds", errUnplayable, count)
+		}
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	var b [8]byte
+	if n < 8 || readAt(r, body, b[:]) != nil {
+		return fmt.Errorf("%w: %s box too short", errUnplayable, typ)
+	}
+	count := int64(binary.BigEndian.Uint32(b[4:8]))
+	if typ == "elst" && b[0] == 1 {
+		entry = 20
+	}
+	if count*entry > n-8 {
+		return fmt.Errorf("%w: %s lists %d entries in %d bytes", errUnplayable, typ, count, n-8)
+	}
+	if typ != "stts" {
+		return nil
+	}
+	table := make([]byte, count*entry)
+	if err := readAt(r, body+8, table); err != nil {
+		return err
+	}
+	var samples int64
+	for i := 0; i < len(table); i += 8 {
+		samples += int64(binary.BigEndian.Uint32(table[i : i+4]))
+	}
+	if samples > fileSize {
+		return fmt.Errorf("%w: stts counts %d samples in a %d-byte file", errUnplayable, samples, fileSize)
+	}
+	return nil
+}
+
+// firstBoxes are the boxes an MP4 (or QuickTime) file starts with.
+var firstBoxes = map[string]bool{"ftyp": true, "moov": true, "mdat": true, "free": true, "skip": true, "wide": true, "pdin": true}
+
+// boxType says whether b can be a box type: four printable characters (© included).
+func boxType(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != 0xa9 {
+			return false
+		}
+	}
+	return true
+}
+
+func readAt(r io.ReadSeeker, off int64, b []byte) error {
+	if _, err := r.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(r, b); err != nil {
+		return fmt.Errorf("%w: cut short at byte %d", errUnplayable, off)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package vod
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Entry is one stored file.
+type Entry struct {
+	Name     string    `json:"name"` // the media name: its path under the media directory, without extension
+	File     string    `json:"file"` // the file's path under the media directory
+	Size     int64     `json:"size"`
+	Duration float64   `json:"duration_seconds"`
+	Created  time.Time `json:"created"`
+	Tracks   []Track   `json:"tracks"`
+	modTime  time.Time
+}
+
+// Library is the media directory. Every file system call goes through an os.Root, so no
+// name, symlink included, reaches outside the directory.
+type Library struct {
+	root *os.Root
+	dir  string
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	probed map[string]Entry // by file, while its size and modification time stay
+}
+
+// Open opens (and makes, if missing) the media directory.
+func Open(dir string, log *slog.Logger) (*Library, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("media directory: %w", err)
+	}
+	return &Library{root: root, dir: dir, log: log, probed: map[string]Entry{}}, nil
+}
+
+// Close releases the directory.
+func (l *Library) Close() error { return l.root.Close() }
+
+// List returns every playable file, by name. A file that does not play is left out and
+// logged once.
+func (l *Library) List() ([]Entry, error) {
+	var out []Entry
+	err := fs.WalkDir(l.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a directory that vanished or cannot be read: list the rest
+		}
+		if d.IsDir() {
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		name, _, err := splitFile(p)
+		if err != nil || !d.Type().IsRegular() {
+			return nil // temporary uploads, other files, symlinks
+		}
+		if e, err := l.entry(name, p); err == nil {
+			out = append(out, e)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	return out, err
+}
+
+// entry probes a file, or returns what probing it last time found.
+func (l *Library) entry(name, file string) (Entry, error) {
+	st, err := l.root.Stat(file)
+	if err != nil {
+		return Entry{}, err
+	}
+	l.mu.Lock()
+	e, ok := l.probed[file]
+	l.mu.Unlock()
+	if ok && e.Size == st.Size() && e.modTime.Equal(st.ModTime()) {
+		return e, nil
+	}
+	f, err := l.root.Open(file)
+	if err != nil {
+		return Entry{}, err
+	}
+	defer f.Close()
+	info, err := Probe(f, st.Size())
+	if err != nil {
+		l.log.Warn("stored file does not play", "file", file, "err", err)
+	}
+	e = Entry{Name: name, File: file, Size: st.Size(), Duration: info.Duration.Seconds(),
+		Created: st.ModTime().UTC(), Tracks: info.Tracks, modTime: st.ModTime()}
+	l.mu.Lock()
+	l.probed[file] = e
+	l.mu.Unlock()
+	return e, err
+}
+
+// Open opens a stored file by its file name (NAME.mp4) for reading.
+func (l *Library) Open(file string) (*os.File, Entry, error) {
+	name, _, err := splitFile(file)
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	e, err := l.entry(name, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Entry{}, fmt.Errorf("%w: %s", ErrNotFound, file)
+	}
+	if err != nil {
+		return nil, Entry{}, err
+	}
+	f, err := l.root.Open(file)
+	return f, e, err
+}
+
+// Store writes a new file from r under a temporary name, checks that it plays, and only
+// then renames it into place: a refused or cut-off upload leaves nothing behind. At most
+// limit bytes are taken.
+func (l *Library) Store(file string, r io.Reader, limit int64) (Entry, error) {
+	name, _, err := splitFile(file)
+	if err != nil {
+		return Entry{}, err
+	}
+	if dir := path.Dir(file); dir != "." {
+		if err := l.root.MkdirAll(dir, 0o755); err != nil {
+			return Entry{}, fmt.Errorf("store %s: %w", file, err)
+		}
+	}
+	tmp := path.Join(path.Dir(file), fmt.Sprintf(".%s.upload-%d", path.Base(file), time.Now().UnixNano()))
+	f, err := l.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return Entry{}, fmt.Errorf("store %s: %w", file, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			_ = l.root.Remove(tmp)
+		}
+	}()
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if err != nil {
+		return Entry{}, fmt.Errorf("%w: %s after %d bytes: %v", ErrCutOff, file, n, err)
+	}
+	if n > limit {
+		return Entry{}, fmt.Errorf("%w: %s is larger than the upload limit of %d bytes", ErrTooLarge, file, limit)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Entry{}, err
+	}
+	info, err := Probe(f, n)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := f.Close(); err != nil {
+		return Entry{}, fmt.Errorf("store %s: %w", file, err)
+	}
+	done = true
+	if err := l.root.Rename(tmp, file); err != nil {
+		_ = l.root.Remove(tmp)
+		return Entry{}, fmt.Errorf("store %s: %w", file, err)
+	}
+	l.log.Info("media stored", "file", file, "bytes", n, "duration", info.Duration)
+	return l.entry(name, file)
+}
+
+// ErrTooLarge marks an upload over the limit; ErrCutOff one whose body ended early.
+var (
+	ErrTooLarge = errors.New("too large")
+	ErrCutOff   = errors.New("upload cut off")
+)
+
+// Remove deletes a stored file.
+func (l *Library) Remove(file string) error {
+	if _, _, err := splitFile(file); err != nil {
+		return err
+	}
+	if err := l.root.Remove(file); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNotFound, file)
+		}
+		return fmt.Errorf("remove %s: %w", file, err)
+	}
+	l.mu.Lock()
+	delete(l.probed, file)
+	l.mu.Unlock()
+	l.log.Info("media removed", "file", file)
+	return nil
+}
+
+// IsUnplayable reports whether err says a file does not play (as opposed to an I/O error).
+func IsUnplayable(err error) bool { return errors.Is(err, errUnplayable) }

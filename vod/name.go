@@ -1,0 +1,57 @@
+// Package vod is stored media: the files and recordings under the media directory, listed,
+// uploaded, deleted and served on demand.
+package vod
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalidName marks a media name that is refused before any file system call.
+var ErrInvalidName = errors.New("invalid media name")
+
+// ErrNotFound marks a media name with no file.
+var ErrNotFound = errors.New("no such media")
+
+const (
+	maxSegment  = 128
+	maxSegments = 8
+)
+
+// Extensions are the file types the library holds, by extension.
+var Extensions = []string{".mp4"}
+
+// ValidateName checks a media name from the network: a relative path of at most 8 parts
+// made of [A-Za-z0-9_.-], none starting with a dot (so no "..", and no hidden file), such as
+// clip or recordings/live/x/2026-12-01_15-04-05.
+// Percent-escapes are decoded by net/http before a name gets here, so %2e%2e arrives as "..".
+func ValidateName(name string) error {
+	parts := strings.Split(name, "/")
+	if len(parts) > maxSegments {
+		return fmt.Errorf("%w %q: at most %d parts", ErrInvalidName, name, maxSegments)
+	}
+	for _, p := range parts {
+		if p == "" || p[0] == '.' || len(p) > maxSegment {
+			return fmt.Errorf("%w %q: each part has 1 to %d characters and does not start with a dot", ErrInvalidName, name, maxSegment)
+		}
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+				return fmt.Errorf("%w %q: character %q not allowed (use A-Z a-z 0-9 _ . -)", ErrInvalidName, name, c)
+			}
+		}
+	}
+	return nil
+}
+
+// splitFile splits a file name like clip.mp4 into the media name and its extension, and
+// validates both.
+func splitFile(file string) (name, ext string, err error) {
+	for _, e := range Extensions {
+		if n, ok := strings.CutSuffix(file, e); ok {
+			return n, e, ValidateName(n)
+		}
+	}
+	return "", "", fmt.Errorf("%w %q: want NAME%s", ErrInvalidName, file, strings.Join(Extensions, " or NAME"))
+}

@@ -1,0 +1,233 @@
+package vod_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/vod"
+)
+
+func do(t *testing.T, method, url string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+type listing struct {
+	Media []vod.Entry `json:"media"`
+}
+
+func list(t *testing.T, srv *testenv.Server) listing {
+	t.Helper()
+	code, body := do(t, http.MethodGet, srv.HTTPURL("/api/v1/media"), nil)
+	var l listing
+	if err := json.Unmarshal([]byte(body), &l); code != http.StatusOK || err != nil {
+		t.Fatalf("GET /api/v1/media: %d %v\n%s", code, err, body)
+	}
+	return l
+}
+
+// files returns every file under dir, hidden ones included.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, strings.TrimPrefix(p, dir+"/"))
+		}
+		return nil
+	})
+	return out
+}
+
+// An MP4 uploaded with curl's PUT is listed with its duration and codecs, plays over
+// progressive HTTP in ffmpeg without a warning, answers byte ranges, and is deleted.
+func TestUploadListPlayRangeDelete(t *testing.T) {
+	dir := t.TempDir()
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, http.MethodPut, srv.HTTPURL("/api/v1/media/shows/clip.mp4"), clip); code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	l := list(t, srv)
+	if len(l.Media) != 1 {
+		t.Fatalf("listed %+v, want the one upload", l.Media)
+	}
+	e := l.Media[0]
+	if e.Name != "shows/clip" || e.File != "shows/clip.mp4" || e.Size != int64(len(clip)) || e.Duration < 5.5 || e.Duration > 6.5 ||
+		len(e.Tracks) != 2 || e.Tracks[0].Width != 1280 || e.Tracks[0].Height != 720 || e.Tracks[1].Codec != "AAC" {
+		t.Fatalf("listed %+v", e)
+	}
+
+	url := srv.HTTPURL("/vod/shows/clip.mp4")
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Range", "bytes=1000-1999")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusPartialContent || !bytes.Equal(part, clip[1000:2000]) {
+		t.Fatalf("range request: %d with %d bytes, want 206 with bytes 1000-1999", res.StatusCode, len(part))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if got := testenv.FFprobeStreams(ctx, t, url); !slices.Equal(got, []string{"h264 1280x720", "aac"}) {
+		t.Fatalf("ffprobe: %q", got)
+	}
+	d := testenv.FFmpegDecode(ctx, t, url, 10*time.Second)
+	if d.Err != nil || d.Stderr != "" || d.Frames < 175 {
+		t.Fatalf("ffmpeg over progressive HTTP: %d frames, exit %v\n%s", d.Frames, d.Err, d.Stderr)
+	}
+
+	if code, body := do(t, http.MethodDelete, srv.HTTPURL("/api/v1/media/shows/clip.mp4"), nil); code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _ := do(t, http.MethodGet, url, nil); code != http.StatusNotFound {
+		t.Fatalf("GET after delete: %d, want 404", code)
+	}
+	if f := files(t, dir); len(f) != 0 {
+		t.Fatalf("left behind: %q", f)
+	}
+}
+
+// A file cut short, a body that ends early and a file that is no MP4 are refused with the
+// reason, and none leaves a file behind.
+func TestBadUploadsAreRefusedAndLeaveNothing(t *testing.T) {
+	dir := t.TempDir()
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir; c.MaxUpload = 1 << 20 }})
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+		says string
+	}{
+		{"cut.mp4", clip[:len(clip)/2], http.StatusUnprocessableEntity, "cut short"},
+		{"text.mp4", []byte("hello, this is not a video"), http.StatusUnprocessableEntity, "not an MP4"},
+		{"huge.mp4", make([]byte, 2<<20), http.StatusRequestEntityTooLarge, "limit"},
+	} {
+		code, body := do(t, http.MethodPut, srv.HTTPURL("/api/v1/media/"+tc.name), tc.body)
+		if code != tc.code || !strings.Contains(body, tc.says) {
+			t.Errorf("PUT %s: %d %q, want %d saying %q", tc.name, code, body, tc.code, tc.says)
+		}
+	}
+
+	// A client that promises the whole file and hangs up halfway.
+	c, err := net.Dial("tcp", srv.HTTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "PUT /api/v1/media/gone.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(clip))
+	_, _ = c.Write(clip[:len(clip)/3])
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(files(t, dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if f := files(t, dir); len(f) != 0 {
+		t.Fatalf("left behind: %q", f)
+	}
+	if l := list(t, srv); len(l.Media) != 0 {
+		t.Fatalf("listed %+v", l.Media)
+	}
+}
+
+// Names are checked before any file system call, and a symlink cannot lead out of the
+// media directory.
+func TestNamesAndSymlinksStayInsideTheMediaDirectory(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "secret.mp4"), clip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "secret.mp4"), filepath.Join(dir, "link.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	for _, path := range []string{"/vod/link.mp4", "/vod/linkdir/secret.mp4", "/vod/%2e%2e/secret.mp4",
+		"/vod/a%00b.mp4", "/vod/.hidden.mp4", "/vod/clip", "/vod/" + strings.Repeat("a/", 9) + "x.mp4"} {
+		code, body := do(t, http.MethodGet, srv.HTTPURL(path), nil)
+		if code == http.StatusOK || code == http.StatusPartialContent || strings.Contains(body, "ftyp") {
+			t.Errorf("GET %s: %d, want a refusal", path, code)
+		}
+	}
+	for _, path := range []string{"/api/v1/media/linkdir/new.mp4", "/api/v1/media/%2e%2e/new.mp4", "/api/v1/media/x.txt"} {
+		if code, _ := do(t, http.MethodPut, srv.HTTPURL(path), clip); code == http.StatusCreated {
+			t.Errorf("PUT %s: created", path)
+		}
+	}
+	if f := files(t, outside); !slices.Equal(f, []string{"secret.mp4"}) {
+		t.Errorf("outside the media directory: %q", f)
+	}
+	if l := list(t, srv); len(l.Media) != 0 {
+		t.Errorf("listed %+v, want nothing (symlinks are not followed)", l.Media)
+	}
+}
+
+// Uploading takes what publishing takes: a path's own key, here.
+func TestUploadNeedsThePublishKey(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.MediaDir = t.TempDir()
+		c.PublishKeys = map[string]string{"vod/clip": "k"}
+	}})
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := do(t, http.MethodPut, srv.HTTPURL("/api/v1/media/clip.mp4"), clip); code != http.StatusUnauthorized {
+		t.Fatalf("upload without the key: %d, want 401", code)
+	}
+	if code, body := do(t, http.MethodPut, srv.HTTPURL("/api/v1/media/clip.mp4?key=k"), clip); code != http.StatusCreated {
+		t.Fatalf("upload with the key: %d %s", code, body)
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"clip": true, "recordings/live/x/2026-12-01_15-04-05": true, "a.b": true,
+		"": false, "..": false, "a/../b": false, ".hidden": false, "/abs": false, "a//b": false,
+		"a b": false, "a\x00b": false, "é": false, strings.Repeat("a/", 8) + "b": false, strings.Repeat("a", 129): false,
+	} {
+		if err := vod.ValidateName(name); (err == nil) != ok {
+			t.Errorf("ValidateName(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+}
