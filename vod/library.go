@@ -107,6 +107,23 @@ func (l *Library) entry(name, file string) (Entry, error) {
 	return e, err
 }
 
+// Lookup returns the entry of a media name (without extension).
+func (l *Library) Lookup(name string) (Entry, error) {
+	if err := ValidateName(name); err != nil {
+		return Entry{}, err
+	}
+	for _, ext := range Extensions {
+		e, err := l.entry(name, name+ext)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, err
+		}
+	}
+	return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, name)
+}
+
 // Open opens a stored file by its file name (NAME.mp4) for reading.
 func (l *Library) Open(file string) (*os.File, Entry, error) {
 	name, _, err := splitFile(file)

@@ -55,3 +55,14 @@ func splitFile(file string) (name, ext string, err error) {
 	}
 	return "", "", fmt.Errorf("%w %q: want NAME%s", ErrInvalidName, file, strings.Join(Extensions, " or NAME"))
 }
+
+// IsFileName says whether s ends in one of the Extensions (NAME.mp4), as opposed to a media
+// name.
+func IsFileName(s string) bool {
+	for _, e := range Extensions {
+		if strings.HasSuffix(s, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -306,5 +308,43 @@ func checkOverlayBitrate(t *testing.T, srv *testenv.Server, window []sample) {
 	api := float64(list.Streams[0].BitrateKbps)
 	if page < 0.85*api || page > 1.15*api {
 		t.Errorf("the page shows %.0f kbit/s, the API says %.0f kbit/s", page, api)
+	}
+}
+
+// A stored video: the list shows it, its page plays it with the browser's own controls,
+// and a seek lands where asked, before the file has all come.
+func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
+	dir := t.TempDir()
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, srv.HTTPURL("/api/v1/media/shows/clip.mp4"), bytes.NewReader(clip))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d", res.StatusCode)
+	}
+	b := newBrowser(t)
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/")), chromedp.WaitVisible(`#media tbody tr`))
+	if list := get(t, b, chromedp.Text(`#media tbody`)); !strings.Contains(list, "shows/clip") || !strings.Contains(list, "1280×720") {
+		t.Errorf("stored video list: %q", list)
+	}
+
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/vod/shows/clip")))
+	b.do(t, chromedp.Poll[chromedp.Void](`document.getElementById('video').readyState >= 2`, chromedp.WithPollingTimeout(10*time.Second)))
+	get(t, b, chromedp.Evaluate[bool](`(() => { const v = document.getElementById('video'); v.muted = true; v.currentTime = 3.5; v.play(); return true; })()`))
+	time.Sleep(1500 * time.Millisecond)
+	s := b.sample(t, time.Now())
+	if s.Time < 3.5 || s.Time > 5.5 || s.Width != 1280 || s.Height != 720 || s.Frames == 0 {
+		t.Fatalf("after a seek to 3.5 s: %+v", s)
+	}
+	screenshot(t, b, "vod-seeked")
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %q", errs)
 	}
 }

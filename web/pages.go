@@ -40,6 +40,9 @@ func servePlayer(w http.ResponseWriter, r *http.Request, _ string) {
 	servePage(w, r, "static/player.html")
 }
 
+// serveVODPage serves the page of a stored video, for /vod/NAME and /vod/NAME/embed.
+func serveVODPage(w http.ResponseWriter, r *http.Request) { servePage(w, r, "static/vod.html") }
+
 func servePage(w http.ResponseWriter, r *http.Request, name string) {
 	b, err := static.ReadFile(name)
 	if err != nil {

@@ -147,6 +147,15 @@ func (s *Server) storedMux(st *vod.HTTP) http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /vod/{file...}", func(w http.ResponseWriter, r *http.Request) {
 		file := r.PathValue("file")
+		if !vod.IsFileName(file) { // the page of /vod/NAME or /vod/NAME/embed
+			name := strings.TrimSuffix(file, "/embed")
+			if _, err := st.Lib.Lookup(name); err != nil {
+				http.Error(w, "no such video", http.StatusNotFound)
+				return
+			}
+			serveVODPage(w, r)
+			return
+		}
 		if s.refused(w, r, file, false) {
 			return
 		}

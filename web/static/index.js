@@ -54,6 +54,42 @@
       error.hidden = false;
     }
   }
+  const mediaTable = document.getElementById('media');
+  const mediaTitle = document.getElementById('media-title');
+  const size = (b) => b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : `${(b / (1 << 20)).toFixed(1)} MiB`;
+
+  function renderMedia(media) {
+    const tbody = mediaTable.querySelector('tbody');
+    tbody.replaceChildren();
+    for (const m of media) {
+      const tr = document.createElement('tr');
+      const page = '/vod/' + m.name.split('/').map(encodeURIComponent).join('/');
+      const name = document.createElement('td');
+      const a = document.createElement('a');
+      a.href = page;
+      a.textContent = m.name;
+      name.append(a);
+      const v = (m.tracks || []).find((t) => t.kind === 'video');
+      const au = (m.tracks || []).find((t) => t.kind === 'audio');
+      tr.append(name,
+        cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
+        cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
+        cell(uptime(m.duration_seconds)),
+        cell(size(m.size)));
+      tr.addEventListener('click', (e) => { if (e.target.tagName !== 'A') location.href = page; });
+      tbody.append(tr);
+    }
+    mediaTable.hidden = mediaTitle.hidden = media.length === 0;
+  }
+
+  async function refreshMedia() {
+    try {
+      const res = await fetch('/api/v1/media', { cache: 'no-store' });
+      if (res.ok) renderMedia((await res.json()).media);
+    } catch (e) { /* the stream list reports an unreachable server */ }
+  }
   refresh();
+  refreshMedia();
   setInterval(refresh, 2000);
+  setInterval(refreshMedia, 10000);
 })();
