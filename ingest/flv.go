@@ -86,16 +86,12 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 }
 
 func (x *FLV) setVideoConfig(data []byte) error {
-	cfg, err := codec.ParseH264Config(data)
+	t, err := codec.H264Track(data)
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	w, h, err := cfg.Size()
-	if err != nil {
-		return fmt.Errorf("flv video: %w", err)
-	}
-	x.lengthSize = cfg.LengthSize
-	x.video = &relay.Track{Codec: relay.CodecH264, ClockRate: 90000, Config: clone(data), Width: w, Height: h}
+	cfg, _ := codec.ParseH264Config(t.Config)
+	x.lengthSize, x.video = cfg.LengthSize, t
 	return nil
 }
 
@@ -114,14 +110,11 @@ func (x *FLV) Audio(ts uint32, body []byte) error {
 	data := body[audioTagHeader:]
 	switch body[1] {
 	case aacSeqHeader:
-		cfg, err := codec.ParseAACConfig(data)
+		t, err := codec.AACTrack(data)
 		if err != nil {
 			return fmt.Errorf("flv audio: %w", err)
 		}
-		x.audio = &relay.Track{
-			Codec: relay.CodecAAC, ClockRate: uint32(cfg.SampleRate), Config: clone(data),
-			SampleRate: cfg.SampleRate, Channels: cfg.ChannelCount,
-		}
+		x.audio = t
 		return nil
 	case aacRaw:
 		if x.audio == nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzProbe feeds the MP4 prober what a hand-copied or uploaded file could hold: it must
+// FuzzProbe feeds the MP4 prober and indexer what a hand-copied or uploaded file could hold: it must
 // return, with a playable file or an error, and never panic. Seeds in testdata/fuzz/FuzzProbe:
 // a tiny H.264+AAC MP4, faststart and not, and one whose stts claimed billions of samples
 // (go-mp4 appended them all until the guard, checkTables).
@@ -16,6 +16,16 @@ func FuzzProbe(f *testing.F) {
 		info, err := Probe(bytes.NewReader(b), int64(len(b)))
 		if err == nil && (len(info.Tracks) == 0 || info.Duration <= 0) {
 			t.Fatalf("accepted a file with %d tracks and duration %v", len(info.Tracks), info.Duration)
+		}
+		r := bytes.NewReader(b)
+		ix, err := ReadIndex(r, int64(len(b)))
+		if err != nil {
+			return
+		}
+		for i := range ix.Samples {
+			if _, err := ix.Frame(r, i); err != nil {
+				t.Fatalf("indexed sample %d cannot be read: %v", i, err)
+			}
 		}
 	})
 }

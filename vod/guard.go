@@ -15,7 +15,7 @@ import (
 const maxBoxes = 1 << 16 // boxes visited at most: a real file has hundreds
 
 // tableEntry is the size of one entry of each table box the prober reads, by type.
-var tableEntry = map[string]int64{"stts": 8, "ctts": 8, "stsc": 12, "stco": 4, "co64": 8, "elst": 12}
+var tableEntry = map[string]int64{"stts": 8, "ctts": 8, "stsc": 12, "stco": 4, "co64": 8, "elst": 12, "stss": 4}
 
 var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true, "edts": true}
 

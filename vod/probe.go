@@ -78,10 +78,23 @@ func describe(t *mp4.Track) (Track, bool) {
 	return Track{}, false
 }
 
-// checkSamples walks a track's chunks and refuses a sample that reaches past the file's end.
+// maxSample bounds one sample: a 4K intra frame is a few MiB.
+const maxSample = 64 << 20
+
+// checkSamples walks a track's chunks and refuses a sample that reaches past the file's end,
+// one larger than maxSample, and samples that add up to more than the file (they would
+// overlap: a file that makes each viewer read it many times over).
 func checkSamples(t *mp4.Track, size int64) error {
 	if len(t.Samples) == 0 {
 		return fmt.Errorf("%w: track %d has no samples", errUnplayable, t.TrackID)
+	}
+	var total int64
+	for i, s := range t.Samples {
+		total += int64(s.Size)
+		if s.Size > maxSample || total > size {
+			return fmt.Errorf("%w: track %d: sample %d of %d bytes, %d bytes so far in a %d-byte file",
+				errUnplayable, t.TrackID, i, s.Size, total, size)
+		}
 	}
 	i := 0
 	for _, c := range t.Chunks {

@@ -1,0 +1,191 @@
+package vod
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	mp4 "github.com/abema/go-mp4"
+
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Index is where every sample of a stored MP4 lies and when it plays: what a viewer needs to
+// read the file sample by sample from any position. It is made once per file and shared by
+// its viewers; a sample costs 32 bytes.
+type Index struct {
+	Tracks   []*relay.Track // H.264 first, then AAC
+	Duration time.Duration
+	Samples  []Sample // every track's, in decode order
+}
+
+// Sample is one frame's place in the file.
+type Sample struct {
+	Offset   int64
+	Size     uint32
+	Track    uint8 // into Index.Tracks
+	Key      bool
+	DTS, PTS time.Duration
+}
+
+// ReadIndex reads the sample tables of an MP4 of size bytes.
+func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
+	if err := checkTables(r, size); err != nil {
+		return nil, err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	p, err := mp4.Probe(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUnplayable, err)
+	}
+	traks, err := mp4.ExtractBox(r, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeTrak()})
+	if err != nil || len(traks) != len(p.Tracks) {
+		return nil, fmt.Errorf("%w: track boxes: %v", errUnplayable, err)
+	}
+	ix := &Index{}
+	for i, t := range p.Tracks {
+		track, err := relayTrack(r, traks[i], t)
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: track %d: %v", errUnplayable, t.TrackID, err)
+		}
+		if err := ix.addSamples(r, traks[i], t, track, size); err != nil {
+			return nil, err
+		}
+	}
+	if len(ix.Tracks) == 0 {
+		return nil, fmt.Errorf("%w: no H.264 video or AAC audio track", errUnplayable)
+	}
+	// Video first, so a frame of each track is at hand as soon as playback starts.
+	slices.SortStableFunc(ix.Samples, func(a, b Sample) int {
+		if a.DTS != b.DTS {
+			return int(a.DTS - b.DTS)
+		}
+		return int(a.Track) - int(b.Track)
+	})
+	return ix, nil
+}
+
+var errSkip = errors.New("track not carried")
+
+// relayTrack reads the codec configuration of a track: the raw avcC box, or the
+// AudioSpecificConfig inside esds.
+func relayTrack(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track) (*relay.Track, error) {
+	stsd := mp4.BoxPath{mp4.BoxTypeMdia(), mp4.BoxTypeMinf(), mp4.BoxTypeStbl(), mp4.BoxTypeStsd()}
+	switch {
+	case t.Codec == mp4.CodecAVC1 && !t.Encrypted:
+		boxes, err := mp4.ExtractBox(r, trak, append(stsd, mp4.BoxTypeAvc1(), mp4.BoxTypeAvcC()))
+		if err != nil || len(boxes) == 0 {
+			return nil, fmt.Errorf("no avcC box: %v", err)
+		}
+		b := boxes[0]
+		if b.Size-b.HeaderSize > 1<<16 {
+			return nil, fmt.Errorf("avcC of %d bytes", b.Size)
+		}
+		record := make([]byte, b.Size-b.HeaderSize)
+		if _, err := b.SeekToPayload(r); err != nil {
+			return nil, err
+		}
+		if _, err := io.ReadFull(r, record); err != nil {
+			return nil, err
+		}
+		return codec.H264Track(record)
+	case t.Codec == mp4.CodecMP4A && !t.Encrypted && t.MP4A != nil && t.MP4A.OTI == 0x40:
+		boxes, err := mp4.ExtractBoxWithPayload(r, trak, append(stsd, mp4.BoxTypeMp4a(), mp4.BoxTypeEsds()))
+		if err != nil || len(boxes) == 0 {
+			return nil, fmt.Errorf("no esds box: %v", err)
+		}
+		for _, d := range boxes[0].Payload.(*mp4.Esds).Descriptors {
+			if d.Tag == mp4.DecSpecificInfoTag {
+				return codec.AACTrack(d.Data)
+			}
+		}
+		return nil, errors.New("no AudioSpecificConfig in esds")
+	}
+	return nil, errSkip
+}
+
+// addSamples places every sample of a track: its offset from the chunk table, its times
+// from the durations and composition offsets, keyframes from stss (none: all are).
+func (ix *Index) addSamples(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track, track *relay.Track, size int64) error {
+	if t.Timescale == 0 {
+		return fmt.Errorf("%w: track %d has no timescale", errUnplayable, t.TrackID)
+	}
+	if err := checkSamples(t, size); err != nil {
+		return err
+	}
+	sync, err := syncSamples(r, trak)
+	if err != nil {
+		return err
+	}
+	n := uint8(len(ix.Tracks))
+	ix.Tracks = append(ix.Tracks, track)
+	at := func(ticks int64) time.Duration {
+		return time.Duration(ticks/int64(t.Timescale))*time.Second + time.Duration(ticks%int64(t.Timescale))*time.Second/time.Duration(t.Timescale)
+	}
+	var dts int64
+	i := 0
+	for _, c := range t.Chunks {
+		off := int64(c.DataOffset)
+		for k := uint32(0); k < c.SamplesPerChunk && i < len(t.Samples); k++ {
+			s := t.Samples[i]
+			i++
+			key := sync == nil || sync[uint32(i)] // stss numbers samples from 1
+			ix.Samples = append(ix.Samples, Sample{Offset: off, Size: s.Size, Track: n, Key: key,
+				DTS: at(dts), PTS: at(dts + s.CompositionTimeOffset)})
+			off += int64(s.Size)
+			dts += int64(s.TimeDelta)
+		}
+	}
+	ix.Duration = max(ix.Duration, at(dts))
+	return nil
+}
+
+// syncSamples reads stss; nil means every sample is a sync sample.
+func syncSamples(r io.ReadSeeker, trak *mp4.BoxInfo) (map[uint32]bool, error) {
+	boxes, err := mp4.ExtractBoxWithPayload(r, trak,
+		mp4.BoxPath{mp4.BoxTypeMdia(), mp4.BoxTypeMinf(), mp4.BoxTypeStbl(), mp4.BoxTypeStss()})
+	if err != nil {
+		return nil, fmt.Errorf("%w: stss: %v", errUnplayable, err)
+	}
+	if len(boxes) == 0 {
+		return nil, nil
+	}
+	sync := map[uint32]bool{}
+	for _, n := range boxes[0].Payload.(*mp4.Stss).SampleNumber {
+		sync[n] = true
+	}
+	return sync, nil
+}
+
+// Frame reads sample i into a relay frame (a new payload, which relay frames keep).
+func (ix *Index) Frame(r io.ReaderAt, i int) (*relay.Frame, error) {
+	s := ix.Samples[i]
+	payload := make([]byte, s.Size)
+	if _, err := r.ReadAt(payload, s.Offset); err != nil {
+		return nil, fmt.Errorf("read sample %d: %w", i, err)
+	}
+	return &relay.Frame{Track: ix.Tracks[s.Track], DTS: s.DTS, PTS: s.PTS, Key: s.Key, Payload: payload}, nil
+}
+
+// KeyframeBefore returns the index of the last video keyframe at or before t (the start of
+// the file if none), where playback from t starts.
+func (ix *Index) KeyframeBefore(t time.Duration) int {
+	start := 0
+	for i, s := range ix.Samples {
+		if s.DTS > t {
+			break
+		}
+		if s.Key && ix.Tracks[s.Track].Codec.IsVideo() {
+			start = i
+		}
+	}
+	return start
+}

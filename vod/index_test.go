@@ -1,0 +1,96 @@
+package vod_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/vod"
+)
+
+// The index places every sample where ffprobe does: same count per track, offsets, sizes,
+// decode and presentation times and keyframes (the edit list aside, which ffprobe is told to
+// ignore: the index keeps the file's own timeline).
+func TestIndexAgreesWithFFprobeOnEverySample(t *testing.T) {
+	testenv.NeedTools(t, "ffprobe")
+	f, err := os.Open(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	ix, err := vod.ReadIndex(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Tracks) != 2 || ix.Tracks[0].Codec != relay.CodecH264 || ix.Tracks[0].Width != 1280 || ix.Tracks[1].Codec != relay.CodecAAC {
+		t.Fatalf("tracks %+v", ix.Tracks)
+	}
+	if _, err := codec.ParseH264Config(ix.Tracks[0].Config); err != nil {
+		t.Fatal(err)
+	}
+	if ix.Duration < 5900*time.Millisecond || ix.Duration > 6100*time.Millisecond {
+		t.Errorf("duration %v, want 6 s", ix.Duration)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-ignore_editlist", "1",
+		"-show_entries", "packet=stream_index,pts_time,dts_time,size,pos,flags", "-of", "csv=p=0", testenv.Sample()).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTrack := [2][]vod.Sample{}
+	for _, s := range ix.Samples {
+		byTrack[s.Track] = append(byTrack[s.Track], s)
+	}
+	seen := [2]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		n, _ := strconv.Atoi(f[0])
+		if seen[n] >= len(byTrack[n]) {
+			t.Fatalf("ffprobe has more packets on stream %d than the index (%d)", n, len(byTrack[n]))
+		}
+		s := byTrack[n][seen[n]]
+		seen[n]++
+		pts, _ := strconv.ParseFloat(f[1], 64)
+		dts, _ := strconv.ParseFloat(f[2], 64)
+		size, _ := strconv.Atoi(f[3])
+		pos, _ := strconv.ParseInt(f[4], 10, 64)
+		key := strings.Contains(f[5], "K")
+		if int(s.Size) != size || s.Offset != pos || s.Key != key ||
+			absDiff(s.PTS.Seconds(), pts) > 1e-5 || absDiff(s.DTS.Seconds(), dts) > 1e-5 {
+			t.Fatalf("stream %d packet %d: index %+v, ffprobe %s", n, seen[n]-1, s, line)
+		}
+	}
+	if seen[0] != len(byTrack[0]) || seen[1] != len(byTrack[1]) {
+		t.Fatalf("ffprobe saw %v packets, the index has %d and %d", seen, len(byTrack[0]), len(byTrack[1]))
+	}
+	// Frames carry the file's bytes: a video sample is length-prefixed NAL units as stored.
+	fr, err := ix.Frame(f, 0)
+	if err != nil || fr.Track != ix.Tracks[0] || !fr.Key || codec.CheckAVCC(fr.Payload, 4) != nil {
+		t.Fatalf("first frame %+v: %v", fr, err)
+	}
+	raw := make([]byte, 16)
+	_, _ = f.ReadAt(raw, ix.Samples[0].Offset)
+	if !bytes.Equal(fr.Payload[:16], raw) {
+		t.Fatal("frame payload is not the sample's bytes")
+	}
+	if k := ix.KeyframeBefore(3500 * time.Millisecond); !ix.Samples[k].Key || ix.Samples[k].DTS > 3500*time.Millisecond || ix.Samples[k].DTS < 2400*time.Millisecond {
+		t.Errorf("keyframe before 3.5 s: sample %d at %v", k, ix.Samples[k].DTS)
+	}
+}
+
+func absDiff(a, b float64) float64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
