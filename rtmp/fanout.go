@@ -96,6 +96,9 @@ func (s *Server) attach(v *viewer) {
 func (s *Server) leave(v *viewer) {
 	_ = v.c.Conn.Close()
 	v.reader.Close()
+	if v.release != nil {
+		v.release()
+	}
 	path := v.stream.Path()
 	s.viewers.Add(path, -1)
 	v.log.Info("viewer leave", "path", path, "protocol", "rtmp",

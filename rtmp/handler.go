@@ -15,6 +15,7 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/relay"
 
 	"log/slog"
 )
@@ -148,10 +149,10 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 			return fmt.Errorf("rtmp play %s: %w", path, err)
 		}
 	}
-	stream, err := h.srv.relays.Lookup(path)
+	stream, release, err := h.source(path, cmd.Start)
 	if err != nil {
 		h.log.Info("play refused", "path", path, "err", err)
-		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live", path)))
+		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live or stored", path)))
 		return fmt.Errorf("rtmp play %s: %w", path, err)
 	}
 	h.c.quiet()
@@ -160,6 +161,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, stream, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
+	h.viewer.release = release
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
 		h.lib = nil // its buffers (over 70 KiB) are the bulk of an idle session
@@ -170,6 +172,18 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	h.srv.viewers.Add(path, 1)
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	return nil
+}
+
+// source finds what a player asked for: a live stream, or, under vod/, a stored file played
+// to this viewer alone from start (milliseconds; a negative start, as players send for
+// "live or recorded", is the beginning), with the function that stops it.
+func (h *handler) source(path string, start int64) (*relay.Stream, func(), error) {
+	name, stored := strings.CutPrefix(path, "vod/")
+	if !stored || h.srv.cfg.Stored == nil {
+		s, err := h.srv.relays.Lookup(path)
+		return s, nil, err
+	}
+	return h.srv.cfg.Stored.Play(name, time.Duration(max(start, 0))*time.Millisecond)
 }
 
 func (h *handler) OnClose() {

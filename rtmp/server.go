@@ -22,6 +22,12 @@ type Relay interface {
 	Lookup(path string) (*relay.Stream, error)
 }
 
+// StoredPlayer plays stored media (vod.Player is one): a stream of the viewer's own, paced
+// in real time from start, ended at the file's end or by stop.
+type StoredPlayer interface {
+	Play(name string, start time.Duration) (stream *relay.Stream, stop func(), err error)
+}
+
 // Authorizer decides who may publish and play; access.Policy is one.
 type Authorizer interface {
 	AllowPublish(ctx context.Context, r access.Request) error
@@ -32,6 +38,8 @@ type Authorizer interface {
 type Config struct {
 	// Access decides who may publish and play; nil lets everyone.
 	Access Authorizer
+	// Stored plays stored media to players of vod/NAME; nil: none.
+	Stored StoredPlayer
 	// ChunkSize is the size of the chunks the server sends.
 	ChunkSize int
 	// HandshakeTimeout drops a peer that has not finished the RTMP handshake in time.

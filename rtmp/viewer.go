@@ -39,6 +39,7 @@ type viewer struct {
 	stream   *relay.Stream
 	reader   *relay.Reader
 	streamID uint32
+	release  func() // when set, stops the viewer's own source (a stored file) as it leaves
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker

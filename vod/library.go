@@ -32,8 +32,15 @@ type Library struct {
 	dir  string
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	probed map[string]Entry // by file, while its size and modification time stay
+	mu      sync.Mutex
+	probed  map[string]Entry  // by file, while its size and modification time stay
+	indexes map[string]*index // likewise
+}
+
+type index struct {
+	ix      *Index
+	size    int64
+	modTime time.Time
 }
 
 // Open opens (and makes, if missing) the media directory.
@@ -45,7 +52,7 @@ func Open(dir string, log *slog.Logger) (*Library, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media directory: %w", err)
 	}
-	return &Library{root: root, dir: dir, log: log, probed: map[string]Entry{}}, nil
+	return &Library{root: root, dir: dir, log: log, probed: map[string]Entry{}, indexes: map[string]*index{}}, nil
 }
 
 // Close releases the directory.
@@ -141,6 +148,39 @@ func (l *Library) Open(file string) (*os.File, Entry, error) {
 	return f, e, err
 }
 
+// openIndexed opens the file of media name and returns its sample index, made once per
+// version of the file and shared by its viewers.
+func (l *Library) openIndexed(name string) (*os.File, *Index, error) {
+	e, err := l.Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := l.root.Open(e.File)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	c, ok := l.indexes[e.File]
+	l.mu.Unlock()
+	if ok && c.size == st.Size() && c.modTime.Equal(st.ModTime()) {
+		return f, c.ix, nil
+	}
+	ix, err := ReadIndex(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	l.indexes[e.File] = &index{ix: ix, size: st.Size(), modTime: st.ModTime()}
+	l.mu.Unlock()
+	return f, ix, nil
+}
+
 // Store writes a new file from r under a temporary name, checks that it plays, and only
 // then renames it into place: a refused or cut-off upload leaves nothing behind. At most
 // limit bytes are taken.
@@ -211,6 +251,7 @@ func (l *Library) Remove(file string) error {
 	}
 	l.mu.Lock()
 	delete(l.probed, file)
+	delete(l.indexes, file)
 	l.mu.Unlock()
 	l.log.Info("media removed", "file", file)
 	return nil

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )
 
@@ -229,5 +232,87 @@ func TestValidateName(t *testing.T) {
 		if err := vod.ValidateName(name); (err == nil) != ok {
 			t.Errorf("ValidateName(%q) = %v, want ok=%v", name, err, ok)
 		}
+	}
+}
+
+// A stored file plays over RTMP like a live stream: the same codecs, every frame decoded
+// without a warning, paced in real time (six seconds of file take about five, the first one
+// sent at once as the player's buffer), ending at the file's end.
+func TestStoredFilePlaysOverRTMPInRealTime(t *testing.T) {
+	dir := t.TempDir()
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clip.mp4"), clip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if got := testenv.FFprobeStreams(ctx, t, srv.URL("vod/clip")); !slices.Equal(got, []string{"h264 1280x720", "aac"}) {
+		t.Fatalf("ffprobe over RTMP: %q", got)
+	}
+	d := testenv.FFmpegDecode(ctx, t, srv.URL("vod/clip"), 20*time.Second)
+	if d.Err != nil || d.Stderr != "" || d.Frames < 178 {
+		t.Fatalf("ffmpeg over RTMP: %d frames, exit %v\n%s", d.Frames, d.Err, d.Stderr)
+	}
+	if d.Elapsed < 4500*time.Millisecond || d.Elapsed > 9*time.Second {
+		t.Errorf("6 s of file played in %v, want real time less the 1 s lead", d.Elapsed)
+	}
+	if code, _ := do(t, http.MethodGet, srv.HTTPURL("/api/v1/streams"), nil); code != http.StatusOK {
+		t.Fatal(code)
+	}
+}
+
+// Playing from a position starts at the keyframe at or before it and runs to the end.
+func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
+	dir := t.TempDir()
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clip.mp4"), clip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lib, err := vod.Open(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	p := vod.NewPlayer(lib)
+	defer p.Close()
+	stream, stop, err := p.Play("clip", 3500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	r := stream.NewReader()
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var frames []*relay.Frame
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, relay.ErrEnded) {
+				t.Fatal(err)
+			}
+			break
+		}
+		frames = append(frames, f)
+	}
+	// The 1 s GOPs of the clip: from the keyframe at 3 s, 3 s of video and audio.
+	var video int
+	for _, f := range frames {
+		if f.Track.Codec.IsVideo() {
+			video++
+		}
+	}
+	if len(frames) == 0 || !frames[0].Key || !frames[0].Track.Codec.IsVideo() || video < 89 || video > 91 {
+		t.Fatalf("%d frames, %d video, first %+v", len(frames), video, frames[0])
+	}
+	if _, _, err := p.Play("nothing", 0); !errors.Is(err, vod.ErrNotFound) {
+		t.Errorf("playing a missing file: %v", err)
 	}
 }

@@ -48,6 +48,7 @@ type App struct {
 	HLS    *hls.Server
 	Web    *web.Server
 	Media  *vod.Library
+	Stored *vod.Player // stored files played to RTMP (and later RTSP) viewers
 
 	cfg     conf.Config
 	log     *slog.Logger
@@ -83,8 +84,10 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 		return nil, err
 	}
 	t.Web.Stored = &vod.HTTP{Lib: media, MaxUpload: int64(cfg.MaxUpload), Log: log}
+	stored := vod.NewPlayer(media)
+	t.RTMP.Stored = stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, Media: media, errc: make(chan error, 4), stopDemo: func() {}}
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopDemo: func() {}}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
@@ -198,6 +201,7 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 		a.Relays.Close()
 		err = servers()
 		a.closeListeners() // a listener never served (Start not called) closes here
+		a.Stored.Close()
 		err = errors.Join(err, a.Media.Close())
 		done := make(chan struct{})
 		go func() { a.wg.Wait(); close(done) }()

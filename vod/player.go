@@ -1,0 +1,123 @@
+package vod
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// lead is how far ahead of real time a stored file is sent: the player's buffer, filled at
+// once when playback starts or seeks.
+const lead = time.Second
+
+// Player plays stored files to viewers of streaming protocols (RTMP, RTSP): each viewer gets
+// a relay stream of its own, fed sample by sample from its own position in real time, so the
+// protocol servers serve a file exactly as they serve a live stream. The stream ends at the
+// file's end.
+type Player struct {
+	lib     *Library
+	streams *relay.Registry // the viewers' own streams, out of the live registry's sight
+	next    atomic.Uint64
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	stops   map[uint64]context.CancelFunc
+	closed  bool
+}
+
+// NewPlayer returns a player of lib's files.
+func NewPlayer(lib *Library) *Player {
+	cfg := relay.DefaultConfig()
+	// A viewer's stream holds little: frames come at most lead ahead of playback, and a
+	// viewer that falls behind a file has nothing to skip to.
+	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 5*time.Second, 0
+	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
+}
+
+// Play starts playing media name from start (rounded down to a keyframe) and returns the
+// viewer's stream and the function that stops it.
+func (p *Player) Play(name string, start time.Duration) (*relay.Stream, func(), error) {
+	f, ix, err := p.lib.openIndexed(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	id := p.next.Add(1)
+	pub, err := p.streams.Publish("play/" + strconv.FormatUint(id, 10))
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("play %s: %w", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		cancel()
+		pub.Close()
+		f.Close()
+		return nil, nil, relay.ErrClosed
+	}
+	p.stops[id] = cancel
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		defer f.Close()
+		defer pub.Close()
+		if err := pace(ctx, ix, f, pub, start); err != nil && ctx.Err() == nil {
+			p.lib.log.Warn("stored playback stopped", "name", name, "err", err)
+		}
+	}()
+	stop := func() {
+		cancel()
+		p.mu.Lock()
+		delete(p.stops, id)
+		p.mu.Unlock()
+	}
+	return pub.Stream(), stop, nil
+}
+
+// pace writes the samples from the keyframe at or before start on, each when its time comes
+// (less lead).
+func pace(ctx context.Context, ix *Index, f *os.File, pub *relay.Publisher, start time.Duration) error {
+	first := ix.KeyframeBefore(start)
+	base, t0 := ix.Samples[first].DTS, time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := first; i < len(ix.Samples); i++ {
+		if wait := time.Until(t0.Add(ix.Samples[i].DTS - base - lead)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return nil
+		}
+		fr, err := ix.Frame(f, i)
+		if err != nil {
+			return err
+		}
+		if err := pub.WriteFrame(fr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops every playback and waits for it.
+func (p *Player) Close() {
+	p.mu.Lock()
+	p.closed = true
+	for _, stop := range p.stops {
+		stop()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.streams.Close()
+}
