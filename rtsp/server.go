@@ -98,6 +98,8 @@ type Server struct {
 	once   sync.Once
 
 	mu      sync.Mutex
+	setupMu sync.Mutex            // see holdSetup
+	setupBy *gortsplib.ServerConn // the connection whose SETUP holds setupMu; under mu
 	joining map[*gortsplib.ServerConn]*joining
 	playing map[*gortsplib.ServerSession]string // path of each playing session
 	lagging map[*gortsplib.ServerSession]bool   // sessions told of a full queue
@@ -263,7 +265,33 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
 	}
+	s.holdSetup(ctx.Conn)
 	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
+}
+
+// holdSetup makes the rest of a SETUP, which gortsplib does after OnSetup returns, run alone
+// until its response goes out (releaseSetup). gortsplib v5.6.4 replaces a session's
+// transport on its second SETUP while another session's SETUP of the same stream reads the
+// transports of all (ServerStream.readerAdd): a data race, which two UDP players setting up
+// at once showed under the race detector.
+func (s *Server) holdSetup(sc *gortsplib.ServerConn) {
+	s.setupMu.Lock()
+	s.mu.Lock()
+	s.setupBy = sc
+	s.mu.Unlock()
+}
+
+// releaseSetup ends the hold of holdSetup when its connection's response is on its way.
+func (s *Server) releaseSetup(sc *gortsplib.ServerConn) {
+	s.mu.Lock()
+	held := s.setupBy == sc && sc != nil
+	if held {
+		s.setupBy = nil
+	}
+	s.mu.Unlock()
+	if held {
+		s.setupMu.Unlock()
+	}
 }
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
@@ -298,6 +326,7 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 // OnResponse implements gortsplib.ServerHandlerOnResponse: once a PLAY response is on its
 // way the session is live and the feed may go on.
 func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
+	s.releaseSetup(sc)
 	if j := s.unhold(sc); j != nil && res.StatusCode == base.StatusOK {
 		j.f.rewriteRTPInfo(res, j.t.starts)
 	}
@@ -305,6 +334,7 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 
 // OnConnClose implements gortsplib.ServerHandlerOnConnClose.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.releaseSetup(ctx.Conn)
 	s.unhold(ctx.Conn)
 }
 

@@ -321,3 +321,42 @@ func TestSessionWithoutTheGOPStartsAtTheNextKeyframe(t *testing.T) {
 		t.Fatalf("ffmpeg: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
 	}
 }
+
+// Players that set up over UDP at the same moment: gortsplib v5.6.4 raced on the sessions'
+// transports (see Server.holdSetup); under -race this test fails without the hold.
+func TestConcurrentUDPSetupsDoNotRace(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/setup")
+	u, err := base.ParseURL(srv.RTSPURL("live/setup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 16 {
+		wg.Go(func() {
+			udp := gortsplib.ProtocolUDP
+			c := gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &udp}
+			if err := c.Start(); err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			desc, _, err := c.Describe(u)
+			if err == nil {
+				err = c.SetupAll(desc.BaseURL, desc.Medias)
+			}
+			if err == nil {
+				_, err = c.Play(nil)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
