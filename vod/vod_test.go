@@ -223,6 +223,21 @@ func TestUploadNeedsThePublishKey(t *testing.T) {
 	}
 }
 
+// mediaDirWithClip returns a media directory holding the sample as clip.mp4, copied in by
+// hand.
+func mediaDirWithClip(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "clip.mp4"), clip, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestValidateName(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"clip": true, "recordings/live/x/2026-12-01_15-04-05": true, "a.b": true,
@@ -239,14 +254,7 @@ func TestValidateName(t *testing.T) {
 // without a warning, paced in real time (six seconds of file take about five, the first one
 // sent at once as the player's buffer), ending at the file's end.
 func TestStoredFilePlaysOverRTMPInRealTime(t *testing.T) {
-	dir := t.TempDir()
-	clip, err := os.ReadFile(testenv.Sample())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "clip.mp4"), clip, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := mediaDirWithClip(t)
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -267,14 +275,7 @@ func TestStoredFilePlaysOverRTMPInRealTime(t *testing.T) {
 
 // Playing from a position starts at the keyframe at or before it and runs to the end.
 func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
-	dir := t.TempDir()
-	clip, err := os.ReadFile(testenv.Sample())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "clip.mp4"), clip, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := mediaDirWithClip(t)
 	lib, err := vod.Open(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
