@@ -131,6 +131,12 @@ func (l *Library) Lookup(name string) (Entry, error) {
 	return Entry{}, fmt.Errorf("%w: %s", ErrNotFound, name)
 }
 
+// Has says whether media name exists.
+func (l *Library) Has(name string) bool {
+	_, err := l.Lookup(name)
+	return err == nil
+}
+
 // Open opens a stored file by its file name (NAME.mp4) for reading.
 func (l *Library) Open(file string) (*os.File, Entry, error) {
 	name, _, err := splitFile(file)

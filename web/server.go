@@ -147,6 +147,12 @@ func (s *Server) storedMux(st *vod.HTTP) http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /vod/{file...}", func(w http.ResponseWriter, r *http.Request) {
 		file := r.PathValue("file")
+		if name, part, ok := vod.HLSFile(file); ok && st.Lib.Has(name) { // /vod/NAME/index.m3u8 …
+			if !s.refused(w, r, name+".mp4", false) {
+				st.ServeHLS(w, r, name, part)
+			}
+			return
+		}
 		if !vod.IsFileName(file) { // the page of /vod/NAME or /vod/NAME/embed
 			name := strings.TrimSuffix(file, "/embed")
 			if _, err := st.Lib.Lookup(name); err != nil {

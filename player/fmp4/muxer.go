@@ -12,16 +12,15 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
 const (
-	videoTrackID    = 1
-	audioTrackID    = 2
-	videoTimeScale  = 90000
+	videoTrackID    = codec.FMP4VideoID
+	audioTrackID    = codec.FMP4AudioID
+	videoTimeScale  = codec.FMP4VideoScale
 	aacFrameSamples = 1024
 )
 
@@ -51,47 +50,30 @@ func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer 
 
 // setTracks builds the init segment for the given source tracks.
 func (m *muxer) setTracks(tracks []*relay.Track) error {
-	var init mfmp4.Init
 	m.video, m.audio = nil, nil
-	info := relay.Track{Codec: relay.CodecFMP4}
-	var codecs []string
 	for _, t := range tracks {
 		switch t.Codec {
 		case relay.CodecH264:
-			c, err := codec.ParseH264Config(t.Config)
-			if err != nil {
-				return fmt.Errorf("fmp4: %w", err)
-			}
-			init.Tracks = append(init.Tracks, &mfmp4.InitTrack{
-				ID: videoTrackID, TimeScale: videoTimeScale,
-				Codec: &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]},
-			})
 			m.video = t
-			info.Width, info.Height = t.Width, t.Height
-			codecs = append(codecs, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level))
 		case relay.CodecAAC:
 			asc, err := codec.ParseAACConfig(t.Config)
 			if err != nil {
 				return fmt.Errorf("fmp4: %w", err)
 			}
-			m.asc = asc
-			init.Tracks = append(init.Tracks, &mfmp4.InitTrack{
-				ID: audioTrackID, TimeScale: uint32(m.asc.SampleRate),
-				Codec: &mp4.CodecMPEG4Audio{Config: m.asc},
-			})
-			m.audio = t
-			info.SampleRate, info.Channels = t.SampleRate, t.Channels
-			codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", m.asc.Type))
+			m.asc, m.audio = asc, t
 		}
 	}
-	if len(init.Tracks) == 0 {
-		return errors.New("fmp4: stream has no H.264 or AAC track")
+	initSeg, codecs, err := codec.FMP4Init(m.video, m.audio)
+	if err != nil {
+		return fmt.Errorf("fmp4: %w", err)
 	}
-	var buf seekablebuffer.Buffer
-	if err := init.Marshal(&buf); err != nil {
-		return fmt.Errorf("fmp4: init segment: %w", err)
+	info := relay.Track{Codec: relay.CodecFMP4, Config: initSeg}
+	if m.video != nil {
+		info.Width, info.Height = m.video.Width, m.video.Height
 	}
-	info.Config = buf.Bytes()
+	if m.audio != nil {
+		info.SampleRate, info.Channels = m.audio.SampleRate, m.audio.Channels
+	}
 	m.init = &info
 	mime := `video/mp4; codecs="` + strings.Join(codecs, ",") + `"`
 	m.mime.Store(&mime)

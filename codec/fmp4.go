@@ -1,0 +1,53 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+
+	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Track IDs and the video time scale of the fragmented MP4 the server writes (browsers'
+// fMP4, HLS VOD).
+const (
+	FMP4VideoID    = 1
+	FMP4AudioID    = 2
+	FMP4VideoScale = 90000
+)
+
+// FMP4Init is the init segment (ftyp+moov) for an H.264 and/or AAC track, with the RFC 6381
+// codecs strings (avc1.PPCCLL, mp4a.40.N) for a MIME type or a playlist. The audio track's
+// time scale is its sample rate.
+func FMP4Init(video, audio *relay.Track) (init []byte, codecs []string, err error) {
+	var in mfmp4.Init
+	if video != nil {
+		c, err := ParseH264Config(video.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Tracks = append(in.Tracks, &mfmp4.InitTrack{ID: FMP4VideoID, TimeScale: FMP4VideoScale,
+			Codec: &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]}})
+		codecs = append(codecs, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level))
+	}
+	if audio != nil {
+		asc, err := ParseAACConfig(audio.Config)
+		if err != nil {
+			return nil, nil, err
+		}
+		in.Tracks = append(in.Tracks, &mfmp4.InitTrack{ID: FMP4AudioID, TimeScale: uint32(asc.SampleRate),
+			Codec: &mp4.CodecMPEG4Audio{Config: asc}})
+		codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", asc.Type))
+	}
+	if len(in.Tracks) == 0 {
+		return nil, nil, errors.New("fmp4 init: no H.264 or AAC track")
+	}
+	var buf seekablebuffer.Buffer
+	if err := in.Marshal(&buf); err != nil {
+		return nil, nil, fmt.Errorf("fmp4 init: %w", err)
+	}
+	return buf.Bytes(), codecs, nil
+}
