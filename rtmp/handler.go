@@ -149,7 +149,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 			return fmt.Errorf("rtmp play %s: %w", path, err)
 		}
 	}
-	stream, release, err := h.source(path, cmd.Start)
+	reader, release, err := h.source(path, cmd.Start)
 	if err != nil {
 		h.log.Info("play refused", "path", path, "err", err)
 		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live or stored", path)))
@@ -160,7 +160,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// The reader starts now, at the GOP cache. go-rtmp answers NetStream.Play.Start after we
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
-	h.viewer = newViewer(h.c, stream, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
+	h.viewer = newViewer(h.c, reader, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
 	h.viewer.release = release
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
@@ -174,14 +174,18 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	return nil
 }
 
-// source finds what a player asked for: a live stream, or, under vod/, a stored file played
-// to this viewer alone from start (milliseconds; a negative start, as players send for
-// "live or recorded", is the beginning), with the function that stops it.
-func (h *handler) source(path string, start int64) (*relay.Stream, func(), error) {
+// source finds what a player asked for and starts its reader: on a live stream at the GOP
+// cache, or, under vod/, on a stored file played to this viewer alone from start
+// (milliseconds; a negative start, as players send for "live or recorded", is the
+// beginning), with the function that stops it.
+func (h *handler) source(path string, start int64) (*relay.Reader, func(), error) {
 	name, stored := strings.CutPrefix(path, "vod/")
 	if !stored || h.srv.cfg.Stored == nil {
 		s, err := h.srv.relays.Lookup(path)
-		return s, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.NewReader(), nil, nil
 	}
 	return h.srv.cfg.Stored.Play(name, time.Duration(max(start, 0))*time.Millisecond)
 }

@@ -57,8 +57,8 @@ type viewer struct {
 	err   error // why the viewer is done; set once
 }
 
-func newViewer(c *conn, stream *relay.Stream, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
-	v := &viewer{c: c, log: log, stream: stream, reader: stream.NewReader(), streamID: streamID,
+func newViewer(c *conn, reader *relay.Reader, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
+	v := &viewer{c: c, log: log, stream: reader.Stream(), reader: reader, streamID: streamID,
 		ch: newChunker(chunkSize)}
 	if c.tcp != nil && nonBlocking {
 		v.raw, _ = c.tcp.SyscallConn()

@@ -26,8 +26,8 @@ type segment struct {
 	start, dur time.Duration
 }
 
-// segments cuts an index into HLS segments.
-func (ix *Index) segments() []segment {
+// cut cuts an index into HLS segments.
+func (ix *Index) cut() []segment {
 	var out []segment
 	hasVideo := false
 	for _, t := range ix.Tracks {
@@ -70,7 +70,7 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		_, _ = w.Write(init)
 	default:
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".mp4"))
-		segs := ix.segments()
+		segs := ix.segments
 		if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".mp4" {
 			http.NotFound(w, r)
 			return
@@ -99,7 +99,7 @@ func playlist(ix *Index, query string) string {
 	if query != "" {
 		query = "?" + query
 	}
-	segs := ix.segments()
+	segs := ix.segments
 	var longest time.Duration
 	for _, s := range segs {
 		longest = max(longest, s.dur)

@@ -22,7 +22,7 @@ func TestSegmentsStartAtKeyframes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	segs := ix.segments()
+	segs := ix.segments
 	if len(segs) != 3 {
 		t.Fatalf("%d segments of a 6 s file with 1 s GOPs, want 3: %+v", len(segs), segs)
 	}

@@ -20,6 +20,8 @@ type Index struct {
 	Tracks   []*relay.Track // H.264 first, then AAC
 	Duration time.Duration
 	Samples  []Sample // every track's, in decode order
+
+	segments []segment // HLS VOD segments
 }
 
 // Sample is one frame's place in the file.
@@ -41,7 +43,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	}
 	p, err := mp4.Probe(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUnplayable, err)
+		return nil, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", errUnplayable, err)
 	}
 	traks, err := mp4.ExtractBox(r, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeTrak()})
 	if err != nil || len(traks) != len(p.Tracks) {
@@ -61,7 +63,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 	}
 	if len(ix.Tracks) == 0 {
-		return nil, fmt.Errorf("%w: no H.264 video or AAC audio track", errUnplayable)
+		return nil, fmt.Errorf("%w: no H.264 video or AAC audio track (not an MP4, or one cut before its moov box)", errUnplayable)
 	}
 	// Video first, so a frame of each track is at hand as soon as playback starts.
 	slices.SortStableFunc(ix.Samples, func(a, b Sample) int {
@@ -70,6 +72,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 		return int(a.Track) - int(b.Track)
 	})
+	ix.segments = ix.cut()
 	return ix, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 // lead is how far ahead of real time a stored file is sent: the player's buffer, filled at
 // once when playback starts or seeks.
-const lead = time.Second
+const lead = 500 * time.Millisecond
 
 // Player plays stored files to viewers of streaming protocols (RTMP, RTSP): each viewer gets
 // a relay stream of its own, fed sample by sample from its own position in real time, so the
@@ -36,14 +36,18 @@ func NewPlayer(lib *Library) *Player {
 	// A viewer's stream holds little: frames come at most lead ahead of playback. The relay
 	// keeps the frames since the latest keyframe and MaxLag of media, and each viewer reads
 	// its own copy of the file's samples: 100 RTMP viewers of a 1 Mbit/s file with 1 s GOPs
-	// measured about 200 KiB each with MaxLag 1 s, 650 KiB with 5 s.
-	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, time.Second, 0
+	// measured about 200 KiB each with MaxLag 1 s, 650 KiB with 5 s. MaxLag must stay well
+	// above lead, or a viewer whose reader is at the first frame of the opening burst is
+	// already "behind" and skips a GOP.
+	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 2*time.Second, 0
 	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
 }
 
 // Play starts playing media name from start (rounded down to a keyframe) and returns the
-// viewer's stream and the function that stops it.
-func (p *Player) Play(name string, start time.Duration) (*relay.Stream, func(), error) {
+// viewer's reader of it and the function that stops it. The reader exists before the first
+// frame is written, so it gets every frame from the start on, however late its owner reads:
+// the stream keeps only a second behind its newest frame.
+func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), error) {
 	f, ix, err := p.lib.openIndexed(name)
 	if err != nil {
 		return nil, nil, err
@@ -54,11 +58,13 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Stream, func(), 
 		f.Close()
 		return nil, nil, fmt.Errorf("play %s: %w", name, err)
 	}
+	reader := pub.Stream().NewReader()
 	ctx, cancel := context.WithCancel(context.Background())
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		cancel()
+		reader.Close()
 		pub.Close()
 		f.Close()
 		return nil, nil, relay.ErrClosed
@@ -80,7 +86,7 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Stream, func(), 
 		delete(p.stops, id)
 		p.mu.Unlock()
 	}
-	return pub.Stream(), stop, nil
+	return reader, stop, nil
 }
 
 // pace writes the samples from the keyframe at or before start on, each when its time comes

@@ -28,54 +28,27 @@ type Info struct {
 // errUnplayable marks a file the server cannot serve; the message says why.
 var errUnplayable = errors.New("not a playable file")
 
-// Probe reads an MP4's boxes (not its media) and checks that it plays: H.264 video or AAC
-// audio, not encrypted, and every sample inside the file's size bytes, which a truncated
-// copy fails.
+// Probe checks that an MP4 plays, by reading its sample index (boxes, never the media):
+// H.264 video or AAC audio, every sample inside the file's size bytes, which a truncated
+// copy fails. What it plays is what every protocol then serves.
 func Probe(r io.ReadSeeker, size int64) (Info, error) {
-	if err := checkTables(r, size); err != nil {
-		return Info{}, err
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return Info{}, err
-	}
-	p, err := mp4.Probe(r)
+	ix, err := ReadIndex(r, size)
 	if err != nil {
-		return Info{}, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", errUnplayable, err)
+		return Info{}, err
 	}
-	var info Info
-	for _, t := range p.Tracks {
-		tr, ok := describe(t)
-		if !ok {
-			continue
-		}
-		if t.Encrypted {
-			return Info{}, fmt.Errorf("%w: track %d is encrypted", errUnplayable, t.TrackID)
-		}
-		if err := checkSamples(t, size); err != nil {
-			return Info{}, err
-		}
-		if t.Timescale > 0 {
-			info.Duration = max(info.Duration, time.Duration(float64(t.Duration)/float64(t.Timescale)*float64(time.Second)))
-		}
-		info.Tracks = append(info.Tracks, tr)
-	}
-	if len(info.Tracks) == 0 {
-		return Info{}, fmt.Errorf("%w: no H.264 video or AAC audio track (not an MP4, or one cut before its moov box)", errUnplayable)
-	}
-	if info.Duration <= 0 {
+	if ix.Duration <= 0 {
 		return Info{}, fmt.Errorf("%w: no media (duration 0)", errUnplayable)
 	}
-	return info, nil
-}
-
-func describe(t *mp4.Track) (Track, bool) {
-	switch {
-	case t.Codec == mp4.CodecAVC1 && t.AVC != nil:
-		return Track{Kind: "video", Codec: "H264", Width: int(t.AVC.Width), Height: int(t.AVC.Height)}, true
-	case t.Codec == mp4.CodecMP4A && t.MP4A != nil && t.MP4A.OTI == 0x40:
-		return Track{Kind: "audio", Codec: "AAC", Channels: int(t.MP4A.ChannelCount), SampleRate: int(t.Timescale)}, true
+	info := Info{Duration: ix.Duration}
+	for _, t := range ix.Tracks {
+		kind := "audio"
+		if t.Codec.IsVideo() {
+			kind = "video"
+		}
+		info.Tracks = append(info.Tracks, Track{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
+			Channels: t.Channels, SampleRate: t.SampleRate})
 	}
-	return Track{}, false
+	return info, nil
 }
 
 // maxSample bounds one sample: a 4K intra frame is a few MiB.
