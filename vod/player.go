@@ -36,10 +36,10 @@ func NewPlayer(lib *Library) *Player {
 	// A viewer's stream holds little: frames come at most lead ahead of playback. The relay
 	// keeps the frames since the latest keyframe and MaxLag of media, and each viewer reads
 	// its own copy of the file's samples: 100 RTMP viewers of a 1 Mbit/s file with 1 s GOPs
-	// measured about 200 KiB each with MaxLag 1 s, 650 KiB with 5 s. MaxLag must stay well
+	// measured about 370 KiB each with MaxLag 1.5 s, 650 KiB with 5 s. MaxLag must stay well
 	// above lead, or a viewer whose reader is at the first frame of the opening burst is
 	// already "behind" and skips a GOP.
-	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 2*time.Second, 0
+	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 1500*time.Millisecond, 0
 	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
 }
 

@@ -291,7 +291,7 @@ func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
 	}
 	defer stop()
 	defer r.Close()
-	time.Sleep(time.Second) // a reader that starts reading late still gets the file from 3 s on
+	time.Sleep(700 * time.Millisecond) // a reader that starts reading late still gets the file from 3 s on
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var frames []*relay.Frame
