@@ -11,6 +11,10 @@ const (
 	// CodecFMP4 is a derived stream of fragmented MP4: Config is the init segment, each
 	// frame a fragment (moof+mdat), Key when it starts with a video keyframe.
 	CodecFMP4
+	// CodecRTP is a derived stream of RTP and RTCP packets in RTSP's interleaved framing
+	// ('$', channel, length): one frame per source frame, Key when it starts with a video
+	// keyframe. Channel 2i carries media i's RTP, 2i+1 its RTCP.
+	CodecRTP
 )
 
 func (c Codec) String() string {
@@ -21,6 +25,8 @@ func (c Codec) String() string {
 		return "aac"
 	case CodecFMP4:
 		return "fmp4"
+	case CodecRTP:
+		return "rtp"
 	default:
 		return "unknown"
 	}
@@ -28,7 +34,7 @@ func (c Codec) String() string {
 
 // IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
 // new reader may start.
-func (c Codec) IsVideo() bool { return c == CodecH264 || c == CodecFMP4 }
+func (c Codec) IsVideo() bool { return c == CodecH264 || c == CodecFMP4 || c == CodecRTP }
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
 // publisher whose codec configuration changes makes a new Track, and a reader that sees a

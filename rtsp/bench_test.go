@@ -25,8 +25,7 @@ const (
 )
 
 // BenchmarkRTSPFanOut measures what each RTSP session costs per frame: the feed packetizes a
-// frame once, and gortsplib queues and writes its packets to every session over loopback
-// TCP. Readers are raw sockets reading into one buffer each, so every allocation counted is
+// frame once into the interleaved stream, and each TCP viewer writes it over loopback TCP. Readers are raw sockets reading into one buffer each, so every allocation counted is
 // the server's. The frame rate follows the slowest reader: no packet is dropped.
 func BenchmarkRTSPFanOut(b *testing.B) {
 	for _, n := range []int{1, 100} {

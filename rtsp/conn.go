@@ -1,10 +1,16 @@
 package rtsp
 
 import (
+	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// errDetached is what gortsplib reads and writes on a connection handed to a tcpViewer: it
+// then closes the session and lets go of the connection, which stays open.
+var errDetached = errors.New("rtsp: connection handed to its viewer")
 
 // idleListener gives every RTSP connection an idle deadline (and a shorter one until its
 // first bytes) and merged writes (see peerConn). gortsplib reads requests
@@ -38,9 +44,26 @@ type peerConn struct {
 	wmu      sync.Mutex
 	pending  *[]byte   // RTP packets held for one write; from framePool
 	deadline time.Time // the write deadline last passed on
+	handover func(net.Conn)
+
+	detached atomic.Bool // the connection is its viewer's now
+}
+
+// detachAfterResponse makes the next response written (a PLAY's) the last thing gortsplib
+// writes: then the connection goes to to, and gortsplib reads and writes only errDetached.
+// If that response cannot be written, to gets nil and gortsplib keeps the connection.
+// No packet is written in between: gortsplib starts a TCP session's writer after its PLAY
+// response, and anything it queued before that is dropped.
+func (c *peerConn) detachAfterResponse(to func(net.Conn)) {
+	c.wmu.Lock()
+	c.handover = to
+	c.wmu.Unlock()
 }
 
 func (c *peerConn) SetReadDeadline(t time.Time) error {
+	if c.detached.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	c.own = t
 	c.mu.Unlock()
@@ -48,6 +71,9 @@ func (c *peerConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *peerConn) SetDeadline(t time.Time) error {
+	if c.detached.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	c.own = t
 	c.mu.Unlock()
@@ -63,6 +89,9 @@ func (c *peerConn) SetDeadline(t time.Time) error {
 func (c *peerConn) SetWriteDeadline(t time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.detached.Load() {
+		return nil
+	}
 	if !t.IsZero() && !c.deadline.IsZero() && !t.Before(c.deadline) && t.Sub(c.deadline) < time.Second {
 		return nil
 	}
@@ -85,6 +114,12 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, maxMerged); ret
 func (c *peerConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.detached.Load() {
+		return 0, errDetached
+	}
+	if c.handover != nil {
+		return c.writeLast(p)
+	}
 	if !isRTP(p) || len(p) > maxMerged {
 		if err := c.flush(); err != nil {
 			return 0, err
@@ -104,6 +139,35 @@ func (c *peerConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return len(p), c.flush()
+}
+
+// writeLast writes the response that hands the connection over, and then hands it over.
+// The caller holds wmu.
+func (c *peerConn) writeLast(p []byte) (int, error) {
+	if len(p) > 0 && p[0] == '$' {
+		return len(p), nil
+	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	to := c.handover
+	c.handover = nil
+	if err != nil {
+		to(nil)
+		return n, err
+	}
+	c.detached.Store(true)
+	to(c.Conn)
+	return n, nil
+}
+
+// Close closes the connection, unless its viewer has it now.
+func (c *peerConn) Close() error {
+	if c.detached.Load() {
+		return nil
+	}
+	return c.Conn.Close()
 }
 
 // flush writes what is held. The caller holds wmu.
@@ -126,6 +190,9 @@ func isRTP(p []byte) bool {
 }
 
 func (c *peerConn) Read(p []byte) (int, error) {
+	if c.detached.Load() {
+		return 0, errDetached
+	}
 	c.mu.Lock()
 	own := c.own
 	c.mu.Unlock()

@@ -31,15 +31,23 @@ import (
 const holdTimeout = 250 * time.Millisecond
 
 // feed is the one reader of a relay stream for RTSP: it packetizes each frame once and writes
-// the packets to a gortsplib ServerStream, which sends the same bytes to every session.
+// the packets to a gortsplib ServerStream, which sends the same bytes to every session over
+// UDP, and to a derived relay stream of interleaved packets that TCP viewers read
+// (interleaved.go).
 type feed struct {
 	rs           *relay.Stream
 	stream       *gortsplib.ServerStream
+	out          *relay.Publisher // the interleaved stream
+	rtp          *relay.Track     // its one track
+	lastReport   time.Duration    // PTS of the last sender reports in out, without video
+	held         []byte           // interleaved audio waiting for the next video frame
+	heldSince    time.Duration    // PTS of its first frame
 	log          *slog.Logger
 	maxReplay    int // packets
 	maxUDPReplay int // bytes
 
 	video, audio *track
+	tracks       []*track // in the order of the SDP's medias
 	params       codec.H264Config
 	paramsOf     *relay.Track
 	nalus        [][]byte
@@ -56,8 +64,12 @@ type feed struct {
 // track is one media of the SDP with its packetizer.
 type track struct {
 	media     *description.Media
+	index     int // of the media in the SDP
 	clockRate int64
 	base      uint32 // RTP timestamp of stream time zero
+	ssrc      uint32
+	packets   uint32 // RTP packets and payload bytes sent, for sender reports
+	octets    uint32
 	h264      *rtph264.Encoder
 	aac       *rtpmpeg4audio.Encoder
 }
@@ -80,30 +92,35 @@ type replayPacket struct {
 	pts   time.Duration
 }
 
-// newFeed builds the SDP medias from the relay tracks; Run then packetizes.
-func newFeed(lib *gortsplib.Server, rs *relay.Stream, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
+// newFeed builds the SDP medias from the relay tracks; Run then packetizes. The feed owns
+// out from then on, and closes it when it ends.
+func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
 	if lib == nil {
 		return nil, relay.ErrClosed
 	}
-	f := &feed{rs: rs, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
+	f := &feed{rs: rs, out: out, rtp: &relay.Track{Codec: relay.CodecRTP}, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
 	var medias []*description.Media
 	for _, t := range tracks {
-		var err error
+		var (
+			tr  *track
+			err error
+		)
 		switch t.Codec {
 		case relay.CodecH264:
-			f.video, err = f.newH264(t)
-			if err == nil {
-				medias = append(medias, f.video.media)
-			}
+			tr, err = f.newH264(t)
+			f.video = tr
 		case relay.CodecAAC:
-			f.audio, err = newAAC(t)
-			if err == nil {
-				medias = append(medias, f.audio.media)
-			}
+			tr, err = newAAC(t)
+			f.audio = tr
+		default:
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
 		}
+		tr.index = len(medias)
+		medias = append(medias, tr.media)
+		f.tracks = append(f.tracks, tr)
 	}
 	if len(medias) == 0 {
 		return nil, fmt.Errorf("rtsp %s: stream has no H.264 or AAC track", rs.Path())
@@ -111,6 +128,10 @@ func newFeed(lib *gortsplib.Server, rs *relay.Stream, tracks []*relay.Track, max
 	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
 	if err := f.stream.Initialize(); err != nil {
 		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
+	}
+	stats := f.stream.Stats().Medias
+	for _, t := range f.tracks {
+		t.ssrc = stats[t.media].Formats[t.media.Formats[0]].LocalSSRC
 	}
 	return f, nil
 }
@@ -161,6 +182,7 @@ func (f *feed) Run(ctx context.Context) {
 	r := f.rs.NewReader()
 	defer r.Close()
 	defer f.stream.Close()
+	defer f.out.Close()
 	for {
 		fr, err := r.Next(ctx)
 		if err != nil {
@@ -179,13 +201,8 @@ func (f *feed) Run(ctx context.Context) {
 
 // goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.
 func (f *feed) goodbye() {
-	stats := f.stream.Stats().Medias
-	for _, t := range []*track{f.video, f.audio} {
-		if t == nil {
-			continue
-		}
-		ssrc := stats[t.media].Formats[t.media.Formats[0]].LocalSSRC
-		_ = f.stream.WritePacketRTCP(t.media, &rtcp.Goodbye{Sources: []uint32{ssrc}})
+	for _, t := range f.tracks {
+		_ = f.stream.WritePacketRTCP(t.media, &rtcp.Goodbye{Sources: []uint32{t.ssrc}})
 	}
 }
 
@@ -221,7 +238,7 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 	}
 	ts := t.timestamp(fr.PTS)
 	for _, p := range pkts {
-		p.Timestamp = ts
+		p.Timestamp, p.SSRC = ts, t.ssrc
 	}
 	return t, pkts, nil
 }
@@ -257,7 +274,7 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 			f.bytes += p.MarshalSize()
 		}
 	}
-	return nil
+	return f.publishInterleaved(t, fr, pkts)
 }
 
 // join sends the current GOP to a session that is about to start playing, so its first

@@ -14,6 +14,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
 	"github.com/relaycast/relaycast/access"
@@ -45,9 +47,10 @@ type Config struct {
 	MulticastRTPPort, MulticastRTCPPort int
 	// ReadTimeout and WriteTimeout drop peers that stall.
 	ReadTimeout, WriteTimeout time.Duration
-	// WriteQueue is how many packets may wait for each session (a power of two). A joining
-	// session is sent the current GOP at once if it fills at most 7/8 of the queue; each slot
-	// costs 16 bytes per session.
+	// WriteQueue is how many packets may wait for each UDP session (a power of two). A
+	// joining UDP session is sent the current GOP at once if it fills at most 7/8 of the
+	// queue; each slot costs 16 bytes per session. TCP sessions have no queue: they are
+	// written from their relay reader.
 	WriteQueue int
 	// HandshakeTimeout closes a new connection that sends nothing for this long.
 	HandshakeTimeout time.Duration
@@ -68,6 +71,9 @@ type Config struct {
 	// KeyframeWait bounds how long PLAY waits for the next keyframe when the current GOP is
 	// not replayed to the session (too big for its queue or its UDP receive buffer).
 	KeyframeWait time.Duration
+	// MaxLag is how far behind the newest frame a TCP viewer may fall before it skips to
+	// the latest keyframe (relay.Config.MaxLag); zero keeps the relay's default.
+	MaxLag time.Duration
 }
 
 // DefaultConfig returns the defaults (UDP ports 8000/8001, multicast off).
@@ -87,15 +93,27 @@ type joining struct {
 	t *ticket
 }
 
-// Server serves every live relay path over RTSP.
+// detaching is a TCP session between its PLAY and the response, after which its viewer
+// takes the connection over.
+type detaching struct {
+	v  *tcpViewer
+	f  *feed
+	ss *gortsplib.ServerSession
+}
+
+// Server serves every live relay path over RTSP. UDP and multicast sessions are gortsplib's
+// to the end; a session over TCP is gortsplib's until its PLAY is answered, and then a
+// tcpViewer's (tcpviewer.go).
 type Server struct {
-	cfg    Config
-	relays Relay
-	log    *slog.Logger
-	lib    *gortsplib.Server
-	feeds  relay.Outputs[*feed]
-	closed chan struct{}
-	once   sync.Once
+	cfg         Config
+	relays      Relay
+	log         *slog.Logger
+	lib         *gortsplib.Server
+	feeds       relay.Outputs[*feed]
+	interleaved *relay.Registry // the feeds' packets as TCP viewers read them
+	closed      chan struct{}
+	once        sync.Once
+	workers     sync.WaitGroup // the tcpViewers' goroutines
 
 	mu      sync.Mutex
 	setupMu sync.Mutex            // see holdSetup
@@ -103,7 +121,11 @@ type Server struct {
 	joining map[*gortsplib.ServerConn]*joining
 	playing map[*gortsplib.ServerSession]string // path of each playing session
 	lagging map[*gortsplib.ServerSession]bool   // sessions told of a full queue
-	viewers relay.Viewers
+	// interleaved channel of each media a TCP session set up, from the SETUP responses
+	channels   map[*gortsplib.ServerConn]map[*description.Media]int
+	detaching  map[*gortsplib.ServerConn]detaching
+	tcpViewers map[*tcpViewer]struct{}
+	viewers    relay.Viewers
 }
 
 // New returns a server reading from relays.
@@ -114,15 +136,36 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		joining: make(map[*gortsplib.ServerConn]*joining),
 		playing: make(map[*gortsplib.ServerSession]string),
 		lagging: make(map[*gortsplib.ServerSession]bool),
+
+		channels:   make(map[*gortsplib.ServerConn]map[*description.Media]int),
+		detaching:  make(map[*gortsplib.ServerConn]detaching),
+		tcpViewers: make(map[*tcpViewer]struct{}),
 	}
+	dc := relay.DefaultConfig()
+	dc.Grace = 0 // the source stream has the grace window; its packets just follow it
+	if cfg.MaxLag > 0 {
+		dc.MaxLag = cfg.MaxLag
+	}
+	s.interleaved = relay.NewRegistry(dc)
 	s.feeds = relay.Outputs[*feed]{
 		TrackWait: cfg.TrackWait,
 		Label:     "rtsp",
-		New: func(rs *relay.Stream, tracks []*relay.Track) (*feed, error) {
-			return newFeed(s.lib, rs, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
-		},
+		New:       s.newFeed,
 	}
 	return s
+}
+
+func (s *Server) newFeed(rs *relay.Stream, tracks []*relay.Track) (*feed, error) {
+	out, err := s.interleaved.Publish(rs.Path())
+	if err != nil {
+		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
+	}
+	f, err := newFeed(s.lib, out, rs, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // maxReplay is how many packets a joining session may be sent from the GOP cache: most of
@@ -195,14 +238,21 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		close(s.closed)
 		lib := s.lib
+		for v := range s.tcpViewers {
+			v.stop(errServerClosing)
+		}
 		s.mu.Unlock()
 		s.feeds.Close()
 		if lib != nil {
 			lib.Close()
 		}
+		s.workers.Wait()
+		s.interleaved.Close()
 	})
 	return nil
 }
+
+var errServerClosing = errors.New("server closing")
 
 // relayPath turns an RTSP request path (/live/NAME) into a relay path (live/NAME).
 func relayPath(p string) string { return strings.Trim(p, "/") }
@@ -304,9 +354,24 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	if ctx.Session.Stream() != f.stream { // set up on a feed that has ended since
 		return &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("rtsp play %s: %w", path, relay.ErrEnded)
 	}
+	var v *tcpViewer
+	if ctx.Session.State() != gortsplib.ServerSessionStatePlay {
+		if chans := s.tcpChannels(ctx.Conn, ctx.Session, f); chans != nil {
+			v = s.newTCPViewer(f, path, ctx.Conn.NetConn().RemoteAddr().String(), chans)
+		}
+	}
 	var t *ticket
 	s.mu.Lock()
-	if _, ok := s.joining[ctx.Conn]; !ok && ctx.Session.State() != gortsplib.ServerSessionStatePlay {
+	_, inJoin := s.joining[ctx.Conn]
+	_, handing := s.detaching[ctx.Conn]
+	switch {
+	case inJoin || handing:
+		if v != nil {
+			v.drop()
+		}
+	case v != nil:
+		s.detaching[ctx.Conn] = detaching{v: v, f: f, ss: ctx.Session}
+	case ctx.Session.State() != gortsplib.ServerSessionStatePlay:
 		t = f.join(ctx.Session)
 		s.joining[ctx.Conn] = &joining{f: f, t: t}
 	}
@@ -324,18 +389,115 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 }
 
 // OnResponse implements gortsplib.ServerHandlerOnResponse: once a PLAY response is on its
-// way the session is live and the feed may go on.
+// way the session is live and the feed may go on, or its viewer takes the connection.
 func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	s.releaseSetup(sc)
+	s.noteChannel(sc, res)
+	s.mu.Lock()
+	d, ok := s.detaching[sc]
+	delete(s.detaching, sc)
+	s.mu.Unlock()
+	if ok {
+		s.detach(sc, d, res)
+		return
+	}
 	if j := s.unhold(sc); j != nil && res.StatusCode == base.StatusOK {
 		j.f.rewriteRTPInfo(res, j.t.starts)
 	}
+}
+
+// noteChannel records the interleaved channel a SETUP response over TCP gives its media,
+// the last the session has set up.
+func (s *Server) noteChannel(sc *gortsplib.ServerConn, res *base.Response) {
+	v, ok := res.Header["Transport"]
+	if !ok || res.StatusCode != base.StatusOK {
+		return
+	}
+	var th headers.Transport
+	ss := sc.Session()
+	if th.Unmarshal(v) != nil || th.InterleavedIDs == nil || ss == nil {
+		return
+	}
+	medias := ss.Medias()
+	if len(medias) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.channels[sc] == nil {
+		s.channels[sc] = map[*description.Media]int{}
+	}
+	s.channels[sc][medias[len(medias)-1]] = th.InterleavedIDs[0]
+}
+
+// tcpChannels returns the interleaved RTP channel of each of f's medias (-1: not set up)
+// for a session that a tcpViewer can take over: plain TCP, no HTTP or WebSocket tunnel.
+// It returns nil for any other.
+func (s *Server) tcpChannels(sc *gortsplib.ServerConn, ss *gortsplib.ServerSession, f *feed) []int {
+	if tr := ss.Transport(); tr == nil || tr.Protocol != gortsplib.ProtocolTCP {
+		return nil
+	}
+	if _, ok := sc.NetConn().(*peerConn); !ok || sc.Transport().Tunnel != gortsplib.TunnelNone {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	chans := make([]int, len(f.tracks))
+	for i, t := range f.tracks {
+		chans[i] = -1
+		if ch, ok := s.channels[sc][t.media]; ok {
+			chans[i] = ch
+		}
+	}
+	for _, m := range ss.Medias() {
+		if _, ok := s.channels[sc][m]; !ok {
+			return nil
+		}
+	}
+	return chans
+}
+
+// detach hands a TCP session's connection to its viewer once the PLAY response is written.
+// The viewer counts itself from then on; gortsplib closes the session, its queue and
+// goroutines.
+func (s *Server) detach(sc *gortsplib.ServerConn, d detaching, res *base.Response) {
+	if res.StatusCode != base.StatusOK {
+		d.v.drop()
+		return
+	}
+	if id := res.Header["Session"]; len(id) > 0 {
+		d.v.session = id[0]
+	}
+	starts := map[*description.Media]rtpStart{}
+	for i, st := range d.v.starts {
+		starts[d.f.tracks[i].media] = st
+	}
+	d.f.rewriteRTPInfo(res, starts)
+	sc.NetConn().(*peerConn).detachAfterResponse(func(c net.Conn) {
+		if c == nil {
+			d.v.drop()
+			return
+		}
+		s.mu.Lock()
+		delete(s.playing, d.ss)
+		delete(s.lagging, d.ss)
+		s.mu.Unlock()
+		d.v.start(c)
+	})
 }
 
 // OnConnClose implements gortsplib.ServerHandlerOnConnClose.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	s.releaseSetup(ctx.Conn)
 	s.unhold(ctx.Conn)
+	s.mu.Lock()
+	d, ok := s.detaching[ctx.Conn]
+	delete(s.detaching, ctx.Conn)
+	delete(s.channels, ctx.Conn)
+	s.mu.Unlock()
+	if ok {
+		d.v.drop()
+	}
 }
 
 func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {

@@ -109,6 +109,7 @@ func tuning(cfg conf.Config) Tuning {
 	t.RTSP.RTPPort, t.RTSP.RTCPPort, t.RTSP.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
 	t.RTSP.Access = policy
 	t.FMP4.MaxLag = cfg.MaxLag
+	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
 	return t
 }

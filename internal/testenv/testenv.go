@@ -98,6 +98,9 @@ func Start(t testing.TB, opt Options) *Server {
 		if opt.RTSP != nil {
 			tu.RTSP = *opt.RTSP
 		}
+		if opt.Relay != (relay.Config{}) && opt.RTSP == nil {
+			tu.RTSP.MaxLag = opt.Relay.MaxLag
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -284,6 +287,7 @@ type Decode struct {
 type Progress struct {
 	At     time.Duration
 	Frames int
+	Media  time.Duration // media time written so far (out_time)
 }
 
 // FFmpegDecode plays url with ffmpeg, decoding every video and audio frame of the first
@@ -320,14 +324,26 @@ func FFmpegDecode(ctx context.Context, t testing.TB, url string, media time.Dura
 	return d
 }
 
+// readProgress reads ffmpeg's progress reports, blocks of key=value lines that each end
+// with progress=...
 func readProgress(r io.Reader, start time.Time) []Progress {
-	var ps []Progress
+	var (
+		ps  []Progress
+		cur Progress
+	)
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-				ps = append(ps, Progress{At: time.Since(start), Frames: n})
-			}
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "frame":
+			cur.Frames, _ = strconv.Atoi(v)
+		case "out_time_us":
+			us, _ := strconv.ParseInt(v, 10, 64)
+			cur.Media = time.Duration(us) * time.Microsecond
+		case "progress":
+			cur.At = time.Since(start)
+			ps = append(ps, cur)
 		}
 	}
 	return ps
