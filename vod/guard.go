@@ -12,22 +12,40 @@ import (
 // the prober reads, and refuses any table whose entries do not fit in its box, and sample
 // counts no file of this size can hold (every sample is at least one byte).
 
-const maxBoxes = 1 << 16 // boxes visited at most: a real file has hundreds
+const (
+	maxBoxes = 1 << 16 // boxes visited at most: a real file has hundreds
+	// maxFragmentedBoxes: a fragmented file has a handful per fragment, a fragment a second
+	maxFragmentedBoxes = 1 << 22
+)
 
 // tableEntry is the size of one entry of each table box the prober reads, by type.
 var tableEntry = map[string]int64{"stts": 8, "ctts": 8, "stsc": 12, "stco": 4, "co64": 8, "elst": 12, "stss": 4}
 
-var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true, "edts": true}
+var containers = map[string]bool{"moov": true, "trak": true, "mdia": true, "minf": true, "stbl": true, "edts": true,
+	"mvex": true, "moof": true, "traf": true}
 
-func checkTables(r io.ReadSeeker, size int64) error {
-	visited := 0
-	return walkBoxes(r, 0, size, size, 0, &visited)
+// checkTables also returns how much of the file is whole: less than size when a fragmented
+// file ends in a fragment cut short, which is then left out.
+func checkTables(r io.ReadSeeker, size int64) (int64, error) {
+	w := boxWalk{r: r, fileSize: size, whole: size}
+	return w.whole, w.walk(0, size, 0)
 }
 
-func walkBoxes(r io.ReadSeeker, from, to, fileSize int64, depth int, visited *int) error {
+type boxWalk struct {
+	r         io.ReadSeeker
+	fileSize  int64
+	visited   int
+	fragments bool  // a moof came
+	lastMoof  int64 // where the latest one starts
+	samples   int64 // in the track runs so far
+	whole     int64 // end of the last whole fragment, if one is cut
+}
+
+func (w *boxWalk) walk(from, to int64, depth int) error {
+	r, fileSize := w.r, w.fileSize
 	for off := from; off+8 <= to; {
-		*visited++
-		if *visited > maxBoxes || depth > 8 {
+		w.visited++
+		if w.visited > maxBoxes && !w.fragments || w.visited > maxFragmentedBoxes || depth > 8 {
 			return fmt.Errorf("%w: more boxes than any real file has", errUnplayable)
 		}
 		var h [16]byte
@@ -47,7 +65,17 @@ func walkBoxes(r io.ReadSeeker, from, to, fileSize int64, depth int, visited *in
 			}
 			boxSize, hdr = int64(binary.BigEndian.Uint64(h[8:16])), 16
 		}
+		if depth == 0 && typ == "moof" {
+			w.fragments, w.lastMoof = true, off
+		}
 		if boxSize < hdr || boxSize > to-off {
+			if depth == 0 && w.fragments && (typ == "moof" || typ == "mdat") {
+				w.whole = off
+				if typ == "mdat" { // its moof points into it
+					w.whole = w.lastMoof
+				}
+				return nil
+			}
 			if depth == 0 {
 				return fmt.Errorf("%w: box %q at byte %d needs %d bytes but the file ends at %d: the file is cut short",
 					errUnplayable, typ, off, boxSize, fileSize)
@@ -56,7 +84,11 @@ func walkBoxes(r io.ReadSeeker, from, to, fileSize int64, depth int, visited *in
 		}
 		body, bodyLen := off+hdr, boxSize-hdr
 		if containers[typ] {
-			if err := walkBoxes(r, body, body+bodyLen, fileSize, depth+1, visited); err != nil {
+			if err := w.walk(body, body+bodyLen, depth+1); err != nil {
+				return err
+			}
+		} else if typ == "trun" {
+			if err := w.checkTrun(body, bodyLen); err != nil {
 				return err
 			}
 		} else if err := checkTable(r, typ, body, bodyLen, fileSize); err != nil {
@@ -107,6 +139,37 @@ func checkTable(r io.ReadSeeker, typ string, body, n, fileSize int64) error {
 	}
 	if samples > fileSize {
 		return fmt.Errorf("%w: stts counts %d samples in a %d-byte file", errUnplayable, samples, fileSize)
+	}
+	return nil
+}
+
+// maxDefaultRun bounds a track run whose samples all take the defaults (no bytes per entry):
+// go-mp4 makes an entry for each.
+const maxDefaultRun = 1 << 16
+
+// checkTrun refuses a track run whose entries do not fit in its box (go-mp4 reads as many as
+// it claims), and more samples in all than the file has bytes.
+func (w *boxWalk) checkTrun(body, n int64) error {
+	var b [8]byte
+	if n < 8 || readAt(w.r, body, b[:]) != nil {
+		return fmt.Errorf("%w: trun box too short", errUnplayable)
+	}
+	flags := uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	count := int64(binary.BigEndian.Uint32(b[4:8]))
+	fixed, entry := int64(8), int64(0)
+	for _, f := range []uint32{0x001, 0x004} {
+		if flags&f != 0 {
+			fixed += 4
+		}
+	}
+	for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
+		if flags&f != 0 {
+			entry += 4
+		}
+	}
+	w.samples += count
+	if fixed > n || count*entry > n-fixed || entry == 0 && count > maxDefaultRun || w.samples > w.fileSize {
+		return fmt.Errorf("%w: trun lists %d samples in %d bytes", errUnplayable, count, n)
 	}
 	return nil
 }

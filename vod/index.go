@@ -20,8 +20,12 @@ type Index struct {
 	Tracks   []*relay.Track // H.264 first, then AAC
 	Duration time.Duration
 	Samples  []Sample // every track's, in decode order
+	// Cut is where a fragmented file is cut short (a recording whose server was killed, a
+	// copy in progress), zero if it is whole: the samples end at the last whole fragment.
+	Cut int64
 
-	segments []segment // HLS VOD segments
+	segments  []segment // HLS VOD segments
+	fragBytes int64     // sample bytes of the fragments so far
 }
 
 // Sample is one frame's place in the file.
@@ -33,10 +37,20 @@ type Sample struct {
 	DTS, PTS time.Duration
 }
 
-// ReadIndex reads the sample tables of an MP4 of size bytes.
+// ReadIndex reads the sample tables of an MP4 of size bytes, or of a fragmented one its
+// fragments, up to the last whole one.
 func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
-	if err := checkTables(r, size); err != nil {
+	whole, err := checkTables(r, size)
+	if err != nil {
 		return nil, err
+	}
+	cut := int64(0)
+	if whole < size {
+		ra, ok := r.(io.ReaderAt)
+		if !ok {
+			return nil, fmt.Errorf("%w: the file is cut short at byte %d", errUnplayable, whole)
+		}
+		r, cut, size = io.NewSectionReader(ra, 0, whole), whole, whole
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
@@ -49,7 +63,8 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if err != nil || len(traks) != len(p.Tracks) {
 		return nil, fmt.Errorf("%w: track boxes: %v", errUnplayable, err)
 	}
-	ix := &Index{}
+	ix := &Index{Cut: cut}
+	fragmented := map[uint32]*fragTrack{}
 	for i, t := range p.Tracks {
 		track, err := relayTrack(r, traks[i], t)
 		if errors.Is(err, errSkip) {
@@ -58,7 +73,17 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: track %d: %v", errUnplayable, t.TrackID, err)
 		}
+		if len(t.Samples) == 0 && len(p.Segments) > 0 && t.Timescale != 0 {
+			fragmented[t.TrackID] = &fragTrack{n: uint8(len(ix.Tracks)), timescale: t.Timescale}
+			ix.Tracks = append(ix.Tracks, track)
+			continue
+		}
 		if err := ix.addSamples(r, traks[i], t, track, size); err != nil {
+			return nil, err
+		}
+	}
+	if len(fragmented) > 0 {
+		if err := ix.addFragments(r, size, fragmented); err != nil {
 			return nil, err
 		}
 	}

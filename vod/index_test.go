@@ -21,7 +21,59 @@ import (
 // ignore: the index keeps the file's own timeline).
 func TestIndexAgreesWithFFprobeOnEverySample(t *testing.T) {
 	testenv.NeedTools(t, "ffprobe")
-	f, err := os.Open(testenv.Sample())
+	t.Run("progressive", func(t *testing.T) { indexAgreesWithFFprobe(t, testenv.Sample()) })
+	// ffmpeg's fragmented MP4: an empty moov, then a moof+mdat per keyframe.
+	t.Run("fragmented", func(t *testing.T) { indexAgreesWithFFprobe(t, fragmentedSample(t, "")) })
+	t.Run("fragmented-moof-base", func(t *testing.T) {
+		indexAgreesWithFFprobe(t, fragmentedSample(t, "+default_base_moof"))
+	})
+}
+
+// fragmentedSample remuxes the sample clip into a fragmented MP4.
+func fragmentedSample(t *testing.T, flags string) string {
+	t.Helper()
+	testenv.NeedTools(t, "ffmpeg")
+	out := t.TempDir() + "/frag.mp4"
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", testenv.Sample(), "-c", "copy",
+		"-movflags", "frag_keyframe+empty_moov"+flags, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	return out
+}
+
+// A fragmented file cut in the middle of a fragment (a recording whose server was killed)
+// indexes up to its last whole fragment, and says where it is cut.
+func TestCutFragmentedFileIndexesItsWholeFragments(t *testing.T) {
+	frag := fragmentedSample(t, "")
+	b, err := os.ReadFile(frag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := vod.ReadIndex(bytes.NewReader(b), int64(len(b)))
+	if err != nil || full.Cut != 0 {
+		t.Fatalf("whole file: cut %d, %v", full.Cut, err)
+	}
+	half := b[:len(b)*2/3]
+	ix, err := vod.ReadIndex(bytes.NewReader(half), int64(len(half)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.Cut == 0 || ix.Cut > int64(len(half)) {
+		t.Fatalf("cut at %d of %d", ix.Cut, len(half))
+	}
+	if len(ix.Samples) == 0 || len(ix.Samples) >= len(full.Samples) || ix.Duration < 2*time.Second {
+		t.Fatalf("%d of %d samples, %v", len(ix.Samples), len(full.Samples), ix.Duration)
+	}
+	for i, s := range ix.Samples {
+		if s.Offset+int64(s.Size) > ix.Cut || s != full.Samples[i] && s.Track == full.Samples[i].Track {
+			t.Fatalf("sample %d %+v: past the cut %d, or not the whole file's %+v", i, s, ix.Cut, full.Samples[i])
+		}
+	}
+}
+
+func indexAgreesWithFFprobe(t *testing.T, file string) {
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +95,7 @@ func TestIndexAgreesWithFFprobeOnEverySample(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-ignore_editlist", "1",
-		"-show_entries", "packet=stream_index,pts_time,dts_time,size,pos,flags", "-of", "csv=p=0", testenv.Sample()).Output()
+		"-show_entries", "packet=stream_index,pts_time,dts_time,size,pos,flags", "-of", "csv=p=0", file).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,6 +226,9 @@ func (l *Library) Store(file string, r io.Reader, limit int64) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
+	if info.Cut > 0 {
+		return Entry{}, fmt.Errorf("%w: the file is cut short: its fragments end at byte %d of %d", errUnplayable, info.Cut, n)
+	}
 	if err := f.Close(); err != nil {
 		return Entry{}, fmt.Errorf("store %s: %w", file, err)
 	}
@@ -265,3 +268,46 @@ func (l *Library) Remove(file string) error {
 
 // IsUnplayable reports whether err says a file does not play (as opposed to an I/O error).
 func IsUnplayable(err error) bool { return errors.Is(err, errUnplayable) }
+
+// Create makes a new file for writing (a recording), and the folders it is in. It fails
+// with fs.ErrExist if the file is there.
+func (l *Library) Create(file string) (io.WriteCloser, error) {
+	if _, _, err := splitFile(file); err != nil {
+		return nil, err
+	}
+	if err := l.root.MkdirAll(path.Dir(file), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", file, err)
+	}
+	f, err := l.root.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", file, err)
+	}
+	return f, nil
+}
+
+// FileInfo is a file's name under the media directory, size and modification time.
+type FileInfo struct {
+	Name    string
+	Size    int64
+	ModTime time.Time
+}
+
+// Files lists the regular files under dir with their sizes and times, oldest first; none
+// if dir does not exist.
+func (l *Library) Files(dir string) ([]FileInfo, error) {
+	var out []FileInfo
+	err := fs.WalkDir(l.root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == dir {
+			return fs.SkipAll
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			out = append(out, FileInfo{Name: p, Size: info.Size(), ModTime: info.ModTime()})
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b FileInfo) int { return a.ModTime.Compare(b.ModTime) })
+	return out, err
+}

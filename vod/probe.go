@@ -23,6 +23,7 @@ type Track struct {
 type Info struct {
 	Duration time.Duration
 	Tracks   []Track
+	Cut      int64 // where a fragmented file is cut short (Index.Cut); zero if whole
 }
 
 // errUnplayable marks a file the server cannot serve; the message says why.
@@ -39,7 +40,7 @@ func Probe(r io.ReadSeeker, size int64) (Info, error) {
 	if ix.Duration <= 0 {
 		return Info{}, fmt.Errorf("%w: no media (duration 0)", errUnplayable)
 	}
-	info := Info{Duration: ix.Duration}
+	info := Info{Duration: ix.Duration, Cut: ix.Cut}
 	for _, t := range ix.Tracks {
 		kind := "audio"
 		if t.Codec.IsVideo() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +16,13 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // TestDemoServerServesDemoAndStopsOnSIGTERM is `make run` as a newcomer sees it: the binary
 // with its defaults serves a live 720p demo stream, and SIGTERM stops it cleanly in time.
 func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "relaycast")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := build(t)
 	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
 		"-rtsp-rtp-port", "0", "-media-dir", t.TempDir())
 	stderr, err := cmd.StderrPipe()
@@ -103,6 +102,74 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 			t.Errorf("%s viewer at shutdown: %d frames, exit %v\n%s", name, d.Frames, d.Err, d.Stderr)
 		}
 	}
+}
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "relaycast")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// A recording whose server is killed (kill -9) keeps every fragment written before: ffmpeg
+// plays it to within about a second of the kill, with no warning, and the media list shows
+// it when the server is back.
+func TestRecordingCutByKillPlaysUpToItsLastFragment(t *testing.T) {
+	bin := build(t)
+	media := t.TempDir()
+	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
+		"-rtsp-rtp-port", "0", "-media-dir", media, "-record")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log(sc.Text())
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitLine(t, lines, regexp.MustCompile(`msg=recording .*file=`))
+	started := time.Now()
+	time.Sleep(4500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: nothing is flushed or closed
+		t.Fatal(err)
+	}
+	recorded := time.Since(started)
+	_ = cmd.Wait()
+	files, _ := filepath.Glob(filepath.Join(media, "recordings", "live", "demo", "*.mp4"))
+	if len(files) != 1 {
+		t.Fatalf("recordings %v, want one", files)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := testenv.FFmpegDecode(ctx, t, files[0], time.Minute, "-loglevel", "warning")
+	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 {
+		t.Fatalf("exit %v, warnings:\n%s", d.Err, strings.Join(w, "\n"))
+	}
+	// Fragments of a second: at most about a second (and the frames in flight) is lost.
+	if want := int((recorded - 1500*time.Millisecond).Seconds() * 30); d.Frames < want {
+		t.Fatalf("%d pictures of %v recorded, want ≥ %d", d.Frames, recorded, want)
+	}
+	lib, err := vod.Open(media, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	entries, _ := lib.List()
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name, "recordings/live/demo/") || entries[0].Duration < 2.5 {
+		t.Fatalf("media list after the kill: %+v", entries)
+	}
+	t.Logf("%d pictures of %v, listed as %.2f s", d.Frames, recorded, entries[0].Duration)
 }
 
 func waitLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/player/fmp4"
 	"github.com/relaycast/relaycast/player/hls"
+	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
@@ -31,12 +33,13 @@ const ShutdownTimeout = 5 * time.Second
 // Tuning is each part's configuration as New derives it from conf.Config. A test may adjust
 // what operators cannot set (timeouts, buffer sizes) before the parts are built.
 type Tuning struct {
-	Relay relay.Config
-	RTMP  rtmp.Config
-	RTSP  rtsp.Config
-	FMP4  fmp4.Config
-	HLS   hls.Config
-	Web   web.Config
+	Relay  relay.Config
+	RTMP   rtmp.Config
+	RTSP   rtsp.Config
+	FMP4   fmp4.Config
+	HLS    hls.Config
+	Web    web.Config
+	Record record.Config
 }
 
 // App is a built server: every part, listening, not yet serving.
@@ -49,6 +52,7 @@ type App struct {
 	Web    *web.Server
 	Media  *vod.Library
 	Stored *vod.Player // stored files played to RTMP (and later RTSP) viewers
+	Record *record.Recorder
 
 	cfg     conf.Config
 	log     *slog.Logger
@@ -90,6 +94,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopDemo: func() {}}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
+	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
@@ -111,6 +116,9 @@ func tuning(cfg conf.Config) Tuning {
 	t.FMP4.MaxLag = cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
+	t.Record = record.DefaultConfig()
+	t.Record.Enabled = cfg.Recorded
+	t.Record.Segment, t.Record.DeleteAfter, t.Record.MaxBytes = cfg.RecordSegment, cfg.RecordDeleteAfter, int64(cfg.RecordMaxBytes)
 	return t
 }
 
@@ -132,6 +140,7 @@ func (a *App) Start() {
 			}
 		})
 	}
+	a.Record.Watch(a.Relays) // before anything can publish
 	serve("rtmp", a.RTMP, a.lns.rtmp)
 	serve("rtsp", a.RTSP, a.lns.rtsp)
 	serve("http", a.Web, a.lns.http)
@@ -150,6 +159,9 @@ func (a *App) Start() {
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
 		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
 }
+
+// Config returns the configuration the app runs with.
+func (a *App) Config() conf.Config { return a.cfg }
 
 // Failed delivers the error of a server that stopped by itself.
 func (a *App) Failed() <-chan error { return a.errc }
@@ -200,8 +212,8 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.stopDemo()
 		a.Relays.Close()
-		err = servers()
-		a.closeListeners() // a listener never served (Start not called) closes here
+		err = errors.Join(servers(), a.Record.Close()) // recordings end with their streams
+		a.closeListeners()                             // a listener never served (Start not called) closes here
 		a.Stored.Close()
 		err = errors.Join(err, a.Media.Close())
 		done := make(chan struct{})
@@ -245,3 +257,18 @@ func (ls listeners) close() {
 }
 
 func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
+
+// recordStore keeps recordings in the media directory.
+type recordStore struct{ lib *vod.Library }
+
+func (s recordStore) Create(file string) (io.WriteCloser, error) { return s.lib.Create(file) }
+func (s recordStore) Remove(file string) error                   { return s.lib.Remove(file) }
+
+func (s recordStore) Files(dir string) ([]record.File, error) {
+	files, err := s.lib.Files(dir)
+	out := make([]record.File, len(files))
+	for i, f := range files {
+		out[i] = record.File{Name: f.Name, Size: f.Size, ModTime: f.ModTime}
+	}
+	return out, err
+}

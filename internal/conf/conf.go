@@ -25,31 +25,51 @@ import (
 // the flag (with - for _) and the environment variable (RELAYCAST_ + upper case).
 // Precedence: defaults, then the YAML file, then the environment, then flags.
 type Config struct {
-	RTMP          string        `yaml:"rtmp"`
-	RTSP          string        `yaml:"rtsp"`
-	HTTP          string        `yaml:"http"`
-	RTSPRTPPort   int           `yaml:"rtsp_rtp_port"`
-	RTSPRTCPPort  int           `yaml:"rtsp_rtcp_port"`
-	RTSPMulticast string        `yaml:"rtsp_multicast"`
-	Demo          bool          `yaml:"demo"`
-	MediaDir      string        `yaml:"media_dir"`
-	MaxUpload     int           `yaml:"max_upload"`
-	LogLevel      string        `yaml:"log_level"`
-	Grace         time.Duration `yaml:"grace"`
-	MaxLag        time.Duration `yaml:"max_lag"`
-	MaxStreams    int           `yaml:"max_streams"`
-	MaxConns      int           `yaml:"max_conns"`
-	MaxConnsPerIP int           `yaml:"max_conns_per_ip"`
-	RTMPNoDelay   bool          `yaml:"rtmp_nodelay"`
-	Pprof         bool          `yaml:"pprof"`
-	PyroscopeURL  string        `yaml:"pyroscope_url"`
-	PyroscopeApp  string        `yaml:"pyroscope_app"`
-	PyroscopeTags string        `yaml:"pyroscope_tags"`
-	PublishKey    string        `yaml:"publish_key"`
-	ReadKey       string        `yaml:"read_key"`
-	OnPublish     string        `yaml:"on_publish"`
+	RTMP              string        `yaml:"rtmp"`
+	RTSP              string        `yaml:"rtsp"`
+	HTTP              string        `yaml:"http"`
+	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
+	RTSPRTCPPort      int           `yaml:"rtsp_rtcp_port"`
+	RTSPMulticast     string        `yaml:"rtsp_multicast"`
+	Demo              bool          `yaml:"demo"`
+	MediaDir          string        `yaml:"media_dir"`
+	MaxUpload         int           `yaml:"max_upload"`
+	LogLevel          string        `yaml:"log_level"`
+	Grace             time.Duration `yaml:"grace"`
+	MaxLag            time.Duration `yaml:"max_lag"`
+	MaxStreams        int           `yaml:"max_streams"`
+	MaxConns          int           `yaml:"max_conns"`
+	MaxConnsPerIP     int           `yaml:"max_conns_per_ip"`
+	RTMPNoDelay       bool          `yaml:"rtmp_nodelay"`
+	Pprof             bool          `yaml:"pprof"`
+	PyroscopeURL      string        `yaml:"pyroscope_url"`
+	PyroscopeApp      string        `yaml:"pyroscope_app"`
+	PyroscopeTags     string        `yaml:"pyroscope_tags"`
+	PublishKey        string        `yaml:"publish_key"`
+	ReadKey           string        `yaml:"read_key"`
+	OnPublish         string        `yaml:"on_publish"`
+	Record            bool          `yaml:"record"`
+	RecordSegment     time.Duration `yaml:"record_segment"`
+	RecordDeleteAfter time.Duration `yaml:"record_delete_after"`
+	RecordMaxBytes    int           `yaml:"record_max_bytes"`
 	// PublishKeys gives paths their own publish key (YAML only).
 	PublishKeys map[string]string `yaml:"publish_keys"`
+	// Paths sets what differs for one live path (YAML only).
+	Paths map[string]Path `yaml:"paths"`
+}
+
+// Path is the settings of one live path.
+type Path struct {
+	// Record overrides the server's record for this path.
+	Record *bool `yaml:"record"`
+}
+
+// Recorded says whether a live path is recorded.
+func (c Config) Recorded(path string) bool {
+	if p, ok := c.Paths[path]; ok && p.Record != nil {
+		return *p.Record
+	}
+	return c.Record
 }
 
 // Default returns the configuration with nothing set: what `make run` serves.
@@ -61,7 +81,8 @@ func Default() Config {
 		MediaDir: "media", MaxUpload: 4 << 30,
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
 		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
-		PyroscopeApp: "relaycast",
+		PyroscopeApp:  "relaycast",
+		RecordSegment: time.Hour,
 	}
 }
 
@@ -97,6 +118,10 @@ func (c *Config) fields() []field {
 		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
+		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
+		{"record_segment", "length of one recording file; the next starts at the first keyframe after it", &c.RecordSegment},
+		{"record_delete_after", "delete recordings older than this (0: keep them)", &c.RecordDeleteAfter},
+		{"record_max_bytes", "delete the oldest recordings while all of them take more bytes than this (0: no limit)", &c.RecordMaxBytes},
 	}
 }
 
@@ -261,6 +286,20 @@ func (c Config) Validate() error {
 		if key == "" {
 			return fmt.Errorf("config publish_keys: %s has an empty key", path)
 		}
+	}
+	for path := range c.Paths {
+		if err := relay.ValidatePath(path); err != nil {
+			return fmt.Errorf("config paths: %w", err)
+		}
+	}
+	if c.RecordSegment < time.Second {
+		return fmt.Errorf("config record_segment: %v, want at least 1s", c.RecordSegment)
+	}
+	if c.RecordDeleteAfter < 0 {
+		return fmt.Errorf("config record_delete_after: %v is negative", c.RecordDeleteAfter)
+	}
+	if c.RecordMaxBytes < 0 {
+		return fmt.Errorf("config record_max_bytes: %d is negative", c.RecordMaxBytes)
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config log_level: %w", err)

@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
 )
 
@@ -50,10 +52,16 @@ var liveFMP4Reload = regexp.MustCompile(`\] Found duplicated MOOV Atom\. Skipped
 func TestOneMinuteOfA2500kBFrameStreamDecodesWithoutAWarningEverywhere(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "gst-launch-1.0")
 	clip := makeClip(t)
-	srv := testenv.Start(t, testenv.Options{})
+	on := true
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/rec": {Record: &on}}
+	}})
 	testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
 		"-i", clip, "-c", "copy", "-f", "flv", srv.URL("live/hd"))
 	testenv.WaitLive(t, srv, "live/hd", 15*time.Second)
+	// The same stream, a minute of it, recorded.
+	recorded := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", clip, "-t", "60", "-c", "copy", "-f", "flv", srv.URL("live/rec"))
 
 	type player struct {
 		args     []string
@@ -110,4 +118,40 @@ func TestOneMinuteOfA2500kBFrameStreamDecodesWithoutAWarningEverywhere(t *testin
 	for _, p := range problems {
 		t.Error(p)
 	}
+	checkRecording(t, srv, recorded)
+}
+
+// checkRecording: the minute published to live/rec is one file of 60 s ± 0.5 by ffprobe,
+// which ffmpeg decodes whole with no warning.
+func checkRecording(t *testing.T, srv *testenv.Server, publisher *testenv.Proc) {
+	if err := publisher.Wait(30 * time.Second); err != nil {
+		t.Fatalf("the recorded publisher: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(srv.Record.Writing()) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still recording %v after the publisher left", srv.Record.Writing())
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(srv.Config().MediaDir, "recordings", "live", "rec", "*.mp4"))
+	if len(files) != 1 {
+		t.Fatalf("recordings of live/rec: %v, want one", files)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", files[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if sec < 59.5 || sec > 60.5 {
+		t.Errorf("the recording of a 60 s publish lasts %.2f s by ffprobe", sec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := testenv.FFmpegDecode(ctx, t, files[0], 2*time.Minute, "-loglevel", "warning")
+	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 {
+		t.Errorf("the recording: exit %v, %d warnings:\n%s", d.Err, len(w), strings.Join(w[:min(len(w), 20)], "\n"))
+	}
+	if d.Frames < 59*30 {
+		t.Errorf("the recording decodes to %d pictures, want a minute's", d.Frames)
+	}
+	t.Logf("recording: %.2f s, %d pictures", sec, d.Frames)
 }

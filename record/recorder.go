@@ -1,0 +1,313 @@
+// Package record writes live streams to fragmented MP4 files in the media directory, from
+// the moment they are published, and keeps the recordings within an age and a size.
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"path"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Store is where recordings go: the media directory (vod.Library is one).
+type Store interface {
+	// Create makes a new file, and the folders it is in; it fails if the file exists.
+	Create(file string) (io.WriteCloser, error)
+	Remove(file string) error
+	// Files lists the regular files under dir, oldest first.
+	Files(dir string) ([]File, error)
+}
+
+// File is one file of a Store.
+type File struct {
+	Name    string
+	Size    int64
+	ModTime time.Time
+}
+
+// Config says what to record and how long to keep it.
+type Config struct {
+	// Enabled says whether a live path is recorded; nil records none.
+	Enabled func(path string) bool
+	// Dir is the folder of the recordings in the store: Dir/APP/NAME/TIME.mp4.
+	Dir string
+	// Segment is how long a file runs: a new one starts at the first keyframe after it.
+	Segment time.Duration
+	// DeleteAfter removes recordings older than this; zero keeps them.
+	DeleteAfter time.Duration
+	// MaxBytes removes the oldest recordings while all of them take more; zero: no limit.
+	MaxBytes int64
+	// FragmentEvery is how much media each write to a file holds: what a kill can lose.
+	FragmentEvery time.Duration
+	// TrackWait is how long a new stream may take to show its tracks.
+	TrackWait time.Duration
+}
+
+// DefaultConfig records nothing; segments of an hour, fragments of a second, kept for ever.
+func DefaultConfig() Config {
+	return Config{Dir: "recordings", Segment: time.Hour, FragmentEvery: time.Second, TrackWait: 5 * time.Second}
+}
+
+// sweepEvery is how often old recordings are looked for besides at each new segment.
+const sweepEvery = time.Minute
+
+// Recorder records every stream Config.Enabled names, from its StreamStarted event to its
+// end. A publisher that takes over within the grace window goes on in the same file; a new
+// publish starts a new one.
+type Recorder struct {
+	cfg   Config
+	store Store
+	log   *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stop   func()
+
+	mu      sync.Mutex
+	writing map[string]bool // files being written, which retention leaves alone
+	sweepMu sync.Mutex
+}
+
+// New returns a recorder; Watch starts it.
+func New(cfg Config, store Store, log *slog.Logger) *Recorder {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, writing: map[string]bool{}, stop: func() {}}
+}
+
+// Watch records the streams of g from now on, those already live included.
+func (r *Recorder) Watch(g *relay.Registry) {
+	r.stop = g.Watch(r.event)
+	r.wg.Add(1)
+	go r.keepTidy()
+}
+
+func (r *Recorder) event(ev relay.Event) {
+	if ev.Kind != relay.StreamStarted || r.cfg.Enabled == nil || !r.cfg.Enabled(ev.Stream.Path()) {
+		return
+	}
+	if r.ctx.Err() != nil {
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.record(ev.Stream)
+	}()
+}
+
+// Close stops recording: every file gets its last frames and is closed.
+func (r *Recorder) Close() error {
+	r.stop()
+	r.cancel()
+	r.wg.Wait()
+	return nil
+}
+
+// record writes one stream until it ends.
+func (r *Recorder) record(rs *relay.Stream) {
+	reader := rs.NewReader() // before the tracks come: it starts at the first keyframe
+	defer reader.Close()
+	log := r.log.With("path", rs.Path())
+	if _, err := rs.WaitTracks(r.ctx, r.cfg.TrackWait); err != nil {
+		if !errors.Is(err, context.Canceled) {
+			log.Warn("recording not started", "err", err)
+		}
+		return
+	}
+	rec := &recording{r: r, rs: rs, log: log}
+	err := rec.run(reader)
+	if cerr := rec.finish(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, relay.ErrEnded) && !errors.Is(err, context.Canceled) {
+		log.Warn("recording stopped", "err", err)
+	}
+	if d := reader.Dropped(); d > 0 {
+		log.Warn("recording lost frames: the disk kept up too slowly", "dropped_frames", d)
+	}
+}
+
+// recording is one stream's files, one at a time.
+type recording struct {
+	r    *Recorder
+	rs   *relay.Stream
+	log  *slog.Logger
+	seg  *segment
+	last time.Duration // stream time of the newest frame
+}
+
+func (rec *recording) run(reader *relay.Reader) error {
+	for {
+		f, err := reader.Next(rec.r.ctx)
+		if err != nil {
+			return err
+		}
+		rec.last = max(rec.last, f.DTS)
+		if err := rec.frame(f); err != nil {
+			return err
+		}
+	}
+}
+
+// frame writes one frame, starting a new file at a video keyframe when the current one is
+// long enough or does not carry the frame's track (a new codec configuration).
+func (rec *recording) frame(f *relay.Frame) error {
+	if f.Track.Codec != relay.CodecH264 && f.Track.Codec != relay.CodecAAC {
+		return nil // what FMP4Init cannot describe yet
+	}
+	key := f.Key && f.Track.Codec.IsVideo()
+	seg := rec.seg
+	if seg == nil || seg.slotOf(f) == nil ||
+		key && (f.DTS-seg.start >= rec.r.cfg.Segment || !seg.carries(rec.rs.Tracks())) {
+		if !key && rec.hasVideo() {
+			return nil // a file starts with a picture
+		}
+		if err := rec.next(f.DTS); err != nil {
+			return err
+		}
+	}
+	sl := rec.seg.slotOf(f)
+	if sl == nil || f.DTS < rec.seg.start {
+		return nil // audio from before the file's first picture, or of an older configuration
+	}
+	return rec.seg.add(sl, f, rec.r.cfg.FragmentEvery)
+}
+
+func (rec *recording) hasVideo() bool {
+	return slices.ContainsFunc(rec.rs.Tracks(), func(t *relay.Track) bool { return t.Codec.IsVideo() })
+}
+
+// next closes the current file and starts one at stream time start.
+func (rec *recording) next(start time.Duration) error {
+	if err := rec.finish(); err != nil {
+		return err
+	}
+	w, file, err := rec.r.create(rec.rs.Path())
+	if err != nil {
+		return err
+	}
+	seg, err := newSegment(w, file, rec.rs.Tracks(), start)
+	if err != nil {
+		_ = w.Close()
+		rec.r.done(file)
+		return err
+	}
+	rec.seg = seg
+	rec.log.Info("recording", "file", file)
+	rec.r.sweep()
+	return nil
+}
+
+// finish closes the current file, if any.
+func (rec *recording) finish() error {
+	seg := rec.seg
+	if seg == nil {
+		return nil
+	}
+	rec.seg = nil
+	err := seg.close(rec.last)
+	rec.r.done(seg.file)
+	rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.bytes)
+	return err
+}
+
+// create makes the next file of a path, named by the wall clock.
+func (r *Recorder) create(streamPath string) (io.WriteCloser, string, error) {
+	stamp := time.Now().Format("2006-01-02_15-04-05")
+	for i := 0; ; i++ {
+		name := stamp
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", stamp, i)
+		}
+		file := path.Join(r.cfg.Dir, streamPath, name+".mp4")
+		w, err := r.store.Create(file)
+		if errors.Is(err, fs.ErrExist) && i < 100 {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("record %s: %w", streamPath, err)
+		}
+		r.mu.Lock()
+		r.writing[file] = true
+		r.mu.Unlock()
+		return w, file, nil
+	}
+}
+
+// Writing returns the files being written, sorted.
+func (r *Recorder) Writing() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	files := slices.Collect(maps.Keys(r.writing))
+	slices.Sort(files)
+	return files
+}
+
+func (r *Recorder) done(file string) {
+	r.mu.Lock()
+	delete(r.writing, file)
+	r.mu.Unlock()
+}
+
+func (r *Recorder) keepTidy() {
+	defer r.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		r.sweep()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweep removes recordings past DeleteAfter, then the oldest while all take more than
+// MaxBytes. Files being written stay.
+func (r *Recorder) sweep() {
+	if r.cfg.DeleteAfter <= 0 && r.cfg.MaxBytes <= 0 {
+		return
+	}
+	r.sweepMu.Lock()
+	defer r.sweepMu.Unlock()
+	files, err := r.store.Files(r.cfg.Dir)
+	if err != nil {
+		r.log.Warn("recordings not tidied", "err", err)
+		return
+	}
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	now := time.Now()
+	for _, f := range files { // oldest first
+		old := r.cfg.DeleteAfter > 0 && now.Sub(f.ModTime) > r.cfg.DeleteAfter
+		over := r.cfg.MaxBytes > 0 && total > r.cfg.MaxBytes
+		if !old && !over {
+			continue
+		}
+		r.mu.Lock()
+		busy := r.writing[f.Name]
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
+		if err := r.store.Remove(f.Name); err != nil {
+			r.log.Warn("recording not removed", "file", f.Name, "err", err)
+			continue
+		}
+		total -= f.Size
+		r.log.Info("recording removed", "file", f.Name, "age", now.Sub(f.ModTime).Round(time.Second), "old", old, "over_max_bytes", over)
+	}
+}
