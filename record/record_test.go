@@ -112,6 +112,18 @@ func TestRecordingRollsOverAtKeyframesAndEveryFilePlays(t *testing.T) {
 	if !slices.ContainsFunc(listed.Media, func(e entry) bool { return e.Name == want && e.Duration > 1.9 }) {
 		t.Errorf("the media list lacks %s: %s", want, body)
 	}
+
+	// A recording plays like any stored file: over RTMP in real time, and as HLS VOD.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for name, url := range map[string]string{
+		"rtmp": srv.URL("vod/" + want), "hls": srv.HTTPURL("/vod/" + want + "/index.m3u8"),
+	} {
+		d := testenv.FFmpegDecode(ctx, t, url, 3*time.Second, "-loglevel", "warning")
+		if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 2*30-2 {
+			t.Errorf("%s playback of %s: %d pictures, exit %v, warnings:\n%s", name, want, d.Frames, d.Err, strings.Join(w, "\n"))
+		}
+	}
 }
 
 // A publisher that takes over within the grace window goes on in the same file; a publish

@@ -1,0 +1,63 @@
+package record
+
+import (
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+)
+
+// memStore is a Store of names, sizes and times only.
+type memStore struct{ files []File }
+
+func (m *memStore) Create(string) (io.WriteCloser, error) { panic("not used") }
+func (m *memStore) Files(string) ([]File, error)          { return slices.Clone(m.files), nil }
+func (m *memStore) Remove(name string) error {
+	m.files = slices.DeleteFunc(m.files, func(f File) bool { return f.Name == name })
+	return nil
+}
+
+func (m *memStore) names() []string {
+	var out []string
+	for _, f := range m.files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func TestRetentionRemovesTheOldAndTheOldestOverTheLimitButNotWhatIsWritten(t *testing.T) {
+	now := time.Now()
+	files := func() *memStore {
+		return &memStore{files: []File{
+			{Name: "a", Size: 100, ModTime: now.Add(-3 * time.Hour)},
+			{Name: "b", Size: 100, ModTime: now.Add(-2 * time.Hour)},
+			{Name: "c", Size: 100, ModTime: now.Add(-time.Hour)},
+			{Name: "d", Size: 100, ModTime: now},
+		}}
+	}
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		writing string
+		want    []string
+	}{
+		{name: "keep for ever", cfg: Config{}, want: []string{"a", "b", "c", "d"}},
+		{name: "older than 90 minutes", cfg: Config{DeleteAfter: 90 * time.Minute}, want: []string{"c", "d"}},
+		{name: "at most 250 bytes", cfg: Config{MaxBytes: 250}, want: []string{"c", "d"}},
+		{name: "both", cfg: Config{DeleteAfter: 150 * time.Minute, MaxBytes: 150}, want: []string{"d"}},
+		{name: "the file being written stays", cfg: Config{MaxBytes: 1}, writing: "a", want: []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := files()
+			r := New(tc.cfg, store, slog.New(slog.DiscardHandler))
+			if tc.writing != "" {
+				r.writing[tc.writing] = true
+			}
+			r.sweep()
+			if got := store.names(); !slices.Equal(got, tc.want) {
+				t.Errorf("left %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
