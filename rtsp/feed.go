@@ -20,7 +20,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
@@ -41,6 +40,8 @@ type feed struct {
 	rtp          *relay.Track     // its one track
 	lastReport   time.Duration    // PTS of the last sender reports in out, without video
 	held         []byte           // interleaved audio waiting for the next video frame
+	shift        time.Duration    // added to stream time for RTP time: a stored file's playback start
+	lastPTS      time.Duration    // of the newest frame of a stored file's playback
 	heldSince    time.Duration    // PTS of its first frame
 	log          *slog.Logger
 	maxReplay    int // packets
@@ -70,6 +71,7 @@ type track struct {
 	ssrc      uint32
 	packets   uint32 // RTP packets and payload bytes sent, for sender reports
 	octets    uint32
+	nextSeq   uint16 // sequence number of the next packet
 	h264      *rtph264.Encoder
 	aac       *rtpmpeg4audio.Encoder
 }
@@ -92,9 +94,10 @@ type replayPacket struct {
 	pts   time.Duration
 }
 
-// newFeed builds the SDP medias from the relay tracks; Run then packetizes. The feed owns
-// out from then on, and closes it when it ends.
-func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
+// newFeed builds the SDP medias from the relay tracks of rs (named path); Run then
+// packetizes. The feed owns out from then on, and closes it when it ends. A stored file's
+// feed has neither rs nor out: its session's playbacks feed it (stored.go).
+func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path string, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
 	if lib == nil {
 		return nil, relay.ErrClosed
 	}
@@ -116,18 +119,18 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, trac
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
+			return nil, fmt.Errorf("rtsp %s: %w", path, err)
 		}
 		tr.index = len(medias)
 		medias = append(medias, tr.media)
 		f.tracks = append(f.tracks, tr)
 	}
 	if len(medias) == 0 {
-		return nil, fmt.Errorf("rtsp %s: stream has no H.264 or AAC track", rs.Path())
+		return nil, fmt.Errorf("rtsp %s: stream has no H.264 or AAC track", path)
 	}
 	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
 	if err := f.stream.Initialize(); err != nil {
-		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
+		return nil, fmt.Errorf("rtsp %s: %w", path, err)
 	}
 	stats := f.stream.Stats().Medias
 	for _, t := range f.tracks {
@@ -168,12 +171,18 @@ func newTrack(typ description.MediaType, forma format.Format, h264 *rtph264.Enco
 	if err != nil {
 		return nil, err
 	}
-	return &track{
+	t := &track{
 		media:     &description.Media{Type: typ, Formats: []format.Format{forma}},
 		clockRate: int64(forma.ClockRate()),
 		base:      base,
 		h264:      h264, aac: aac,
-	}, nil
+	}
+	if h264 != nil {
+		t.nextSeq = *h264.InitialSequenceNumber
+	} else {
+		t.nextSeq = *aac.InitialSequenceNumber
+	}
+	return t, nil
 }
 
 // Run packetizes frames until the relay stream ends or ctx does, then says goodbye and
@@ -202,7 +211,7 @@ func (f *feed) Run(ctx context.Context) {
 // goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.
 func (f *feed) goodbye() {
 	for _, t := range f.tracks {
-		_ = f.stream.WritePacketRTCP(t.media, &rtcp.Goodbye{Sources: []uint32{t.ssrc}})
+		_ = f.stream.WritePacketRTCP(t.media, goodbye(t.ssrc))
 	}
 }
 
@@ -236,9 +245,12 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("packetize %s: %w", fr.Track.Codec, err)
 	}
-	ts := t.timestamp(fr.PTS)
+	ts := t.timestamp(fr.PTS + f.shift)
 	for _, p := range pkts {
 		p.Timestamp, p.SSRC = ts, t.ssrc
+	}
+	if len(pkts) > 0 {
+		t.nextSeq = pkts[len(pkts)-1].SequenceNumber + 1
 	}
 	return t, pkts, nil
 }
@@ -273,6 +285,9 @@ func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 			f.replay = append(f.replay, replayPacket{t, p, fr.PTS})
 			f.bytes += p.MarshalSize()
 		}
+	}
+	if f.out == nil {
+		return nil
 	}
 	return f.publishInterleaved(t, fr, pkts)
 }

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,6 +59,35 @@ func (t *track) senderReport(epoch time.Time, pts time.Duration) *rtcp.SenderRep
 		PacketCount: t.packets,
 		OctetCount:  t.octets,
 	}
+}
+
+// goodbye is an RTCP BYE from ssrc, behind an empty receiver report: RFC 3550 wants RTCP
+// in compound packets, and ffmpeg drops any RTCP packet under 12 bytes, as a lone BYE is.
+func goodbye(ssrc uint32) rtcp.Packet {
+	return compound{&rtcp.ReceiverReport{SSRC: ssrc}, &rtcp.Goodbye{Sources: []uint32{ssrc}}}
+}
+
+// compound is RTCP packets sent as one.
+type compound []rtcp.Packet
+
+func (c compound) Marshal() ([]byte, error) { return rtcp.Marshal(c) }
+
+func (c compound) Unmarshal([]byte) error { return errors.New("rtcp compound: write only") }
+
+func (c compound) MarshalSize() int {
+	n := 0
+	for _, p := range c {
+		n += p.MarshalSize()
+	}
+	return n
+}
+
+func (c compound) DestinationSSRC() []uint32 {
+	var out []uint32
+	for _, p := range c {
+		out = append(out, p.DestinationSSRC()...)
+	}
+	return out
 }
 
 // nextPacket splits the first framed packet off b: its channel, the packet and the rest.

@@ -71,6 +71,8 @@ type Config struct {
 	// KeyframeWait bounds how long PLAY waits for the next keyframe when the current GOP is
 	// not replayed to the session (too big for its queue or its UDP receive buffer).
 	KeyframeWait time.Duration
+	// Stored plays stored media to sessions of vod/NAME (seek with Range, PAUSE); nil: none.
+	Stored StoredPlayer
 	// MaxLag is how far behind the newest frame a TCP viewer may fall before it skips to
 	// the latest keyframe (relay.Config.MaxLag); zero keeps the relay's default.
 	MaxLag time.Duration
@@ -126,6 +128,10 @@ type Server struct {
 	detaching  map[*gortsplib.ServerConn]detaching
 	tcpViewers map[*tcpViewer]struct{}
 	viewers    relay.Viewers
+	// stored files (stored.go)
+	stored     map[*gortsplib.ServerSession]*storedSession
+	described  map[string]*gortsplib.ServerStream
+	describing map[*gortsplib.ServerConn]time.Duration // length of the file a DESCRIBE is answered with
 }
 
 // New returns a server reading from relays.
@@ -140,6 +146,9 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		channels:   make(map[*gortsplib.ServerConn]map[*description.Media]int),
 		detaching:  make(map[*gortsplib.ServerConn]detaching),
 		tcpViewers: make(map[*tcpViewer]struct{}),
+		stored:     make(map[*gortsplib.ServerSession]*storedSession),
+		described:  make(map[string]*gortsplib.ServerStream),
+		describing: make(map[*gortsplib.ServerConn]time.Duration),
 	}
 	dc := relay.DefaultConfig()
 	dc.Grace = 0 // the source stream has the grace window; its packets just follow it
@@ -160,7 +169,7 @@ func (s *Server) newFeed(rs *relay.Stream, tracks []*relay.Track) (*feed, error)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
 	}
-	f, err := newFeed(s.lib, out, rs, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
+	f, err := newFeed(s.lib, out, rs, rs.Path(), tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
 	if err != nil {
 		out.Close()
 		return nil, err
@@ -248,6 +257,12 @@ func (s *Server) Close() error {
 		}
 		s.workers.Wait()
 		s.interleaved.Close()
+		s.mu.Lock()
+		for name, st := range s.described {
+			st.Close()
+			delete(s.described, name)
+		}
+		s.mu.Unlock()
 	})
 	return nil
 }
@@ -298,6 +313,13 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
 		return res, nil, err
 	}
+	if name, ok := storedName(path); ok {
+		st, err := s.describeStored(ctx.Conn, name)
+		if err != nil {
+			return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
+		}
+		return &base.Response{StatusCode: base.StatusOK}, st, nil
+	}
 	f, err := s.feedFor(path)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
@@ -311,12 +333,22 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
 		return res, nil, err
 	}
-	f, err := s.feedFor(path)
-	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
+	var stream *gortsplib.ServerStream
+	if name, ok := storedName(path); ok {
+		st, err := s.setupStored(ctx.Session, name)
+		if err != nil {
+			return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
+		}
+		stream = st
+	} else {
+		f, err := s.feedFor(path)
+		if err != nil {
+			return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
+		}
+		stream = f.stream
 	}
 	s.holdSetup(ctx.Conn)
-	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
+	return &base.Response{StatusCode: base.StatusOK}, stream, nil
 }
 
 // holdSetup makes the rest of a SETUP, which gortsplib does after OnSetup returns, run alone
@@ -347,6 +379,9 @@ func (s *Server) releaseSetup(sc *gortsplib.ServerConn) {
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	path := relayPath(ctx.Path)
+	if _, ok := storedName(path); ok {
+		return s.playStored(ctx, path)
+	}
 	f, err := s.feedFor(path)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
@@ -396,7 +431,12 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	s.mu.Lock()
 	d, ok := s.detaching[sc]
 	delete(s.detaching, sc)
+	length, described := s.describing[sc]
+	delete(s.describing, sc)
 	s.mu.Unlock()
+	if described && res.StatusCode == base.StatusOK {
+		addRange(res, length)
+	}
 	if ok {
 		s.detach(sc, d, res)
 		return
@@ -494,6 +534,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	d, ok := s.detaching[ctx.Conn]
 	delete(s.detaching, ctx.Conn)
 	delete(s.channels, ctx.Conn)
+	delete(s.describing, ctx.Conn)
 	s.mu.Unlock()
 	if ok {
 		d.v.drop()
@@ -513,6 +554,7 @@ func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	s.closeStored(ctx.Session)
 	s.mu.Lock()
 	path, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)

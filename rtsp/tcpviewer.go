@@ -15,7 +15,6 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/conn"
-	"github.com/pion/rtcp"
 
 	"github.com/relaycast/relaycast/relay"
 )
@@ -358,7 +357,7 @@ func (v *tcpViewer) goodbye() {
 	var b []byte
 	for m, ch := range v.channels {
 		if ch >= 0 {
-			b, _ = interleaveRTCP(b, byte(ch+1), &rtcp.Goodbye{Sources: []uint32{v.ssrcs[m]}})
+			b, _ = interleaveRTCP(b, byte(ch+1), goodbye(v.ssrcs[m]))
 		}
 	}
 	if len(b) > 0 {

@@ -3,16 +3,19 @@
 package vod
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/relaycast/relaycast/relay"
 )
 
-// ErrInvalidName marks a media name that is refused before any file system call.
-var ErrInvalidName = errors.New("invalid media name")
+// ErrInvalidName marks a media name that is refused before any file system call. It is a
+// relay.ErrInvalidPath, and ErrNotFound a relay.ErrNotFound, so the protocol servers answer
+// stored media's errors as they answer live paths'.
+var ErrInvalidName = fmt.Errorf("invalid media name: %w", relay.ErrInvalidPath)
 
 // ErrNotFound marks a media name with no file.
-var ErrNotFound = errors.New("no such media")
+var ErrNotFound = fmt.Errorf("no such media: %w", relay.ErrNotFound)
 
 const (
 	maxSegment  = 128

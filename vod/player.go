@@ -89,6 +89,30 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), 
 	return reader, stop, nil
 }
 
+// Tracks returns the tracks and duration of media name, for a description (RTSP's SDP).
+func (p *Player) Tracks(name string) ([]*relay.Track, time.Duration, error) {
+	f, ix, err := p.lib.openIndexed(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	f.Close()
+	return ix.Tracks, ix.Duration, nil
+}
+
+// KeyframeBefore returns where Play(name, t) starts: the time of the keyframe at or before t.
+// Play's stream starts at zero; this is the file's time of that zero.
+func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, error) {
+	f, ix, err := p.lib.openIndexed(name)
+	if err != nil {
+		return 0, err
+	}
+	f.Close()
+	if len(ix.Samples) == 0 {
+		return 0, nil
+	}
+	return ix.Samples[ix.KeyframeBefore(t)].DTS, nil
+}
+
 // pace writes the samples from the keyframe at or before start on, each when its time comes
 // (less lead).
 func pace(ctx context.Context, ix *Index, f *os.File, pub *relay.Publisher, start time.Duration) error {

@@ -89,7 +89,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	t.Web.Stored = &vod.HTTP{Lib: media, MaxUpload: int64(cfg.MaxUpload), Log: log}
 	stored := vod.NewPlayer(media)
-	t.RTMP.Stored = stored
+	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
 	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopDemo: func() {}}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}

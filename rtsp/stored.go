@@ -1,0 +1,239 @@
+package rtsp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// StoredPlayer plays stored media (vod.Player is one): a relay stream of the viewer's own,
+// from the keyframe at or before a position, in real time.
+type StoredPlayer interface {
+	Tracks(name string) ([]*relay.Track, time.Duration, error)
+	KeyframeBefore(name string, t time.Duration) (time.Duration, error)
+	Play(name string, start time.Duration) (*relay.Reader, func(), error)
+}
+
+// storedPrefix is where stored media are, on every protocol: rtsp://HOST:8554/vod/NAME.
+const storedPrefix = "vod/"
+
+// maxDescribed bounds the SDP-only streams kept for DESCRIBE of stored files.
+const maxDescribed = 64
+
+// storedName returns the media name of a vod/NAME path.
+func storedName(path string) (string, bool) { return strings.CutPrefix(path, storedPrefix) }
+
+// storedSession is one RTSP session of a stored file: a feed of its own (packetizers and a
+// ServerStream) that each PLAY feeds from a new playback at the asked position, PAUSE stops,
+// and a PLAY without a range resumes where PAUSE left off.
+type storedSession struct {
+	name     string
+	f        *feed
+	duration time.Duration
+	pos      time.Duration // where a PLAY without Range starts
+	stop     func()        // ends the current playback and waits for it; nil: none
+}
+
+// describeStored returns an SDP-only stream of a stored file (DESCRIBE): each session gets
+// its own at SETUP, with the same medias in the same order.
+func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortsplib.ServerStream, error) {
+	if s.cfg.Stored == nil {
+		return nil, relay.ErrNotFound
+	}
+	tracks, duration, err := s.cfg.Stored.Tracks(name)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.describing[sc] = duration
+	if st, ok := s.described[name]; ok {
+		return st, nil
+	}
+	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, 0, 0, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.described) >= maxDescribed {
+		for n, st := range s.described { // no session uses them: any may go
+			st.Close()
+			delete(s.described, n)
+			break
+		}
+	}
+	s.described[name] = f.stream
+	return f.stream, nil
+}
+
+// setupStored returns the stream of a session of a stored file, made at its first SETUP.
+func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortsplib.ServerStream, error) {
+	s.mu.Lock()
+	vs := s.stored[ss]
+	s.mu.Unlock()
+	if vs != nil {
+		if vs.name != name {
+			return nil, fmt.Errorf("rtsp setup vod/%s: the session plays vod/%s", name, vs.name)
+		}
+		return vs.f.stream, nil
+	}
+	if s.cfg.Stored == nil {
+		return nil, relay.ErrNotFound
+	}
+	tracks, duration, err := s.cfg.Stored.Tracks(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", storedPrefix+name))
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.stored[ss] = &storedSession{name: name, f: f, duration: duration}
+	s.mu.Unlock()
+	return f.stream, nil
+}
+
+// playStored starts a playback of the session's file at the PLAY's Range (or where PAUSE
+// left it) and answers with where it starts: Range from that keyframe, and RTP-Info with the
+// sequence number of the first packet and the RTP time of that instant on every media, so a
+// player places what follows, after a seek too.
+func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) (*base.Response, error) {
+	s.mu.Lock()
+	vs := s.stored[ctx.Session]
+	s.mu.Unlock()
+	if vs == nil {
+		return &base.Response{StatusCode: base.StatusSessionNotFound}, fmt.Errorf("rtsp play %s: not set up", path)
+	}
+	start := vs.pos
+	if v, ok := ctx.Request.Header["Range"]; ok {
+		var rng headers.Range
+		if err := rng.Unmarshal(v); err != nil {
+			return &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("rtsp play %s: %w", path, err)
+		}
+		npt, ok := rng.Value.(*headers.RangeNPT)
+		if !ok {
+			return &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: only npt ranges", path)
+		}
+		start = npt.Start
+	}
+	if start < 0 || start >= vs.duration {
+		return &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: %v is outside 0-%v", path, start, vs.duration)
+	}
+	vs.halt()
+	from, err := s.cfg.Stored.KeyframeBefore(vs.name, start)
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
+	}
+	reader, stop, err := s.cfg.Stored.Play(vs.name, start)
+	if err != nil {
+		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
+	}
+	f := vs.f
+	f.shift, f.epoch = from, time.Time{}
+	starts := map[*description.Media]rtpStart{}
+	for _, t := range f.tracks {
+		starts[t.media] = rtpStart{seq: t.nextSeq, ts: t.timestamp(from)}
+	}
+	f.mu.Lock()
+	f.hold() // until the response is on its way (OnResponse): the session is live only then
+	f.mu.Unlock()
+	s.mu.Lock()
+	s.joining[ctx.Conn] = &joining{f: f, t: &ticket{starts: starts}}
+	if _, ok := s.playing[ctx.Session]; !ok {
+		s.playing[ctx.Session] = path
+		s.viewers.Add(path, 1)
+	}
+	s.mu.Unlock()
+	pctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer reader.Close()
+		f.play(pctx, reader)
+	}()
+	vs.stop = func() {
+		cancel()
+		stop()
+		<-done
+		vs.pos = f.shift + f.lastPTS
+	}
+	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", transportName(ctx.Session),
+		"from", from, "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	rng := headers.Range{Value: &headers.RangeNPT{Start: from, End: &vs.duration}}
+	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": rng.Marshal()}}, nil
+}
+
+// halt ends the current playback, if any.
+func (vs *storedSession) halt() {
+	if vs.stop != nil {
+		vs.stop()
+		vs.stop = nil
+	}
+}
+
+// play writes one playback's frames to the session; at the end of the file it says goodbye
+// (RTCP BYE), which players take for the end.
+func (f *feed) play(ctx context.Context, r *relay.Reader) {
+	f.lastPTS = 0
+	for {
+		fr, err := r.Next(ctx)
+		if err != nil {
+			if errors.Is(err, relay.ErrEnded) {
+				f.goodbye()
+			}
+			return
+		}
+		if err := f.write(ctx, fr); err != nil {
+			if ctx.Err() == nil {
+				f.log.Warn("rtsp: frame not sent", "err", err)
+			}
+			return
+		}
+		f.lastPTS = max(f.lastPTS, fr.PTS)
+	}
+}
+
+// OnPause implements gortsplib.ServerHandlerOnPause: a stored file's playback stops where
+// it is; a live stream's session just stops getting packets.
+func (s *Server) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
+	s.mu.Lock()
+	vs := s.stored[ctx.Session]
+	s.mu.Unlock()
+	if vs != nil {
+		vs.halt()
+	}
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// closeStored ends a stored file's session: its playback and its stream.
+func (s *Server) closeStored(ss *gortsplib.ServerSession) {
+	s.mu.Lock()
+	vs := s.stored[ss]
+	delete(s.stored, ss)
+	s.mu.Unlock()
+	if vs != nil {
+		vs.halt()
+		vs.f.stream.Close()
+	}
+}
+
+// addRange puts the file's length into the SDP of a DESCRIBE of a stored file
+// (a=range:npt=0-D), so players know its duration and may seek.
+func addRange(res *base.Response, d time.Duration) {
+	body := string(res.Body)
+	i := strings.Index(body, "m=")
+	if i < 0 {
+		return
+	}
+	res.Body = []byte(body[:i] + fmt.Sprintf("a=range:npt=0-%.3f\r\n", d.Seconds()) + body[i:])
+	res.Header["Content-Length"] = base.HeaderValue{fmt.Sprint(len(res.Body))}
+}
