@@ -39,6 +39,7 @@ type feed struct {
 	out          *relay.Publisher // the interleaved stream
 	rtp          *relay.Track     // its one track
 	lastReport   time.Duration    // PTS of the last sender reports in out, without video
+	reportDue    bool             // a keyframe went out: sender reports follow the next frame
 	held         []byte           // interleaved audio waiting for the next video frame
 	shift        time.Duration    // added to stream time for RTP time: a stored file's playback start
 	lastPTS      time.Duration    // of the newest frame of a stored file's playback

@@ -49,8 +49,11 @@ func interleaveRTCP(b []byte, ch byte, p rtcp.Packet) ([]byte, error) {
 }
 
 // senderReport says which wall-clock time the track's RTP time at pts stands for: players
-// line audio up with video by it. The feed puts one per media in front of every video
-// keyframe, so a viewer that starts there gets them first.
+// line audio up with video by it. The feed puts one per media after the packets of the frame
+// that follows each video keyframe, so a viewer that starts at the keyframe gets them right
+// after its first packets of each media. Not before them: gstreamer's rtspsrc, sent a
+// sender report before any RTP of its source, at times fails to link its pads and plays
+// nothing (seen under load).
 func (t *track) senderReport(epoch time.Time, pts time.Duration) *rtcp.SenderReport {
 	return &rtcp.SenderReport{
 		SSRC:        t.ssrc,
@@ -126,20 +129,31 @@ func (f *feed) publishInterleaved(t *track, fr *relay.Frame, pkts []*rtp.Packet)
 		return f.out.WriteFrame(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.PTS, Payload: b})
 	}
 	keyframe := fr.Key && t == f.video
+	if keyframe && len(f.held) > 0 {
+		// A viewer starts at a keyframe: with its sender reports and picture first, as a
+		// player expects a stream to begin (gstreamer's rtspsrc, handed audio first, may
+		// expose its pads in an order its pipeline cannot link).
+		held := f.held
+		f.held = nil
+		if err := f.out.WriteFrame(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.DTS, Payload: held}); err != nil {
+			return err
+		}
+	}
 	b := make([]byte, 0, len(f.held)+size+len(f.tracks)*(interleavedHeader+28))
 	b = append(b, f.held...)
 	f.held = f.held[:0]
-	if keyframe || f.video == nil && fr.PTS-f.lastReport >= audioReportEvery {
-		f.lastReport = fr.PTS
+	if b, err = interleave(b, byte(2*t.index), pkts); err != nil {
+		return err
+	}
+	if !keyframe && f.reportDue || f.video == nil && fr.PTS-f.lastReport >= audioReportEvery {
+		f.reportDue, f.lastReport = false, fr.PTS
 		for _, o := range f.tracks {
-			if b, err = interleaveRTCP(b, byte(2*o.index+1), o.senderReport(f.epoch, fr.PTS)); err != nil {
+			if b, err = interleaveRTCP(b, byte(2*o.index+1), o.senderReport(f.epoch, fr.PTS+f.shift)); err != nil {
 				return err
 			}
 		}
 	}
-	if b, err = interleave(b, byte(2*t.index), pkts); err != nil {
-		return err
-	}
+	f.reportDue = f.reportDue || keyframe
 	return f.out.WriteFrame(&relay.Frame{
 		Track: f.rtp, DTS: fr.DTS, PTS: fr.PTS,
 		Key:     keyframe || f.video == nil,

@@ -51,6 +51,7 @@ type tcpViewer struct {
 	channels []int         // interleaved RTP channel of each media of the feed; -1: not set up
 	identity bool          // channels are the feed's own: frames go out as they are
 	ssrcs    []uint32      // of each media, for the goodbye
+	clocks   []int64       // RTP clock rate of each media
 	stream   *relay.Stream // the feed's interleaved stream
 	log      *slog.Logger
 
@@ -82,43 +83,65 @@ func (s *Server) newTCPViewer(f *feed, path, remote string, channels []int) *tcp
 	for i, t := range f.tracks {
 		v.identity = v.identity && channels[i] == 2*i
 		v.ssrcs = append(v.ssrcs, t.ssrc)
+		v.clocks = append(v.clocks, t.clockRate)
 	}
 	v.play()
 	return v
 }
 
 // play starts reading at the latest keyframe and finds where each media starts: the
-// sequence number of its first packet, and the RTP time of one instant on every media,
-// which the sender reports in front of a keyframe give (else the first packet's own).
+// sequence number of its first packet, and the RTP time of one instant, the first packet's,
+// on every media. The first sender reports (one instant on every media, in the frame after
+// the keyframe) place the other medias on the first one's clock; without them each media
+// gets its first packet's own time.
 func (v *tcpViewer) play() {
 	v.reader = v.stream.NewReader()
 	v.starts = map[int]rtpStart{}
-	reported := map[int]uint32{}
-	for len(v.pending) < primeFrames && len(v.starts) < v.setUp() {
+	first := -1          // the media of the first packet
+	reports := []int64{} // RTP time of each media in the first reports; -1: none
+	for len(v.pending) < primeFrames {
 		fr, err := v.reader.Poll()
 		if fr == nil || err != nil {
 			break
 		}
-		first := len(v.pending) == 0
 		v.pending = append(v.pending, fr)
 		for ch, pkt, rest, ok := nextPacket(fr.Payload); ok; ch, pkt, rest, ok = nextPacket(rest) {
 			m := int(ch / 2)
-			if _, seen := v.starts[m]; seen || m >= len(v.channels) || v.channels[m] < 0 {
+			if m >= len(v.channels) {
 				continue
 			}
 			if ch%2 == 1 {
-				if ts, ok := rtpTimeOfReport(pkt); ok && first {
-					reported[m] = ts
+				if ts, ok := rtpTimeOfReport(pkt); ok && len(reports) < len(v.channels) && len(reports) == m {
+					reports = append(reports, int64(ts))
 				}
 				continue
 			}
-			if len(pkt) < 12 {
+			if _, seen := v.starts[m]; seen || v.channels[m] < 0 || len(pkt) < 12 {
 				continue
 			}
-			st := rtpStart{seq: binary.BigEndian.Uint16(pkt[2:]), ts: binary.BigEndian.Uint32(pkt[4:])}
-			if ts, ok := reported[m]; ok {
-				st.ts = ts
+			if first < 0 {
+				first = m
 			}
+			v.starts[m] = rtpStart{seq: binary.BigEndian.Uint16(pkt[2:]), ts: binary.BigEndian.Uint32(pkt[4:])}
+		}
+		if len(v.starts) == v.setUp() && len(reports) == len(v.channels) {
+			break
+		}
+	}
+	v.alignStarts(first, reports)
+}
+
+// alignStarts gives every media the RTP time of the first packet's instant, from sender
+// reports that give each media's RTP time at one instant.
+func (v *tcpViewer) alignStarts(first int, reports []int64) {
+	if first < 0 || len(reports) != len(v.channels) {
+		return
+	}
+	ref := v.starts[first]
+	behind := float64(int32(uint32(reports[first])-ref.ts)) / float64(v.clocks[first]) // seconds from the first packet to the reports
+	for m, st := range v.starts {
+		if m != first {
+			st.ts = uint32(reports[m]) - uint32(int64(behind*float64(v.clocks[m])))
 			v.starts[m] = st
 		}
 	}
