@@ -76,7 +76,7 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), 
 		defer p.wg.Done()
 		defer f.Close()
 		defer pub.Close()
-		if err := pace(ctx, ix, f, pub, start); err != nil && ctx.Err() == nil {
+		if _, err := pace(ctx, ix, f, pub.WriteFrame, start, 0, lead); err != nil && ctx.Err() == nil {
 			p.lib.log.Warn("stored playback stopped", "name", name, "err", err)
 		}
 	}()
@@ -114,32 +114,35 @@ func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, er
 }
 
 // pace writes the samples from the keyframe at or before start on, each when its time comes
-// (less lead).
-func pace(ctx context.Context, ix *Index, f *os.File, pub *relay.Publisher, start time.Duration) error {
+// (less ahead), with shift added to its times. It returns the wall-clock time the file's end
+// is due at.
+func pace(ctx context.Context, ix *Index, f *os.File, write func(*relay.Frame) error, start, shift, ahead time.Duration) (time.Time, error) {
 	first := ix.KeyframeBefore(start)
 	base, t0 := ix.Samples[first].DTS, time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for i := first; i < len(ix.Samples); i++ {
-		if wait := time.Until(t0.Add(ix.Samples[i].DTS - base - lead)); wait > 0 {
+		if wait := time.Until(t0.Add(ix.Samples[i].DTS - base - ahead)); wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
-				return nil
+				return time.Time{}, ctx.Err()
 			case <-timer.C:
 			}
 		} else if ctx.Err() != nil {
-			return nil
+			return time.Time{}, ctx.Err()
 		}
 		fr, err := ix.Frame(f, i)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
-		if err := pub.WriteFrame(fr); err != nil {
-			return err
+		fr.DTS += shift
+		fr.PTS += shift
+		if err := write(fr); err != nil {
+			return time.Time{}, err
 		}
 	}
-	return nil
+	return t0.Add(ix.Duration - base), nil
 }
 
 // Close stops every playback and waits for it.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,7 @@ type App struct {
 	lns     listeners
 	limiter *connlimit.Limiter
 
-	stopDemo context.CancelFunc
+	stopSources context.CancelFunc
 	wg       sync.WaitGroup
 	errc     chan error
 	stopOnce sync.Once
@@ -91,7 +92,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	stored := vod.NewPlayer(media)
 	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopDemo: func() {}}
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopSources: func() {}}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
@@ -144,13 +145,27 @@ func (a *App) Start() {
 	serve("rtmp", a.RTMP, a.lns.rtmp)
 	serve("rtsp", a.RTSP, a.lns.rtsp)
 	serve("http", a.Web, a.lns.http)
+	var ctx context.Context
+	ctx, a.stopSources = context.WithCancel(context.Background())
 	if a.cfg.Demo {
-		var ctx context.Context
-		ctx, a.stopDemo = context.WithCancel(context.Background())
 		demo := &ingest.Demo{Path: "live/demo", Log: a.log}
 		a.wg.Go(func() {
 			if err := demo.Run(ctx, a.Relays); err != nil && !errors.Is(err, context.Canceled) {
 				a.errc <- err
+			}
+		})
+	}
+	for path, p := range a.cfg.Paths {
+		if len(p.Playlist) == 0 {
+			continue
+		}
+		pl := &vod.Playlist{Path: path, Once: p.Loop != nil && !*p.Loop, Lib: a.Media, Log: a.log}
+		for _, file := range p.Playlist {
+			pl.Files = append(pl.Files, strings.TrimSuffix(file, ".mp4"))
+		}
+		a.wg.Go(func() {
+			if err := pl.Run(ctx, a.Relays); err != nil {
+				a.log.Warn("playlist stopped", "path", path, "err", err)
 			}
 		})
 	}
@@ -210,7 +225,7 @@ func (a *App) Close() error {
 func (a *App) stop(servers func() error, ctx context.Context) error {
 	var err error
 	a.stopOnce.Do(func() {
-		a.stopDemo()
+		a.stopSources()
 		a.Relays.Close()
 		err = errors.Join(servers(), a.Record.Close()) // recordings end with their streams
 		a.closeListeners()                             // a listener never served (Start not called) closes here

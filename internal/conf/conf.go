@@ -62,6 +62,10 @@ type Config struct {
 type Path struct {
 	// Record overrides the server's record for this path.
 	Record *bool `yaml:"record"`
+	// Playlist makes the path a live stream of these stored files (e.g. [intro.mp4,
+	// shows/ep1.mp4]), played one after the other; Loop false stops after the last.
+	Playlist []string `yaml:"playlist"`
+	Loop     *bool    `yaml:"loop"`
 }
 
 // Recorded says whether a live path is recorded.
@@ -287,9 +291,18 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config publish_keys: %s has an empty key", path)
 		}
 	}
-	for path := range c.Paths {
+	for path, p := range c.Paths {
 		if err := relay.ValidatePath(path); err != nil {
 			return fmt.Errorf("config paths: %w", err)
+		}
+		for _, file := range p.Playlist {
+			name, ok := strings.CutSuffix(file, ".mp4")
+			if !ok {
+				return fmt.Errorf("config paths: %s: playlist: %q is not an .mp4 file of the media directory", path, file)
+			}
+			if err := vod.ValidateName(name); err != nil {
+				return fmt.Errorf("config paths: %s: playlist: %w", path, err)
+			}
 		}
 	}
 	if c.RecordSegment < time.Second {
