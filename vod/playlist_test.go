@@ -38,7 +38,9 @@ func TestPlaylistPlaysAsOneLiveStreamAcrossItsFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	decoded := make(chan testenv.Decode, 1)
-	go func() { decoded <- testenv.FFmpegDecode(ctx, t, srv.URL("live/list"), 14*time.Second, "-loglevel", "warning") }()
+	go func() {
+		decoded <- testenv.FFmpegDecode(ctx, t, srv.URL("live/list"), 14*time.Second, "-loglevel", "warning")
+	}()
 	// The files are 6 s each: 14 s of stream hold at least two joins.
 	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-read_intervals", "%+14",
 		"-show_entries", "packet=stream_index,dts_time", "-of", "csv=p=0", srv.URL("live/list")).Output()

@@ -61,9 +61,9 @@ type App struct {
 	limiter *connlimit.Limiter
 
 	stopSources context.CancelFunc
-	wg       sync.WaitGroup
-	errc     chan error
-	stopOnce sync.Once
+	wg          sync.WaitGroup
+	errc        chan error
+	stopOnce    sync.Once
 }
 
 // New validates cfg, derives each part's configuration (passed to tune, when not nil), opens
