@@ -39,11 +39,31 @@ func TestBoolFlagsTakeBareAndExplicitForms(t *testing.T) {
 	}
 }
 
+// A path's own settings override the server's.
+func TestPathSettingsOverrideTheServers(t *testing.T) {
+	off, on := false, true
+	c := Default()
+	c.Record = true
+	c.Paths = map[string]Path{"live/a": {Record: &off}, "live/b": {Record: &on}, "live/c": {}}
+	for path, want := range map[string]bool{"live/a": false, "live/b": true, "live/c": true, "live/d": true} {
+		if got := c.Recorded(path); got != want {
+			t.Errorf("Recorded(%s) = %v, want %v", path, got, want)
+		}
+	}
+}
+
 func TestBadConfigNamesTheField(t *testing.T) {
 	noEnv := func(string) string { return "" }
 	file := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(file, []byte("rtmp: \":1935\"\nrtmp_port: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	yamlFile := func(body string) string {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
 	}
 	for _, tc := range []struct {
 		args []string
@@ -60,6 +80,11 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{[]string{"-config", file}, noEnv, "rtmp_port"},
 		{[]string{"-config", "/nonexistent.yaml"}, noEnv, "config file"},
 		{[]string{"extra"}, noEnv, "extra"},
+		{[]string{"-record-segment", "10ms"}, noEnv, "record_segment"},
+		{[]string{"-record-max-bytes", "-1"}, noEnv, "record_max_bytes"},
+		{[]string{"-config", yamlFile("paths:\n  live/x: {playlist: [a.mov]}\n")}, noEnv, "playlist"},
+		{[]string{"-config", yamlFile("paths:\n  live/x: {playlist: [../a.mp4]}\n")}, noEnv, "playlist"},
+		{[]string{"-config", yamlFile("paths:\n  api/x: {record: true}\n")}, noEnv, "paths"},
 	} {
 		_, err := Load(tc.args, tc.env, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
