@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
@@ -38,12 +39,13 @@ type feed struct {
 	stream       *gortsplib.ServerStream
 	out          *relay.Publisher // the interleaved stream
 	rtp          *relay.Track     // its one track
-	lastReport   time.Duration    // PTS of the last sender reports in out, without video
-	reportDue    bool             // a keyframe went out: sender reports follow the next frame
-	held         []byte           // interleaved audio waiting for the next video frame
-	shift        time.Duration    // added to stream time for RTP time: a stored file's playback start
-	lastPTS      time.Duration    // of the newest frame of a stored file's playback
-	heldSince    time.Duration    // PTS of its first frame
+	epochNanos   atomic.Int64     // epoch for TCP viewers' sender reports, once set; Unix ns
+	outShift     atomic.Int64     // source stream time of out's time zero (its publisher rebases)
+	outStarted   bool
+	held         []byte        // interleaved audio waiting for the next video frame
+	shift        time.Duration // added to stream time for RTP time: a stored file's playback start
+	lastPTS      time.Duration // of the newest frame of a stored file's playback
+	heldSince    time.Duration // PTS of its first frame
 	log          *slog.Logger
 	maxReplay    int // packets
 	maxUDPReplay int // bytes
@@ -70,8 +72,6 @@ type track struct {
 	clockRate int64
 	base      uint32 // RTP timestamp of stream time zero
 	ssrc      uint32
-	packets   uint32 // RTP packets and payload bytes sent, for sender reports
-	octets    uint32
 	nextSeq   uint16 // sequence number of the next packet
 	h264      *rtph264.Encoder
 	aac       *rtpmpeg4audio.Encoder
@@ -260,6 +260,7 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 func (f *feed) write(ctx context.Context, fr *relay.Frame) error {
 	if f.epoch.IsZero() {
 		f.epoch = time.Now().Add(-fr.PTS)
+		f.epochNanos.Store(f.epoch.UnixNano())
 	}
 	t, pkts, err := f.packetize(fr)
 	if err != nil || t == nil {

@@ -49,19 +49,9 @@ func interleaveRTCP(b []byte, ch byte, p rtcp.Packet) ([]byte, error) {
 }
 
 // senderReport says which wall-clock time the track's RTP time at pts stands for: players
-// line audio up with video by it. The feed puts one per media after the packets of the frame
-// that follows each video keyframe, so a viewer that starts at the keyframe gets them right
-// after its first packets of each media. Not before them: gstreamer's rtspsrc, sent a
-// sender report before any RTP of its source, at times fails to link its pads and plays
-// nothing (seen under load).
+// line audio up with video by it. epoch is the wall-clock time of stream time zero.
 func (t *track) senderReport(epoch time.Time, pts time.Duration) *rtcp.SenderReport {
-	return &rtcp.SenderReport{
-		SSRC:        t.ssrc,
-		NTPTime:     ntp.Encode(epoch.Add(pts)),
-		RTPTime:     t.timestamp(pts),
-		PacketCount: t.packets,
-		OctetCount:  t.octets,
-	}
+	return &rtcp.SenderReport{SSRC: t.ssrc, NTPTime: ntp.Encode(epoch.Add(pts)), RTPTime: t.timestamp(pts)}
 }
 
 // goodbye is an RTCP BYE from ssrc, behind an empty receiver report: RFC 3550 wants RTCP
@@ -113,8 +103,6 @@ func (f *feed) publishInterleaved(t *track, fr *relay.Frame, pkts []*rtp.Packet)
 	size := 0
 	for _, p := range pkts {
 		size += interleavedHeader + p.MarshalSize()
-		t.packets++
-		t.octets += uint32(len(p.Payload))
 	}
 	var err error
 	if t != f.video && f.video != nil {
@@ -126,44 +114,39 @@ func (f *feed) publishInterleaved(t *track, fr *relay.Frame, pkts []*rtp.Packet)
 		}
 		b := f.held
 		f.held = nil
-		return f.out.WriteFrame(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.PTS, Payload: b})
+		return f.emit(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.PTS, Payload: b})
 	}
 	keyframe := fr.Key && t == f.video
 	if keyframe && len(f.held) > 0 {
-		// A viewer starts at a keyframe: with its sender reports and picture first, as a
-		// player expects a stream to begin (gstreamer's rtspsrc, handed audio first, may
-		// expose its pads in an order its pipeline cannot link).
+		// A viewer starts at a keyframe: with its picture first, as a stream begins.
 		held := f.held
 		f.held = nil
-		if err := f.out.WriteFrame(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.DTS, Payload: held}); err != nil {
+		if err := f.emit(&relay.Frame{Track: f.rtp, DTS: fr.DTS, PTS: fr.DTS, Payload: held}); err != nil {
 			return err
 		}
 	}
-	b := make([]byte, 0, len(f.held)+size+len(f.tracks)*(interleavedHeader+28))
+	b := make([]byte, 0, len(f.held)+size)
 	b = append(b, f.held...)
 	f.held = f.held[:0]
 	if b, err = interleave(b, byte(2*t.index), pkts); err != nil {
 		return err
 	}
-	if !keyframe && f.reportDue || f.video == nil && fr.PTS-f.lastReport >= audioReportEvery {
-		f.reportDue, f.lastReport = false, fr.PTS
-		for _, o := range f.tracks {
-			if b, err = interleaveRTCP(b, byte(2*o.index+1), o.senderReport(f.epoch, fr.PTS+f.shift)); err != nil {
-				return err
-			}
-		}
-	}
-	f.reportDue = f.reportDue || keyframe
-	return f.out.WriteFrame(&relay.Frame{
+	return f.emit(&relay.Frame{
 		Track: f.rtp, DTS: fr.DTS, PTS: fr.PTS,
 		Key:     keyframe || f.video == nil,
 		Payload: b,
 	})
 }
 
-const (
-	// audioReportEvery spaces the sender reports of a stream without video.
-	audioReportEvery = 5 * time.Second
-	// maxAudioHold bounds how long audio waits for a video frame to ride with.
-	maxAudioHold = 50 * time.Millisecond
-)
+// maxAudioHold bounds how long audio waits for a video frame to ride with.
+const maxAudioHold = 50 * time.Millisecond
+
+// emit publishes one frame of interleaved packets. The first one's time is where out's time
+// zero is on the source stream (its publisher rebases), which viewers need for RTP-Info.
+func (f *feed) emit(fr *relay.Frame) error {
+	if !f.outStarted {
+		f.outStarted = true
+		f.outShift.Store(int64(fr.DTS))
+	}
+	return f.out.WriteFrame(fr)
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,8 +51,9 @@ type tcpViewer struct {
 	session  string        // the Session header of the PLAY response, for what follows
 	channels []int         // interleaved RTP channel of each media of the feed; -1: not set up
 	identity bool          // channels are the feed's own: frames go out as they are
-	ssrcs    []uint32      // of each media, for the goodbye
-	clocks   []int64       // RTP clock rate of each media
+	tracks   []*track      // the feed's, by media: clocks and SSRCs
+	epoch    *atomic.Int64 // the feed's, for sender reports
+	shift    *atomic.Int64 // the feed's outShift
 	stream   *relay.Stream // the feed's interleaved stream
 	log      *slog.Logger
 
@@ -65,10 +67,11 @@ type tcpViewer struct {
 	once    sync.Once
 	reason  error
 
-	bufs     net.Buffers // scratch of one write
-	out      net.Buffers // what WriteTo consumes: a field, so that it does not escape per write
-	hdrs     []byte      // framing rewritten for this viewer
-	deadline time.Time
+	bufs       net.Buffers // scratch of one write
+	out        net.Buffers // what WriteTo consumes: a field, so that it does not escape per write
+	hdrs       []byte      // framing rewritten for this viewer
+	deadline   time.Time
+	nextReport time.Time
 }
 
 // newTCPViewer makes the viewer of a session about to play: its reader starts at the
@@ -80,79 +83,41 @@ func (s *Server) newTCPViewer(f *feed, path, remote string, channels []int) *tcp
 		stream: f.out.Stream(), log: s.log.With("path", path, "remote", remote),
 		wake: make(chan struct{}, 1), reqs: make(chan *base.Request), quit: make(chan struct{}),
 	}
-	for i, t := range f.tracks {
+	for i := range f.tracks {
 		v.identity = v.identity && channels[i] == 2*i
-		v.ssrcs = append(v.ssrcs, t.ssrc)
-		v.clocks = append(v.clocks, t.clockRate)
 	}
+	v.tracks, v.epoch, v.shift = f.tracks, &f.epochNanos, &f.outShift
 	v.play()
 	return v
 }
 
 // play starts reading at the latest keyframe and finds where each media starts: the
-// sequence number of its first packet, and the RTP time of one instant, the first packet's,
-// on every media. The first sender reports (one instant on every media, in the frame after
-// the keyframe) place the other medias on the first one's clock; without them each media
-// gets its first packet's own time.
+// sequence number of its first packet, and the RTP time of one instant, the first frame's,
+// on every media (every media's RTP time is base + PTS × rate).
 func (v *tcpViewer) play() {
 	v.reader = v.stream.NewReader()
 	v.starts = map[int]rtpStart{}
-	first := -1          // the media of the first packet
-	reports := []int64{} // RTP time of each media in the first reports; -1: none
-	for len(v.pending) < primeFrames {
+	var at time.Duration // source stream time of the first frame
+	for len(v.pending) < primeFrames && len(v.starts) < v.setUp() {
 		fr, err := v.reader.Poll()
 		if fr == nil || err != nil {
 			break
 		}
+		if len(v.pending) == 0 {
+			at = fr.PTS + time.Duration(v.shift.Load())
+		}
 		v.pending = append(v.pending, fr)
 		for ch, pkt, rest, ok := nextPacket(fr.Payload); ok; ch, pkt, rest, ok = nextPacket(rest) {
 			m := int(ch / 2)
-			if m >= len(v.channels) {
+			if m >= len(v.channels) || ch%2 != 0 || v.channels[m] < 0 || len(pkt) < 12 {
 				continue
 			}
-			if ch%2 == 1 {
-				if ts, ok := rtpTimeOfReport(pkt); ok && len(reports) < len(v.channels) && len(reports) == m {
-					reports = append(reports, int64(ts))
-				}
+			if _, seen := v.starts[m]; seen {
 				continue
 			}
-			if _, seen := v.starts[m]; seen || v.channels[m] < 0 || len(pkt) < 12 {
-				continue
-			}
-			if first < 0 {
-				first = m
-			}
-			v.starts[m] = rtpStart{seq: binary.BigEndian.Uint16(pkt[2:]), ts: binary.BigEndian.Uint32(pkt[4:])}
-		}
-		if len(v.starts) == v.setUp() && len(reports) == len(v.channels) {
-			break
+			v.starts[m] = rtpStart{seq: binary.BigEndian.Uint16(pkt[2:]), ts: v.tracks[m].timestamp(at)}
 		}
 	}
-	v.alignStarts(first, reports)
-}
-
-// alignStarts gives every media the RTP time of the first packet's instant, from sender
-// reports that give each media's RTP time at one instant.
-func (v *tcpViewer) alignStarts(first int, reports []int64) {
-	if first < 0 || len(reports) != len(v.channels) {
-		return
-	}
-	ref := v.starts[first]
-	behind := float64(int32(uint32(reports[first])-ref.ts)) / float64(v.clocks[first]) // seconds from the first packet to the reports
-	for m, st := range v.starts {
-		if m != first {
-			st.ts = uint32(reports[m]) - uint32(int64(behind*float64(v.clocks[m])))
-			v.starts[m] = st
-		}
-	}
-}
-
-// rtpTimeOfReport returns the RTP time of an RTCP sender report.
-func rtpTimeOfReport(pkt []byte) (uint32, bool) {
-	if len(pkt) < 20 || pkt[1] != 200 { // packet type SR
-		return 0, false
-	}
-	return binary.BigEndian.Uint32(pkt[16:]), true
 }
 
 func (v *tcpViewer) setUp() int {
@@ -215,6 +180,9 @@ func (v *tcpViewer) run() {
 	defer unsubscribe()
 	for {
 		err := v.send()
+		if err == nil {
+			err = v.report(time.Now())
+		}
 		if errors.Is(err, relay.ErrEnded) {
 			v.goodbye()
 		}
@@ -375,12 +343,47 @@ func (v *tcpViewer) moveDeadline() error {
 	return v.conn.SetWriteDeadline(now.Add(v.srv.cfg.WriteTimeout))
 }
 
+// report sends every media the viewer set up an RTCP sender report, firstReport after it
+// started and every reportEvery after that. Each viewer sends its own, when it has sent
+// packets of every media: gstreamer's rtspsrc, sent a report before any RTP of its source,
+// at times fails to link its pads (seen under load). The counts of packets and bytes are
+// left zero; what players take from a report is its NTP and RTP times, from the feed's
+// clock: RTP time = base + (wall clock − epoch) × rate.
+func (v *tcpViewer) report(now time.Time) error {
+	if v.nextReport.IsZero() {
+		v.nextReport = now.Add(firstReport)
+	}
+	epoch := v.epoch.Load()
+	if v.reader == nil || now.Before(v.nextReport) || epoch == 0 {
+		return nil
+	}
+	v.nextReport = now.Add(reportEvery)
+	zero := time.Unix(0, epoch)
+	var b []byte
+	for m, ch := range v.channels {
+		if ch < 0 {
+			continue
+		}
+		var err error
+		if b, err = interleaveRTCP(b, byte(ch+1), v.tracks[m].senderReport(zero, now.Sub(zero))); err != nil {
+			return err
+		}
+	}
+	v.bufs = append(v.bufs, b)
+	return v.write()
+}
+
+const (
+	firstReport = time.Second
+	reportEvery = 5 * time.Second
+)
+
 // goodbye tells the player the stream is over (RTCP BYE on every media it set up).
 func (v *tcpViewer) goodbye() {
 	var b []byte
 	for m, ch := range v.channels {
 		if ch >= 0 {
-			b, _ = interleaveRTCP(b, byte(ch+1), goodbye(v.ssrcs[m]))
+			b, _ = interleaveRTCP(b, byte(ch+1), goodbye(v.tracks[m].ssrc))
 		}
 	}
 	if len(b) > 0 {
