@@ -1,10 +1,7 @@
 package rtsp_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -12,10 +9,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/conn"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/sdp"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
@@ -141,142 +136,51 @@ func TestFFmpegDecodesAudioAloneOverTCP(t *testing.T) {
 func TestTCPSessionAnswersKeepAlivesPauseAndTeardown(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishDemo(t, srv, "live/keep")
-	p := dialPlayer(t, srv.RTSPAddr, "live/keep")
-	p.expectFrames(t, 10)
-
-	res := p.request(t, "GET_PARAMETER")
-	if res.StatusCode != base.StatusOK || res.Header["Session"] == nil || !strings.HasPrefix(res.Header["Session"][0], p.session) {
-		t.Fatalf("GET_PARAMETER: %d, Session %q; want 200 and %q", res.StatusCode, res.Header["Session"], p.session)
+	p := testenv.DialRTSP(t, srv.RTSPAddr, "live/keep")
+	p.SetupAll(t)
+	if res := p.Request(t, "PLAY"); res.StatusCode != base.StatusOK {
+		t.Fatalf("PLAY: %d", res.StatusCode)
 	}
-	if res := p.request(t, "OPTIONS"); res.StatusCode != base.StatusOK {
+	for range 10 {
+		p.NextPacket(t, 0)
+	}
+
+	res := p.Request(t, "GET_PARAMETER")
+	if res.StatusCode != base.StatusOK || res.Header["Session"] == nil || !strings.HasPrefix(res.Header["Session"][0], p.Session) {
+		t.Fatalf("GET_PARAMETER: %d, Session %q; want 200 and %q", res.StatusCode, res.Header["Session"], p.Session)
+	}
+	if res := p.Request(t, "OPTIONS"); res.StatusCode != base.StatusOK {
 		t.Fatalf("OPTIONS: %d", res.StatusCode)
 	}
 
-	if res := p.request(t, "PAUSE"); res.StatusCode != base.StatusOK {
+	if res := p.Request(t, "PAUSE"); res.StatusCode != base.StatusOK {
 		t.Fatalf("PAUSE: %d", res.StatusCode)
 	}
-	_ = p.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	if what, err := p.in.Read(); err == nil {
+	_ = p.Conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if what, err := p.In.Read(); err == nil {
 		t.Fatalf("after PAUSE the server sent %T", what)
 	}
-	_ = p.nc.SetReadDeadline(time.Time{})
+	_ = p.Conn.SetReadDeadline(time.Time{})
 
-	if res := p.request(t, "PLAY"); res.StatusCode != base.StatusOK {
+	if res := p.Request(t, "PLAY"); res.StatusCode != base.StatusOK {
 		t.Fatalf("PLAY after PAUSE: %d", res.StatusCode)
 	}
-	if f := p.nextVideo(t); !startsPicture(f[12:]) {
+	if f := p.NextPacket(t, 0); !startsPicture(f[12:]) {
 		t.Error("after PAUSE and PLAY the first video packet does not start a picture")
 	}
 
-	if res := p.request(t, "TEARDOWN"); res.StatusCode != base.StatusOK {
+	if res := p.Request(t, "TEARDOWN"); res.StatusCode != base.StatusOK {
 		t.Fatalf("TEARDOWN: %d", res.StatusCode)
 	}
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		if _, err := p.in.Read(); err != nil {
+		if _, err := p.In.Read(); err != nil {
 			break // closed by the server
 		}
 	}
 	for deadline := time.Now().Add(2 * time.Second); srv.RTSP.Viewers()["live/keep"] != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d viewers counted after TEARDOWN", srv.RTSP.Viewers()["live/keep"])
-		}
-	}
-}
-
-// player is a bare RTSP client over TCP: requests by hand, replies and packets read with
-// gortsplib's parser.
-type player struct {
-	nc      net.Conn
-	in      *conn.Conn
-	url     string
-	session string
-	cseq    int
-}
-
-func dialPlayer(t *testing.T, addr, path string) *player {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	p := &player{nc: nc, in: conn.NewConn(bufio.NewReader(nc), nc), url: "rtsp://" + addr + "/" + path}
-	res := p.request(t, "DESCRIBE", "Accept: application/sdp")
-	var sd sdp.SessionDescription
-	if err := sd.Unmarshal(res.Body); err != nil {
-		t.Fatal(err)
-	}
-	var desc description.Session
-	if err := desc.Unmarshal(&sd); err != nil {
-		t.Fatal(err)
-	}
-	for i, m := range desc.Medias {
-		res := p.request(t, "SETUP "+p.url+"/"+m.Control, fmt.Sprintf("Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d", 2*i, 2*i+1))
-		if res.StatusCode != base.StatusOK {
-			t.Fatalf("SETUP: %d", res.StatusCode)
-		}
-		p.session, _, _ = strings.Cut(res.Header["Session"][0], ";")
-	}
-	if res := p.request(t, "PLAY"); res.StatusCode != base.StatusOK {
-		t.Fatalf("PLAY: %d", res.StatusCode)
-	}
-	return p
-}
-
-// request sends method (with its URL if it has none) and returns the reply, skipping the
-// packets that come before it.
-func (p *player) request(t *testing.T, method string, hdr ...string) *base.Response {
-	t.Helper()
-	p.cseq++
-	if !strings.Contains(method, " ") {
-		method += " " + p.url
-	}
-	if p.session != "" {
-		hdr = append(hdr, "Session: "+p.session)
-	}
-	req := fmt.Sprintf("%s RTSP/1.0\r\nCSeq: %d\r\n", method, p.cseq)
-	for _, h := range hdr {
-		req += h + "\r\n"
-	}
-	if _, err := p.nc.Write([]byte(req + "\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer func() { _ = p.nc.SetReadDeadline(time.Time{}) }()
-	for {
-		what, err := p.in.Read()
-		if err != nil {
-			t.Fatalf("%s: %v", method, err)
-		}
-		if res, ok := what.(*base.Response); ok {
-			if got := res.Header["CSeq"]; len(got) != 1 || got[0] != fmt.Sprint(p.cseq) {
-				t.Fatalf("%s: reply with CSeq %q, want %d", method, got, p.cseq)
-			}
-			return res
-		}
-	}
-}
-
-func (p *player) expectFrames(t *testing.T, n int) {
-	t.Helper()
-	for range n {
-		p.nextVideo(t)
-	}
-}
-
-// nextVideo returns the next RTP packet on channel 0.
-func (p *player) nextVideo(t *testing.T) []byte {
-	t.Helper()
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer func() { _ = p.nc.SetReadDeadline(time.Time{}) }()
-	for {
-		what, err := p.in.Read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, ok := what.(*base.InterleavedFrame); ok && f.Channel == 0 && len(f.Payload) > 12 {
-			return f.Payload
 		}
 	}
 }

@@ -1,11 +1,8 @@
 package vod_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
-	"fmt"
-	"net"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -14,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
-	"github.com/bluenviron/gortsplib/v5/pkg/conn"
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
@@ -76,19 +72,28 @@ func TestRTSPSeekStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
 // goes on where it paused, from the keyframe before, not from the start.
 func TestRTSPPauseAndResumeWhereItPaused(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = mediaDirWithClip(t) }})
-	p := dialRTSP(t, srv.RTSPAddr, "vod/clip")
-	p.request(t, "PLAY", "Range: npt=0.000-")
+	p := testenv.DialRTSP(t, srv.RTSPAddr, "vod/clip")
+	p.Setup(t, "trackID=0", 0) // the video alone
+	play := func(hdr ...string) {
+		if res := p.Request(t, "PLAY", hdr...); res.StatusCode != base.StatusOK {
+			t.Fatalf("PLAY %v: %d", hdr, res.StatusCode)
+		}
+	}
+	videoTime := func() uint32 { return binary.BigEndian.Uint32(p.NextPacket(t, 0)[4:]) }
+	play("Range: npt=0.000-")
 	var stamps []uint32
 	for start := time.Now(); time.Since(start) < 2500*time.Millisecond; {
-		stamps = append(stamps, p.nextVideo(t))
+		stamps = append(stamps, videoTime())
 	}
-	p.request(t, "PAUSE")
-	_ = p.nc.SetReadDeadline(time.Now().Add(time.Second))
-	if what, err := p.in.Read(); err == nil {
+	if res := p.Request(t, "PAUSE"); res.StatusCode != base.StatusOK {
+		t.Fatalf("PAUSE: %d", res.StatusCode)
+	}
+	_ = p.Conn.SetReadDeadline(time.Now().Add(time.Second))
+	if what, err := p.In.Read(); err == nil {
 		t.Fatalf("during PAUSE the server sent %T", what)
 	}
-	p.request(t, "PLAY")
-	resumed := p.nextVideo(t)
+	play()
+	resumed := videoTime()
 	at := func(ts uint32) time.Duration { return time.Duration(ts-stamps[0]) * time.Second / 90000 }
 	last := stamps[len(stamps)-1]
 	// The clip's keyframes are a second apart: resuming starts at most a GOP before.
@@ -96,70 +101,4 @@ func TestRTSPPauseAndResumeWhereItPaused(t *testing.T) {
 		t.Fatalf("paused at %v of the file, resumed at %v", at(last), at(resumed))
 	}
 	t.Logf("paused at %v, resumed at %v", at(last), at(resumed))
-}
-
-// rtspPlayer is a bare RTSP client over TCP: requests by hand, replies and packets read
-// with gortsplib's parser. It sets up the video alone, on channels 0-1.
-type rtspPlayer struct {
-	nc      net.Conn
-	in      *conn.Conn
-	url     string
-	session string
-	cseq    int
-}
-
-func dialRTSP(t *testing.T, addr, path string) *rtspPlayer {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	p := &rtspPlayer{nc: nc, in: conn.NewConn(bufio.NewReader(nc), nc), url: "rtsp://" + addr + "/" + path}
-	res := p.request(t, "SETUP "+p.url+"/trackID=0", "Transport: RTP/AVP/TCP;unicast;interleaved=0-1")
-	p.session, _, _ = strings.Cut(res.Header["Session"][0], ";")
-	return p
-}
-
-func (p *rtspPlayer) request(t *testing.T, method string, hdr ...string) *base.Response {
-	t.Helper()
-	p.cseq++
-	if !strings.Contains(method, " ") {
-		method += " " + p.url
-	}
-	if p.session != "" {
-		hdr = append(hdr, "Session: "+p.session)
-	}
-	req := fmt.Sprintf("%s RTSP/1.0\r\nCSeq: %d\r\n%s\r\n", method, p.cseq, strings.Join(append(hdr, ""), "\r\n"))
-	if _, err := p.nc.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		what, err := p.in.Read()
-		if err != nil {
-			t.Fatalf("%s: %v", method, err)
-		}
-		if res, ok := what.(*base.Response); ok {
-			if res.StatusCode != base.StatusOK {
-				t.Fatalf("%s: %d %s", method, res.StatusCode, res.StatusMessage)
-			}
-			return res
-		}
-	}
-}
-
-// nextVideo returns the RTP timestamp of the next packet on channel 0.
-func (p *rtspPlayer) nextVideo(t *testing.T) uint32 {
-	t.Helper()
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		what, err := p.in.Read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, ok := what.(*base.InterleavedFrame); ok && f.Channel == 0 && len(f.Payload) >= 12 {
-			return binary.BigEndian.Uint32(f.Payload[4:])
-		}
-	}
 }

@@ -22,26 +22,7 @@ import (
 // TestDemoServerServesDemoAndStopsOnSIGTERM is `make run` as a newcomer sees it: the binary
 // with its defaults serves a live 720p demo stream, and SIGTERM stops it cleanly in time.
 func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
-	bin := build(t)
-	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
-		"-rtsp-rtp-port", "0", "-media-dir", t.TempDir())
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			t.Log(sc.Text())
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	cmd, lines := startServer(t, "-media-dir", t.TempDir())
 	line := waitLine(t, lines, regexp.MustCompile(`relaycast listening.*`))
 	addr := regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	rtspAddr := regexp.MustCompile(`rtsp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
@@ -104,23 +85,16 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
-func build(t *testing.T) string {
+// startServer builds the binary and starts it on loopback ports of the system's choosing,
+// with extra flags; its log lines come on the channel. It is killed when the test ends.
+func startServer(t *testing.T, extra ...string) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "relaycast")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	return bin
-}
-
-// A recording whose server is killed (kill -9) keeps every fragment written before: ffmpeg
-// plays it to within about a second of the kill, with no warning, and the media list shows
-// it when the server is back.
-func TestRecordingCutByKillPlaysUpToItsLastFragment(t *testing.T) {
-	bin := build(t)
-	media := t.TempDir()
-	cmd := exec.Command(bin, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0",
-		"-rtsp-rtp-port", "0", "-media-dir", media, "-record")
+	args := append([]string{"-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-rtsp-rtp-port", "0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -128,16 +102,33 @@ func TestRecordingCutByKillPlaysUpToItsLastFragment(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
 	lines := make(chan string, 100)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
+		defer close(lines)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			t.Log(sc.Text())
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			default: // nobody reads the log now
+			}
 		}
-		close(lines)
 	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return cmd, lines
+}
+
+// A recording whose server is killed (kill -9) keeps every fragment written before: ffmpeg
+// plays it to within about a second of the kill, with no warning, and the media list shows
+// it when the server is back.
+func TestRecordingCutByKillPlaysUpToItsLastFragment(t *testing.T) {
+	media := t.TempDir()
+	cmd, lines := startServer(t, "-media-dir", media, "-record")
 	waitLine(t, lines, regexp.MustCompile(`msg=recording .*file=`))
 	started := time.Now()
 	time.Sleep(4500 * time.Millisecond)
