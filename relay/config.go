@@ -21,6 +21,11 @@ type Config struct {
 	Grace time.Duration
 	// MaxStreams bounds how many paths can be live at once; 0: no bound.
 	MaxStreams int
+	// ReleaseRead releases each frame as soon as every reader has passed it, instead of
+	// keeping the latest GOP for readers yet to come: for streams whose readers all exist
+	// before the first frame (a stored file's playback to one viewer), which then hold only
+	// what their readers have not read yet.
+	ReleaseRead bool
 }
 
 // DefaultConfig returns the settings a media server wants without tuning.

@@ -15,6 +15,7 @@ type Reader struct {
 	skips   int    // skips since the reader last caught up with the live edge
 	dropped atomic.Uint64
 	closed  atomic.Bool
+	passed  atomic.Uint64 // pos, for the publisher of a ReleaseRead stream
 
 	waiting atomic.Bool
 	wake    chan struct{}
@@ -49,6 +50,7 @@ func (r *Reader) Poll() (*Frame, error) {
 		head := s.head.Load()
 		if r.pos == head {
 			r.skips = 0
+			r.pass()
 			if s.ended.Load() {
 				return nil, ErrEnded
 			}
@@ -77,7 +79,15 @@ func (r *Reader) Poll() (*Frame, error) {
 			}
 			r.needKey = false
 		}
+		r.pass()
 		return f, nil
+	}
+}
+
+// pass tells the publisher of a ReleaseRead stream how far the reader has read.
+func (r *Reader) pass() {
+	if r.s.cfg.ReleaseRead {
+		r.passed.Store(r.pos)
 	}
 }
 

@@ -200,6 +200,49 @@ func TestMemoryIsBoundedToGOPPlusMaxLag(t *testing.T) {
 	}
 }
 
+// A ReleaseRead stream holds only what its readers have not read: no GOP for readers to
+// come. Its reader gets every frame, in order.
+func TestReleaseReadHoldsOnlyWhatItsReaderHasNotRead(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReleaseRead = true
+	_, p, s := liveStream(t, cfg)
+	r := s.NewReader()
+	defer r.Close()
+	held := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n := 0
+		for i := range s.ring {
+			if s.ring[i].Load() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	frames := clip(600, 60) // GOP 2 s
+	next := 0
+	for i, f := range frames {
+		if err := p.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 { // the reader keeps 10 frames behind, then catches up
+			if n := held(); n > 11 {
+				t.Fatalf("after frame %d the ring holds %d frames, want at most the 10 unread and one", i, n)
+			}
+			for range 10 {
+				got, err := r.Next(context.Background())
+				if err != nil || got != frames[next] {
+					t.Fatalf("read %v (%v), want frame %d", got, err, next)
+				}
+				next++
+			}
+		}
+	}
+	if r.Dropped() != 0 {
+		t.Fatalf("%d frames dropped", r.Dropped())
+	}
+}
+
 func TestSecondPublisherIsRefused(t *testing.T) {
 	g := NewRegistry(testConfig())
 	defer g.Close()

@@ -118,6 +118,7 @@ func (s *Stream) NewReader() *Reader {
 	} else {
 		r.needKey = s.video.Load()
 	}
+	r.passed.Store(r.pos)
 	old := *s.readers.Load()
 	readers := make([]*Reader, len(old), len(old)+1)
 	copy(readers, old)
@@ -195,6 +196,10 @@ func (s *Stream) notify() {
 // starts there) and further behind the live edge than MaxLag (so a reader there would skip).
 // This bounds a stream's memory to about one GOP plus MaxLag, however large the ring.
 func (s *Stream) release() {
+	if s.cfg.ReleaseRead {
+		s.releaseRead()
+		return
+	}
 	limit := s.head.Load() - 1
 	if k := s.keyNext.Load(); k > 0 {
 		limit = k - 1
@@ -209,6 +214,17 @@ func (s *Stream) release() {
 		}
 		slot.Store(nil)
 		s.tail++
+	}
+}
+
+// releaseRead drops the frames every reader has passed. The caller holds mu.
+func (s *Stream) releaseRead() {
+	limit := s.head.Load()
+	for _, r := range *s.readers.Load() {
+		limit = min(limit, r.passed.Load())
+	}
+	for ; s.tail < limit; s.tail++ {
+		s.ring[s.tail&s.mask].Store(nil)
 	}
 }
 

@@ -129,9 +129,10 @@ type Server struct {
 	tcpViewers map[*tcpViewer]struct{}
 	viewers    relay.Viewers
 	// stored files (stored.go)
-	stored     map[*gortsplib.ServerSession]*storedSession
-	described  map[string]*gortsplib.ServerStream
-	describing map[*gortsplib.ServerConn]time.Duration // length of the file a DESCRIBE is answered with
+	stored      map[*gortsplib.ServerSession]*storedSession
+	described   map[string]*gortsplib.ServerStream
+	describing  map[*gortsplib.ServerConn]time.Duration // length of the file a DESCRIBE is answered with
+	liveOptions map[*gortsplib.ServerConn]bool          // an OPTIONS of a live path is being answered
 }
 
 // New returns a server reading from relays.
@@ -143,12 +144,13 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		playing: make(map[*gortsplib.ServerSession]string),
 		lagging: make(map[*gortsplib.ServerSession]bool),
 
-		channels:   make(map[*gortsplib.ServerConn]map[*description.Media]int),
-		detaching:  make(map[*gortsplib.ServerConn]detaching),
-		tcpViewers: make(map[*tcpViewer]struct{}),
-		stored:     make(map[*gortsplib.ServerSession]*storedSession),
-		described:  make(map[string]*gortsplib.ServerStream),
-		describing: make(map[*gortsplib.ServerConn]time.Duration),
+		channels:    make(map[*gortsplib.ServerConn]map[*description.Media]int),
+		detaching:   make(map[*gortsplib.ServerConn]detaching),
+		tcpViewers:  make(map[*tcpViewer]struct{}),
+		stored:      make(map[*gortsplib.ServerSession]*storedSession),
+		described:   make(map[string]*gortsplib.ServerStream),
+		describing:  make(map[*gortsplib.ServerConn]time.Duration),
+		liveOptions: make(map[*gortsplib.ServerConn]bool),
 	}
 	dc := relay.DefaultConfig()
 	dc.Grace = 0 // the source stream has the grace window; its packets just follow it
@@ -433,7 +435,12 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	delete(s.detaching, sc)
 	length, described := s.describing[sc]
 	delete(s.describing, sc)
+	live := s.liveOptions[sc]
+	delete(s.liveOptions, sc)
 	s.mu.Unlock()
+	if live {
+		livePublic(res)
+	}
 	if described && res.StatusCode == base.StatusOK {
 		addRange(res, length)
 	}
@@ -535,6 +542,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	delete(s.detaching, ctx.Conn)
 	delete(s.channels, ctx.Conn)
 	delete(s.describing, ctx.Conn)
+	delete(s.liveOptions, ctx.Conn)
 	s.mu.Unlock()
 	if ok {
 		d.v.drop()

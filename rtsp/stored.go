@@ -203,14 +203,19 @@ func (f *feed) play(ctx context.Context, r *relay.Reader) {
 }
 
 // OnPause implements gortsplib.ServerHandlerOnPause: a stored file's playback stops where
-// it is; a live stream's session just stops getting packets.
+// it is. A live stream is not paused through gortsplib (501), and its OPTIONS answer does not
+// offer PAUSE (livePublic), as before there was a handler: gstreamer pauses a session that
+// offers it as it shuts down, and gortsplib stops the session's writer before it answers,
+// which on a loaded machine outlasts gstreamer's wait ("PAUSE interrupted"). Over TCP a live
+// session's own viewer answers PAUSE.
 func (s *Server) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
 	s.mu.Lock()
 	vs := s.stored[ctx.Session]
 	s.mu.Unlock()
-	if vs != nil {
-		vs.halt()
+	if vs == nil {
+		return &base.Response{StatusCode: base.StatusNotImplemented}, nil
 	}
+	vs.halt()
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
@@ -236,4 +241,32 @@ func addRange(res *base.Response, d time.Duration) {
 	}
 	res.Body = []byte(body[:i] + fmt.Sprintf("a=range:npt=0-%.3f\r\n", d.Seconds()) + body[i:])
 	res.Header["Content-Length"] = base.HeaderValue{fmt.Sprint(len(res.Body))}
+}
+
+// OnRequest implements gortsplib.ServerHandlerOnRequest: it notes an OPTIONS of a live path,
+// whose answer then does not offer PAUSE (see OnPause).
+func (s *Server) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
+	if req.Method != base.Options || req.URL == nil {
+		return
+	}
+	if _, stored := storedName(relayPath(req.URL.Path)); !stored {
+		s.mu.Lock()
+		s.liveOptions[sc] = true
+		s.mu.Unlock()
+	}
+}
+
+// livePublic takes PAUSE out of an OPTIONS answer's Public header.
+func livePublic(res *base.Response) {
+	v, ok := res.Header["Public"]
+	if !ok || len(v) == 0 {
+		return
+	}
+	var kept []string
+	for _, m := range strings.Split(v[0], ",") {
+		if strings.TrimSpace(m) != string(base.Pause) {
+			kept = append(kept, strings.TrimSpace(m))
+		}
+	}
+	res.Header["Public"] = base.HeaderValue{strings.Join(kept, ", ")}
 }

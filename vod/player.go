@@ -33,13 +33,12 @@ type Player struct {
 // NewPlayer returns a player of lib's files.
 func NewPlayer(lib *Library) *Player {
 	cfg := relay.DefaultConfig()
-	// A viewer's stream holds little: frames come at most lead ahead of playback. The relay
-	// keeps the frames since the latest keyframe and MaxLag of media, and each viewer reads
-	// its own copy of the file's samples: 100 RTMP viewers of a 1 Mbit/s file with 1 s GOPs
-	// measured about 370 KiB each with MaxLag 1.5 s, 650 KiB with 5 s. MaxLag must stay well
-	// above lead, or a viewer whose reader is at the first frame of the opening burst is
-	// already "behind" and skips a GOP.
-	cfg.RingSize, cfg.MaxLag, cfg.Grace = 512, 1500*time.Millisecond, 0
+	// A viewer's stream holds little: frames come at most lead ahead of playback, and each
+	// is let go once the viewer's reader has passed it (ReleaseRead: the reader exists
+	// before the first frame, and nobody joins later), so a viewer holds about lead of its
+	// own copy of the file's samples. MaxLag must stay well above lead, or a viewer whose
+	// reader is at the first frame of the opening burst is already "behind" and skips a GOP.
+	cfg.RingSize, cfg.MaxLag, cfg.Grace, cfg.ReleaseRead = 512, 1500*time.Millisecond, 0, true
 	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
 }
 
