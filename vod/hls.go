@@ -1,6 +1,7 @@
 package vod
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -9,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
@@ -46,8 +47,12 @@ func (ix *Index) cut() []segment {
 	return append(out, cur)
 }
 
-// ServeHLS answers the HLS VOD files of media name: index.m3u8, init.mp4 and segN.mp4
-// (file is what follows NAME/). The playlists pass the request's query (a read key) on.
+// ServeHLS answers the HLS VOD files of media name: index.m3u8 and segN.ts (file is what
+// follows NAME/). The playlists pass the request's query (a read key) on.
+//
+// Segments are MPEG-TS, not fMP4: every HLS player reads TS, and ffmpeg 5.1 (Debian's) cannot
+// seek in fMP4 HLS at all: its mov demuxer keeps the fragments it read before the seek and
+// yields no frame after it, so `ffmpeg -ss` over an fMP4 playlist gets nothing.
 func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file string) {
 	f, ix, err := h.Lib.openIndexed(name)
 	if err != nil {
@@ -56,34 +61,26 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 	}
 	defer f.Close()
 	w.Header().Set("Cache-Control", "max-age=60")
-	switch {
-	case file == "index.m3u8":
+	if file == "index.m3u8" {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		_, _ = io.WriteString(w, playlist(ix, r.URL.RawQuery))
-	case file == "init.mp4":
-		init, _, err := codec.FMP4Init(ix.track(relay.CodecH264), ix.track(relay.CodecAAC))
-		if err != nil {
-			httpError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "video/mp4")
-		_, _ = w.Write(init)
-	default:
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".mp4"))
-		segs := ix.segments
-		if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".mp4" {
-			http.NotFound(w, r)
-			return
-		}
-		b, err := ix.fragment(f, segs[n], n)
-		if err != nil {
-			h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
-			http.Error(w, "segment unavailable", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "video/mp4")
-		_, _ = w.Write(b)
+		return
 	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
+	segs := ix.segments
+	if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".ts" {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := ix.tsSegment(f, segs[n])
+	if err != nil {
+		h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
+		http.Error(w, "segment unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp2t")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
 func (ix *Index) track(c relay.Codec) *relay.Track {
@@ -105,78 +102,92 @@ func playlist(ix *Index, query string) string {
 		longest = max(longest, s.dur)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
-	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4%s\"\n", query)
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
+	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for i, s := range segs {
-		fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg%d.mp4%s\n", s.dur.Seconds(), i, query)
+		fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg%d.ts%s\n", s.dur.Seconds(), i, query)
 	}
 	b.WriteString("#EXT-X-ENDLIST\n")
 	return b.String()
 }
 
-// fragment reads a segment's samples and writes them as one moof+mdat. A sample lasts until
-// the next sample of its track (the last one of the file as long as the one before it).
-func (ix *Index) fragment(f io.ReaderAt, seg segment, n int) ([]byte, error) {
-	part := mfmp4.Part{SequenceNumber: uint32(n + 1)}
-	tracks := map[uint8]*mfmp4.PartTrack{}
-	scales := map[uint8]int64{}
-	for i, t := range ix.Tracks {
-		id, scale := codec.FMP4AudioID, int64(t.ClockRate)
-		if t.Codec == relay.CodecH264 {
-			id, scale = codec.FMP4VideoID, codec.FMP4VideoScale
+// tsOffset is added to every MPEG-TS timestamp: the muxer stamps the clock reference 100 ms
+// before a frame's DTS, which at the file's first frame would be negative.
+const tsOffset = time.Second
+
+// tsSegment reads a segment's samples and writes them as MPEG-TS, each key frame with the
+// SPS and PPS in front (a TS stream has no out-of-band config).
+func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
+	var buf bytes.Buffer
+	w := &mpegts.Writer{W: &buf}
+	var video, audio *mpegts.Track
+	var params codec.H264Config
+	if t := ix.track(relay.CodecH264); t != nil {
+		var err error
+		if params, err = codec.ParseH264Config(t.Config); err != nil {
+			return nil, err
 		}
-		scales[uint8(i)] = scale
-		tracks[uint8(i)] = &mfmp4.PartTrack{ID: id}
+		video = &mpegts.Track{Codec: &tscodecs.H264{}}
+		w.Tracks = append(w.Tracks, video)
 	}
-	ticks := func(tr uint8, d time.Duration) int64 { return int64(d) * scales[tr] / int64(time.Second) }
+	if t := ix.track(relay.CodecAAC); t != nil {
+		asc, err := codec.ParseAACConfig(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		audio = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: asc}}
+		w.Tracks = append(w.Tracks, audio)
+	}
+	if err := w.Initialize(); err != nil {
+		return nil, err
+	}
+	ticks := func(d time.Duration) int64 { return int64(d+tsOffset) * 90000 / int64(time.Second) }
+	var nalus [][]byte
 	for i := seg.first; i < seg.end; i++ {
 		s := ix.Samples[i]
-		pt := tracks[s.Track]
-		if len(pt.Samples) == 0 {
-			pt.BaseTime = uint64(max(0, ticks(s.Track, s.DTS)))
-		}
 		payload := make([]byte, s.Size)
 		if _, err := f.ReadAt(payload, s.Offset); err != nil {
 			return nil, err
 		}
-		next := ix.nextDTS(i)
-		pt.Samples = append(pt.Samples, &mfmp4.Sample{
-			Duration:        uint32(max(1, ticks(s.Track, next)-ticks(s.Track, s.DTS))),
-			PTSOffset:       int32(ticks(s.Track, s.PTS) - ticks(s.Track, s.DTS)),
-			IsNonSyncSample: !s.Key,
-			Payload:         payload,
-		})
-	}
-	for i := range ix.Tracks {
-		if pt := tracks[uint8(i)]; len(pt.Samples) > 0 {
-			part.Tracks = append(part.Tracks, pt)
+		var err error
+		switch ix.Tracks[s.Track].Codec {
+		case relay.CodecH264:
+			if nalus, err = params.AccessUnit(nalus[:0], payload); err == nil && len(nalus) > 0 {
+				err = w.WriteH264(video, ticks(s.PTS), ticks(s.DTS), nalus)
+			}
+		case relay.CodecAAC:
+			err = w.WriteMPEG4Audio(audio, ticks(s.PTS), [][]byte{payload})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sample %d: %w", i, err)
 		}
 	}
-	var buf seekablebuffer.Buffer
-	if err := part.Marshal(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	b := buf.Bytes()
+	markDiscontinuity(b, video, audio)
+	return b, nil
 }
 
-// nextDTS is when sample i ends: the next sample of its track starts, or, for the track's
-// last sample, as long after it as the one before lasted.
-func (ix *Index) nextDTS(i int) time.Duration {
-	s := ix.Samples[i]
-	prev := time.Duration(-1)
-	for j := i + 1; j < len(ix.Samples); j++ {
-		if ix.Samples[j].Track == s.Track {
-			return ix.Samples[j].DTS
+// markDiscontinuity sets the discontinuity indicator on the first packet of each track of a
+// segment. Each segment is made alone, so its continuity counters start afresh; without
+// the mark, a player that reads segments in a row takes the jump for a lost packet and
+// calls the last frame of the segment before corrupt (ffmpeg: "Packet corrupt"). The first
+// packet of a track always has an adaptation field here: the writer gives one to every key
+// frame (a segment starts with one) and to every audio frame.
+func markDiscontinuity(b []byte, tracks ...*mpegts.Track) {
+	pending := map[uint16]bool{}
+	for _, t := range tracks {
+		if t != nil {
+			pending[t.PID] = true
 		}
 	}
-	for j := i - 1; j >= 0; j-- {
-		if ix.Samples[j].Track == s.Track {
-			prev = ix.Samples[j].DTS
-			break
+	for ; len(b) >= 188 && len(pending) > 0; b = b[188:] {
+		pid := uint16(b[1]&0x1f)<<8 | uint16(b[2])
+		if !pending[pid] {
+			continue
+		}
+		delete(pending, pid)
+		if b[3]&0x20 != 0 && b[4] > 0 {
+			b[5] |= 0x80
 		}
 	}
-	if prev < 0 {
-		return s.DTS + time.Second/30
-	}
-	return s.DTS + (s.DTS - prev)
 }

@@ -70,19 +70,19 @@ func IsFileName(s string) bool {
 	return false
 }
 
-// HLSFile splits a request path under /vod/ like NAME/index.m3u8, NAME/init.mp4 or
-// NAME/seg3.mp4 into the media name and the HLS file.
+// HLSFile splits a request path under /vod/ like NAME/index.m3u8 or NAME/seg3.ts into the
+// media name and the HLS file.
 func HLSFile(p string) (name, file string, ok bool) {
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 {
 		return "", "", false
 	}
 	name, file = p[:i], p[i+1:]
-	if file == "index.m3u8" || file == "init.mp4" {
+	if file == "index.m3u8" {
 		return name, file, true
 	}
 	n, isSeg := strings.CutPrefix(file, "seg")
-	n, isSeg2 := strings.CutSuffix(n, ".mp4")
+	n, isSeg2 := strings.CutSuffix(n, ".ts")
 	if !isSeg || !isSeg2 || n == "" || strings.Trim(n, "0123456789") != "" {
 		return "", "", false
 	}

@@ -320,10 +320,9 @@ func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
 	}
 }
 
-// HLS VOD: ffprobe reads the file's duration and codecs from the playlist, and ffmpeg
-// decodes every frame without a warning. (Seeking is shown on the segments themselves in
-// TestSegmentsStartAtKeyframes: ffmpeg 5.1 cannot seek in fMP4 HLS at all, its own muxer's
-// output included, where -ss yields no frame.)
+// HLS VOD: ffprobe reads the file's duration and codecs from the playlist, ffmpeg decodes
+// every frame without a warning (none across the segments' joins), and ffmpeg -ss starts at
+// the keyframe before the position.
 func TestStoredFilePlaysOverHLS(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = mediaDirWithClip(t) }})
 	url := srv.HTTPURL("/vod/clip/index.m3u8")
@@ -345,7 +344,12 @@ func TestStoredFilePlaysOverHLS(t *testing.T) {
 	if d.Err != nil || d.Stderr != "" || d.Frames < 178 {
 		t.Fatalf("ffmpeg over HLS: %d frames, exit %v\n%s", d.Frames, d.Err, d.Stderr)
 	}
-	if code, _ := do(t, http.MethodGet, srv.HTTPURL("/vod/clip/seg99.mp4"), nil); code != http.StatusNotFound {
+	// As over RTSP: the 2.5 s after 3.5 s are 75 pictures.
+	d = testenv.FFmpegDecode(ctx, t, url, 20*time.Second, "-loglevel", "warning", "-ss", "3.5")
+	if d.Err != nil || d.Stderr != "" || d.Frames < 72 || d.Frames > 80 {
+		t.Fatalf("ffmpeg -ss 3.5 over HLS: %d frames, want about 75; exit %v\n%s", d.Frames, d.Err, d.Stderr)
+	}
+	if code, _ := do(t, http.MethodGet, srv.HTTPURL("/vod/clip/seg99.ts"), nil); code != http.StatusNotFound {
 		t.Errorf("a segment past the end: %d, want 404", code)
 	}
 }
