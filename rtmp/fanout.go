@@ -84,7 +84,7 @@ func (s *Server) attach(v *viewer) {
 	if !sh.running {
 		sh.running = true
 		s.active.Add(1) // the viewer's connection is counted too, so the count is not zero
-		labels := pprof.Labels("stream", v.stream.Path(), "protocol", "rtmp")
+		labels := pprof.Labels("stream", v.path(), "protocol", "rtmp")
 		go pprof.Do(s.ctx, labels, sh.run)
 	}
 	s.mu.Unlock()
@@ -96,10 +96,10 @@ func (s *Server) attach(v *viewer) {
 func (s *Server) leave(v *viewer) {
 	_ = v.c.Conn.Close()
 	v.reader.Close()
-	if v.release != nil {
-		v.release()
+	if v.vod != nil {
+		v.vod.stop()
 	}
-	path := v.stream.Path()
+	path := v.path()
 	s.viewers.Add(path, -1)
 	v.log.Info("viewer leave", "path", path, "protocol", "rtmp",
 		"dropped_frames", v.reader.Dropped(), "reason", v.reason())
@@ -235,6 +235,9 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 	if v.dead.Load() {
 		return false
 	}
+	if v.vod != nil && v.endAt.IsZero() {
+		v.applyControls()
+	}
 	if !v.endAt.IsZero() {
 		sh.ending++
 		return now.Before(v.endAt) // told the stream ended; waiting for the player to hang up
@@ -249,7 +252,7 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 			break
 		}
 		if err != nil {
-			v.fail(fmt.Errorf("rtmp play %s: %w", v.stream.Path(), err))
+			v.fail(fmt.Errorf("rtmp play %s: %w", v.path(), err))
 			return false
 		}
 		if f == nil {
@@ -279,7 +282,7 @@ func (sh *shard) write(v *viewer) bool {
 	bufs := v.ch.buffers()
 	n, err := sh.io.write(v.raw, bufs)
 	if err != nil {
-		v.fail(fmt.Errorf("rtmp play %s: %w", v.stream.Path(), err))
+		v.fail(fmt.Errorf("rtmp play %s: %w", v.path(), err))
 		return false
 	}
 	if n == v.ch.pending() {

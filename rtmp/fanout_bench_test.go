@@ -51,7 +51,7 @@ func benchShardRound(b *testing.B, players int) {
 		}
 		drains.Go(func() { _, _ = io.Copy(io.Discard, client) })
 		c := &conn{Conn: nc, tcp: nc.(*net.TCPConn), guard: newGuard(DefaultLimits())}
-		sh.viewers = append(sh.viewers, newViewer(c, pub.Stream().NewReader(), 1, DefaultConfig().ChunkSize, log))
+		sh.viewers = append(sh.viewers, newViewer(c, pub.Stream().NewReader(), nil, 1, DefaultConfig().ChunkSize, log))
 	}
 	defer func() {
 		for _, v := range sh.viewers {

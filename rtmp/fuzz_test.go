@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -77,16 +78,33 @@ func FuzzAMF0(f *testing.F) {
 	f.Add(statusPlayNotFound.with("live/x is not live").command())
 	f.Add([]byte{0x03, 0, 1, 'a', 0x03, 0, 1, 'b', 0x02, 0, 1, 'c', 0, 0, 9})
 	f.Add([]byte{0x08, 0, 0, 0, 1, 0, 1, 'k', 0x00, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9})
+	f.Add(amfValues(f, "seek", float64(0), nil, float64(20000)))
+	f.Add(amfValues(f, "pause", float64(0), nil, true, float64(1200)))
 	f.Fuzz(func(t *testing.T, in []byte) {
+		args := commandArgs(in) // takes anything; below, agrees with go-amf0 on checked input
 		if len(in) > int(DefaultLimits().MaxOtherMessage) || checkAMF0(in) != nil {
 			return
 		}
 		dec := message.NewAMFDecoder(bytes.NewReader(in), message.EncodingTypeAMF0)
-		for range 64 {
+		for i := range 64 {
 			var v interface{}
 			if dec.Decode(&v) != nil {
 				return
 			}
+			if i < len(args) && fmt.Sprint(args[i]) != fmt.Sprint(v) {
+				t.Fatalf("value %d: commandArgs %#v, go-amf0 %#v", i, args[i], v)
+			}
 		}
 	})
+}
+
+func amfValues(f *testing.F, values ...any) []byte {
+	var b bytes.Buffer
+	enc := message.NewAMFEncoder(&b, message.EncodingTypeAMF0)
+	for _, v := range values {
+		if err := enc.Encode(v); err != nil {
+			f.Fatal(err)
+		}
+	}
+	return b.Bytes()
 }

@@ -41,9 +41,10 @@ type guard struct {
 	payload   int // payload bytes of the current chunk still to come
 	cur       *chunkStream
 	streams   map[int]*chunkStream
-	// onCommand, if set, hears the name of each command message the peer completes; once
-	// go-rtmp has let go of a player, nobody else reads them.
-	onCommand func(name string)
+	// onCommand, if set, hears each command message the peer completes (its name and its
+	// checked AMF0 body, valid during the call); once go-rtmp has let go of a player,
+	// nobody else reads them.
+	onCommand func(name string, body []byte)
 }
 
 type chunkStream struct {
@@ -191,7 +192,7 @@ func (g *guard) endChunk() error {
 	if isAMF0Message(cs.typ) {
 		err := checkAMF0(cs.amf)
 		if err == nil && cs.typ == typeCommandAMF0 && g.onCommand != nil {
-			g.onCommand(commandName(cs.amf))
+			g.onCommand(commandName(cs.amf), cs.amf)
 		}
 		cs.amf = cs.amf[:0]
 		if err != nil {

@@ -149,7 +149,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 			return fmt.Errorf("rtmp play %s: %w", path, err)
 		}
 	}
-	reader, release, err := h.source(path, cmd.Start)
+	reader, vod, err := h.source(path, cmd.Start)
 	if err != nil {
 		h.log.Info("play refused", "path", path, "err", err)
 		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live or stored", path)))
@@ -160,8 +160,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// The reader starts now, at the GOP cache. go-rtmp answers NetStream.Play.Start after we
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
-	h.viewer = newViewer(h.c, reader, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
-	h.viewer.release = release
+	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
 		h.lib = nil // its buffers (over 70 KiB) are the bulk of an idle session
@@ -177,17 +176,17 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 // source finds what a player asked for and starts its reader: on a live stream at the GOP
 // cache, or, under vod/, on a stored file played to this viewer alone from start
 // (milliseconds; a negative start, as players send for "live or recorded", is the
-// beginning), with the function that stops it.
-func (h *handler) source(path string, start int64) (*relay.Reader, func(), error) {
-	name, stored := strings.CutPrefix(path, "vod/")
-	if !stored || h.srv.cfg.Stored == nil {
+// beginning).
+func (h *handler) source(path string, start int64) (*relay.Reader, *stored, error) {
+	name, isStored := strings.CutPrefix(path, storedPrefix)
+	if !isStored || h.srv.cfg.Stored == nil {
 		s, err := h.srv.relays.Lookup(path)
 		if err != nil {
 			return nil, nil, err
 		}
 		return s.NewReader(), nil, nil
 	}
-	return h.srv.cfg.Stored.Play(name, time.Duration(max(start, 0))*time.Millisecond)
+	return playStored(h.srv.cfg.Stored, name, millis(float64(start)))
 }
 
 func (h *handler) OnClose() {

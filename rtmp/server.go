@@ -22,12 +22,6 @@ type Relay interface {
 	Lookup(path string) (*relay.Stream, error)
 }
 
-// StoredPlayer plays stored media (vod.Player is one): a reader of a stream of the viewer's
-// own, paced in real time from start, ended at the file's end or by stop.
-type StoredPlayer interface {
-	Play(name string, start time.Duration) (reader *relay.Reader, stop func(), err error)
-}
-
 // Authorizer decides who may publish and play; access.Policy is one.
 type Authorizer interface {
 	AllowPublish(ctx context.Context, r access.Request) error

@@ -39,7 +39,7 @@ type viewer struct {
 	stream   *relay.Stream
 	reader   *relay.Reader
 	streamID uint32
-	release  func() // when set, stops the viewer's own source (a stored file) as it leaves
+	vod      *stored // a stored file's, nil for a live stream
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -57,8 +57,8 @@ type viewer struct {
 	err   error // why the viewer is done; set once
 }
 
-func newViewer(c *conn, reader *relay.Reader, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
-	v := &viewer{c: c, log: log, stream: reader.Stream(), reader: reader, streamID: streamID,
+func newViewer(c *conn, reader *relay.Reader, vod *stored, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
+	v := &viewer{c: c, log: log, stream: reader.Stream(), reader: reader, vod: vod, streamID: streamID,
 		ch: newChunker(chunkSize)}
 	if c.tcp != nil && nonBlocking {
 		v.raw, _ = c.tcp.SyscallConn()
@@ -103,10 +103,14 @@ func (v *viewer) reason() string {
 }
 
 // command hears the commands a player sends after play: deleteStream or closeStream means it
-// is done with the stream. Whoever reads its input then sees it dead.
-func (v *viewer) command(name string) {
-	if name == "deleteStream" || name == "closeStream" {
+// is done with the stream (whoever reads its input then sees it dead); a stored file's
+// player may seek and pause.
+func (v *viewer) command(name string, body []byte) {
+	switch {
+	case name == "deleteStream" || name == "closeStream":
 		v.fail(errPlayerLeft)
+	case v.vod != nil:
+		v.vod.hear(name, body)
 	}
 }
 
@@ -167,17 +171,17 @@ func (v *viewer) finishWrite(bufs net.Buffers, timeout time.Duration, done func(
 	_ = v.c.Conn.SetWriteDeadline(time.Time{})
 	v.sent()
 	if err != nil {
-		v.fail(fmt.Errorf("rtmp play %s: %w", v.stream.Path(), err))
+		v.fail(fmt.Errorf("rtmp play %s: %w", v.path(), err))
 	}
 	v.busy.Store(false)
 }
 
 // addFrame queues f, preceded by the metadata and any codec config the player lacks.
 func (v *viewer) addFrame(f *relay.Frame) {
-	ts := rtmpTime(f.DTS)
+	ts := rtmpTime(f.DTS + v.base())
 	if !v.sentPreface {
 		v.sentPreface = true
-		if meta := v.stream.Metadata(); meta != nil {
+		if meta := v.metadata(); meta != nil {
 			// At time zero: ffmpeg takes onMetaData at any other time for a data track.
 			v.ch.add(csidCommand, typeDataAMF0, v.streamID, 0, nil, meta)
 		}
@@ -208,6 +212,31 @@ func (v *viewer) addFrame(f *relay.Frame) {
 	}
 }
 
+// path is what the player asked for: the live path, or vod/NAME (whose stream is the
+// viewer's own, named otherwise).
+func (v *viewer) path() string {
+	if v.vod != nil {
+		return storedPrefix + v.vod.name
+	}
+	return v.stream.Path()
+}
+
+// base is the time of the stream's zero on the timeline the player is shown: a stored
+// file's own, so a player's clock and seek bar show where in the file it is.
+func (v *viewer) base() time.Duration {
+	if v.vod != nil {
+		return v.vod.base
+	}
+	return 0
+}
+
+func (v *viewer) metadata() []byte {
+	if v.vod != nil {
+		return v.vod.meta
+	}
+	return v.stream.Metadata()
+}
+
 // addConfig queues t's sequence header unless the player has it already.
 func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 	switch t.Codec {
@@ -228,7 +257,7 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 // StreamEOF user control event.
 func (v *viewer) addEnd() {
 	v.ch.add(csidCommand, typeCommandAMF0, v.streamID, 0, nil,
-		statusPlayUnpublished.with(v.stream.Path()+" is no longer published").command())
+		statusPlayUnpublished.with(v.path()+" is no longer published").command())
 	var eof [6]byte
 	binary.BigEndian.PutUint16(eof[0:], 1) // StreamEOF
 	binary.BigEndian.PutUint32(eof[2:], v.streamID)

@@ -26,8 +26,25 @@ type Player struct {
 	next    atomic.Uint64
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	stops   map[uint64]context.CancelFunc
+	plays   map[*relay.Reader]*playback
 	closed  bool
+}
+
+// playback is one viewer's: its file, its stream, and the goroutine pacing the file into it
+// from the current position.
+type playback struct {
+	p      *Player
+	name   string
+	f      *os.File
+	ix     *Index
+	pub    *relay.Publisher
+	reader *relay.Reader
+
+	mu    sync.Mutex // orders seeks, pauses and stop
+	halt  context.CancelFunc
+	paced chan struct{} // closed when the pacing goroutine is gone
+	once  sync.Once
+	ended atomic.Bool // the file was played to its end, or stopped: the stream is over
 }
 
 // NewPlayer returns a player of lib's files.
@@ -39,53 +56,152 @@ func NewPlayer(lib *Library) *Player {
 	// own copy of the file's samples. MaxLag must stay well above lead, or a viewer whose
 	// reader is at the first frame of the opening burst is already "behind" and skips a GOP.
 	cfg.RingSize, cfg.MaxLag, cfg.Grace, cfg.ReleaseRead = 512, 1500*time.Millisecond, 0, true
-	return &Player{lib: lib, streams: relay.NewRegistry(cfg), stops: map[uint64]context.CancelFunc{}}
+	return &Player{lib: lib, streams: relay.NewRegistry(cfg), plays: map[*relay.Reader]*playback{}}
 }
 
 // Play starts playing media name from start (rounded down to a keyframe) and returns the
 // viewer's reader of it and the function that stops it. The reader exists before the first
 // frame is written, so it gets every frame from the start on, however late its owner reads:
-// the stream keeps only a second behind its newest frame.
+// the stream keeps only a second behind its newest frame. Its timeline starts at zero, at
+// the file's KeyframeBefore(name, start), and stays the file's after a Seek.
 func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), error) {
 	f, ix, err := p.lib.openIndexed(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	id := p.next.Add(1)
-	pub, err := p.streams.Publish("play/" + strconv.FormatUint(id, 10))
+	pub, err := p.streams.Publish("play/" + strconv.FormatUint(p.next.Add(1), 10))
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("play %s: %w", name, err)
 	}
-	reader := pub.Stream().NewReader()
-	ctx, cancel := context.WithCancel(context.Background())
+	pb := &playback{p: p, name: name, f: f, ix: ix, pub: pub, reader: pub.Stream().NewReader()}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		cancel()
-		reader.Close()
-		pub.Close()
-		f.Close()
+		pb.reader.Close()
+		pb.finish()
 		return nil, nil, relay.ErrClosed
 	}
-	p.stops[id] = cancel
+	p.plays[pb.reader] = pb
 	p.wg.Add(1)
 	p.mu.Unlock()
-	go func() {
-		defer p.wg.Done()
-		defer f.Close()
-		defer pub.Close()
-		if _, err := pace(ctx, ix, f, pub.WriteFrame, start, 0, lead); err != nil && ctx.Err() == nil {
-			p.lib.log.Warn("stored playback stopped", "name", name, "err", err)
+	pb.mu.Lock()
+	pb.pace(start)
+	pb.mu.Unlock()
+	return pb.reader, pb.stop, nil
+}
+
+// pace starts the goroutine that writes the file from the keyframe at or before start on.
+// The caller holds mu.
+func (pb *playback) pace(start time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pb.halt, pb.paced = cancel, make(chan struct{})
+	go func(paced chan struct{}) {
+		defer close(paced)
+		_, err := pace(ctx, pb.ix, pb.f, pb.pub.WriteFrame, start, 0, lead)
+		if ctx.Err() != nil {
+			return // halted: a seek, a pause or the viewer's leaving
 		}
-	}()
-	stop := func() {
-		cancel()
-		p.mu.Lock()
-		delete(p.stops, id)
-		p.mu.Unlock()
+		if err != nil {
+			pb.p.lib.log.Warn("stored playback stopped", "name", pb.name, "err", err)
+		}
+		pb.finish() // not under mu: a Seek holding it waits for this goroutine
+	}(pb.paced)
+}
+
+// hold stops the pacing goroutine and waits for it. The caller holds mu.
+func (pb *playback) hold() {
+	if pb.halt != nil {
+		pb.halt()
+		<-pb.paced
+		pb.halt = nil
 	}
-	return reader, stop, nil
+}
+
+// finish ends the stream and lets the file go, once.
+func (pb *playback) finish() {
+	pb.once.Do(func() {
+		pb.ended.Store(true)
+		pb.pub.Close()
+		pb.f.Close()
+		if pb.p.forget(pb) {
+			pb.p.wg.Done()
+		}
+	})
+}
+
+// stop ends the playback as its viewer leaves. It is idempotent.
+func (pb *playback) stop() {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	pb.hold()
+	pb.finish()
+}
+
+// forget drops pb from the books, and reports whether it was there.
+func (p *Player) forget(pb *playback) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.plays[pb.reader] != pb {
+		return false
+	}
+	delete(p.plays, pb.reader)
+	return true
+}
+
+// Seek moves the playback that r reads to the keyframe at or before t and returns that
+// keyframe's time. The frames of the old position that r has not read yet are dropped, so
+// the next frame r reads is the keyframe: Seek must be called by r's own goroutine. It fails
+// with relay.ErrEnded once the file has played to its end.
+func (p *Player) Seek(r *relay.Reader, t time.Duration) (time.Duration, error) {
+	pb, err := p.playing(r)
+	if err != nil {
+		return 0, err
+	}
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	pb.hold()
+	if pb.ended.Load() {
+		return 0, relay.ErrEnded
+	}
+	for {
+		f, err := r.Poll()
+		if f == nil || err != nil {
+			break
+		}
+	}
+	t = min(max(t, 0), pb.ix.Duration)
+	pb.pace(t)
+	if len(pb.ix.Samples) == 0 {
+		return 0, nil
+	}
+	return pb.ix.Samples[pb.ix.KeyframeBefore(t)].DTS, nil
+}
+
+// Pause stops the frames of the playback that r reads until the next Seek; those already
+// sent (at most the lead) still reach the viewer.
+func (p *Player) Pause(r *relay.Reader) error {
+	pb, err := p.playing(r)
+	if err != nil {
+		return err
+	}
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	pb.hold()
+	if pb.ended.Load() {
+		return relay.ErrEnded
+	}
+	return nil
+}
+
+func (p *Player) playing(r *relay.Reader) (*playback, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pb := p.plays[r]
+	if pb == nil {
+		return nil, relay.ErrEnded
+	}
+	return pb, nil
 }
 
 // Tracks returns the tracks and duration of media name, for a description (RTSP's SDP).
@@ -148,10 +264,14 @@ func pace(ctx context.Context, ix *Index, f *os.File, write func(*relay.Frame) e
 func (p *Player) Close() {
 	p.mu.Lock()
 	p.closed = true
-	for _, stop := range p.stops {
-		stop()
+	plays := make([]*playback, 0, len(p.plays))
+	for _, pb := range p.plays {
+		plays = append(plays, pb)
 	}
 	p.mu.Unlock()
+	for _, pb := range plays {
+		pb.stop()
+	}
 	p.wg.Wait()
 	p.streams.Close()
 }

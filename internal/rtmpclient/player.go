@@ -57,6 +57,8 @@ type Player struct {
 type Options struct {
 	// ReadBuffer sets the socket receive buffer (SO_RCVBUF) when > 0.
 	ReadBuffer int
+	// Start is where a stored file starts; zero asks for "live or recorded" (-1000).
+	Start time.Duration
 }
 
 // Play connects to rawURL (rtmp://host:port/app/name) and starts playing. It returns once the
@@ -82,7 +84,7 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 		_ = nc.SetDeadline(dl)
 	}
 	p := &Player{nc: nc}
-	if err := p.start(app, name, rawURL); err != nil {
+	if err := p.start(app, name, rawURL, opt.Start); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
 	}
@@ -90,14 +92,28 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 	return p, nil
 }
 
-func (p *Player) start(app, name, rawURL string) error {
+func (p *Player) start(app, name, rawURL string, start time.Duration) error {
 	if err := p.connect(rawURL, map[string]interface{}{
 		"app": app, "flashVer": "LNX 9,0,124,2", "fpad": false,
 		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
 	}); err != nil {
 		return err
 	}
-	return p.command(p.streamID, 8, "play", 0, nil, name, float64(-1000))
+	ms := float64(-1000)
+	if start > 0 {
+		ms = float64(start.Milliseconds())
+	}
+	return p.command(p.streamID, 8, "play", 0, nil, name, ms)
+}
+
+// Seek asks the server to play from t; its answer is among the messages Next returns.
+func (p *Player) Seek(t time.Duration) error {
+	return p.command(p.streamID, 8, "seek", 0, nil, float64(t.Milliseconds()))
+}
+
+// Pause pauses (or, with pause false, resumes at t) a stored file.
+func (p *Player) Pause(pause bool, t time.Duration) error {
+	return p.command(p.streamID, 8, "pause", 0, nil, pause, float64(t.Milliseconds()))
 }
 
 // connect does the handshake, connect (with props and the tcUrl) and createStream.
