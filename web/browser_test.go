@@ -312,11 +312,12 @@ func checkOverlayBitrate(t *testing.T, srv *testenv.Server, window []sample) {
 }
 
 // A stored video: the list shows it, its page plays it with the browser's own controls,
-// and a seek lands where asked, before the file has all come.
+// and a seek to 20 s of a 30 s file, before the file has all come, shows the picture of
+// 20 s (the clip's band says which second it is).
 func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
 	dir := t.TempDir()
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
-	clip, err := os.ReadFile(testenv.Sample())
+	clip, err := os.ReadFile(testenv.SecondsClip(t, t.TempDir(), 30))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,14 +338,38 @@ func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
 
 	b.do(t, chromedp.Navigate(srv.HTTPURL("/vod/shows/clip")))
 	b.do(t, chromedp.Poll[chromedp.Void](`document.getElementById('video').readyState >= 2`, chromedp.WithPollingTimeout(10*time.Second)))
-	get(t, b, chromedp.Evaluate[bool](`(() => { const v = document.getElementById('video'); v.muted = true; v.currentTime = 3.5; v.play(); return true; })()`))
+	get(t, b, chromedp.Evaluate[bool](`(() => { const v = document.getElementById('video'); v.muted = true; v.play(); return true; })()`))
 	time.Sleep(1500 * time.Millisecond)
-	s := b.sample(t, time.Now())
-	if s.Time < 3.5 || s.Time > 5.5 || s.Width != 1280 || s.Height != 720 || s.Frames == 0 {
-		t.Fatalf("after a seek to 3.5 s: %+v", s)
+	if s, sec := b.sample(t, time.Now()), b.second(t); s.Time < 0.5 || sec > 2 {
+		t.Fatalf("playing from the start: at %.2f s, the picture of second %d", s.Time, sec)
 	}
+	get(t, b, chromedp.Evaluate[bool](`(() => { document.getElementById('video').currentTime = 20; return true; })()`))
+	b.do(t, chromedp.Poll[chromedp.Void](`(() => { const v = document.getElementById('video'); return !v.seeking && v.currentTime > 20.2; })()`, chromedp.WithPollingTimeout(10*time.Second)))
+	s, sec := b.sample(t, time.Now()), b.second(t)
+	if s.Time < 20 || s.Time > 22 || sec < 18 || sec > 22 || s.Width != 1280 || s.Height != 720 || s.Frames == 0 {
+		t.Fatalf("after a seek to 20 s: %+v, the picture of second %d", s, sec)
+	}
+	t.Logf("seeked to 20 s: at %.2f s, the picture of second %d", s.Time, sec)
 	screenshot(t, b, "vod-seeked")
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %q", errs)
 	}
+}
+
+// second reads which second of a seconds clip the page's video shows: the mean green of a
+// block of its band, drawn onto a canvas.
+func (b *browser) second(t *testing.T) int {
+	t.Helper()
+	g := get(t, b, chromedp.Evaluate[float64](`(() => {
+  const v = document.getElementById('video');
+  const c = document.createElement('canvas');
+  c.width = c.height = 64;
+  const g = c.getContext('2d');
+  g.drawImage(v, 600, 600, 64, 64, 0, 0, 64, 64);
+  const d = g.getImageData(0, 0, 64, 64).data;
+  let sum = 0;
+  for (let i = 1; i < d.length; i += 4) sum += d[i];
+  return sum / (d.length / 4);
+})()`))
+	return testenv.SecondOf(g)
 }
