@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -335,17 +336,23 @@ func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
 	if list := get(t, b, chromedp.Text(`#media tbody`)); !strings.Contains(list, "shows/clip") || !strings.Contains(list, "1280×720") {
 		t.Errorf("stored video list: %q", list)
 	}
+	// The thumbnail is the file's picture at 1 s, decoded by the browser.
+	b.do(t, chromedp.Poll[chromedp.Void](`document.querySelector('#media video.thumb').readyState >= 2`, chromedp.WithPollingTimeout(10*time.Second)))
+	if sec := b.second(t, "#media video.thumb"); sec != 1 {
+		t.Errorf("the thumbnail shows second %d of the file, want 1", sec)
+	}
+	screenshot(t, b, "media-list")
 
 	b.do(t, chromedp.Navigate(srv.HTTPURL("/vod/shows/clip")))
 	b.do(t, chromedp.Poll[chromedp.Void](`document.getElementById('video').readyState >= 2`, chromedp.WithPollingTimeout(10*time.Second)))
 	get(t, b, chromedp.Evaluate[bool](`(() => { const v = document.getElementById('video'); v.muted = true; v.play(); return true; })()`))
 	time.Sleep(1500 * time.Millisecond)
-	if s, sec := b.sample(t, time.Now()), b.second(t); s.Time < 0.5 || sec > 2 {
+	if s, sec := b.sample(t, time.Now()), b.second(t, "#video"); s.Time < 0.5 || sec > 2 {
 		t.Fatalf("playing from the start: at %.2f s, the picture of second %d", s.Time, sec)
 	}
 	get(t, b, chromedp.Evaluate[bool](`(() => { document.getElementById('video').currentTime = 20; return true; })()`))
 	b.do(t, chromedp.Poll[chromedp.Void](`(() => { const v = document.getElementById('video'); return !v.seeking && v.currentTime > 20.2; })()`, chromedp.WithPollingTimeout(10*time.Second)))
-	s, sec := b.sample(t, time.Now()), b.second(t)
+	s, sec := b.sample(t, time.Now()), b.second(t, "#video")
 	if s.Time < 20 || s.Time > 22 || sec < 18 || sec > 22 || s.Width != 1280 || s.Height != 720 || s.Frames == 0 {
 		t.Fatalf("after a seek to 20 s: %+v, the picture of second %d", s, sec)
 	}
@@ -356,12 +363,12 @@ func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
 	}
 }
 
-// second reads which second of a seconds clip the page's video shows: the mean green of a
+// second reads which second of a seconds clip a video element shows: the mean green of a
 // block of its band, drawn onto a canvas.
-func (b *browser) second(t *testing.T) int {
+func (b *browser) second(t *testing.T, selector string) int {
 	t.Helper()
 	g := get(t, b, chromedp.Evaluate[float64](`(() => {
-  const v = document.getElementById('video');
+  const v = document.querySelector(` + strconv.Quote(selector) + `);
   const c = document.createElement('canvas');
   c.width = c.height = 64;
   const g = c.getContext('2d');

@@ -30,7 +30,7 @@
       const v = s.tracks.find((t) => t.kind === 'video');
       const au = s.tracks.find((t) => t.kind === 'audio');
       const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
-      tr.append(name,
+      tr.append(thumb(m, page), name,
         cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(s.bitrate_kbps ? `${s.bitrate_kbps} kbit/s` : '—'),
@@ -58,6 +58,29 @@
   const mediaTitle = document.getElementById('media-title');
   const size = (b) => b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(1)} GiB` : `${(b / (1 << 20)).toFixed(1)} MiB`;
 
+  // Thumbnails are the files' own pictures, decoded by the browser: a muted video element
+  // that loads the index and one keyframe (#t=) and stays paused. Each is made once per
+  // version of a file, so the list's refresh does not fetch them again.
+  const thumbs = new Map();
+  function thumb(m, page) {
+    const td = document.createElement('td');
+    td.className = 'thumb';
+    if (!(m.tracks || []).some((t) => t.kind === 'video')) return td;
+    const key = `${m.name} ${m.size} ${m.created}`;
+    let v = thumbs.get(key);
+    if (!v) {
+      v = document.createElement('video');
+      v.className = 'thumb';
+      v.muted = true;
+      v.playsInline = true;
+      v.preload = 'metadata';
+      v.src = `${page}.mp4${location.search}#t=${Math.min(1, (m.duration_seconds || 0) / 2)}`;
+      thumbs.set(key, v);
+    }
+    td.append(v);
+    return td;
+  }
+
   function renderMedia(media) {
     const tbody = mediaTable.querySelector('tbody');
     tbody.replaceChildren();
@@ -71,7 +94,7 @@
       name.append(a);
       const v = (m.tracks || []).find((t) => t.kind === 'video');
       const au = (m.tracks || []).find((t) => t.kind === 'audio');
-      tr.append(name,
+      tr.append(thumb(m, page), name,
         cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(uptime(m.duration_seconds)),
@@ -79,6 +102,8 @@
       tr.addEventListener('click', (e) => { if (e.target.tagName !== 'A') location.href = page; });
       tbody.append(tr);
     }
+    const shown = new Set(media.map((m) => `${m.name} ${m.size} ${m.created}`));
+    for (const k of thumbs.keys()) if (!shown.has(k)) thumbs.delete(k);
     mediaTable.hidden = mediaTitle.hidden = media.length === 0;
   }
 
