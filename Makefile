@@ -8,7 +8,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./vod:FuzzProbe
 
-.PHONY: all build run test test-deps check bench bench-compare fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod fuzz media clean
 
 all: build
 
@@ -44,6 +44,11 @@ bench:
 ## players; not part of `make test`)
 bench-compare:
 	./scripts/bench-compare.sh $(PLAYERS)
+
+## bench-vod: the load tool with 100 RTMP players, then 100 RTSP readers, of three stored
+## files: real time, first frame, memory per viewer (not part of `make test`)
+bench-vod:
+	./scripts/bench-vod.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

@@ -21,6 +21,11 @@ type StoredPlayer interface {
 	Tracks(name string) ([]*relay.Track, time.Duration, error)
 	KeyframeBefore(name string, t time.Duration) (time.Duration, error)
 	Play(name string, start time.Duration) (*relay.Reader, func(), error)
+	// Seek moves r's playback to the keyframe at or before t, dropping what r has not read,
+	// and returns the keyframe's time; r's goroutine calls it. Pause holds the playback
+	// until the next Seek.
+	Seek(r *relay.Reader, t time.Duration) (time.Duration, error)
+	Pause(r *relay.Reader) error
 }
 
 // storedPrefix is where stored media are, on every protocol: rtsp://HOST:8554/vod/NAME.
@@ -92,7 +97,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", storedPrefix+name))
+	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, 0, 0, s.log.With("path", storedPrefix+name))
 	if err != nil {
 		return nil, err
 	}
@@ -113,20 +118,14 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	if vs == nil {
 		return &base.Response{StatusCode: base.StatusSessionNotFound}, fmt.Errorf("rtsp play %s: not set up", path)
 	}
-	start := vs.pos
-	if v, ok := ctx.Request.Header["Range"]; ok {
-		var rng headers.Range
-		if err := rng.Unmarshal(v); err != nil {
-			return &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("rtsp play %s: %w", path, err)
-		}
-		npt, ok := rng.Value.(*headers.RangeNPT)
-		if !ok {
-			return &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: only npt ranges", path)
-		}
-		start = npt.Start
+	start, res, err := vs.startOf(ctx.Request, path)
+	if res != nil {
+		return res, err
 	}
-	if start < 0 || start >= vs.duration {
-		return &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: %v is outside 0-%v", path, start, vs.duration)
+	if ctx.Session.State() != gortsplib.ServerSessionStatePlay {
+		if chans := s.tcpChannels(ctx.Conn, ctx.Session, vs.f); chans != nil {
+			return s.detachStored(ctx, path, vs, chans, start)
+		}
 	}
 	vs.halt()
 	from, err := s.cfg.Stored.KeyframeBefore(vs.name, start)
@@ -170,6 +169,27 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 		"from", from, "remote", ctx.Conn.NetConn().RemoteAddr().String())
 	rng := headers.Range{Value: &headers.RangeNPT{Start: from, End: &vs.duration}}
 	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": rng.Marshal()}}, nil
+}
+
+// startOf is where a PLAY of the session starts: its npt Range, or where PAUSE left off.
+// A range it cannot play gets an answer (res) saying why.
+func (vs *storedSession) startOf(req *base.Request, path string) (time.Duration, *base.Response, error) {
+	start := vs.pos
+	if v, ok := req.Header["Range"]; ok {
+		var rng headers.Range
+		if err := rng.Unmarshal(v); err != nil {
+			return 0, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("rtsp play %s: %w", path, err)
+		}
+		npt, ok := rng.Value.(*headers.RangeNPT)
+		if !ok {
+			return 0, &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: only npt ranges", path)
+		}
+		start = npt.Start
+	}
+	if start < 0 || start >= vs.duration {
+		return 0, &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: %v is outside 0-%v", path, start, vs.duration)
+	}
+	return start, nil, nil
 }
 
 // halt ends the current playback, if any.

@@ -54,7 +54,8 @@ type tcpViewer struct {
 	tracks   []*track      // the feed's, by media: clocks and SSRCs
 	epoch    *atomic.Int64 // the feed's, for sender reports
 	shift    *atomic.Int64 // the feed's outShift
-	stream   *relay.Stream // the feed's interleaved stream
+	stream   *relay.Stream // the feed's interleaved stream; a stored file's playback
+	vod      *storedPlay   // a stored file's session (storedtcp.go); nil for a live one
 	log      *slog.Logger
 
 	conn    net.Conn
@@ -157,10 +158,13 @@ func (v *tcpViewer) start(c net.Conn) {
 	}()
 }
 
-// drop lets go of a viewer that never started.
+// drop lets go of what a viewer reads: when it ends, or if it never started.
 func (v *tcpViewer) drop() {
 	if v.reader != nil {
 		v.reader.Close()
+	}
+	if v.vod != nil {
+		v.vod.stop()
 	}
 	v.pending = nil
 }
@@ -255,7 +259,11 @@ func (v *tcpViewer) send() error {
 			if fr == nil {
 				break
 			}
-			size += v.add(fr)
+			n, err := v.queue(fr)
+			if err != nil {
+				return err
+			}
+			size += n
 		}
 		if size == 0 {
 			return nil
@@ -280,7 +288,16 @@ func (v *tcpViewer) next() (*relay.Frame, error) {
 	return fr, nil
 }
 
-// add queues one frame for the next write and reports its size. A viewer on the feed's
+// queue queues one frame for the next write and reports its size.
+func (v *tcpViewer) queue(fr *relay.Frame) (int, error) {
+	if v.vod != nil {
+		return v.addStored(fr)
+	}
+	return v.add(fr), nil
+}
+
+// add queues one frame of the feed's interleaved stream for the next write and reports its
+// size. A viewer on the feed's
 // channels writes the frame's bytes themselves; any other gets its own framing in front of
 // the same packets, and none of a media it did not set up.
 func (v *tcpViewer) add(fr *relay.Frame) int {
@@ -326,6 +343,9 @@ func (v *tcpViewer) write() error {
 	_, err := v.out.WriteTo(v.conn)
 	clear(v.bufs) // hold no frame
 	v.bufs, v.hdrs = v.bufs[:0], v.hdrs[:0]
+	if v.vod != nil {
+		v.hdrs = putPackets(v.hdrs)
+	}
 	if err != nil {
 		return fmt.Errorf("rtsp play %s: %w", v.path, err)
 	}
@@ -354,7 +374,7 @@ func (v *tcpViewer) report(now time.Time) error {
 		v.nextReport = now.Add(firstReport)
 	}
 	epoch := v.epoch.Load()
-	if v.reader == nil || now.Before(v.nextReport) || epoch == 0 {
+	if v.reader == nil || v.vod != nil && v.vod.paused || now.Before(v.nextReport) || epoch == 0 {
 		return nil
 	}
 	v.nextReport = now.Add(reportEvery)
@@ -433,9 +453,17 @@ func (v *tcpViewer) answer(req *base.Request) error {
 	case base.Teardown:
 		end = errTeardown
 	case base.Pause:
-		v.pause()
+		if v.vod != nil {
+			v.pauseStored()
+		} else {
+			v.pause()
+		}
 	case base.Play:
-		if v.reader == nil {
+		if v.vod != nil {
+			if err := v.playStored(req, res); err != nil {
+				return err
+			}
+		} else if v.reader == nil {
 			v.play()
 		}
 	default:

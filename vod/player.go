@@ -55,7 +55,8 @@ func NewPlayer(lib *Library) *Player {
 	// before the first frame, and nobody joins later), so a viewer holds about lead of its
 	// own copy of the file's samples. MaxLag must stay well above lead, or a viewer whose
 	// reader is at the first frame of the opening burst is already "behind" and skips a GOP.
-	cfg.RingSize, cfg.MaxLag, cfg.Grace, cfg.ReleaseRead = 512, 1500*time.Millisecond, 0, true
+	// 256 slots hold over 2 s of 60 fps video with its audio: more than MaxLag.
+	cfg.RingSize, cfg.MaxLag, cfg.Grace, cfg.ReleaseRead = 256, 1500*time.Millisecond, 0, true
 	return &Player{lib: lib, streams: relay.NewRegistry(cfg), plays: map[*relay.Reader]*playback{}}
 }
 

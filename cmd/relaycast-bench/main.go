@@ -2,7 +2,8 @@
 // RTMP in real time, opens N RTMP players and M RTSP/TCP readers at a given ramp, and reports
 // for each kind how many kept up, time to first video frame and publisher-to-viewer delay,
 // and the server's CPU time and memory from /proc. The RTMP part works against any RTMP
-// server (relaycast, nginx-rtmp). It stops by itself.
+// server (relaycast, nginx-rtmp). With -stored it plays stored files instead, publishing
+// nothing: each viewer plays one of the URLs, in turn. It stops by itself.
 package main
 
 import (
@@ -35,6 +36,7 @@ type options struct {
 	pid      int
 	label    string
 	jsonOut  bool
+	stored   bool
 }
 
 func main() {
@@ -48,8 +50,9 @@ func main() {
 	flag.IntVar(&o.pid, "pid", 0, "server process id, for CPU and memory from /proc (0: not measured)")
 	flag.StringVar(&o.label, "label", "server", "name of the server in the report")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
+	flag.BoolVar(&o.stored, "stored", false, "the URLs are stored files (comma-separated, shared out in turn): play them, publish nothing")
 	flag.Parse()
-	for _, u := range []string{o.url, o.rtspURL} {
+	for _, u := range append(strings.Split(o.url, ","), strings.Split(o.rtspURL, ",")...) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
 			os.Exit(2)
@@ -168,17 +171,17 @@ func run(o options) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.ramp+o.duration+30*time.Second)
 	defer cancel()
 	clk := &clock{sent: map[uint32]time.Time{}, pictures: map[uint64]time.Time{}}
-	pubErr := make(chan error, 1)
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
-	published := make(chan struct{})
-	go func() { pubErr <- publish(pubCtx, o.url, clk, published) }()
-	select {
-	case <-published:
-	case err := <-pubErr:
-		return Result{}, fmt.Errorf("publisher: %w", err)
+	if !o.stored {
+		if err := startPublisher(pubCtx, o.url, clk); err != nil {
+			return Result{}, err
+		}
 	}
-	time.Sleep(1500 * time.Millisecond) // a GOP in the server's cache
+	urls, rtspURLs := strings.Split(o.url, ","), strings.Split(o.rtspURL, ",")
+	if o.stored {
+		warmUp(ctx, o, urls, rtspURLs, clk)
+	}
 	idleRSS := rssMiB(o.pid, "VmRSS:")
 
 	var players, readers []*viewer
@@ -193,11 +196,13 @@ func run(o options) (Result, error) {
 		}
 		// RTSP readers spread evenly among the players, so both join over the whole ramp.
 		if i*o.readers/total != (i+1)*o.readers/total {
+			url := rtspURLs[len(readers)%len(rtspURLs)]
 			readers = append(readers, v)
-			wg.Go(func() { v.playRTSP(playCtx, o.rtspURL, clk, &measuring) })
+			wg.Go(func() { v.playRTSP(playCtx, url, clk, &measuring) })
 		} else {
+			url := urls[len(players)%len(urls)]
 			players = append(players, v)
-			wg.Go(func() { v.play(playCtx, o.url, clk, &measuring) })
+			wg.Go(func() { v.play(playCtx, url, clk, &measuring) })
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
@@ -252,6 +257,43 @@ func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring 
 			v.delays = append(v.delays, now.Sub(sent))
 		}
 	}
+}
+
+// warmUp plays each stored URL with one viewer of each kind for two seconds, then waits a
+// second: the server's first viewer of a file pages in code and builds the file's index,
+// which later viewers share, so the per-viewer memory is measured from after it.
+func warmUp(ctx context.Context, o options, urls, rtspURLs []string, clk *clock) {
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var off atomic.Bool
+	for _, u := range urls {
+		if o.players > 0 {
+			wg.Go(func() { (&viewer{}).play(wctx, u, clk, &off) })
+		}
+	}
+	for _, u := range rtspURLs {
+		if o.readers > 0 {
+			wg.Go(func() { (&viewer{}).playRTSP(wctx, u, clk, &off) })
+		}
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+}
+
+// startPublisher publishes the demo clip at url and returns once a GOP of it is in the
+// server's cache.
+func startPublisher(ctx context.Context, url string, clk *clock) error {
+	pubErr := make(chan error, 1)
+	published := make(chan struct{})
+	go func() { pubErr <- publish(ctx, url, clk, published) }()
+	select {
+	case <-published:
+	case err := <-pubErr:
+		return fmt.Errorf("publisher: %w", err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	return nil
 }
 
 // publish loops the demo clip in real time, remembering when each video frame went out.
