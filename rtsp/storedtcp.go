@@ -51,7 +51,7 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 		tracks: f.tracks, epoch: &f.epochNanos, stream: reader.Stream(), reader: reader,
 		log:  s.log.With("path", path, "remote", remote),
 		wake: make(chan struct{}, 1), reqs: make(chan *base.Request), quit: make(chan struct{}),
-		vod:  &storedPlay{vs: vs, player: s.cfg.Stored, stop: stop},
+		vod: &storedPlay{vs: vs, player: s.cfg.Stored, stop: stop},
 	}
 	v.starts = v.vod.starts(v.channels, from)
 	s.mu.Lock()

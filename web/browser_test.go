@@ -368,7 +368,7 @@ func TestStoredVideoIsListedPlaysAndSeeks(t *testing.T) {
 func (b *browser) second(t *testing.T, selector string) int {
 	t.Helper()
 	g := get(t, b, chromedp.Evaluate[float64](`(() => {
-  const v = document.querySelector(` + strconv.Quote(selector) + `);
+  const v = document.querySelector(`+strconv.Quote(selector)+`);
   const c = document.createElement('canvas');
   c.width = c.height = 64;
   const g = c.getContext('2d');
