@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
@@ -101,4 +102,38 @@ func TestRTSPPauseAndResumeWhereItPaused(t *testing.T) {
 		t.Fatalf("paused at %v of the file, resumed at %v", at(last), at(resumed))
 	}
 	t.Logf("paused at %v, resumed at %v", at(last), at(resumed))
+}
+
+// A PLAY with a Range while playing (a seek bar dragged) goes on from the keyframe before
+// the position, in the same session, and its answer says where: the first packet after it
+// has the sequence number RTP-Info names, and a time just after the RTP-Info time (a
+// keyframe shows a little after it decodes, with B-frames).
+func TestRTSPPlayWithARangeWhilePlayingSeeks(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = mediaDirWithClip(t) }})
+	p := testenv.DialRTSP(t, srv.RTSPAddr, "vod/clip")
+	p.Setup(t, "trackID=0", 0)
+	if res := p.Request(t, "PLAY", "Range: npt=0.000-"); res.StatusCode != base.StatusOK {
+		t.Fatalf("PLAY: %d", res.StatusCode)
+	}
+	first := binary.BigEndian.Uint32(p.NextPacket(t, 0)[4:])
+	res := p.Request(t, "PLAY", "Range: npt=4.5-")
+	if res.StatusCode != base.StatusOK {
+		t.Fatalf("PLAY Range 4.5: %d", res.StatusCode)
+	}
+	var rng headers.Range
+	if err := rng.Unmarshal(res.Header["Range"]); err != nil || rng.Value.(*headers.RangeNPT).Start != 4*time.Second {
+		t.Fatalf("Range %q (%v), want from the keyframe at 4 s", res.Header["Range"], err)
+	}
+	var info headers.RTPInfo
+	if err := info.Unmarshal(res.Header["RTP-Info"]); err != nil || len(info) != 1 || info[0].SequenceNumber == nil || info[0].Timestamp == nil {
+		t.Fatalf("RTP-Info %q: %v", res.Header["RTP-Info"], err)
+	}
+	if at := time.Duration(*info[0].Timestamp-first) * time.Second / 90000; at < 3900*time.Millisecond || at > 4100*time.Millisecond {
+		t.Errorf("RTP-Info time is %v into the file, want 4 s", at)
+	}
+	pkt := p.NextPacket(t, 0)
+	seq, ts := binary.BigEndian.Uint16(pkt[2:]), binary.BigEndian.Uint32(pkt[4:])
+	if seq != *info[0].SequenceNumber || ts-*info[0].Timestamp > 9000 {
+		t.Fatalf("first packet after the seek: seq %d time %d; RTP-Info says seq %d time %d", seq, ts, *info[0].SequenceNumber, *info[0].Timestamp)
+	}
 }
