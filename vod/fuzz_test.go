@@ -2,13 +2,15 @@ package vod
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
-// FuzzProbe feeds the MP4 prober and indexer what a hand-copied or uploaded file could hold: it must
-// return, with a playable file or an error, and never panic. Seeds in testdata/fuzz/FuzzProbe:
-// a tiny H.264+AAC MP4, faststart and not, and one whose stts claimed billions of samples
-// (go-mp4 appended them all until the guard, checkTables).
+// FuzzProbe feeds the MP4 and FLV prober and indexer what a hand-copied or uploaded file could
+// hold: it must return, with a playable file or an error, and never panic; what it indexes
+// must read, and remux into an MP4 whose every byte reads. Seeds in testdata/fuzz/FuzzProbe:
+// a tiny H.264+AAC MP4, faststart and not, one whose stts claimed billions of samples (go-mp4
+// appended them all until the guard, checkTables), and a tiny FLV.
 func FuzzProbe(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x00\x00\x00\x08moov"))
@@ -26,6 +28,14 @@ func FuzzProbe(f *testing.F) {
 			if _, err := ix.Frame(r, i); err != nil {
 				t.Fatalf("indexed sample %d cannot be read: %v", i, err)
 			}
+		}
+		m, err := newRemux(ix)
+		if err != nil {
+			return
+		}
+		n, err := io.Copy(io.Discard, &remuxReader{m: m, ix: ix, f: r})
+		if err != nil || n != m.size {
+			t.Fatalf("remuxed file: %d of %d bytes read: %v", n, m.size, err)
 		}
 	})
 }

@@ -196,3 +196,31 @@ func readAt(r io.ReadSeeker, off int64, b []byte) error {
 	}
 	return nil
 }
+
+// moovFirst says whether an MP4's moov box comes before its first mdat.
+func moovFirst(r io.ReadSeeker, size int64) bool {
+	for off, n := int64(0), 0; off+8 <= size && n < maxBoxes; n++ {
+		var h [16]byte
+		if readAt(r, off, h[:8]) != nil {
+			return false
+		}
+		boxSize := int64(binary.BigEndian.Uint32(h[:4]))
+		switch string(h[4:8]) {
+		case "moov":
+			return true
+		case "mdat":
+			return false
+		}
+		if boxSize == 1 {
+			if readAt(r, off+8, h[8:16]) != nil {
+				return false
+			}
+			boxSize = int64(binary.BigEndian.Uint64(h[8:16]))
+		}
+		if boxSize < 8 {
+			return false
+		}
+		off += boxSize
+	}
+	return false
+}

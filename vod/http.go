@@ -16,17 +16,44 @@ type HTTP struct {
 	Log       *slog.Logger
 }
 
-// ServeFile sends a stored file (NAME.mp4) with byte-range support (206), so a <video> tag
-// can seek and curl can resume.
+// ServeFile sends a stored file with byte-range support (206), so a <video> tag can seek
+// and curl can resume: NAME.flv or NAME.mp4 as it is on disk, and NAME.mp4 of a file that is
+// not a faststart MP4 (an FLV, an MP4 with its moov at the end) as one made from its index.
 func (h *HTTP) ServeFile(w http.ResponseWriter, r *http.Request, file string) {
+	name, ext, err := SplitFile(file)
+	if err != nil {
+		httpError(w, err)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if ext == ".mp4" {
+		f, c, e, err := h.Lib.indexed(name)
+		if err != nil {
+			httpError(w, err)
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "video/mp4")
+		if e.File == file && c.ix.Progressive {
+			http.ServeContent(w, r, path.Base(file), e.modTime, f)
+			return
+		}
+		m, err := c.remuxed()
+		if err != nil {
+			h.Log.Warn("remux", "file", e.File, "err", err)
+			http.Error(w, "cannot serve this file as MP4: "+err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		http.ServeContent(w, r, path.Base(file), e.modTime, &remuxReader{m: m, ix: c.ix, f: f})
+		return
+	}
 	f, e, err := h.Lib.Open(file)
 	if err != nil {
 		httpError(w, err)
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Content-Type", "video/mp4")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "video/x-flv")
 	http.ServeContent(w, r, path.Base(file), e.modTime, f)
 }
 

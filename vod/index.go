@@ -23,6 +23,10 @@ type Index struct {
 	// Cut is where a fragmented file is cut short (a recording whose server was killed, a
 	// copy in progress), zero if it is whole: the samples end at the last whole fragment.
 	Cut int64
+	// Progressive says the file is an MP4 a player can start before it has all of it: its
+	// moov comes before its media. Any other (an FLV, an MP4 with its moov at the end) is
+	// served over HTTP as a faststart MP4 made from the index (progressive.go).
+	Progressive bool
 
 	segments  []segment // HLS VOD segments
 	fragBytes int64     // sample bytes of the fragments so far
@@ -40,6 +44,17 @@ type Sample struct {
 // ReadIndex reads the sample tables of an MP4 of size bytes, or of a fragmented one its
 // fragments, up to the last whole one.
 func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
+	var head [3]byte
+	if err := readAt(r, 0, head[:]); err != nil {
+		return nil, err
+	}
+	if isFLV(head[:]) {
+		ra, ok := r.(io.ReaderAt)
+		if !ok {
+			return nil, fmt.Errorf("%w: an FLV needs random access", errUnplayable)
+		}
+		return readFLVIndex(ra, size)
+	}
 	whole, err := checkTables(r, size)
 	if err != nil {
 		return nil, err
@@ -63,7 +78,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if err != nil || len(traks) != len(p.Tracks) {
 		return nil, fmt.Errorf("%w: track boxes: %v", errUnplayable, err)
 	}
-	ix := &Index{Cut: cut}
+	ix := &Index{Cut: cut, Progressive: moovFirst(r, size)}
 	fragmented := map[uint32]*fragTrack{}
 	for i, t := range p.Tracks {
 		track, err := relayTrack(r, traks[i], t)

@@ -41,6 +41,10 @@ type index struct {
 	ix      *Index
 	size    int64
 	modTime time.Time
+
+	remuxOnce sync.Once
+	remux     *remux
+	remuxErr  error
 }
 
 // Open opens (and makes, if missing) the media directory.
@@ -72,7 +76,7 @@ func (l *Library) List() ([]Entry, error) {
 			}
 			return nil
 		}
-		name, _, err := splitFile(p)
+		name, _, err := SplitFile(p)
 		if err != nil || !d.Type().IsRegular() {
 			return nil // temporary uploads, other files, symlinks
 		}
@@ -139,7 +143,7 @@ func (l *Library) Has(name string) bool {
 
 // Open opens a stored file by its file name (NAME.mp4) for reading.
 func (l *Library) Open(file string) (*os.File, Entry, error) {
-	name, _, err := splitFile(file)
+	name, _, err := SplitFile(file)
 	if err != nil {
 		return nil, Entry{}, err
 	}
@@ -157,41 +161,58 @@ func (l *Library) Open(file string) (*os.File, Entry, error) {
 // openIndexed opens the file of media name and returns its sample index, made once per
 // version of the file and shared by its viewers.
 func (l *Library) openIndexed(name string) (*os.File, *Index, error) {
-	e, err := l.Lookup(name)
+	f, c, _, err := l.indexed(name)
 	if err != nil {
 		return nil, nil, err
 	}
+	return f, c.ix, nil
+}
+
+// remuxed is the layout of the file as a faststart MP4, made once per version of the file,
+// when first asked for.
+func (c *index) remuxed() (*remux, error) {
+	c.remuxOnce.Do(func() { c.remux, c.remuxErr = newRemux(c.ix) })
+	return c.remux, c.remuxErr
+}
+
+// indexed opens the file of media name and returns it with its cached index and its entry.
+func (l *Library) indexed(name string) (*os.File, *index, Entry, error) {
+	e, err := l.Lookup(name)
+	if err != nil {
+		return nil, nil, Entry{}, err
+	}
 	f, err := l.root.Open(e.File)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, Entry{}, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, Entry{}, err
 	}
 	l.mu.Lock()
 	c, ok := l.indexes[e.File]
 	l.mu.Unlock()
 	if ok && c.size == st.Size() && c.modTime.Equal(st.ModTime()) {
-		return f, c.ix, nil
+		return f, c, e, nil
 	}
 	ix, err := ReadIndex(f, st.Size())
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, Entry{}, err
 	}
+	c = &index{ix: ix, size: st.Size(), modTime: st.ModTime()}
 	l.mu.Lock()
-	l.indexes[e.File] = &index{ix: ix, size: st.Size(), modTime: st.ModTime()}
+	l.indexes[e.File] = c
 	l.mu.Unlock()
-	return f, ix, nil
+	return f, c, e, nil
 }
 
 // Store writes a new file from r under a temporary name, checks that it plays, and only
 // then renames it into place: a refused or cut-off upload leaves nothing behind. At most
 // limit bytes are taken.
 func (l *Library) Store(file string, r io.Reader, limit int64) (Entry, error) {
-	name, _, err := splitFile(file)
+	name, _, err := SplitFile(file)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -227,7 +248,7 @@ func (l *Library) Store(file string, r io.Reader, limit int64) (Entry, error) {
 		return Entry{}, err
 	}
 	if info.Cut > 0 {
-		return Entry{}, fmt.Errorf("%w: the file is cut short: its fragments end at byte %d of %d", errUnplayable, info.Cut, n)
+		return Entry{}, fmt.Errorf("%w: the file is cut short: its last whole fragment or tag ends at byte %d of %d", errUnplayable, info.Cut, n)
 	}
 	if err := f.Close(); err != nil {
 		return Entry{}, fmt.Errorf("store %s: %w", file, err)
@@ -249,7 +270,7 @@ var (
 
 // Remove deletes a stored file.
 func (l *Library) Remove(file string) error {
-	if _, _, err := splitFile(file); err != nil {
+	if _, _, err := SplitFile(file); err != nil {
 		return err
 	}
 	if err := l.root.Remove(file); err != nil {
@@ -272,7 +293,7 @@ func IsUnplayable(err error) bool { return errors.Is(err, errUnplayable) }
 // Create makes a new file for writing (a recording), and the folders it is in. It fails
 // with fs.ErrExist if the file is there.
 func (l *Library) Create(file string) (io.WriteCloser, error) {
-	if _, _, err := splitFile(file); err != nil {
+	if _, _, err := SplitFile(file); err != nil {
 		return nil, err
 	}
 	if err := l.root.MkdirAll(path.Dir(file), 0o755); err != nil {

@@ -23,7 +23,7 @@ const (
 )
 
 // Extensions are the file types the library holds, by extension.
-var Extensions = []string{".mp4"}
+var Extensions = []string{".mp4", ".flv"}
 
 // ValidateName checks a media name from the network: a relative path of at most 8 parts
 // made of [A-Za-z0-9_.-], none starting with a dot (so no "..", and no hidden file), such as
@@ -48,9 +48,9 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// splitFile splits a file name like clip.mp4 into the media name and its extension, and
-// validates both.
-func splitFile(file string) (name, ext string, err error) {
+// SplitFile splits a file name like clip.mp4 or show.flv into the media name and its
+// extension, and validates both.
+func SplitFile(file string) (name, ext string, err error) {
 	for _, e := range Extensions {
 		if n, ok := strings.CutSuffix(file, e); ok {
 			return n, e, ValidateName(n)

@@ -3,6 +3,7 @@ package vod
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -232,7 +233,7 @@ func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, er
 // pace writes the samples from the keyframe at or before start on, each when its time comes
 // (less ahead), with shift added to its times. It returns the wall-clock time the file's end
 // is due at.
-func pace(ctx context.Context, ix *Index, f *os.File, write func(*relay.Frame) error, start, shift, ahead time.Duration) (time.Time, error) {
+func pace(ctx context.Context, ix *Index, f io.ReaderAt, write func(*relay.Frame) error, start, shift, ahead time.Duration) (time.Time, error) {
 	first := ix.KeyframeBefore(start)
 	base, t0 := ix.Samples[first].DTS, time.Now()
 	timer := time.NewTimer(0)

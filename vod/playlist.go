@@ -22,7 +22,7 @@ type Playlist struct {
 	Path  string   // the live path
 	Files []string // media names, played in order
 	Once  bool     // stop after the last file instead of starting again
-	Lib   *Library
+	Media Source   // where the files are: the library, or a clip in memory (the demo)
 	Log   *slog.Logger
 }
 
@@ -66,11 +66,11 @@ func (p *Playlist) Run(ctx context.Context, relays Publisher) error {
 // play broadcasts one file at stream time *shift, and moves *shift to its end. It reports 1
 // if the file played.
 func (p *Playlist) play(ctx context.Context, pub *relay.Publisher, name string, shift *time.Duration) (int, error) {
-	f, ix, err := p.Lib.openIndexed(name)
+	f, closer, ix, err := p.Media.open(name)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer closer.Close()
 	if len(ix.Samples) == 0 {
 		return 0, errors.New("no samples")
 	}

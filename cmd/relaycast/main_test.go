@@ -27,7 +27,7 @@ func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
 	addr := regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	rtspAddr := regexp.MustCompile(`rtsp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
 	httpAddr := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
-	waitLine(t, lines, regexp.MustCompile(`demo stream live`))
+	waitLine(t, lines, regexp.MustCompile(`playlist live.* path=live/demo`))
 	res, err := http.Get("http://" + httpAddr + "/api/v1/streams")
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -148,9 +147,12 @@ func (a *App) Start() {
 	var ctx context.Context
 	ctx, a.stopSources = context.WithCancel(context.Background())
 	if a.cfg.Demo {
-		demo := &ingest.Demo{Path: "live/demo", Log: a.log}
 		a.wg.Go(func() {
-			if err := demo.Run(ctx, a.Relays); err != nil && !errors.Is(err, context.Canceled) {
+			demo, err := Demo("live/demo", a.log)
+			if err == nil {
+				err = demo.Run(ctx, a.Relays)
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
 				a.errc <- err
 			}
 		})
@@ -159,9 +161,10 @@ func (a *App) Start() {
 		if len(p.Playlist) == 0 {
 			continue
 		}
-		pl := &vod.Playlist{Path: path, Once: p.Loop != nil && !*p.Loop, Lib: a.Media, Log: a.log}
+		pl := &vod.Playlist{Path: path, Once: p.Loop != nil && !*p.Loop, Media: a.Media, Log: a.log}
 		for _, file := range p.Playlist {
-			pl.Files = append(pl.Files, strings.TrimSuffix(file, ".mp4"))
+			name, _, _ := vod.SplitFile(file) // validated with the config
+			pl.Files = append(pl.Files, name)
 		}
 		a.wg.Go(func() {
 			if err := pl.Run(ctx, a.Relays); err != nil {
@@ -286,4 +289,14 @@ func (s recordStore) Files(dir string) ([]record.File, error) {
 		out[i] = record.File{Name: f.Name, Size: f.Size, ModTime: f.ModTime}
 	}
 	return out, err
+}
+
+// Demo is the built-in demo stream: a playlist of the clip embedded in the binary, looped at
+// path, so `make run` shows video with no encoder and no media directory content.
+func Demo(path string, log *slog.Logger) (*vod.Playlist, error) {
+	clip, err := vod.NewClip("demo", ingest.DemoClip())
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return &vod.Playlist{Path: path, Files: []string{"demo"}, Media: clip, Log: log}, nil
 }

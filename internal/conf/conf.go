@@ -296,11 +296,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config paths: %w", err)
 		}
 		for _, file := range p.Playlist {
-			name, ok := strings.CutSuffix(file, ".mp4")
-			if !ok {
-				return fmt.Errorf("config paths: %s: playlist: %q is not an .mp4 file of the media directory", path, file)
-			}
-			if err := vod.ValidateName(name); err != nil {
+			if _, _, err := vod.SplitFile(file); err != nil {
 				return fmt.Errorf("config paths: %s: playlist: %w", path, err)
 			}
 		}

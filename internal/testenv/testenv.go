@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/relay"
@@ -396,7 +395,10 @@ func PublishDemo(t testing.TB, s *Server, path string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	demo := &ingest.Demo{Path: path, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	demo, err := app.Demo(path, slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() { done <- demo.Run(ctx, s.Relays) }()
 	t.Cleanup(func() {
 		cancel()

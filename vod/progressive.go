@@ -1,0 +1,167 @@
+package vod
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
+
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// remux is a faststart MP4 made from a file's index, for a file that is not one (an FLV,
+// an MP4 whose moov comes after its media): its header (ftyp, moov with every sample table,
+// the mdat header) is made once per version of the file, and its media bytes are the file's
+// samples, read from the file where a request's range falls. No copy of the file is made.
+type remux struct {
+	header []byte
+	order  []int32 // the index's sample of each sample of mdat, in mdat's order
+	ends   []int64 // where each of those ends in the remuxed file
+	size   int64
+}
+
+// newRemux lays out the remuxed file of ix with mediacommon's MP4 writer: it writes the
+// header, and asks for each sample's bytes in mdat's order, which is all it needs to know.
+func newRemux(ix *Index) (*remux, error) {
+	p := pmp4.Presentation{}
+	scales := make([]int64, len(ix.Tracks))
+	for i, t := range ix.Tracks {
+		pt := &pmp4.Track{ID: i + 1}
+		switch t.Codec {
+		case relay.CodecH264:
+			c, err := codec.ParseH264Config(t.Config)
+			if err != nil {
+				return nil, err
+			}
+			pt.TimeScale, pt.Codec = codec.FMP4VideoScale, &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]}
+		case relay.CodecAAC:
+			asc, err := codec.ParseAACConfig(t.Config)
+			if err != nil {
+				return nil, err
+			}
+			pt.TimeScale, pt.Codec = uint32(asc.SampleRate), &mp4.CodecMPEG4Audio{Config: asc}
+		default:
+			return nil, fmt.Errorf("remux: no MP4 sample entry for %s", t.Codec)
+		}
+		scales[i] = int64(pt.TimeScale)
+		p.Tracks = append(p.Tracks, pt)
+	}
+	ticks := func(tr uint8, d time.Duration) int64 { return int64(d) * scales[tr] / int64(time.Second) }
+	r := &remux{}
+	var data int64
+	byTrack := make([][]int, len(ix.Tracks))
+	for i, s := range ix.Samples {
+		byTrack[s.Track] = append(byTrack[s.Track], i)
+		data += int64(s.Size)
+	}
+	if data > math.MaxUint32-8 {
+		return nil, errors.New("remux: over 4 GiB of media, more than one mdat of this writer holds")
+	}
+	shift := ix.presentationStart()
+	for tr, samples := range byTrack {
+		pt := p.Tracks[tr]
+		if len(samples) > 0 {
+			pt.TimeOffset = int32(ticks(uint8(tr), ix.Samples[samples[0]].DTS-shift))
+		}
+		for k, i := range samples {
+			s := ix.Samples[i]
+			var dur int64
+			switch {
+			case k+1 < len(samples):
+				dur = ticks(s.Track, ix.Samples[samples[k+1]].DTS) - ticks(s.Track, s.DTS)
+			case k > 0:
+				dur = ticks(s.Track, s.DTS) - ticks(s.Track, ix.Samples[samples[k-1]].DTS)
+			default:
+				dur = ticks(s.Track, time.Second/30)
+			}
+			pt.Samples = append(pt.Samples, &pmp4.Sample{
+				Duration:        uint32(max(1, dur)),
+				PTSOffset:       int32(ticks(s.Track, s.PTS) - ticks(s.Track, s.DTS)),
+				IsNonSyncSample: !s.Key,
+				PayloadSize:     s.Size,
+				GetPayload: func() ([]byte, error) {
+					r.order = append(r.order, int32(i))
+					return nil, nil
+				},
+			})
+		}
+	}
+	var header bytes.Buffer
+	if err := p.Marshal(&header); err != nil {
+		return nil, fmt.Errorf("remux: %w", err)
+	}
+	r.header = header.Bytes()
+	r.ends = make([]int64, len(r.order))
+	end := int64(len(r.header))
+	for k, i := range r.order {
+		end += int64(ix.Samples[i].Size)
+		r.ends[k] = end
+	}
+	r.size = end
+	return r, nil
+}
+
+// presentationStart is the earliest presentation time of the video (of any track if none):
+// the remuxed file's time zero, so that its first picture shows at zero.
+func (ix *Index) presentationStart() time.Duration {
+	start, found := time.Duration(0), false
+	for _, s := range ix.Samples {
+		if ix.Tracks[s.Track].Codec.IsVideo() && (!found || s.PTS < start) {
+			start, found = s.PTS, true
+		}
+	}
+	return start
+}
+
+// remuxReader reads a remuxed file: the header from memory, the media from the file.
+type remuxReader struct {
+	m   *remux
+	ix  *Index
+	f   io.ReaderAt
+	off int64
+}
+
+func (r *remuxReader) Read(b []byte) (int, error) {
+	m := r.m
+	if r.off >= m.size {
+		return 0, io.EOF
+	}
+	if r.off < int64(len(m.header)) {
+		n := copy(b, m.header[r.off:])
+		r.off += int64(n)
+		return n, nil
+	}
+	k := sort.Search(len(m.ends), func(k int) bool { return m.ends[k] > r.off })
+	s := r.ix.Samples[m.order[k]]
+	within := r.off - (m.ends[k] - int64(s.Size))
+	n := int(min(int64(len(b)), int64(s.Size)-within))
+	if _, err := r.f.ReadAt(b[:n], s.Offset+within); err != nil {
+		return 0, fmt.Errorf("remux: read sample: %w", err)
+	}
+	r.off += int64(n)
+	return n, nil
+}
+
+func (r *remuxReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.m.size
+	default:
+		return 0, errors.New("remux: bad whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("remux: negative position")
+	}
+	r.off = offset
+	return offset, nil
+}
