@@ -127,3 +127,24 @@ func TestRTMPPlayFromSeekAndPauseKeepTheFilesTimeline(t *testing.T) {
 	ts, key = firstPicture("NetStream.Unpause.Notify")
 	check("unpause at 2.5 s", ts, key, 2000)
 }
+
+// VLC plays a stored file over RTMP: it finds both codecs and decodes with no error.
+func TestVLCPlaysAStoredFileOverRTMP(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = mediaDirWithClip(t) }})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log, err := testenv.VLCPlay(ctx, t, srv.URL("vod/clip"), 4*time.Second)
+	if err != nil {
+		t.Fatalf("cvlc: %v\n%s", err, log)
+	}
+	for _, want := range []string{"video codec = h264", "audio codec = mp4a", "codec (h264) started"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("VLC log lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "decoder error") || strings.Contains(line, "input error") || strings.Contains(line, "demux error") {
+			t.Errorf("VLC: %s", line)
+		}
+	}
+}
