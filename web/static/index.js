@@ -30,7 +30,7 @@
       const v = s.tracks.find((t) => t.kind === 'video');
       const au = s.tracks.find((t) => t.kind === 'audio');
       const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
-      tr.append(thumb(m, page), name,
+      tr.append(name,
         cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(s.bitrate_kbps ? `${s.bitrate_kbps} kbit/s` : '—'),
