@@ -122,11 +122,6 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	if res != nil {
 		return res, err
 	}
-	if ctx.Session.State() != gortsplib.ServerSessionStatePlay {
-		if chans := s.tcpChannels(ctx.Conn, ctx.Session, vs.f); chans != nil {
-			return s.detachStored(ctx, path, vs, chans, start)
-		}
-	}
 	vs.halt()
 	from, err := s.cfg.Stored.KeyframeBefore(vs.name, start)
 	if err != nil {
@@ -135,6 +130,11 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	reader, stop, err := s.cfg.Stored.Play(vs.name, start)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
+	}
+	if ctx.Session.State() != gortsplib.ServerSessionStatePlay {
+		if chans := s.tcpChannels(ctx.Conn, ctx.Session, vs.f); chans != nil {
+			return s.detachStored(ctx, path, vs, chans, from, reader, stop), nil
+		}
 	}
 	f := vs.f
 	f.shift, f.epoch = from, time.Time{}
@@ -167,8 +167,7 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	}
 	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", transportName(ctx.Session),
 		"from", from, "remote", ctx.Conn.NetConn().RemoteAddr().String())
-	rng := headers.Range{Value: &headers.RangeNPT{Start: from, End: &vs.duration}}
-	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": rng.Marshal()}}, nil
+	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}, nil
 }
 
 // startOf is where a PLAY of the session starts: its npt Range, or where PAUSE left off.

@@ -29,17 +29,10 @@ type storedPlay struct {
 	paused  bool
 }
 
-// detachStored starts the first playback of a TCP session that a tcpViewer takes over once
-// the PLAY response is out.
-func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string, vs *storedSession, chans []int, start time.Duration) (*base.Response, error) {
-	from, err := s.cfg.Stored.KeyframeBefore(vs.name, start)
-	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
-	}
-	reader, stop, err := s.cfg.Stored.Play(vs.name, start)
-	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
-	}
+// detachStored gives the first playback of a TCP session (from the keyframe at from) to the
+// tcpViewer that takes the session over once the PLAY response is out.
+func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string, vs *storedSession, chans []int,
+	from time.Duration, reader *relay.Reader, stop func()) *base.Response {
 	remote := ctx.Conn.NetConn().RemoteAddr().String()
 	f := vs.f
 	// The playback's stream starts at zero at from, and stays on the file's timeline after
@@ -62,7 +55,7 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 	}
 	s.mu.Unlock()
 	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", "TCP", "from", from, "remote", remote)
-	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}, nil
+	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}
 }
 
 func (vs *storedSession) rangeFrom(from time.Duration) base.HeaderValue {

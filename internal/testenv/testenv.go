@@ -409,6 +409,22 @@ func PublishDemo(t testing.TB, s *Server, path string) {
 	WaitLive(t, s, path, 5*time.Second)
 }
 
+// CheckVLCDecoded fails the test unless VLC's verbose log shows H.264 and AAC found and
+// the video decoder started, and no decoder, input or demux error.
+func CheckVLCDecoded(t testing.TB, log string) {
+	t.Helper()
+	for _, want := range []string{"video codec = h264", "audio codec = mp4a", "codec (h264) started"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("VLC log lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "decoder error") || strings.Contains(line, "input error") || strings.Contains(line, "demux error") {
+			t.Errorf("VLC: %s", line)
+		}
+	}
+}
+
 // VLCPlay plays url with cvlc (no window, no sound device) for the given time and returns its
 // verbose log. VLC refuses to run as root, so as root it runs as nobody.
 func VLCPlay(ctx context.Context, t testing.TB, url string, d time.Duration) (string, error) {
