@@ -168,6 +168,23 @@ func (r *Reader) Close() {
 	}
 }
 
+// Lag is how far the reader is behind the newest frame, in stream time: from the oldest
+// frame it has not read to the newest one. Only for a ReleaseRead stream (whose readers
+// publish their position); safe to call from any goroutine. The pacer of a stored file
+// waits on it, so that a slow viewer gets every frame, late, rather than skip.
+func (r *Reader) Lag() time.Duration {
+	s := r.s
+	pos := r.passed.Load()
+	if !s.cfg.ReleaseRead || pos >= s.head.Load() {
+		return 0
+	}
+	f := s.ring[pos&s.mask].Load()
+	if f == nil {
+		return 0
+	}
+	return time.Duration(s.lastDTS.Load()) - f.DTS
+}
+
 // Ready reports whether Next would return without waiting: the reader is behind the live
 // edge. Senders use it to gather frames into one write.
 func (r *Reader) Ready() bool { return r.pos != r.s.head.Load() }

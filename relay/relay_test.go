@@ -243,6 +243,41 @@ func TestReleaseReadHoldsOnlyWhatItsReaderHasNotRead(t *testing.T) {
 	}
 }
 
+// Lag of a ReleaseRead reader is the stream time from its oldest unread frame to the newest
+// frame: zero when it has read everything.
+func TestLagIsTheStreamTimeAReaderHasNotRead(t *testing.T) {
+	cfg := testConfig()
+	cfg.ReleaseRead = true
+	_, p, s := liveStream(t, cfg)
+	r := s.NewReader()
+	defer r.Close()
+	frames := clip(30, 30) // 1 s, 60 frames
+	for _, f := range frames {
+		if err := p.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lag := r.Lag(); lag != 29*time.Second/30 {
+		t.Fatalf("nothing read: lag %v, want 29/30 s", lag)
+	}
+	for range 30 { // the first half second
+		if _, err := r.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lag := r.Lag(); lag != 14*time.Second/30 {
+		t.Fatalf("half read: lag %v, want 14/30 s", lag)
+	}
+	for range 30 {
+		if _, err := r.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lag := r.Lag(); lag != 0 {
+		t.Fatalf("all read: lag %v", lag)
+	}
+}
+
 func TestSecondPublisherIsRefused(t *testing.T) {
 	g := NewRegistry(testConfig())
 	defer g.Close()

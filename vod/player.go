@@ -100,7 +100,7 @@ func (pb *playback) pace(start time.Duration) {
 	pb.halt, pb.paced = cancel, make(chan struct{})
 	go func(paced chan struct{}) {
 		defer close(paced)
-		_, err := pace(ctx, pb.ix, pb.f, pb.pub.WriteFrame, start, 0, lead)
+		_, err := pace(ctx, pb.ix, pb.f, pb.pub.WriteFrame, start, 0, lead, pb.reader.Lag)
 		if ctx.Err() != nil {
 			return // halted: a seek, a pause or the viewer's leaving
 		}
@@ -232,19 +232,36 @@ func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, er
 
 // pace writes the samples from the keyframe at or before start on, each when its time comes
 // (less ahead), with shift added to its times. It returns the wall-clock time the file's end
-// is due at.
-func pace(ctx context.Context, ix *Index, f io.ReaderAt, write func(*relay.Frame) error, start, shift, ahead time.Duration) (time.Time, error) {
+// is due at. With lag (a viewer's reader's Lag), a viewer that falls behind by more than
+// maxBacklog holds the file back until it has caught up to the lead: a stored file is sent
+// as fast as its viewer takes it, up to real time, and never skips.
+func pace(ctx context.Context, ix *Index, f io.ReaderAt, write func(*relay.Frame) error, start, shift, ahead time.Duration, lag func() time.Duration) (time.Time, error) {
 	first := ix.KeyframeBefore(start)
 	base, t0 := ix.Samples[first].DTS, time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	wait := func(d time.Duration) error {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		}
+	}
 	for i := first; i < len(ix.Samples); i++ {
-		if wait := time.Until(t0.Add(ix.Samples[i].DTS - base - ahead)); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-ctx.Done():
-				return time.Time{}, ctx.Err()
-			case <-timer.C:
+		if lag != nil && lag() > maxBacklog {
+			held := time.Now()
+			for lag() > ahead {
+				if err := wait(backlogPoll); err != nil {
+					return time.Time{}, err
+				}
+			}
+			t0 = t0.Add(time.Since(held))
+		}
+		if d := time.Until(t0.Add(ix.Samples[i].DTS - base - ahead)); d > 0 {
+			if err := wait(d); err != nil {
+				return time.Time{}, err
 			}
 		} else if ctx.Err() != nil {
 			return time.Time{}, ctx.Err()
@@ -261,6 +278,14 @@ func pace(ctx context.Context, ix *Index, f io.ReaderAt, write func(*relay.Frame
 	}
 	return t0.Add(ix.Duration - base), nil
 }
+
+// maxBacklog is how far behind a viewer may fall before its file is held back: well under
+// the stream's MaxLag, past which its reader would skip. backlogPoll is how often a held
+// file looks again.
+const (
+	maxBacklog  = time.Second
+	backlogPoll = 20 * time.Millisecond
+)
 
 // Close stops every playback and waits for it.
 func (p *Player) Close() {

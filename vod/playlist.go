@@ -74,7 +74,7 @@ func (p *Playlist) play(ctx context.Context, pub *relay.Publisher, name string, 
 	if len(ix.Samples) == 0 {
 		return 0, errors.New("no samples")
 	}
-	end, err := pace(ctx, ix, f, pub.WriteFrame, 0, *shift, 0)
+	end, err := pace(ctx, ix, f, pub.WriteFrame, 0, *shift, 0, nil) // live: viewers that lag skip, as on any live path
 	if err != nil {
 		return 0, err
 	}

@@ -353,3 +353,41 @@ func TestStoredFilePlaysOverHLS(t *testing.T) {
 		t.Errorf("a segment past the end: %d, want 404", code)
 	}
 }
+
+// A viewer that stops reading for longer than its stream's MaxLag (a stalled network, a
+// starved player) gets every frame of a file once it reads again: the file waits for it
+// instead of skipping ahead, as a live stream would.
+func TestASlowViewerOfAFileGetsEveryFrame(t *testing.T) {
+	lib, err := vod.Open(mediaDirWithClip(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	p := vod.NewPlayer(lib)
+	defer p.Close()
+	r, stop, err := p.Play("clip", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	defer r.Close()
+	time.Sleep(3 * time.Second) // twice MaxLag
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	video := 0
+	for {
+		f, err := r.Next(ctx)
+		if errors.Is(err, relay.ErrEnded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Track.Codec.IsVideo() {
+			video++
+		}
+	}
+	if video != 180 || r.Dropped() != 0 {
+		t.Fatalf("%d of 180 pictures, %d frames dropped", video, r.Dropped())
+	}
+}
