@@ -2,10 +2,12 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
 )
 
@@ -24,6 +26,33 @@ func TestLoadRunAgainstRelaycast(t *testing.T) {
 	}
 	if r.Players != 20 || r.RTSP.Players != 10 || r.CPUSeconds <= 0 || r.IdleRSSMiB <= 0 || r.PeakRSSMiB < r.IdleRSSMiB {
 		t.Fatalf("result %+v: want 20 players, 10 readers, CPU and memory measured", r)
+	}
+}
+
+// -stored plays files, sharing the URLs out in turn: every viewer keeps real time.
+func TestLoadRunOfStoredFiles(t *testing.T) {
+	dir := t.TempDir()
+	clip, err := os.ReadFile(testenv.Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.mp4", "b.mp4"} {
+		if err := os.WriteFile(filepath.Join(dir, name), clip, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	r, err := run(options{stored: true, url: srv.URL("vod/a") + "," + srv.URL("vod/b"), players: 10,
+		rtspURL: srv.RTSPURL("vod/a") + "," + srv.RTSPURL("vod/b"), readers: 10,
+		ramp: time.Second, duration: 2 * time.Second, pid: os.Getpid(), label: "relaycast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	for _, g := range []*Group{&r.Group, r.RTSP} {
+		if g == nil || g.KeptUp != g.Players || g.Failed > 0 || g.TTFFP50 <= 0 {
+			t.Fatalf("result %+v: want every viewer kept up", g)
+		}
 	}
 }
 
