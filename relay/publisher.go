@@ -18,6 +18,24 @@ type Publisher struct {
 	// the source's tracks mapped to the stream's, so an unchanged config keeps its Track and
 	// readers do not re-send it after a hand-over
 	canon map[*Track]*Track
+	// under s.mu: how the frames come (for metrics and listings) and how many came
+	protocol      string
+	frames, bytes uint64
+}
+
+// SetProtocol names how this publisher's frames come in ("rtmp", "playlist"…), for the
+// stream's Stats and the registry's Ingest.
+func (p *Publisher) SetProtocol(name string) {
+	p.s.mu.Lock()
+	p.protocol = name
+	p.s.mu.Unlock()
+}
+
+func (p *Publisher) protocolName() string {
+	if p.protocol == "" {
+		return "other"
+	}
+	return p.protocol
 }
 
 // Stream is the stream this publisher writes to.
@@ -43,6 +61,8 @@ func (p *Publisher) WriteFrame(f *Frame) error {
 	if f.DTS > s.maxDTS {
 		s.maxDTS = f.DTS
 	}
+	p.frames++
+	p.bytes += uint64(len(f.Payload))
 	s.publish(f)
 	return nil
 }

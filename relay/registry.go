@@ -15,6 +15,8 @@ type Registry struct {
 	streams map[string]*Stream
 	closed  bool
 
+	ingested map[string]Ingest // by protocol, of publishers gone; under mu
+
 	watchers []*watcher // copy on write, under mu
 	pending  []Event    // events not yet delivered, in order; under mu
 	deliver  sync.Mutex // held while events are delivered, so watchers see them in order
@@ -83,6 +85,12 @@ func (g *Registry) unpublish(p *Publisher) {
 	}
 	s.publisher = nil
 	s.since = time.Now()
+	if g.ingested == nil {
+		g.ingested = map[string]Ingest{}
+	}
+	in := g.ingested[p.protocolName()]
+	in.Frames, in.Bytes = in.Frames+p.frames, in.Bytes+p.bytes
+	g.ingested[p.protocolName()] = in
 	g.emit(PublisherLeft, s)
 	if g.cfg.Grace == 0 || g.closed {
 		g.remove(s)
@@ -113,6 +121,34 @@ func (g *Registry) remove(s *Stream) {
 		g.emit(StreamEnded, s)
 	}
 	s.end()
+}
+
+// Ingest is what the publishers of one protocol have written since the registry started,
+// and how many publish now.
+type Ingest struct {
+	Frames, Bytes uint64
+	Publishers    int
+}
+
+// Ingest returns the Ingest of every protocol that has published: counters that only grow,
+// for metrics.
+func (g *Registry) Ingest() map[string]Ingest {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]Ingest, len(g.ingested)+1)
+	for proto, in := range g.ingested {
+		out[proto] = Ingest{Frames: in.Frames, Bytes: in.Bytes}
+	}
+	for _, s := range g.streams {
+		s.mu.Lock()
+		if p := s.publisher; p != nil {
+			in := out[p.protocolName()]
+			in.Frames, in.Bytes, in.Publishers = in.Frames+p.frames, in.Bytes+p.bytes, in.Publishers+1
+			out[p.protocolName()] = in
+		}
+		s.mu.Unlock()
+	}
+	return out
 }
 
 // Lookup returns the live stream at path, including one in its grace window.

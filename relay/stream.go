@@ -83,6 +83,7 @@ func (s *Stream) Done() <-chan struct{} { return s.done }
 type Stats struct {
 	Path       string
 	Publishing bool
+	Protocol   string    // how the current publisher's frames come; "" with none
 	Since      time.Time // start of the current publish, or when the publisher left
 	Readers    int
 	Frames     uint64
@@ -93,11 +94,15 @@ type Stats struct {
 // Stats returns a snapshot of the stream's counters.
 func (s *Stream) Stats() Stats {
 	s.mu.Lock()
-	publishing, since := s.publisher != nil, s.since
+	publishing, since, protocol := s.publisher != nil, s.since, ""
+	if publishing {
+		protocol = s.publisher.protocolName()
+	}
 	s.mu.Unlock()
 	return Stats{
 		Path:       s.path,
 		Publishing: publishing,
+		Protocol:   protocol,
 		Since:      since,
 		Readers:    len(*s.readers.Load()),
 		Frames:     s.framesIn.Load(),

@@ -99,6 +99,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 		_ = h.status(ctx.StreamID, statusPublishBadName.with(err.Error()))
 		return fmt.Errorf("rtmp publish %s: %w", path, err)
 	}
+	pub.SetProtocol("rtmp")
 	h.pub = newPublishSession(pub, h.log.With("path", path))
 	h.publishID.Store(ctx.StreamID + 1)
 	h.log.Info("publish start", "path", path)

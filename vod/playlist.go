@@ -36,6 +36,7 @@ func (p *Playlist) Run(ctx context.Context, relays Publisher) error {
 		return fmt.Errorf("playlist %s: %w", p.Path, err)
 	}
 	defer pub.Close()
+	pub.SetProtocol("playlist")
 	p.Log.Info("playlist live", "path", p.Path, "files", len(p.Files))
 	var shift time.Duration // stream time of the current file's start
 	for {

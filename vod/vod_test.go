@@ -156,10 +156,7 @@ func TestBadUploadsAreRefusedAndLeaveNothing(t *testing.T) {
 	fmt.Fprintf(c, "PUT /api/v1/media/gone.mp4 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(clip))
 	_, _ = c.Write(clip[:len(clip)/3])
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(files(t, dir)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv.WaitLog(t, 5*time.Second, "upload refused", "file=gone.mp4")
 	if f := files(t, dir); len(f) != 0 {
 		t.Fatalf("left behind: %q", f)
 	}

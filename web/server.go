@@ -281,6 +281,7 @@ type streamJSON struct {
 	Path          string         `json:"path"`
 	Name          string         `json:"name"`
 	Publishing    bool           `json:"publishing"`
+	Protocol      string         `json:"protocol,omitempty"` // of the publisher: rtmp, playlist…
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	BitrateKbps   int            `json:"bitrate_kbps"`
 	Tracks        []trackJSON    `json:"tracks"`
@@ -313,7 +314,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 		stats := st.Stats()
 		_, name, _ := strings.Cut(stats.Path, "/")
 		js := streamJSON{
-			Path: stats.Path, Name: name, Publishing: stats.Publishing,
+			Path: stats.Path, Name: name, Publishing: stats.Publishing, Protocol: stats.Protocol,
 			Tracks: []trackJSON{}, Viewers: map[string]int{},
 			URLs: urlsJSON{
 				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",

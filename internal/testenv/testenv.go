@@ -54,6 +54,7 @@ type Server struct {
 	RTMPAddr string
 	RTSPAddr string
 	HTTPAddr string
+	logs     *syncBuffer
 }
 
 // HTTPURL returns the http:// URL of a path (e.g. "/live/demo") on this server.
@@ -85,7 +86,8 @@ func Start(t testing.TB, opt Options) *Server {
 	if opt.Conf != nil {
 		opt.Conf(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	a, err := app.New(cfg, log, func(tu *app.Tuning) {
 		if opt.Relay != (relay.Config{}) {
 			tu.Relay = opt.Relay
@@ -116,7 +118,27 @@ func Start(t testing.TB, opt Options) *Server {
 		}
 	})
 	addrs := a.Addrs()
-	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP}
+	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP, logs: logs}
+}
+
+// WaitLog waits until the server has logged a line containing all of parts, and fails the
+// test after timeout.
+func (s *Server) WaitLog(t testing.TB, timeout time.Duration, parts ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			found := true
+			for _, p := range parts {
+				found = found && strings.Contains(line, p)
+			}
+			if found {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server logged no line with %q in %v", parts, timeout)
+		}
+	}
 }
 
 // FreeUDPPair finds an even UDP port whose successor is free too, for RTP and RTCP.
