@@ -14,6 +14,7 @@ gst_has h264parse || need+=(gstreamer1.0-plugins-bad)
 gst_has avdec_h264 || need+=(gstreamer1.0-libav)
 have cvlc || need+=(vlc-bin vlc-plugin-base)
 have curl || need+=(curl ca-certificates)
+have promtool || need+=(prometheus)
 have chromium || need+=(chromium fonts-dejavu-core)
 
 if [ ${#need[@]} -eq 0 ]; then

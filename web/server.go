@@ -57,6 +57,8 @@ type Config struct {
 	Stored *vod.HTTP
 	// RTMPPort and RTSPPort go into the URLs the API and pages show.
 	RTMPPort, RTSPPort int
+	// Metrics answers /metrics (Prometheus); nil: none.
+	Metrics http.Handler
 }
 
 // DefaultConfig returns the defaults.
@@ -86,6 +88,9 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 		http.Redirect(w, r, "/static/icon.svg", http.StatusMovedPermanently)
 	})
 	mux.HandleFunc("GET /api/v1/streams", s.serveStreams)
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	// Every stream path APP/NAME that RTMP and RTSP accept has its pages here too
 	// (relay.ValidatePath keeps "api" and "static" for the server's own routes).
 	mux.HandleFunc("GET /{app}/{name}", s.withStream(servePlayer))

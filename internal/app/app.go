@@ -17,6 +17,7 @@ import (
 	"github.com/relaycast/relaycast/connlimit"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/metrics"
 	"github.com/relaycast/relaycast/player/fmp4"
 	"github.com/relaycast/relaycast/player/hls"
 	"github.com/relaycast/relaycast/record"
@@ -99,8 +100,13 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
-	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS,
-		map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}, log)
+	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}
+	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}}
+	for proto, v := range viewers {
+		src.Readers[proto] = v.Viewers
+	}
+	t.Web.Metrics = metrics.Handler(src)
+	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
 	return a, nil
 }
 

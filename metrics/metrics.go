@@ -1,0 +1,110 @@
+// Package metrics exports the server's state to Prometheus (/metrics). Everything is read at
+// scrape time from counters the server keeps anyway (the relay's, each protocol's viewer
+// counts), so metrics cost nothing on the paths that move frames.
+package metrics
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Sources are what a scrape reads.
+type Sources struct {
+	Relays *relay.Registry
+	// Readers gives, by protocol (rtmp, rtsp, web), that protocol's viewers by path; stored
+	// files' viewers are the paths under vod/.
+	Readers map[string]func() map[string]int
+	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
+	// that a server with thousands of streams does not make thousands of series.
+	MaxPaths int
+}
+
+// DefaultMaxPaths is the default of Sources.MaxPaths.
+const DefaultMaxPaths = 100
+
+// Handler serves the metrics in Prometheus' text format, with the Go runtime's and the
+// process's.
+func Handler(src Sources) http.Handler {
+	if src.MaxPaths <= 0 {
+		src.MaxPaths = DefaultMaxPaths
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{src: src})
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+var (
+	descStreams = prometheus.NewDesc("relaycast_streams",
+		"Live streams, with a publisher or waiting in their grace window for one.", nil, nil)
+	descPublishers = prometheus.NewDesc("relaycast_publishers",
+		"Publishers by ingest protocol.", []string{"protocol"}, nil)
+	descIngestFrames = prometheus.NewDesc("relaycast_ingest_frames_total",
+		"Frames received from publishers, by ingest protocol.", []string{"protocol"}, nil)
+	descIngestBytes = prometheus.NewDesc("relaycast_ingest_bytes_total",
+		"Media bytes received from publishers (frame payloads), by ingest protocol.", []string{"protocol"}, nil)
+	descReaders = prometheus.NewDesc("relaycast_readers",
+		"Viewers of live streams, by protocol.", []string{"protocol"}, nil)
+	descVODReaders = prometheus.NewDesc("relaycast_vod_readers",
+		"Viewers of stored files, by protocol.", []string{"protocol"}, nil)
+	descStreamBytes = prometheus.NewDesc("relaycast_stream_ingest_bytes_total",
+		"Media bytes received on a stream, for the first streams by path (see the limit of paths).", []string{"path"}, nil)
+	descStreamReaders = prometheus.NewDesc("relaycast_stream_readers",
+		"Viewers of a stream by protocol, for the first streams by path.", []string{"path", "protocol"}, nil)
+)
+
+type collector struct{ src Sources }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descStreams, descPublishers, descIngestFrames, descIngestBytes,
+		descReaders, descVODReaders, descStreamBytes, descStreamReaders} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	streams := c.src.Relays.Streams()
+	ch <- prometheus.MustNewConstMetric(descStreams, prometheus.GaugeValue, float64(len(streams)))
+	for proto, in := range c.src.Relays.Ingest() {
+		ch <- prometheus.MustNewConstMetric(descPublishers, prometheus.GaugeValue, float64(in.Publishers), proto)
+		ch <- prometheus.MustNewConstMetric(descIngestFrames, prometheus.CounterValue, float64(in.Frames), proto)
+		ch <- prometheus.MustNewConstMetric(descIngestBytes, prometheus.CounterValue, float64(in.Bytes), proto)
+	}
+	byPath := map[string]map[string]int{}
+	for proto, readers := range c.src.Readers {
+		live, stored := 0, 0
+		byPath[proto] = readers()
+		for path, n := range byPath[proto] {
+			if strings.HasPrefix(path, "vod/") {
+				stored += n
+			} else {
+				live += n
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descReaders, prometheus.GaugeValue, float64(live), proto)
+		ch <- prometheus.MustNewConstMetric(descVODReaders, prometheus.GaugeValue, float64(stored), proto)
+	}
+	for _, s := range streams[:min(len(streams), c.src.MaxPaths)] {
+		st := s.Stats()
+		ch <- prometheus.MustNewConstMetric(descStreamBytes, prometheus.CounterValue, float64(st.Bytes), st.Path)
+		for _, proto := range sortedKeys(byPath) {
+			ch <- prometheus.MustNewConstMetric(descStreamReaders, prometheus.GaugeValue, float64(byPath[proto][st.Path]), st.Path, proto)
+		}
+	}
+}
+
+func sortedKeys(m map[string]map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
