@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/relaycast/relaycast/relay"
 )
 
 // ErrUnauthorized is returned for a publisher or viewer that may not proceed. Its message
@@ -141,4 +143,23 @@ func addrString(a net.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// Reason names why a publish or play was refused, for metrics: one of unauthorized,
+// not_found, invalid_path, already_publishing, too_many_streams, or other.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, relay.ErrInvalidPath):
+		return "invalid_path"
+	case errors.Is(err, relay.ErrNotFound), errors.Is(err, relay.ErrEnded):
+		return "not_found"
+	case errors.Is(err, relay.ErrAlreadyPublishing):
+		return "already_publishing"
+	case errors.Is(err, relay.ErrTooManyStreams):
+		return "too_many_streams"
+	default:
+		return "other"
+	}
 }

@@ -20,6 +20,7 @@ type Limiter struct {
 	total    int
 	perIP    map[string]int
 	loggedAt map[string]time.Time // last refusal logged per address, to log once per peer
+	refused  map[string]uint64    // by limit: "server", "per_address"
 }
 
 // Listen wraps l so that its connections count against the limits.
@@ -32,6 +33,18 @@ func (lim *Limiter) Open() int {
 	lim.mu.Lock()
 	defer lim.mu.Unlock()
 	return lim.total
+}
+
+// Refused reports the connections refused so far, by the limit that refused them: "server"
+// (Max) or "per_address" (PerIP).
+func (lim *Limiter) Refused() map[string]uint64 {
+	lim.mu.Lock()
+	defer lim.mu.Unlock()
+	out := map[string]uint64{"server": 0, "per_address": 0}
+	for k, n := range lim.refused {
+		out[k] = n
+	}
+	return out
 }
 
 type listener struct {
@@ -58,14 +71,18 @@ func (lim *Limiter) admit(a net.Addr, name string) (string, bool) {
 	loopback := net.ParseIP(ip).IsLoopback()
 	lim.mu.Lock()
 	defer lim.mu.Unlock()
-	reason := ""
+	reason, limit := "", ""
 	switch {
 	case lim.Max > 0 && lim.total >= lim.Max:
-		reason = "server connection limit reached"
+		reason, limit = "server connection limit reached", "server"
 	case lim.PerIP > 0 && !loopback && lim.perIP[ip] >= lim.PerIP:
-		reason = "connection limit per address reached"
+		reason, limit = "connection limit per address reached", "per_address"
 	}
 	if reason != "" {
+		if lim.refused == nil {
+			lim.refused = map[string]uint64{}
+		}
+		lim.refused[limit]++
 		lim.logOnce(ip, name, reason)
 		return "", false
 	}

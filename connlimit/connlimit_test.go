@@ -42,6 +42,9 @@ func TestTotalLimitClosesTheExtraConnection(t *testing.T) {
 	if lim.Open() != 2 {
 		t.Fatalf("open = %d, want 2", lim.Open())
 	}
+	if r := lim.Refused(); r["server"] != 1 || r["per_address"] != 0 {
+		t.Fatalf("refused %v, want one by the server limit", r)
+	}
 	first.Close()
 	first.Close() // twice: counted once
 	if lim.Open() != 1 {

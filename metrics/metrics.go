@@ -21,6 +21,13 @@ type Sources struct {
 	// Readers gives, by protocol (rtmp, rtsp, web), that protocol's viewers by path; stored
 	// files' viewers are the paths under vod/.
 	Readers map[string]func() map[string]int
+	// Refusals gives, by protocol, the publishes and plays refused so far.
+	Refusals map[string]func() map[relay.Refusal]uint64
+	// Connections is the connection limiter; nil: none.
+	Connections interface {
+		Open() int
+		Refused() map[string]uint64
+	}
 	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
 	// that a server with thousands of streams does not make thousands of series.
 	MaxPaths int
@@ -58,13 +65,20 @@ var (
 		"Media bytes received on a stream, for the first streams by path (see the limit of paths).", []string{"path"}, nil)
 	descStreamReaders = prometheus.NewDesc("relaycast_stream_readers",
 		"Viewers of a stream by protocol, for the first streams by path.", []string{"path", "protocol"}, nil)
+	descRefusals = prometheus.NewDesc("relaycast_refusals_total",
+		"Refused publishes and plays, by protocol, kind (publish, play) and reason.", []string{"protocol", "kind", "reason"}, nil)
+	descConnections = prometheus.NewDesc("relaycast_connections",
+		"Connections held now, on every port together.", nil, nil)
+	descConnectionsRefused = prometheus.NewDesc("relaycast_connections_refused_total",
+		"Connections closed at once by a connection limit (server: the total; per_address).", []string{"limit"}, nil)
 )
 
 type collector struct{ src Sources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreams, descPublishers, descIngestFrames, descIngestBytes,
-		descReaders, descVODReaders, descStreamBytes, descStreamReaders} {
+		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
+		descConnectionsRefused} {
 		ch <- d
 	}
 }
@@ -90,6 +104,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descReaders, prometheus.GaugeValue, float64(live), proto)
 		ch <- prometheus.MustNewConstMetric(descVODReaders, prometheus.GaugeValue, float64(stored), proto)
+	}
+	for proto, refusals := range c.src.Refusals {
+		for r, n := range refusals() {
+			ch <- prometheus.MustNewConstMetric(descRefusals, prometheus.CounterValue, float64(n), proto, r.Kind, r.Reason)
+		}
+	}
+	if conns := c.src.Connections; conns != nil {
+		ch <- prometheus.MustNewConstMetric(descConnections, prometheus.GaugeValue, float64(conns.Open()))
+		for limit, n := range conns.Refused() {
+			ch <- prometheus.MustNewConstMetric(descConnectionsRefused, prometheus.CounterValue, float64(n), limit)
+		}
 	}
 	for _, s := range streams[:min(len(streams), c.src.MaxPaths)] {
 		st := s.Stats()

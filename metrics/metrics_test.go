@@ -162,6 +162,39 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 		t.Error("no process metrics")
 	}
 
+	if got := value(t, families, "relaycast_connections"); got < 6 {
+		t.Errorf("relaycast_connections = %v, want the publisher's and the readers' at least", got)
+	}
+
+	// A second publisher of live/m and a player of a missing path are refused, and counted.
+	if _, err := rtmpclient.Publish(ctx, srv.URL("live/m")); err == nil {
+		t.Error("a second publisher of live/m was not refused")
+	}
+	if p, err := rtmpclient.Play(ctx, srv.URL("live/none"), rtmpclient.Options{}); err == nil {
+		for m, err := p.Next(); err == nil && m.Kind != rtmpclient.Status; m, err = p.Next() {
+		}
+		p.Close()
+	}
+	rtsp := testenv.DialRTSP(t, srv.RTSPAddr, "live/none")
+	rtsp.Request(t, "DESCRIBE")
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		_, families = scrape(t, srv)
+		if _, ok := families["relaycast_refusals_total"]; ok && len(families["relaycast_refusals_total"].Metric) >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range [][]string{
+		{"protocol", "rtmp", "kind", "publish", "reason", "already_publishing"},
+		{"protocol", "rtmp", "kind", "play", "reason", "not_found"},
+		{"protocol", "rtsp", "kind", "play", "reason", "not_found"},
+	} {
+		if got := value(t, families, "relaycast_refusals_total", want...); got != 1 {
+			t.Errorf("relaycast_refusals_total%v = %v, want 1", want, got)
+		}
+	}
+
 	check := exec.Command("promtool", "check", "metrics")
 	check.Stdin = bytes.NewReader(body)
 	if out, err := check.CombinedOutput(); err != nil {

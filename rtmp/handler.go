@@ -89,6 +89,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 	if a := h.srv.cfg.Access; a != nil {
 		if err := a.AllowPublish(context.Background(), req); err != nil {
 			h.log.Warn("publish refused", "path", path, "err", err)
+			h.srv.refusals.Add("publish", access.Reason(err))
 			_ = h.status(ctx.StreamID, statusPublishBadName.with(err.Error()))
 			return fmt.Errorf("rtmp publish %s: %w", path, err)
 		}
@@ -96,6 +97,7 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 	pub, err := h.srv.relays.Publish(path)
 	if err != nil {
 		h.log.Warn("publish refused", "path", path, "err", err)
+		h.srv.refusals.Add("publish", access.Reason(err))
 		_ = h.status(ctx.StreamID, statusPublishBadName.with(err.Error()))
 		return fmt.Errorf("rtmp publish %s: %w", path, err)
 	}
@@ -146,6 +148,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	if a := h.srv.cfg.Access; a != nil {
 		if err := a.AllowRead(req); err != nil {
 			h.log.Info("play refused", "path", path, "err", err)
+			h.srv.refusals.Add("play", access.Reason(err))
 			_ = h.status(ctx.StreamID, statusPlayFailed.with(err.Error()))
 			return fmt.Errorf("rtmp play %s: %w", path, err)
 		}
@@ -153,6 +156,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	reader, vod, err := h.source(path, cmd.Start)
 	if err != nil {
 		h.log.Info("play refused", "path", path, "err", err)
+		h.srv.refusals.Add("play", access.Reason(err))
 		_ = h.status(ctx.StreamID, statusPlayNotFound.with(fmt.Sprintf("%s is not live or stored", path)))
 		return fmt.Errorf("rtmp play %s: %w", path, err)
 	}

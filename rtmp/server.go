@@ -99,15 +99,16 @@ type Server struct {
 	relays Relay
 	log    *slog.Logger
 
-	lib     *gortmp.Server
-	closed  chan struct{}
-	ctx     context.Context // ends at Close: stops the shards
-	stop    context.CancelFunc
-	mu      sync.Mutex
-	conns   map[*conn]*handler
-	fanouts map[*relay.Stream]*fanout
-	active  sync.WaitGroup // one per connection until its session is torn down, one per shard
-	viewers relay.Viewers  // players per path
+	lib      *gortmp.Server
+	closed   chan struct{}
+	ctx      context.Context // ends at Close: stops the shards
+	stop     context.CancelFunc
+	mu       sync.Mutex
+	conns    map[*conn]*handler
+	fanouts  map[*relay.Stream]*fanout
+	active   sync.WaitGroup // one per connection until its session is torn down, one per shard
+	viewers  relay.Viewers  // players per path
+	refusals relay.Refusals
 }
 
 // New returns a server that publishes into and plays from relays.
@@ -232,6 +233,9 @@ func (s *Server) forget(c *conn) {
 
 // Viewers returns how many viewers each path has on this server.
 func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+
+// Refusals returns the publishes and plays refused so far, by reason.
+func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }
 
 // tcpConn finds the TCP socket under wrappers such as a connection limiter's.
 func tcpConn(c net.Conn) *net.TCPConn {

@@ -128,6 +128,7 @@ type Server struct {
 	detaching  map[*gortsplib.ServerConn]detaching
 	tcpViewers map[*tcpViewer]struct{}
 	viewers    relay.Viewers
+	refusals   relay.Refusals
 	// stored files (stored.go)
 	stored      map[*gortsplib.ServerSession]*storedSession
 	described   map[string]*gortsplib.ServerStream
@@ -304,6 +305,9 @@ func (s *Server) authorize(sc *gortsplib.ServerConn, req *base.Request, path, qu
 		Secret: func(key string) bool { return sc.VerifyCredentials(req, readUser, key) },
 	}
 	if err := s.cfg.Access.AllowRead(r); err != nil {
+		if _, tried := req.Header["Authorization"]; tried || q.Has("key") {
+			s.refusals.Add("play", access.Reason(err))
+		}
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
 	}
 	return nil, nil
@@ -318,12 +322,14 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 	if name, ok := storedName(path); ok {
 		st, err := s.describeStored(ctx.Conn, name)
 		if err != nil {
+			s.refusals.Add("play", access.Reason(err))
 			return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
 		}
 		return &base.Response{StatusCode: base.StatusOK}, st, nil
 	}
 	f, err := s.feedFor(path)
 	if err != nil {
+		s.refusals.Add("play", access.Reason(err))
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
 	}
 	return &base.Response{StatusCode: base.StatusOK}, f.stream, nil
@@ -583,6 +589,10 @@ func transportName(ss *gortsplib.ServerSession) string {
 
 // Viewers returns how many viewers each path has on this server.
 func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+
+// Refusals returns the plays refused so far, by reason. A request without credentials
+// that is answered with a challenge is not one: players ask again with them.
+func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }
 
 // OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError: a session whose
 // write queue is full loses packets (its player, and only it, sees broken pictures until the

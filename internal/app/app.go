@@ -101,7 +101,8 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
 	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}
-	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}}
+	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}, Connections: a.limiter,
+		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals}}
 	for proto, v := range viewers {
 		src.Readers[proto] = v.Viewers
 	}
