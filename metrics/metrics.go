@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // Sources are what a scrape reads.
@@ -28,6 +29,12 @@ type Sources struct {
 		Open() int
 		Refused() map[string]uint64
 	}
+	// Sessions is the book of publishers and viewers: bytes each way, frames dropped.
+	Sessions *session.Table
+	// Recordings gives what the recorder wrote so far; nil: no recorder.
+	Recordings func() (bytes, files uint64)
+	// Uploaded gives the bytes of stored media uploaded so far; nil: no uploads.
+	Uploaded func() uint64
 	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
 	// that a server with thousands of streams does not make thousands of series.
 	MaxPaths int
@@ -67,6 +74,22 @@ var (
 		"Viewers of a stream by protocol, for the first streams by path.", []string{"path", "protocol"}, nil)
 	descRefusals = prometheus.NewDesc("relaycast_refusals_total",
 		"Refused publishes and plays, by protocol, kind (publish, play) and reason.", []string{"protocol", "kind", "reason"}, nil)
+	descSent = prometheus.NewDesc("relaycast_sent_bytes_total",
+		"Bytes sent to peers (viewers, and publishers' acknowledgements), by protocol (hls: LL-HLS responses; http: stored files).", []string{"protocol"}, nil)
+	descReceived = prometheus.NewDesc("relaycast_received_bytes_total",
+		"Bytes received from peers in sessions (publishers' streams with their protocol's framing, viewers' reports), by protocol.", []string{"protocol"}, nil)
+	descDropped = prometheus.NewDesc("relaycast_dropped_frames_total",
+		"Frames viewers missed because they fell behind and were skipped ahead (RTSP over UDP: packets their queue could not hold), by protocol.", []string{"protocol"}, nil)
+	descTooSlow = prometheus.NewDesc("relaycast_readers_closed_too_slow_total",
+		"Viewers closed because they kept falling behind after skipping ahead, by protocol.", []string{"protocol"}, nil)
+	descStreamSent = prometheus.NewDesc("relaycast_stream_sent_bytes_total",
+		"Bytes sent to a stream's viewers, for the first streams by path.", []string{"path"}, nil)
+	descRecordBytes = prometheus.NewDesc("relaycast_recording_bytes_total",
+		"Bytes written to recordings.", nil, nil)
+	descRecordFiles = prometheus.NewDesc("relaycast_recording_files_total",
+		"Recording files started (one per segment).", nil, nil)
+	descUploaded = prometheus.NewDesc("relaycast_upload_bytes_total",
+		"Bytes of stored media received by uploads (kept or not).", nil, nil)
 	descConnections = prometheus.NewDesc("relaycast_connections",
 		"Connections held now, on every port together.", nil, nil)
 	descConnectionsRefused = prometheus.NewDesc("relaycast_connections_refused_total",
@@ -78,7 +101,8 @@ type collector struct{ src Sources }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreams, descPublishers, descIngestFrames, descIngestBytes,
 		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
-		descConnectionsRefused} {
+		descConnectionsRefused, descSent, descReceived, descDropped, descTooSlow, descStreamSent, descRecordBytes,
+		descRecordFiles, descUploaded} {
 		ch <- d
 	}
 }
@@ -116,9 +140,30 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descConnectionsRefused, prometheus.CounterValue, float64(n), limit)
 		}
 	}
+	var sentByPath map[string]session.Counts
+	if t := c.src.Sessions; t != nil {
+		for proto, tot := range t.Totals() {
+			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(tot.BytesOut), proto)
+			ch <- prometheus.MustNewConstMetric(descReceived, prometheus.CounterValue, float64(tot.BytesIn), proto)
+			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(tot.Dropped), proto)
+			ch <- prometheus.MustNewConstMetric(descTooSlow, prometheus.CounterValue, float64(tot.TooSlow), proto)
+		}
+		sentByPath = t.ByPath()
+	}
+	if c.src.Recordings != nil {
+		bytes, files := c.src.Recordings()
+		ch <- prometheus.MustNewConstMetric(descRecordBytes, prometheus.CounterValue, float64(bytes))
+		ch <- prometheus.MustNewConstMetric(descRecordFiles, prometheus.CounterValue, float64(files))
+	}
+	if c.src.Uploaded != nil {
+		ch <- prometheus.MustNewConstMetric(descUploaded, prometheus.CounterValue, float64(c.src.Uploaded()))
+	}
 	for _, s := range streams[:min(len(streams), c.src.MaxPaths)] {
 		st := s.Stats()
 		ch <- prometheus.MustNewConstMetric(descStreamBytes, prometheus.CounterValue, float64(st.Bytes), st.Path)
+		if sentByPath != nil {
+			ch <- prometheus.MustNewConstMetric(descStreamSent, prometheus.CounterValue, float64(sentByPath[st.Path].BytesOut), st.Path)
+		}
 		for _, proto := range sortedKeys(byPath) {
 			ch <- prometheus.MustNewConstMetric(descStreamReaders, prometheus.GaugeValue, float64(byPath[proto][st.Path]), st.Path, proto)
 		}

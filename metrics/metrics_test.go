@@ -18,6 +18,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // scrape reads /metrics: the text as served, and its families parsed.
@@ -143,14 +144,35 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 		t.Errorf("relaycast_streams = %v, want 1", got)
 	}
 
-	// Over 4 s the ingest counter grows by the clip's bitrate (its frames as published).
-	before, t0 := value(t, families, "relaycast_ingest_bytes_total", "protocol", "rtmp"), time.Now()
+	// Over 4 s the ingest counter grows by the clip's bitrate (its frames as published), and
+	// what each protocol sends by that times its readers.
+	readers := map[string]float64{"rtmp": 3, "rtsp": 2, "web": 1}
+	sent := func(families map[string]*dto.MetricFamily) map[string]float64 {
+		out := map[string]float64{}
+		for proto := range readers {
+			out[proto] = value(t, families, "relaycast_sent_bytes_total", "protocol", proto)
+		}
+		return out
+	}
+	before, sentBefore, t0 := value(t, families, "relaycast_ingest_bytes_total", "protocol", "rtmp"), sent(families), time.Now()
 	time.Sleep(4 * time.Second)
 	body, families := scrape(t, srv)
-	after, t1 := value(t, families, "relaycast_ingest_bytes_total", "protocol", "rtmp"), time.Now()
+	after, sentAfter, t1 := value(t, families, "relaycast_ingest_bytes_total", "protocol", "rtmp"), sent(families), time.Now()
 	rate, want := (after-before)*8/t1.Sub(t0).Seconds(), sampleBitrate(t)
 	if rate < 0.9*want || rate > 1.1*want {
 		t.Errorf("ingest grew by %.0f bit/s, want the clip's %.0f ± 10 %%", rate, want)
+	}
+	for proto, n := range readers {
+		rate := (sentAfter[proto] - sentBefore[proto]) * 8 / t1.Sub(t0).Seconds() / n
+		// Against what came in over the same window, which holds the same frames.
+		in := (after - before) * 8 / t1.Sub(t0).Seconds()
+		t.Logf("%s sends %.0f bit/s per reader (%.0f came in)", proto, rate, in)
+		if rate < 0.9*in || rate > 1.1*in {
+			t.Errorf("relaycast_sent_bytes_total{protocol=%q} grew by %.0f bit/s per reader, want the ingest's %.0f ± 10 %%", proto, rate, in)
+		}
+	}
+	if got := value(t, families, "relaycast_stream_sent_bytes_total", "path", "live/m"); got < sentAfter["rtmp"]+sentAfter["rtsp"]+sentAfter["web"] {
+		t.Errorf("relaycast_stream_sent_bytes_total{path=live/m} = %v, below the protocols' sum", got)
 	}
 	if got := value(t, families, "relaycast_stream_ingest_bytes_total", "path", "live/m"); got < after {
 		t.Errorf("relaycast_stream_ingest_bytes_total{path=live/m} = %v, below the ingest total %v", got, after)
@@ -214,4 +236,37 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	if err := json.NewDecoder(res2.Body).Decode(&list); err != nil || len(list.Streams) != 1 || list.Streams[0].Protocol != "rtmp" {
 		t.Errorf("the API's stream: %+v (%v), want its protocol rtmp", list, err)
 	}
+}
+
+// A player that stops reading for 5 s falls behind the live edge: when it reads again it is
+// skipped to a keyframe, and the frames it missed are counted.
+func TestMetricsCountFramesAStalledReaderMissed(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{RTMP: rtmp.Config{SendBuffer: 64 << 10}})
+	testenv.PublishDemo(t, srv, "live/stall")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := rtmpclient.Play(ctx, srv.URL("live/stall"), rtmpclient.Options{ReadBuffer: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Next(); err != nil {
+		t.Fatal(err)
+	}
+	_, families := scrape(t, srv)
+	if got := value(t, families, "relaycast_dropped_frames_total", "protocol", "rtmp"); got != 0 {
+		t.Fatalf("relaycast_dropped_frames_total{protocol=rtmp} = %v before the stall", got)
+	}
+	time.Sleep(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := p.Next(); err != nil {
+			t.Fatal(err)
+		}
+		_, families = scrape(t, srv)
+		if value(t, families, "relaycast_dropped_frames_total", "protocol", "rtmp") > 0 {
+			return
+		}
+	}
+	t.Fatal("relaycast_dropped_frames_total{protocol=rtmp} did not move after a 5 s stall")
 }

@@ -196,3 +196,54 @@ func waitEnded(t *testing.T, srv *testenv.Server, path string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The control API starts the recording of a live path that is not recorded, and stops it
+// while the stream goes on: the file is closed and plays.
+func TestControlAPIStartsAndStopsARecording(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/rec")
+	do := func(method, path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.HTTPURL(path), nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, body)
+		}
+		return strings.TrimSpace(string(body))
+	}
+	time.Sleep(time.Second)
+	if files := recordings(t, srv, "live/rec"); len(files) != 0 {
+		t.Fatalf("recorded before asked: %v", files)
+	}
+	do("PUT", "/api/v1/record/live/rec")
+	if got := do("GET", "/api/v1/record"); got != `{"recording":["live/rec"]}` {
+		t.Errorf("GET /api/v1/record: %s", got)
+	}
+	time.Sleep(3 * time.Second)
+	do("DELETE", "/api/v1/record/live/rec")
+	for deadline := time.Now().Add(5 * time.Second); len(srv.Record.Writing()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("still writing %v after the stop", srv.Record.Writing())
+		}
+	}
+	if _, err := srv.Relays.Lookup("live/rec"); err != nil {
+		t.Fatalf("the stream ended with its recording: %v", err)
+	}
+	files := recordings(t, srv, "live/rec")
+	if len(files) != 1 {
+		t.Fatalf("recordings %v, want one", files)
+	}
+	d, key := probe(t, files[0])
+	if d < 2*time.Second || !key {
+		t.Fatalf("the recording lasts %v (first picture a keyframe: %v), want about 3 s from a keyframe", d, key)
+	}
+	decodesCleanly(t, files[0], d, int(d.Seconds()*30*0.9))
+	if got := do("GET", "/api/v1/record"); got != `{"recording":[]}` {
+		t.Errorf("GET /api/v1/record after the stop: %s", got)
+	}
+}

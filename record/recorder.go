@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -62,7 +63,8 @@ const sweepEvery = time.Minute
 
 // Recorder records every stream Config.Enabled names, from its StreamStarted event to its
 // end. A publisher that takes over within the grace window goes on in the same file; a new
-// publish starts a new one.
+// publish starts a new one. Recording of a live stream starts and stops at once when the
+// operator says so (Set, SetEnabled).
 type Recorder struct {
 	cfg   Config
 	store Store
@@ -72,38 +74,139 @@ type Recorder struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	stop   func()
+	relays *relay.Registry // set by Watch
 
-	mu      sync.Mutex
-	writing map[string]bool // files being written, which retention leaves alone
-	sweepMu sync.Mutex
+	mu       sync.Mutex
+	enabled  func(path string) bool
+	override map[string]bool              // by path, set by the operator (Set)
+	active   map[*relay.Stream]*activeRec // streams being recorded
+	writing  map[string]bool              // files being written, which retention leaves alone
+	sweepMu  sync.Mutex
+
+	written, files atomic.Uint64
 }
+
+// activeRec is one stream being recorded; cancel stops it.
+type activeRec struct{ cancel context.CancelFunc }
 
 // New returns a recorder; Watch starts it.
 func New(cfg Config, store Store, log *slog.Logger) *Recorder {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, writing: map[string]bool{}, stop: func() {}}
+	return &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, enabled: cfg.Enabled,
+		override: map[string]bool{}, active: map[*relay.Stream]*activeRec{}, writing: map[string]bool{}, stop: func() {}}
 }
 
 // Watch records the streams of g from now on, those already live included.
 func (r *Recorder) Watch(g *relay.Registry) {
+	r.mu.Lock()
+	r.relays = g
+	r.mu.Unlock()
 	r.stop = g.Watch(r.event)
 	r.wg.Add(1)
 	go r.keepTidy()
 }
 
 func (r *Recorder) event(ev relay.Event) {
-	if ev.Kind != relay.StreamStarted || r.cfg.Enabled == nil || !r.cfg.Enabled(ev.Stream.Path()) {
-		return
+	if ev.Kind == relay.StreamStarted && r.wanted(ev.Stream.Path()) {
+		r.start(ev.Stream)
 	}
-	if r.ctx.Err() != nil {
-		return
-	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		r.record(ev.Stream)
-	}()
 }
+
+// wanted says whether path should be recorded now.
+func (r *Recorder) wanted(path string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if on, ok := r.override[path]; ok {
+		return on
+	}
+	return r.enabled != nil && r.enabled(path)
+}
+
+// start records rs unless it is being recorded.
+func (r *Recorder) start(rs *relay.Stream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil || r.active[rs] != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.ctx)
+	a := &activeRec{cancel: cancel}
+	r.active[rs] = a
+	r.wg.Go(func() {
+		defer cancel()
+		r.record(ctx, rs)
+		r.mu.Lock()
+		if r.active[rs] == a {
+			delete(r.active, rs)
+		}
+		r.mu.Unlock()
+	})
+}
+
+// Set records path (on) or not from now on, whatever the configuration says, until the next
+// SetEnabled; a live stream on path starts or stops recording at once.
+func (r *Recorder) Set(path string, on bool) {
+	r.mu.Lock()
+	r.override[path] = on
+	r.mu.Unlock()
+	r.apply()
+}
+
+// SetEnabled replaces Config.Enabled (the configuration was reloaded), forgets what Set said,
+// and starts or stops the recording of live streams to match.
+func (r *Recorder) SetEnabled(enabled func(path string) bool) {
+	r.mu.Lock()
+	r.enabled = enabled
+	clear(r.override)
+	r.mu.Unlock()
+	r.apply()
+}
+
+// apply starts and stops recordings of the live streams to match what is wanted.
+func (r *Recorder) apply() {
+	r.mu.Lock()
+	relays := r.relays
+	r.mu.Unlock()
+	if relays == nil {
+		return
+	}
+	for _, rs := range relays.Streams() {
+		want := r.wanted(rs.Path())
+		r.mu.Lock()
+		a := r.active[rs]
+		if a != nil && !want {
+			delete(r.active, rs)
+		}
+		r.mu.Unlock()
+		switch {
+		case want && a == nil:
+			r.start(rs)
+		case !want && a != nil:
+			a.cancel() // the file gets its last frames and is closed
+		}
+	}
+}
+
+// Recording returns the paths being recorded, sorted.
+func (r *Recorder) Recording() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	paths := make([]string, 0, len(r.active))
+	for rs := range r.active {
+		paths = append(paths, rs.Path())
+	}
+	slices.Sort(paths)
+	return paths
+}
+
+// Stats are what the recorder has written since it started.
+type Stats struct {
+	Bytes uint64 // written to recordings
+	Files uint64 // recordings started
+}
+
+// Stats returns what the recorder has written.
+func (r *Recorder) Stats() Stats { return Stats{Bytes: r.written.Load(), Files: r.files.Load()} }
 
 // Close stops recording: every file gets its last frames and is closed.
 func (r *Recorder) Close() error {
@@ -114,17 +217,17 @@ func (r *Recorder) Close() error {
 }
 
 // record writes one stream until it ends.
-func (r *Recorder) record(rs *relay.Stream) {
+func (r *Recorder) record(ctx context.Context, rs *relay.Stream) {
 	reader := rs.NewReader() // before the tracks come: it starts at the first keyframe
 	defer reader.Close()
 	log := r.log.With("path", rs.Path())
-	if _, err := rs.WaitTracks(r.ctx, r.cfg.TrackWait); err != nil {
+	if _, err := rs.WaitTracks(ctx, r.cfg.TrackWait); err != nil {
 		if !errors.Is(err, context.Canceled) {
 			log.Warn("recording not started", "err", err)
 		}
 		return
 	}
-	rec := &recording{r: r, rs: rs, log: log}
+	rec := &recording{r: r, rs: rs, log: log, ctx: ctx}
 	err := rec.run(reader)
 	if cerr := rec.finish(); err == nil {
 		err = cerr
@@ -142,13 +245,14 @@ type recording struct {
 	r    *Recorder
 	rs   *relay.Stream
 	log  *slog.Logger
+	ctx  context.Context // ends when the recording is stopped
 	seg  *segment
 	last time.Duration // stream time of the newest frame
 }
 
 func (rec *recording) run(reader *relay.Reader) error {
 	for {
-		f, err := reader.Next(rec.r.ctx)
+		f, err := reader.Next(rec.ctx)
 		if err != nil {
 			return err
 		}
@@ -240,7 +344,8 @@ func (r *Recorder) create(streamPath string) (io.WriteCloser, string, error) {
 		r.mu.Lock()
 		r.writing[file] = true
 		r.mu.Unlock()
-		return w, file, nil
+		r.files.Add(1)
+		return countingWriter{w, &r.written}, file, nil
 	}
 }
 
@@ -310,4 +415,16 @@ func (r *Recorder) sweep() {
 		total -= f.Size
 		r.log.Info("recording removed", "file", f.Name, "age", now.Sub(f.ModTime).Round(time.Second), "old", old, "over_max_bytes", over)
 	}
+}
+
+// countingWriter counts what is written through it.
+type countingWriter struct {
+	io.WriteCloser
+	n *atomic.Uint64
+}
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.WriteCloser.Write(p)
+	w.n.Add(uint64(n))
+	return n, err
 }

@@ -26,6 +26,7 @@ type conn struct {
 	wmu        sync.Mutex
 	deadlineAt time.Time // when the write deadline was last pushed forward
 
+	in       atomic.Uint64 // bytes read
 	detached atomic.Bool
 	release  func() // called instead of closing once detached; set with detached
 }
@@ -67,6 +68,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := c.Conn.Read(p)
+	c.in.Add(uint64(n))
 	if n > 0 && c.guard != nil {
 		if gerr := c.guard.feed(p[:n]); gerr != nil {
 			c.onViolation(gerr)

@@ -100,7 +100,7 @@ func (s *Server) leave(v *viewer) {
 		v.vod.stop()
 	}
 	path := v.path()
-	s.viewers.Add(path, -1)
+	v.sess.Close(v.failed())
 	v.log.Info("viewer leave", "path", path, "protocol", "rtmp",
 		"dropped_frames", v.reader.Dropped(), "reason", v.reason())
 	s.forget(v.c)
@@ -281,6 +281,7 @@ func (sh *shard) serve(v *viewer, now time.Time, flushAll bool) bool {
 func (sh *shard) write(v *viewer) bool {
 	bufs := v.ch.buffers()
 	n, err := sh.io.write(v.raw, bufs)
+	v.sess.AddOut(n)
 	if err != nil {
 		v.fail(fmt.Errorf("rtmp play %s: %w", v.path(), err))
 		return false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // BenchmarkShardRound is the RTMP fan-out's hot path: a frame is published and one shard
@@ -40,6 +41,7 @@ func benchShardRound(b *testing.B, players int) {
 	}
 	defer ln.Close()
 	var drains sync.WaitGroup
+	var book session.Table
 	for range players {
 		client, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
@@ -51,7 +53,9 @@ func benchShardRound(b *testing.B, players int) {
 		}
 		drains.Go(func() { _, _ = io.Copy(io.Discard, client) })
 		c := &conn{Conn: nc, tcp: nc.(*net.TCPConn), guard: newGuard(DefaultLimits())}
-		sh.viewers = append(sh.viewers, newViewer(c, pub.Stream().NewReader(), nil, 1, DefaultConfig().ChunkSize, log))
+		v := newViewer(c, pub.Stream().NewReader(), nil, 1, DefaultConfig().ChunkSize, log)
+		v.open(&book)
+		sh.viewers = append(sh.viewers, v)
 	}
 	defer func() {
 		for _, v := range sh.viewers {

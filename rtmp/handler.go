@@ -16,6 +16,7 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 
 	"log/slog"
 )
@@ -36,7 +37,8 @@ type handler struct {
 	appQuery url.Values
 
 	pub    *publishSession
-	viewer *viewer // set once play is answered; the connection is then the viewer's
+	sess   *session.Session // the publisher's
+	viewer *viewer          // set once play is answered; the connection is then the viewer's
 	// publishID is the message stream of an active publish + 1 (0: none), for Shutdown,
 	// which runs on another goroutine.
 	publishID atomic.Uint32
@@ -103,6 +105,9 @@ func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.Ne
 	}
 	pub.SetProtocol("rtmp")
 	h.pub = newPublishSession(pub, h.log.With("path", path))
+	h.sess = h.srv.cfg.Sessions.Open(session.Info{Protocol: "rtmp", Kind: session.Publish, Path: path, Remote: h.c.RemoteAddr().String()})
+	h.sess.CountFrom(func() session.Counts { return session.Counts{BytesIn: h.c.in.Load()} })
+	h.sess.OnKick(func() { _ = h.c.Conn.Close() })
 	h.publishID.Store(ctx.StreamID + 1)
 	h.log.Info("publish start", "path", path)
 	return nil
@@ -166,6 +171,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
+	h.viewer.open(h.srv.cfg.Sessions)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
 		h.lib = nil // its buffers (over 70 KiB) are the bulk of an idle session
@@ -173,7 +179,6 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 		_ = h.c.Conn.SetWriteDeadline(time.Time{})
 		h.srv.attach(h.viewer)
 	})
-	h.srv.viewers.Add(path, 1)
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	return nil
 }
@@ -204,6 +209,7 @@ func (h *handler) OnClose() {
 func (h *handler) endPublish() {
 	h.publishID.Store(0)
 	if h.pub != nil && h.pub.close() {
+		h.sess.Close(nil)
 		h.log.Info("publish stop", "path", h.pub.pub.Stream().Path(), "frames", h.pub.frames)
 	}
 }

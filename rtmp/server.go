@@ -14,6 +14,7 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // Relay is what the RTMP server needs from the relay: a place to publish and streams to read.
@@ -53,6 +54,8 @@ type Config struct {
 	// of a player that is slow to acknowledge, which saves a fifth of the CPU at thousands of
 	// players and costs nothing while players keep up.
 	NoDelay bool
+	// Sessions is the book publishers and players are entered in; nil: one of the server's own.
+	Sessions *session.Table
 	// EndLinger is how long a player that was told its stream ended may take to hang up
 	// before the server closes the connection.
 	EndLinger time.Duration
@@ -87,6 +90,9 @@ func (c Config) withDefaults() Config {
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = d.ReadTimeout
 	}
+	if c.Sessions == nil {
+		c.Sessions = &session.Table{}
+	}
 	if c.Limits == (Limits{}) {
 		c.Limits = d.Limits
 	}
@@ -107,7 +113,6 @@ type Server struct {
 	conns    map[*conn]*handler
 	fanouts  map[*relay.Stream]*fanout
 	active   sync.WaitGroup // one per connection until its session is torn down, one per shard
-	viewers  relay.Viewers  // players per path
 	refusals relay.Refusals
 }
 
@@ -232,7 +237,7 @@ func (s *Server) forget(c *conn) {
 }
 
 // Viewers returns how many viewers each path has on this server.
-func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("rtmp") }
 
 // Refusals returns the publishes and plays refused so far, by reason.
 func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // maxBatch bounds how many bytes a viewer gathers into one write when it is behind (joining
@@ -40,6 +41,7 @@ type viewer struct {
 	reader   *relay.Reader
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
+	sess     *session.Session
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -65,6 +67,14 @@ func newViewer(c *conn, reader *relay.Reader, vod *stored, streamID uint32, chun
 	}
 	c.guard.onCommand = v.command
 	return v
+}
+
+// open enters the viewer in the book of sessions, where the control API may end it.
+func (v *viewer) open(t *session.Table) {
+	v.sess = t.Open(session.Info{Protocol: "rtmp", Kind: session.Read, Path: v.path(), Remote: v.c.RemoteAddr().String()})
+	reader := v.reader
+	v.sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
+	v.sess.OnKick(func() { v.fail(session.ErrKicked) })
 }
 
 // fail records why the viewer is done (the first reason wins) and closes its socket, which
@@ -118,6 +128,7 @@ func (v *viewer) command(name string, body []byte) {
 // deleteStream) with the guard, and fails the viewer on a read error or a broken limit.
 // It reports whether the viewer is still fine.
 func (v *viewer) heard(p []byte, err error) bool {
+	v.sess.AddIn(len(p))
 	if len(p) > 0 {
 		if gerr := v.c.guard.feed(p); gerr != nil {
 			v.c.onViolation(gerr)
@@ -167,7 +178,8 @@ func (v *viewer) finishWrite(bufs net.Buffers, timeout time.Duration, done func(
 		w = v.c.tcp // writev
 	}
 	_ = v.c.Conn.SetWriteDeadline(time.Now().Add(timeout))
-	_, err := bufs.WriteTo(w)
+	n, err := bufs.WriteTo(w)
+	v.sess.AddOut(int(n))
 	_ = v.c.Conn.SetWriteDeadline(time.Time{})
 	v.sent()
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // Relay is what the RTSP server needs from the relay.
@@ -73,6 +74,8 @@ type Config struct {
 	KeyframeWait time.Duration
 	// Stored plays stored media to sessions of vod/NAME (seek with Range, PAUSE); nil: none.
 	Stored StoredPlayer
+	// Sessions is the book viewers are entered in; nil: one of the server's own.
+	Sessions *session.Table
 	// MaxLag is how far behind the newest frame a TCP viewer may fall before it skips to
 	// the latest keyframe (relay.Config.MaxLag); zero keeps the relay's default.
 	MaxLag time.Duration
@@ -121,13 +124,12 @@ type Server struct {
 	setupMu sync.Mutex            // see holdSetup
 	setupBy *gortsplib.ServerConn // the connection whose SETUP holds setupMu; under mu
 	joining map[*gortsplib.ServerConn]*joining
-	playing map[*gortsplib.ServerSession]string // path of each playing session
-	lagging map[*gortsplib.ServerSession]bool   // sessions told of a full queue
+	playing map[*gortsplib.ServerSession]*session.Session // each playing session's entry in the book
+	lagging map[*gortsplib.ServerSession]bool             // sessions told of a full queue
 	// interleaved channel of each media a TCP session set up, from the SETUP responses
 	channels   map[*gortsplib.ServerConn]map[*description.Media]int
 	detaching  map[*gortsplib.ServerConn]detaching
 	tcpViewers map[*tcpViewer]struct{}
-	viewers    relay.Viewers
 	refusals   relay.Refusals
 	// stored files (stored.go)
 	stored      map[*gortsplib.ServerSession]*storedSession
@@ -138,11 +140,14 @@ type Server struct {
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	if cfg.Sessions == nil {
+		cfg.Sessions = &session.Table{}
+	}
 	s := &Server{
 		cfg: cfg, relays: relays, log: log,
 		closed:  make(chan struct{}),
 		joining: make(map[*gortsplib.ServerConn]*joining),
-		playing: make(map[*gortsplib.ServerSession]string),
+		playing: make(map[*gortsplib.ServerSession]*session.Session),
 		lagging: make(map[*gortsplib.ServerSession]bool),
 
 		channels:    make(map[*gortsplib.ServerConn]map[*description.Media]int),
@@ -418,10 +423,7 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 		t = f.join(ctx.Session)
 		s.joining[ctx.Conn] = &joining{f: f, t: t}
 	}
-	if _, ok := s.playing[ctx.Session]; !ok {
-		s.playing[ctx.Session] = path
-		s.viewers.Add(path, 1)
-	}
+	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
 	if t != nil {
 		f.awaitKeyframe(t, s.cfg.KeyframeWait)
@@ -532,9 +534,11 @@ func (s *Server) detach(sc *gortsplib.ServerConn, d detaching, res *base.Respons
 			return
 		}
 		s.mu.Lock()
+		sess := s.playing[d.ss]
 		delete(s.playing, d.ss)
 		delete(s.lagging, d.ss)
 		s.mu.Unlock()
+		d.v.adopt(sess, sessionCounts(d.ss))
 		d.v.start(c)
 	})
 }
@@ -570,13 +574,13 @@ func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.closeStored(ctx.Session)
 	s.mu.Lock()
-	path, ok := s.playing[ctx.Session]
+	sess, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)
 	delete(s.lagging, ctx.Session)
 	s.mu.Unlock()
 	if ok {
-		s.viewers.Add(path, -1)
-		s.log.Info("viewer leave", "path", path, "protocol", "rtsp", "reason", ctx.Error)
+		sess.Close(ctx.Error)
+		s.log.Info("viewer leave", "path", sess.Path, "protocol", "rtsp", "reason", ctx.Error)
 	}
 }
 
@@ -588,7 +592,27 @@ func transportName(ss *gortsplib.ServerSession) string {
 }
 
 // Viewers returns how many viewers each path has on this server.
-func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("rtsp") }
+
+// enterPlaying enters a session that starts to play in the book, unless it is there (a PLAY
+// after PAUSE). Called with mu held.
+func (s *Server) enterPlaying(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) {
+	if _, ok := s.playing[ctx.Session]; ok {
+		return
+	}
+	ss := ctx.Session
+	sess := s.cfg.Sessions.Open(session.Info{Protocol: "rtsp", Kind: session.Read, Path: path,
+		Remote: ctx.Conn.NetConn().RemoteAddr().String(), Transport: transportName(ss)})
+	sess.CountFrom(func() session.Counts { return sessionCounts(ss) })
+	sess.OnKick(ss.Close)
+	s.playing[ss] = sess
+}
+
+// sessionCounts reads the traffic of a session gortsplib serves.
+func sessionCounts(ss *gortsplib.ServerSession) session.Counts {
+	st := ss.Stats()
+	return session.Counts{BytesIn: st.InboundBytes, BytesOut: st.OutboundBytes}
+}
 
 // Refusals returns the plays refused so far, by reason. A request without credentials
 // that is answered with a challenge is not one: players ask again with them.
@@ -599,11 +623,15 @@ func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts(
 // next keyframe). Logged once per session; gortsplib would print every packet to stderr.
 func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
 	s.mu.Lock()
-	path, first := s.playing[ctx.Session], !s.lagging[ctx.Session]
+	sess, first := s.playing[ctx.Session], !s.lagging[ctx.Session]
 	s.lagging[ctx.Session] = true
 	s.mu.Unlock()
+	if sess == nil {
+		return
+	}
+	sess.AddDropped(1)
 	if first {
-		s.log.Warn("rtsp viewer falls behind: packets dropped", "path", path, "err", ctx.Error,
+		s.log.Warn("rtsp viewer falls behind: packets dropped", "path", sess.Path, "err", ctx.Error,
 			"queue", s.cfg.WriteQueue)
 	}
 }

@@ -147,10 +147,7 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	f.mu.Unlock()
 	s.mu.Lock()
 	s.joining[ctx.Conn] = &joining{f: f, t: &ticket{starts: starts}}
-	if _, ok := s.playing[ctx.Session]; !ok {
-		s.playing[ctx.Session] = path
-		s.viewers.Add(path, 1)
-	}
+	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
 	pctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -46,13 +46,11 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 		wake: make(chan struct{}, 1), reqs: make(chan *base.Request), quit: make(chan struct{}),
 		vod: &storedPlay{vs: vs, player: s.cfg.Stored, stop: stop},
 	}
+	v.counted.Store(reader)
 	v.starts = v.vod.starts(v.channels, from)
 	s.mu.Lock()
 	s.detaching[ctx.Conn] = detaching{v: v, f: f, ss: ctx.Session}
-	if _, ok := s.playing[ctx.Session]; !ok {
-		s.playing[ctx.Session] = path
-		s.viewers.Add(path, 1)
-	}
+	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
 	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", "TCP", "from", from, "remote", remote)
 	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}

@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/conn"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // A session that plays over TCP leaves gortsplib once its PLAY is answered (peerConn's
@@ -67,6 +68,8 @@ type tcpViewer struct {
 	quit    chan struct{}
 	once    sync.Once
 	reason  error
+	sess    *session.Session
+	counted atomic.Pointer[relay.Reader] // the reader whose drops the book reads; kept after it closes
 
 	bufs       net.Buffers // scratch of one write
 	out        net.Buffers // what WriteTo consumes: a field, so that it does not escape per write
@@ -97,6 +100,7 @@ func (s *Server) newTCPViewer(f *feed, path, remote string, channels []int) *tcp
 // on every media (every media's RTP time is base + PTS × rate).
 func (v *tcpViewer) play() {
 	v.reader = v.stream.NewReader()
+	v.counted.Store(v.reader)
 	v.starts = map[int]rtpStart{}
 	var at time.Duration // source stream time of the first frame
 	for len(v.pending) < primeFrames && len(v.starts) < v.setUp() {
@@ -131,6 +135,20 @@ func (v *tcpViewer) setUp() int {
 	return n
 }
 
+// adopt takes over the session's entry in the book from gortsplib, which served it until
+// now and whose counts it keeps.
+func (v *tcpViewer) adopt(sess *session.Session, before session.Counts) {
+	v.sess = sess
+	sess.CountFrom(func() session.Counts {
+		c := before
+		if r := v.counted.Load(); r != nil {
+			c.Dropped += r.Dropped()
+		}
+		return c
+	})
+	sess.OnKick(func() { v.stop(session.ErrKicked) })
+}
+
 // start takes over the connection, whose PLAY response has just been written.
 func (v *tcpViewer) start(c net.Conn) {
 	v.conn = c
@@ -141,7 +159,7 @@ func (v *tcpViewer) start(c net.Conn) {
 		s.mu.Unlock()
 		v.drop()
 		_ = c.Close()
-		s.viewers.Add(v.path, -1)
+		v.sess.Close(nil)
 		return
 	default:
 	}
@@ -218,7 +236,7 @@ func (v *tcpViewer) finish() {
 	s.mu.Lock()
 	delete(s.tcpViewers, v)
 	s.mu.Unlock()
-	s.viewers.Add(v.path, -1)
+	v.sess.Close(v.reason)
 	v.log.Info("viewer leave", "protocol", "rtsp", "transport", "TCP", "dropped_frames", dropped, "reason", leaveReason(v.reason))
 }
 
@@ -340,7 +358,8 @@ func (v *tcpViewer) write() error {
 		return err
 	}
 	v.out = v.bufs
-	_, err := v.out.WriteTo(v.conn)
+	n, err := v.out.WriteTo(v.conn)
+	v.sess.AddOut(int(n))
 	clear(v.bufs) // hold no frame
 	v.bufs, v.hdrs = v.bufs[:0], v.hdrs[:0]
 	if v.vod != nil {
@@ -484,6 +503,8 @@ func (v *tcpViewer) answer(req *base.Request) error {
 func (v *tcpViewer) pause() {
 	if v.reader != nil {
 		v.reader.Close()
+		v.sess.AddDropped(v.reader.Dropped())
+		v.counted.Store(nil)
 		v.reader = nil
 	}
 	clear(v.pending)

@@ -14,10 +14,12 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 	"github.com/relaycast/relaycast/vod"
 )
 
@@ -59,6 +61,13 @@ type Config struct {
 	RTMPPort, RTSPPort int
 	// Metrics answers /metrics (Prometheus); nil: none.
 	Metrics http.Handler
+	// Sessions is the book of publishers and viewers the control API lists and ends, and
+	// where the bytes of LL-HLS and stored files are counted; nil: one of the server's own.
+	Sessions *session.Table
+	// Control is what the control API acts on; nil: no control API.
+	Control *Control
+	// APIKey guards the control API (SetAPIKey replaces it).
+	APIKey APIKey
 }
 
 // DefaultConfig returns the defaults.
@@ -69,19 +78,29 @@ func DefaultConfig() Config {
 
 // Server serves the web pages, the API and the player's media.
 type Server struct {
-	cfg     Config
-	streams StreamLister
-	viewers map[string]ViewerCounter // by protocol
-	log     *slog.Logger
-	http    *http.Server
+	cfg      Config
+	streams  StreamLister
+	viewers  map[string]ViewerCounter // by protocol
+	log      *slog.Logger
+	http     *http.Server
+	control  *Control
+	apiKey   atomic.Pointer[APIKey]
+	uploaded atomic.Uint64
 }
 
 // New returns a server. fmp4 streams /APP/NAME/stream.mp4 and hls answers /APP/NAME/FILE
 // (index.m3u8 and what it lists). viewers maps a protocol name (rtmp, rtsp, web) to its
 // counter.
 func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]ViewerCounter, log *slog.Logger) *Server {
+	if cfg.Sessions == nil {
+		cfg.Sessions = &session.Table{}
+	}
 	s := &Server{cfg: cfg, streams: streams, viewers: viewers, log: log}
+	s.SetAPIKey(cfg.APIKey)
 	mux := http.NewServeMux()
+	if cfg.Control != nil {
+		s.controlRoutes(mux, cfg.Control)
+	}
 	mux.HandleFunc("GET /{$}", serveIndex)
 	mux.Handle("GET /static/{file}", assets())
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -98,13 +117,13 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	mux.HandleFunc("GET /{app}/{name}/stream.mp4", s.withStream(s.media(fmp4)))
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).
-	mux.HandleFunc("GET /{app}/{name}/{file}", s.withStream(s.media(hls)))
+	mux.Handle("GET /{app}/{name}/{file}", s.counted("hls", s.withStream(s.media(hls))))
 	front := map[string]http.Handler{}
 	if cfg.Pprof {
 		front["/debug/pprof"] = pprofMux()
 	}
 	if cfg.Stored != nil {
-		m := s.storedMux(cfg.Stored)
+		m := s.counted("http", s.storedMux(cfg.Stored))
 		front["/vod"], front["/api/v1/media"] = m, m
 	}
 	s.http = &http.Server{
@@ -175,6 +194,7 @@ func (s *Server) storedMux(st *vod.HTTP) http.Handler {
 	m.HandleFunc("GET /api/v1/media", st.ServeList)
 	m.HandleFunc("PUT /api/v1/media/{file...}", func(w http.ResponseWriter, r *http.Request) {
 		if file := r.PathValue("file"); !s.refused(w, r, file, true) {
+			r.Body = countingBody{r.Body, &s.uploaded}
 			st.ServeUpload(w, r, file)
 		}
 	})
@@ -303,6 +323,19 @@ type urlsJSON struct {
 	RTSP  string `json:"rtsp"`
 }
 
+func tracksJSON(tracks []*relay.Track) []trackJSON {
+	out := []trackJSON{}
+	for _, t := range tracks {
+		kind := "audio"
+		if t.Codec.IsVideo() {
+			kind = "video"
+		}
+		out = append(out, trackJSON{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
+			SampleRate: t.SampleRate, Channels: t.Channels})
+	}
+	return out
+}
+
 func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 	host := r.Host
 	if h, _, err := net.SplitHostPort(host); err == nil {
@@ -320,7 +353,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 		_, name, _ := strings.Cut(stats.Path, "/")
 		js := streamJSON{
 			Path: stats.Path, Name: name, Publishing: stats.Publishing, Protocol: stats.Protocol,
-			Tracks: []trackJSON{}, Viewers: map[string]int{},
+			Viewers: map[string]int{},
 			URLs: urlsJSON{
 				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",
 				HLS:  "/" + stats.Path + "/index.m3u8",
@@ -334,14 +367,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 				js.BitrateKbps = int(float64(stats.Bytes) * 8 / up.Seconds() / 1000)
 			}
 		}
-		for _, t := range stats.Tracks {
-			kind := "audio"
-			if t.Codec.IsVideo() {
-				kind = "video"
-			}
-			js.Tracks = append(js.Tracks, trackJSON{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
-				SampleRate: t.SampleRate, Channels: t.Channels})
-		}
+		js.Tracks = tracksJSON(stats.Tracks)
 		for proto, byPath := range viewers {
 			js.Viewers[proto] = byPath[stats.Path]
 		}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/session"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
 )
@@ -54,8 +56,11 @@ type App struct {
 	Media  *vod.Library
 	Stored *vod.Player // stored files played to RTMP (and later RTSP) viewers
 	Record *record.Recorder
+	// Sessions is the book of every publisher and viewer, of every protocol.
+	Sessions *session.Table
 
 	cfg     conf.Config
+	metrics *http.Server // the separate metrics port's; nil: none
 	log     *slog.Logger
 	lns     listeners
 	limiter *connlimit.Limiter
@@ -92,7 +97,9 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	stored := vod.NewPlayer(media)
 	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 4), stopSources: func() {}}
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 5), stopSources: func() {},
+		Sessions: &session.Table{}}
+	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
@@ -101,14 +108,39 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
 	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}
+	if t.Web.Control == nil {
+		t.Web.Control = &web.Control{}
+	}
+	t.Web.Control.Recorder = a.Record
+	t.Web.Control.Config = func() any { return a.cfg.Shown() }
+	var m http.Handler
+	m, t.Web.Metrics = a.metricsHandler(viewers), nil
+	if lns.metrics == nil {
+		t.Web.Metrics = m
+	} else {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m)
+		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: t.Web.ReadHeaderTimeout}
+	}
+	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
+	return a, nil
+}
+
+// metricsHandler serves the Prometheus metrics of every part.
+func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler {
 	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}, Connections: a.limiter,
-		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals}}
+		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals},
+		Sessions: a.Sessions,
+		Recordings: func() (uint64, uint64) {
+			st := a.Record.Stats()
+			return st.Bytes, st.Files
+		},
+		Uploaded: func() uint64 { return a.Web.Uploaded() },
+	}
 	for proto, v := range viewers {
 		src.Readers[proto] = v.Viewers
 	}
-	t.Web.Metrics = metrics.Handler(src)
-	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
-	return a, nil
+	return metrics.Handler(src)
 }
 
 // tuning derives every part's configuration from the operator's.
@@ -123,18 +155,23 @@ func tuning(cfg conf.Config) Tuning {
 	t.FMP4.MaxLag = cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
+	t.Web.APIKey = web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback}
 	t.Record = record.DefaultConfig()
 	t.Record.Enabled = cfg.Recorded
 	t.Record.Segment, t.Record.DeleteAfter, t.Record.MaxBytes = cfg.RecordSegment, cfg.RecordDeleteAfter, int64(cfg.RecordMaxBytes)
 	return t
 }
 
-// Addrs are the addresses the app listens on.
-type Addrs struct{ RTMP, RTSP, HTTP string }
+// Addrs are the addresses the app listens on; Metrics is empty without a metrics port.
+type Addrs struct{ RTMP, RTSP, HTTP, Metrics string }
 
 // Addrs returns the listening addresses (with the ports the system chose for port 0).
 func (a *App) Addrs() Addrs {
-	return Addrs{a.lns.rtmp.Addr().String(), a.lns.rtsp.Addr().String(), a.lns.http.Addr().String()}
+	ad := Addrs{RTMP: a.lns.rtmp.Addr().String(), RTSP: a.lns.rtsp.Addr().String(), HTTP: a.lns.http.Addr().String()}
+	if a.lns.metrics != nil {
+		ad.Metrics = a.lns.metrics.Addr().String()
+	}
+	return ad
 }
 
 // Start serves every listener and, when configured, publishes the demo stream. A server that
@@ -151,6 +188,9 @@ func (a *App) Start() {
 	serve("rtmp", a.RTMP, a.lns.rtmp)
 	serve("rtsp", a.RTSP, a.lns.rtsp)
 	serve("http", a.Web, a.lns.http)
+	if a.metrics != nil {
+		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
+	}
 	var ctx context.Context
 	ctx, a.stopSources = context.WithCancel(context.Background())
 	if a.cfg.Demo {
@@ -180,7 +220,7 @@ func (a *App) Start() {
 		})
 	}
 	addrs := a.Addrs()
-	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP,
+	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
 		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
 }
@@ -221,14 +261,15 @@ func (a *App) Run(ctx context.Context) error {
 // servers' own Shutdown. Then everything left is closed.
 func (a *App) Shutdown(ctx context.Context) error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx))
+		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx),
+			a.closeMetrics())
 	}, ctx)
 }
 
 // Close stops everything at once.
 func (a *App) Close() error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close())
+		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close(), a.closeMetrics())
 	}, context.Background())
 }
 
@@ -252,15 +293,18 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	return err
 }
 
-type listeners struct{ rtmp, rtsp, http net.Listener }
+type listeners struct{ rtmp, rtsp, http, metrics net.Listener }
 
-// listenAll opens the three TCP ports, or none.
+// listenAll opens the TCP ports, or none.
 func listenAll(cfg conf.Config) (listeners, error) {
 	var ls listeners
 	for _, l := range []struct {
 		name, addr string
 		dst        *net.Listener
-	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}} {
+	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}, {"metrics", cfg.Metrics, &ls.metrics}} {
+		if l.addr == "" {
+			continue // only the metrics port is optional; Validate sees to the others
+		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			ls.close()
@@ -274,11 +318,28 @@ func listenAll(cfg conf.Config) (listeners, error) {
 func (a *App) closeListeners() { a.lns.close() }
 
 func (ls listeners) close() {
-	for _, l := range []net.Listener{ls.rtmp, ls.rtsp, ls.http} {
+	for _, l := range []net.Listener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {
 		if l != nil {
 			_ = l.Close()
 		}
 	}
+}
+
+func (a *App) closeMetrics() error {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.Close()
+}
+
+// metricsServer serves the metrics port; Serve returns nil once closed, like the others.
+type metricsServer struct{ *http.Server }
+
+func (m metricsServer) Serve(l net.Listener) error {
+	if err := m.Server.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics serve: %w", err)
+	}
+	return nil
 }
 
 func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }

@@ -28,6 +28,7 @@ type Config struct {
 	RTMP              string        `yaml:"rtmp"`
 	RTSP              string        `yaml:"rtsp"`
 	HTTP              string        `yaml:"http"`
+	Metrics           string        `yaml:"metrics"`
 	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
 	RTSPRTCPPort      int           `yaml:"rtsp_rtcp_port"`
 	RTSPMulticast     string        `yaml:"rtsp_multicast"`
@@ -48,6 +49,8 @@ type Config struct {
 	PublishKey        string        `yaml:"publish_key"`
 	ReadKey           string        `yaml:"read_key"`
 	OnPublish         string        `yaml:"on_publish"`
+	APIKey            string        `yaml:"api_key"`
+	APIKeyLoopback    bool          `yaml:"api_key_loopback"`
 	Record            bool          `yaml:"record"`
 	RecordSegment     time.Duration `yaml:"record_segment"`
 	RecordDeleteAfter time.Duration `yaml:"record_delete_after"`
@@ -102,6 +105,7 @@ func (c *Config) fields() []field {
 		{"rtmp", "RTMP listen address (publish and play)", &c.RTMP},
 		{"rtsp", "RTSP listen address", &c.RTSP},
 		{"http", "HTTP listen address (web player, API)", &c.HTTP},
+		{"metrics", "listen address of a separate Prometheus /metrics port (empty: /metrics on the HTTP port)", &c.Metrics},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
 		{"rtsp_rtcp_port", "RTSP RTCP/UDP port, the RTP port + 1", &c.RTSPRTCPPort},
 		{"rtsp_multicast", "RTSP UDP multicast address range, e.g. 224.1.0.0/16 (empty: off)", &c.RTSPMulticast},
@@ -122,6 +126,8 @@ func (c *Config) fields() []field {
 		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
+		{"api_key", "key of the control API (Authorization: Bearer KEY); without it only loopback clients may use it", &c.APIKey},
+		{"api_key_loopback", "loopback clients of the control API need the key too", &c.APIKeyLoopback},
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
 		{"record_segment", "length of one recording file; the next starts at the first keyframe after it", &c.RecordSegment},
 		{"record_delete_after", "delete recordings older than this (0: keep them)", &c.RecordDeleteAfter},
@@ -231,7 +237,11 @@ func deref(ptr any) any {
 
 // Validate checks every field; the error names the first bad one.
 func (c Config) Validate() error {
-	for _, a := range []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}} {
+	addrs := []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}}
+	if c.Metrics != "" {
+		addrs = append(addrs, struct{ name, addr string }{"metrics", c.Metrics})
+	}
+	for _, a := range addrs {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("config %s: %q is not a listen address like :1935 or 127.0.0.1:1935", a.name, a.addr)
 		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
@@ -320,6 +330,38 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config max_lag: %v must be positive", c.MaxLag)
 	}
 	return nil
+}
+
+// secrets are the fields Shown hides.
+var secrets = map[string]bool{"publish_key": true, "read_key": true, "api_key": true, "publish_keys": true}
+
+// Shown is the configuration as the control API shows it: by YAML key, with every key
+// and password replaced by "(set)".
+func (c Config) Shown() map[string]any {
+	b, err := yaml.Marshal(c)
+	out := map[string]any{}
+	if err == nil {
+		err = yaml.Unmarshal(b, &out)
+	}
+	if err != nil {
+		return map[string]any{"error": err.Error()}
+	}
+	for k, v := range out {
+		if !secrets[k] {
+			continue
+		}
+		switch v := v.(type) {
+		case string:
+			if v != "" {
+				out[k] = "(set)"
+			}
+		case map[string]any:
+			for p := range v {
+				v[p] = "(set)"
+			}
+		}
+	}
+	return out
 }
 
 // ParseLevel reads a log level name.

@@ -72,6 +72,7 @@ type Options struct {
 	Relay relay.Config       // zero: from the configuration
 	RTMP  rtmp.Config        // zero: from the configuration
 	RTSP  *rtsp.Config       // nil: from the configuration, on free UDP ports
+	Tune  func(*app.Tuning)  // last word on the parts' configuration
 }
 
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
@@ -101,6 +102,9 @@ func Start(t testing.TB, opt Options) *Server {
 		}
 		if opt.Relay != (relay.Config{}) && opt.RTSP == nil {
 			tu.RTSP.MaxLag = opt.Relay.MaxLag
+		}
+		if opt.Tune != nil {
+			opt.Tune(tu)
 		}
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/mediatest"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // discardWriter is a browser connection that takes everything at once.
@@ -44,10 +45,13 @@ func BenchmarkFMP4FanOut(b *testing.B) {
 				r    *relay.Reader
 				w    *discardWriter
 				sent *relay.Track
+				sess *session.Session
 			}
 			viewers := make([]*viewer, n)
+			var book session.Table
 			for i := range viewers {
-				viewers[i] = &viewer{r: pub.Stream().NewReader(), w: &discardWriter{h: http.Header{}}}
+				viewers[i] = &viewer{r: pub.Stream().NewReader(), w: &discardWriter{h: http.Header{}},
+					sess: book.Open(session.Info{Protocol: "web", Kind: session.Read, Path: "live/bench"})}
 			}
 			ctx := context.Background()
 			var ms runtime.MemStats
@@ -67,7 +71,7 @@ func BenchmarkFMP4FanOut(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := writeFragment(v.w, fr, &v.sent); err != nil {
+					if err := writeFragment(v.w, fr, &v.sent, v.sess); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // Relay is what the server needs from the relay.
@@ -28,6 +29,8 @@ type Config struct {
 	// MaxLag is how far behind the live edge a browser may fall before it skips to the next
 	// keyframe (relay.Config.MaxLag).
 	MaxLag time.Duration
+	// Sessions is the book browsers are entered in; nil: one of the server's own.
+	Sessions *session.Table
 }
 
 // DefaultConfig returns the defaults.
@@ -42,7 +45,6 @@ type Server struct {
 	log     *slog.Logger
 	derived *relay.Registry // the fragment streams, one per muxed relay stream
 	muxers  relay.Outputs[*muxer]
-	viewers relay.Viewers
 }
 
 // New returns a server reading from relays.
@@ -51,6 +53,9 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	dc.Grace = 0 // the source stream has the grace window; its fragments just follow it
 	if cfg.MaxLag > 0 {
 		dc.MaxLag = cfg.MaxLag
+	}
+	if cfg.Sessions == nil {
+		cfg.Sessions = &session.Table{}
 	}
 	s := &Server{cfg: cfg, relays: relays, log: log, derived: relay.NewRegistry(dc)}
 	s.muxers = relay.Outputs[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, Label: "http-fmp4"}
@@ -97,15 +102,22 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string)
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	s.viewers.Add(path, 1)
-	defer s.viewers.Add(path, -1)
+	ctx, kick := context.WithCancelCause(r.Context())
+	defer kick(nil)
+	sess := s.cfg.Sessions.Open(session.Info{Protocol: "web", Kind: session.Read, Path: path, Remote: r.RemoteAddr, Transport: "fMP4"})
+	sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
+	sess.OnKick(func() { kick(session.ErrKicked) })
 	s.log.Info("viewer join", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr)
-	err = s.sendFragments(r.Context(), w, rc, reader)
+	err = s.sendFragments(ctx, w, rc, reader, sess)
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = cause
+	}
+	sess.Close(err)
 	s.log.Info("viewer leave", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr, "reason", reason(err))
 	return nil
 }
 
-func (s *Server) sendFragments(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, reader *relay.Reader) error {
+func (s *Server) sendFragments(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, reader *relay.Reader, sess *session.Session) error {
 	var sent *relay.Track
 	var deadlineAt time.Time
 	for {
@@ -117,7 +129,7 @@ func (s *Server) sendFragments(ctx context.Context, w http.ResponseWriter, rc *h
 			deadlineAt = now
 			_ = rc.SetWriteDeadline(now.Add(s.cfg.WriteTimeout))
 		}
-		if err := writeFragment(w, f, &sent); err != nil {
+		if err := writeFragment(w, f, &sent, sess); err != nil {
 			return err
 		}
 		if !reader.Ready() {
@@ -130,14 +142,17 @@ func (s *Server) sendFragments(ctx context.Context, w http.ResponseWriter, rc *h
 
 // writeFragment writes one shared fragment, preceded by its init segment if the browser does
 // not have that one yet. It is the whole per-browser cost of a frame: no copy, no allocation.
-func writeFragment(w http.ResponseWriter, f *relay.Frame, sent **relay.Track) error {
+func writeFragment(w http.ResponseWriter, f *relay.Frame, sent **relay.Track, sess *session.Session) error {
 	if f.Track != *sent {
 		*sent = f.Track
-		if _, err := w.Write(f.Track.Config); err != nil {
+		n, err := w.Write(f.Track.Config)
+		sess.AddOut(n)
+		if err != nil {
 			return err
 		}
 	}
-	_, err := w.Write(f.Payload)
+	n, err := w.Write(f.Payload)
+	sess.AddOut(n)
 	return err
 }
 
@@ -153,4 +168,4 @@ func reason(err error) string {
 }
 
 // Viewers returns how many browsers watch each path.
-func (s *Server) Viewers() map[string]int { return s.viewers.Viewers() }
+func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("web") }
