@@ -8,6 +8,7 @@ require (
 	github.com/bluenviron/gortsplib/v5 v5.6.4
 	github.com/bluenviron/mediacommon/v2 v2.9.3
 	github.com/chromedp/chromedp v0.23.0
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/grafana/pyroscope-go v1.4.3
 	github.com/pion/rtcp v1.2.17
 	github.com/pion/rtp v1.10.6

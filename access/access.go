@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -163,3 +164,25 @@ func Reason(err error) string {
 		return "other"
 	}
 }
+
+// Switch is a Policy that may be replaced while servers use it (a configuration reload):
+// every request is decided by the policy current when it asks.
+type Switch struct{ p atomic.Pointer[Policy] }
+
+// NewSwitch returns a Switch deciding with p.
+func NewSwitch(p *Policy) *Switch {
+	s := &Switch{}
+	s.Set(p)
+	return s
+}
+
+// Set makes p the policy from now on.
+func (s *Switch) Set(p *Policy) { s.p.Store(p) }
+
+// AllowPublish says whether r may publish, by the current policy.
+func (s *Switch) AllowPublish(ctx context.Context, r Request) error {
+	return s.p.Load().AllowPublish(ctx, r)
+}
+
+// AllowRead says whether r may watch, by the current policy.
+func (s *Switch) AllowRead(r Request) error { return s.p.Load().AllowRead(r) }

@@ -23,6 +23,13 @@ type Limiter struct {
 	refused  map[string]uint64    // by limit: "server", "per_address"
 }
 
+// SetLimits changes the limits (a reload); connections held over a lowered limit stay.
+func (lim *Limiter) SetLimits(max, perIP int) {
+	lim.mu.Lock()
+	lim.Max, lim.PerIP = max, perIP
+	lim.mu.Unlock()
+}
+
 // Listen wraps l so that its connections count against the limits.
 func (lim *Limiter) Listen(l net.Listener, name string) net.Listener {
 	return &listener{Listener: l, lim: lim, name: name}

@@ -27,6 +27,14 @@ func NewRegistry(cfg Config) *Registry {
 	return &Registry{cfg: cfg, streams: make(map[string]*Stream)}
 }
 
+// SetLimits changes the limit of live streams and the grace window (a reload). Streams over
+// a lowered limit stay; a grace window already running keeps its length.
+func (g *Registry) SetLimits(maxStreams int, grace time.Duration) {
+	g.mu.Lock()
+	g.cfg.MaxStreams, g.cfg.Grace = maxStreams, grace
+	g.mu.Unlock()
+}
+
 // Publish makes the caller the publisher of path. A stream in its grace window is taken over
 // with its readers; a stream that has a publisher gives ErrAlreadyPublishing.
 func (g *Registry) Publish(path string) (*Publisher, error) {

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,18 +16,32 @@ import (
 )
 
 func main() {
-	cfg, err := conf.Load(os.Args[1:], os.Getenv, os.Stderr)
+	args := os.Args[1:]
+	cfg, err := conf.Load(args, os.Getenv, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relaycast:", err)
 		os.Exit(2)
 	}
-	level, _ := conf.ParseLevel(cfg.LogLevel)
+	level := new(slog.LevelVar)
+	l, _ := conf.ParseLevel(cfg.LogLevel)
+	level.Set(l)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	a, err := app.New(cfg, log, nil)
 	if err == nil {
+		a.LogLevel = level
+		reloads, stopReloads := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.ReloadOn(reloads, hup, func() (conf.Config, error) { return conf.Load(args, os.Getenv, io.Discard) })
+		}()
 		err = a.Run(ctx)
+		stopReloads()
+		<-done
 	}
 	if err != nil {
 		log.Error("relaycast stopped", "err", err)

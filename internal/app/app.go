@@ -36,6 +36,8 @@ const ShutdownTimeout = 5 * time.Second
 // Tuning is each part's configuration as New derives it from conf.Config. A test may adjust
 // what operators cannot set (timeouts, buffer sizes) before the parts are built.
 type Tuning struct {
+	policy *access.Switch // what RTMP, RTSP and the web decide with, replaced on reload
+
 	Relay  relay.Config
 	RTMP   rtmp.Config
 	RTSP   rtsp.Config
@@ -58,17 +60,22 @@ type App struct {
 	Record *record.Recorder
 	// Sessions is the book of every publisher and viewer, of every protocol.
 	Sessions *session.Table
+	// LogLevel, when set, is the level of the log, which a reload changes.
+	LogLevel *slog.LevelVar
 
-	cfg     conf.Config
-	metrics *http.Server // the separate metrics port's; nil: none
-	log     *slog.Logger
-	lns     listeners
-	limiter *connlimit.Limiter
+	cfgMu    sync.Mutex
+	cfg      conf.Config  // under cfgMu
+	reloadMu sync.Mutex   // one reload at a time
+	metrics  *http.Server // the separate metrics port's; nil: none
+	log      *slog.Logger
+	lns      listeners
+	limiter  *connlimit.Limiter
+	policy   *access.Switch
 
-	stopSources context.CancelFunc
-	wg          sync.WaitGroup
-	errc        chan error
-	stopOnce    sync.Once
+	sources  sources // the demo and playlists
+	wg       sync.WaitGroup
+	errc     chan error
+	stopOnce sync.Once
 }
 
 // New validates cfg, derives each part's configuration (passed to tune, when not nil), opens
@@ -97,8 +104,9 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	stored := vod.NewPlayer(media)
 	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 5), stopSources: func() {},
-		Sessions: &session.Table{}}
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 5),
+		Sessions: &session.Table{}, policy: t.policy}
+	a.sources.init()
 	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	a.Relays = relay.NewRegistry(t.Relay)
@@ -112,7 +120,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 		t.Web.Control = &web.Control{}
 	}
 	t.Web.Control.Recorder = a.Record
-	t.Web.Control.Config = func() any { return a.cfg.Shown() }
+	t.Web.Control.Config = func() any { return a.Config().Shown() }
 	var m http.Handler
 	m, t.Web.Metrics = a.metricsHandler(viewers), nil
 	if lns.metrics == nil {
@@ -145,8 +153,8 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 
 // tuning derives every part's configuration from the operator's.
 func tuning(cfg conf.Config) Tuning {
-	policy := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
-	t := Tuning{Relay: relay.DefaultConfig(), RTMP: rtmp.DefaultConfig(), RTSP: rtsp.DefaultConfig(),
+	policy := access.NewSwitch(policyOf(cfg))
+	t := Tuning{policy: policy, Relay: relay.DefaultConfig(), RTMP: rtmp.DefaultConfig(), RTSP: rtsp.DefaultConfig(),
 		FMP4: fmp4.DefaultConfig(), HLS: hls.DefaultConfig(), Web: web.DefaultConfig()}
 	t.Relay.Grace, t.Relay.MaxLag, t.Relay.MaxStreams = cfg.Grace, cfg.MaxLag, cfg.MaxStreams
 	t.RTMP.Access, t.RTMP.NoDelay = policy, cfg.RTMPNoDelay
@@ -191,34 +199,7 @@ func (a *App) Start() {
 	if a.metrics != nil {
 		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
 	}
-	var ctx context.Context
-	ctx, a.stopSources = context.WithCancel(context.Background())
-	if a.cfg.Demo {
-		a.wg.Go(func() {
-			demo, err := Demo("live/demo", a.log)
-			if err == nil {
-				err = demo.Run(ctx, a.Relays)
-			}
-			if err != nil && !errors.Is(err, context.Canceled) {
-				a.errc <- err
-			}
-		})
-	}
-	for path, p := range a.cfg.Paths {
-		if len(p.Playlist) == 0 {
-			continue
-		}
-		pl := &vod.Playlist{Path: path, Once: p.Loop != nil && !*p.Loop, Media: a.Media, Log: a.log}
-		for _, file := range p.Playlist {
-			name, _, _ := vod.SplitFile(file) // validated with the config
-			pl.Files = append(pl.Files, name)
-		}
-		a.wg.Go(func() {
-			if err := pl.Run(ctx, a.Relays); err != nil {
-				a.log.Warn("playlist stopped", "path", path, "err", err)
-			}
-		})
-	}
+	a.applySources(a.Config())
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
@@ -226,7 +207,11 @@ func (a *App) Start() {
 }
 
 // Config returns the configuration the app runs with.
-func (a *App) Config() conf.Config { return a.cfg }
+func (a *App) Config() conf.Config {
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	return a.cfg
+}
 
 // Failed delivers the error of a server that stopped by itself.
 func (a *App) Failed() <-chan error { return a.errc }
@@ -234,7 +219,7 @@ func (a *App) Failed() <-chan error { return a.errc }
 // Run starts the app, serves until ctx is done or a server fails, then shuts down within
 // ShutdownTimeout.
 func (a *App) Run(ctx context.Context) error {
-	stopProfiling, err := startProfiling(a.cfg, 15*time.Second, a.log)
+	stopProfiling, err := startProfiling(a.Config(), 15*time.Second, a.log)
 	if err != nil {
 		a.closeListeners()
 		return err
@@ -276,7 +261,7 @@ func (a *App) Close() error {
 func (a *App) stop(servers func() error, ctx context.Context) error {
 	var err error
 	a.stopOnce.Do(func() {
-		a.stopSources()
+		a.sources.stop()
 		a.Relays.Close()
 		err = errors.Join(servers(), a.Record.Close()) // recordings end with their streams
 		a.closeListeners()                             // a listener never served (Start not called) closes here
@@ -293,19 +278,19 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	return err
 }
 
-type listeners struct{ rtmp, rtsp, http, metrics net.Listener }
+type listeners struct{ rtmp, rtsp, http, metrics *movableListener }
 
 // listenAll opens the TCP ports, or none.
 func listenAll(cfg conf.Config) (listeners, error) {
 	var ls listeners
 	for _, l := range []struct {
 		name, addr string
-		dst        *net.Listener
+		dst        **movableListener
 	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}, {"metrics", cfg.Metrics, &ls.metrics}} {
 		if l.addr == "" {
 			continue // only the metrics port is optional; Validate sees to the others
 		}
-		ln, err := net.Listen("tcp", l.addr)
+		ln, err := listenMovable(l.addr)
 		if err != nil {
 			ls.close()
 			return ls, fmt.Errorf("%s listen %s: %w", l.name, l.addr, err)
@@ -318,7 +303,7 @@ func listenAll(cfg conf.Config) (listeners, error) {
 func (a *App) closeListeners() { a.lns.close() }
 
 func (ls listeners) close() {
-	for _, l := range []net.Listener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {
+	for _, l := range []*movableListener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {
 		if l != nil {
 			_ = l.Close()
 		}

@@ -3,6 +3,7 @@
 package conf
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +61,9 @@ type Config struct {
 	PublishKeys map[string]string `yaml:"publish_keys"`
 	// Paths sets what differs for one live path (YAML only).
 	Paths map[string]Path `yaml:"paths"`
+	// File is the YAML file the configuration was read from (-config), which a reload
+	// reads again; empty: none.
+	File string `yaml:"-"`
 }
 
 // Path is the settings of one live path.
@@ -159,7 +164,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *file != "" {
-		if err := c.loadYAML(*file); err != nil {
+		if err := c.ReadFile(*file); err != nil {
 			return c, err
 		}
 	}
@@ -181,18 +186,43 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	return c, c.Validate()
 }
 
-func (c *Config) loadYAML(path string) error {
+// ReadFile sets what the YAML file at path sets, and remembers the file (File). Unknown keys
+// and values of the wrong type are errors that name the key.
+func (c *Config) ReadFile(path string) error {
+	c.File = path
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
 	}
 	defer f.Close()
-	dec := yaml.NewDecoder(f)
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config file %s: %w", path, err)
+		return fmt.Errorf("config file %s: %w", path, blame(data, err))
 	}
 	return nil
+}
+
+// blame names the top-level key whose value err is about (yaml.v3 gives only a line for a
+// value of the wrong type), by decoding each key on its own.
+func blame(data []byte, err error) error {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return err
+	}
+	m := root.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		one := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[i : i+2]}
+		var probe Config
+		if kerr := one.Decode(&probe); kerr != nil {
+			return fmt.Errorf("%s: %w", m.Content[i].Value, kerr)
+		}
+	}
+	return err
 }
 
 func setField(ptr any, v string) error {
@@ -338,14 +368,7 @@ var secrets = map[string]bool{"publish_key": true, "read_key": true, "api_key": 
 // Shown is the configuration as the control API shows it: by YAML key, with every key
 // and password replaced by "(set)".
 func (c Config) Shown() map[string]any {
-	b, err := yaml.Marshal(c)
-	out := map[string]any{}
-	if err == nil {
-		err = yaml.Unmarshal(b, &out)
-	}
-	if err != nil {
-		return map[string]any{"error": err.Error()}
-	}
+	out := c.raw()
 	for k, v := range out {
 		if !secrets[k] {
 			continue
@@ -384,3 +407,26 @@ func (b boolFlag) String() string {
 }
 func (b boolFlag) Set(s string) error { *b.v = s; return nil }
 func (b boolFlag) IsBoolFlag() bool   { return true }
+
+// Changed names the settings that differ between a and b, by YAML key (values are not
+// shown: some are secrets).
+func Changed(a, b Config) []string {
+	am, bm := a.raw(), b.raw()
+	var keys []string
+	for k, v := range bm {
+		if fmt.Sprint(am[k]) != fmt.Sprint(v) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// raw is the configuration by YAML key.
+func (c Config) raw() map[string]any {
+	out := map[string]any{}
+	if b, err := yaml.Marshal(c); err == nil {
+		_ = yaml.Unmarshal(b, &out)
+	}
+	return out
+}

@@ -25,6 +25,7 @@ func TestConfigPrecedenceIsDefaultsFileEnvironmentFlags(t *testing.T) {
 	want := Default()
 	want.RTMP, want.HTTP, want.RTSP = ":1000", ":2001", ":3002"
 	want.Grace, want.Demo, want.LogLevel = 30*time.Second, false, "debug"
+	want.File = file
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("config = %+v\nwant     %+v", c, want)
 	}
@@ -90,5 +91,29 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want it to name %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// A value of the wrong type in the file is reported with its key, not just its line.
+func TestFileErrorNamesTheKey(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "relaycast.yaml")
+	if err := os.WriteFile(file, []byte("rtmp: \":1000\"\ngrace: lots\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load([]string{"-config", file}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "grace:") || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("error %v, want it to name grace and its line", err)
+	}
+}
+
+func TestChangedNamesTheKeysThatDiffer(t *testing.T) {
+	a, b := Default(), Default()
+	b.PublishKey, b.Grace = "k", time.Minute
+	b.PublishKeys = map[string]string{"live/x": "y"}
+	if got := Changed(a, b); !reflect.DeepEqual(got, []string{"grace", "publish_key", "publish_keys"}) {
+		t.Fatalf("Changed = %v", got)
+	}
+	if shown := b.Shown(); shown["publish_key"] != "(set)" || shown["publish_keys"].(map[string]any)["live/x"] != "(set)" {
+		t.Fatalf("Shown leaks a key: %v", shown)
 	}
 }

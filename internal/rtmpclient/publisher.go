@@ -28,6 +28,9 @@ func Publish(ctx context.Context, rawURL string) (*Publisher, error) {
 	if !ok {
 		return nil, fmt.Errorf("rtmp publish %s: want rtmp://host/app/name", rawURL)
 	}
+	if u.RawQuery != "" {
+		name += "?" + u.RawQuery // where the stream key goes
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {

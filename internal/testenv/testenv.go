@@ -54,7 +54,10 @@ type Server struct {
 	RTMPAddr string
 	RTSPAddr string
 	HTTPAddr string
-	logs     *syncBuffer
+	// ConfigFile is the configuration file of Options.YAML, which the server reloads when
+	// it changes; empty without one.
+	ConfigFile string
+	logs       *syncBuffer
 }
 
 // HTTPURL returns the http:// URL of a path (e.g. "/live/demo") on this server.
@@ -73,19 +76,42 @@ type Options struct {
 	RTMP  rtmp.Config        // zero: from the configuration
 	RTSP  *rtsp.Config       // nil: from the configuration, on free UDP ports
 	Tune  func(*app.Tuning)  // last word on the parts' configuration
+	// YAML, when set, is written to a configuration file read over the test's defaults
+	// (before Conf); the server reloads it when it changes (Server.ConfigFile).
+	YAML string
 }
 
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
 func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
 	CheckLeaks(t)
-	cfg := conf.Default()
-	cfg.RTMP, cfg.RTSP, cfg.HTTP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Demo, cfg.Grace = false, 2*time.Second
-	cfg.MediaDir = t.TempDir()
-	cfg.RTSPRTPPort, cfg.RTSPRTCPPort = FreeUDPPair(t)
-	if opt.Conf != nil {
-		opt.Conf(&cfg)
+	base := conf.Default()
+	base.RTMP, base.RTSP, base.HTTP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	base.Demo, base.Grace = false, 2*time.Second
+	base.MediaDir = t.TempDir()
+	base.RTSPRTPPort, base.RTSPRTCPPort = FreeUDPPair(t)
+	var file string
+	if opt.YAML != "" {
+		file = filepath.Join(t.TempDir(), "relaycast.yaml")
+		if err := os.WriteFile(file, []byte(opt.YAML), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (conf.Config, error) {
+		cfg := base
+		if file != "" {
+			if err := cfg.ReadFile(file); err != nil {
+				return cfg, err
+			}
+		}
+		if opt.Conf != nil {
+			opt.Conf(&cfg)
+		}
+		return cfg, cfg.Validate()
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -111,7 +137,18 @@ func Start(t testing.TB, opt Options) *Server {
 		t.Fatal(err)
 	}
 	a.Start()
+	stopReloads := func() {}
+	if file != "" {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.ReloadOn(ctx, nil, load)
+		}()
+		stopReloads = func() { cancel(); <-done }
+	}
 	t.Cleanup(func() {
+		stopReloads()
 		if err := a.Close(); err != nil {
 			t.Errorf("server close: %v", err)
 		}
@@ -122,7 +159,7 @@ func Start(t testing.TB, opt Options) *Server {
 		}
 	})
 	addrs := a.Addrs()
-	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP, logs: logs}
+	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP, ConfigFile: file, logs: logs}
 }
 
 // WaitLog waits until the server has logged a line containing all of parts, and fails the

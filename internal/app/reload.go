@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/vod"
+	"github.com/relaycast/relaycast/web"
+)
+
+func policyOf(cfg conf.Config) *access.Policy {
+	return &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
+}
+
+// Reload applies cfg to the running server without dropping a viewer or a publisher: keys,
+// limits, recording, the demo and playlists, the control API key, the log level and the
+// listening addresses (a changed address moves only that port). What a running server cannot
+// change is logged and keeps its old value. On an error nothing changes.
+func (a *App) Reload(cfg conf.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	old := a.Config()
+	if kept := keepRunning(old, &cfg); len(kept) > 0 {
+		a.log.Warn("configuration: these settings change at the next start", "keys", kept)
+	}
+	if err := a.moveListeners(old, cfg); err != nil {
+		return err
+	}
+	a.policy.Set(policyOf(cfg))
+	a.limiter.SetLimits(cfg.MaxConns, cfg.MaxConnsPerIP)
+	a.Relays.SetLimits(cfg.MaxStreams, cfg.Grace)
+	a.Record.SetEnabled(cfg.Recorded)
+	a.Web.SetAPIKey(web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback})
+	if a.LogLevel != nil {
+		level, _ := conf.ParseLevel(cfg.LogLevel) // validated
+		a.LogLevel.Set(level)
+	}
+	a.cfgMu.Lock()
+	a.cfg = cfg
+	a.cfgMu.Unlock()
+	a.applySources(cfg)
+	a.log.Info("configuration reloaded", "changed", conf.Changed(old, cfg))
+	return nil
+}
+
+// keepRunning puts back in cfg the settings a running server cannot change, and names them.
+func keepRunning(old conf.Config, cfg *conf.Config) []string {
+	var kept []string
+	keep := func(name string, changed bool, restore func()) {
+		if changed {
+			kept = append(kept, name)
+			restore()
+		}
+	}
+	keep("rtsp_rtp_port", cfg.RTSPRTPPort != old.RTSPRTPPort, func() { cfg.RTSPRTPPort = old.RTSPRTPPort })
+	keep("rtsp_rtcp_port", cfg.RTSPRTCPPort != old.RTSPRTCPPort, func() { cfg.RTSPRTCPPort = old.RTSPRTCPPort })
+	keep("rtsp_multicast", cfg.RTSPMulticast != old.RTSPMulticast, func() { cfg.RTSPMulticast = old.RTSPMulticast })
+	keep("media_dir", cfg.MediaDir != old.MediaDir, func() { cfg.MediaDir = old.MediaDir })
+	keep("max_upload", cfg.MaxUpload != old.MaxUpload, func() { cfg.MaxUpload = old.MaxUpload })
+	keep("max_lag", cfg.MaxLag != old.MaxLag, func() { cfg.MaxLag = old.MaxLag })
+	keep("rtmp_nodelay", cfg.RTMPNoDelay != old.RTMPNoDelay, func() { cfg.RTMPNoDelay = old.RTMPNoDelay })
+	keep("pprof", cfg.Pprof != old.Pprof, func() { cfg.Pprof = old.Pprof })
+	keep("pyroscope_url", cfg.PyroscopeURL != old.PyroscopeURL || cfg.PyroscopeApp != old.PyroscopeApp || cfg.PyroscopeTags != old.PyroscopeTags,
+		func() {
+			cfg.PyroscopeURL, cfg.PyroscopeApp, cfg.PyroscopeTags = old.PyroscopeURL, old.PyroscopeApp, old.PyroscopeTags
+		})
+	keep("record_segment", cfg.RecordSegment != old.RecordSegment, func() { cfg.RecordSegment = old.RecordSegment })
+	keep("record_delete_after", cfg.RecordDeleteAfter != old.RecordDeleteAfter, func() { cfg.RecordDeleteAfter = old.RecordDeleteAfter })
+	keep("record_max_bytes", cfg.RecordMaxBytes != old.RecordMaxBytes, func() { cfg.RecordMaxBytes = old.RecordMaxBytes })
+	keep("metrics", (cfg.Metrics == "") != (old.Metrics == ""), func() { cfg.Metrics = old.Metrics })
+	return kept
+}
+
+// moveListeners listens on the addresses that changed; if one cannot be had, those already
+// moved go back and the error says which.
+func (a *App) moveListeners(old, cfg conf.Config) error {
+	type move struct {
+		name     string
+		ln       *movableListener
+		from, to string
+	}
+	var moved []move
+	for _, m := range []move{{"rtmp", a.lns.rtmp, old.RTMP, cfg.RTMP}, {"rtsp", a.lns.rtsp, old.RTSP, cfg.RTSP},
+		{"http", a.lns.http, old.HTTP, cfg.HTTP}, {"metrics", a.lns.metrics, old.Metrics, cfg.Metrics}} {
+		if m.from == m.to || m.ln == nil {
+			continue
+		}
+		if err := m.ln.move(m.to); err != nil {
+			for _, back := range slices.Backward(moved) {
+				_ = back.ln.move(back.from)
+			}
+			return fmt.Errorf("config %s: listen %s: %w", m.name, m.to, err)
+		}
+		a.log.Info("listener moved", "listener", m.name, "from", m.from, "to", m.ln.Addr().String())
+		moved = append(moved, m)
+	}
+	return nil
+}
+
+// ReloadOn reloads the configuration with load whenever cfg.File changes (when there is one)
+// or a signal arrives on hup, until ctx ends. A configuration that does not load or apply is
+// logged with the field it names, and the running one stays.
+func (a *App) ReloadOn(ctx context.Context, hup <-chan os.Signal, load func() (conf.Config, error)) {
+	reload := func(why string) {
+		cfg, err := load()
+		if err == nil {
+			err = a.Reload(cfg)
+		}
+		if err != nil {
+			a.log.Error("configuration not reloaded: the running one stays", "why", why, "err", err)
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if file := a.Config().File; file != "" {
+		wg.Go(func() {
+			if err := conf.Watch(ctx, file, func() { reload("file changed") }); err != nil {
+				a.log.Error("configuration file not watched", "file", file, "err", err)
+			}
+		})
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			reload("SIGHUP")
+		}
+	}
+}
+
+// sources are the app's own publishers, the demo and the playlists, each under a context of
+// its own so that a reload starts, stops or replaces one without touching the others.
+type sources struct {
+	mu      sync.Mutex
+	ctx     context.Context // ends at stop
+	cancel  context.CancelFunc
+	running map[string]*source // by path
+}
+
+type source struct {
+	what   string // what it plays; a change replaces it
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *sources) init() {
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.running = map[string]*source{}
+}
+
+// stop ends every source; none starts after it.
+func (s *sources) stop() {
+	s.mu.Lock()
+	s.cancel()
+	s.mu.Unlock()
+}
+
+// applySources runs what cfg asks for: the demo at live/demo and each path's playlist. One
+// whose files changed is stopped and started again, and its viewers wait for the new one
+// within the grace window.
+func (a *App) applySources(cfg conf.Config) {
+	want := map[string]*vod.Playlist{}
+	if cfg.Demo {
+		demo, err := Demo("live/demo", a.log)
+		if err != nil {
+			a.log.Error("demo not started", "err", err)
+		} else {
+			want["live/demo"] = demo
+		}
+	}
+	for path, p := range cfg.Paths {
+		if len(p.Playlist) == 0 {
+			continue
+		}
+		pl := &vod.Playlist{Path: path, Once: p.Loop != nil && !*p.Loop, Media: a.Media, Log: a.log}
+		for _, file := range p.Playlist {
+			name, _, _ := vod.SplitFile(file) // validated with the config
+			pl.Files = append(pl.Files, name)
+		}
+		want[path] = pl
+	}
+	s := &a.sources
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	for path, src := range s.running {
+		if pl, ok := want[path]; !ok || describe(pl) != src.what {
+			src.cancel()
+			<-src.done
+			delete(s.running, path)
+		}
+	}
+	for path, pl := range want {
+		if s.running[path] != nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		src := &source{what: describe(pl), cancel: cancel, done: make(chan struct{})}
+		s.running[path] = src
+		a.wg.Go(func() {
+			defer close(src.done)
+			if err := pl.Run(ctx, a.Relays); err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn("playlist stopped", "path", path, "err", err)
+			}
+		})
+	}
+}
+
+func describe(pl *vod.Playlist) string { return fmt.Sprint(pl.Files, pl.Once) }
