@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -63,14 +64,17 @@ type App struct {
 	// LogLevel, when set, is the level of the log, which a reload changes.
 	LogLevel *slog.LevelVar
 
-	cfgMu    sync.Mutex
-	cfg      conf.Config  // under cfgMu
-	reloadMu sync.Mutex   // one reload at a time
-	metrics  *http.Server // the separate metrics port's; nil: none
-	log      *slog.Logger
-	lns      listeners
-	limiter  *connlimit.Limiter
-	policy   *access.Switch
+	cfgMu     sync.Mutex
+	cfg       conf.Config  // under cfgMu
+	reloadMu  sync.Mutex   // one reload at a time
+	metrics   *http.Server // the separate metrics port's; nil: none
+	log       *slog.Logger
+	lns       listeners
+	limiter   *connlimit.Limiter
+	policy    *access.Switch
+	certs     *certs
+	certMu    sync.Mutex
+	stopCerts context.CancelFunc // ends the watch of the certificate's files
 
 	sources  sources // the demo and playlists
 	wg       sync.WaitGroup
@@ -95,7 +99,14 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	lns, err := listenAll(cfg)
+	tlsCerts := newCerts()
+	if cfg.TLSCert != "" {
+		if err := tlsCerts.load(cfg.TLSCert, cfg.TLSKey); err != nil {
+			media.Close()
+			return nil, err
+		}
+	}
+	lns, err := listenAll(cfg, tlsCerts.config)
 	if err != nil {
 		media.Close()
 		return nil, err
@@ -105,7 +116,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
 	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 5),
-		Sessions: &session.Table{}, policy: t.policy}
+		Sessions: &session.Table{}, policy: t.policy, certs: tlsCerts}
 	a.sources.init()
 	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
@@ -170,14 +181,26 @@ func tuning(cfg conf.Config) Tuning {
 	return t
 }
 
-// Addrs are the addresses the app listens on; Metrics is empty without a metrics port.
-type Addrs struct{ RTMP, RTSP, HTTP, Metrics string }
+// Addrs are the addresses the app listens on (with the ports the system chose for port 0);
+// a port that is off has none.
+type Addrs struct{ RTMP, RTSP, HTTP, Metrics, RTMPS, RTSPS, HTTPS string }
 
-// Addrs returns the listening addresses (with the ports the system chose for port 0).
+// Addrs returns the listening addresses.
 func (a *App) Addrs() Addrs {
-	ad := Addrs{RTMP: a.lns.rtmp.Addr().String(), RTSP: a.lns.rtsp.Addr().String(), HTTP: a.lns.http.Addr().String()}
-	if a.lns.metrics != nil {
-		ad.Metrics = a.lns.metrics.Addr().String()
+	var ad Addrs
+	for _, p := range []struct {
+		dst  *string
+		ln   *listener
+		name string
+	}{{&ad.RTMP, a.lns.rtmp, "rtmp"}, {&ad.RTSP, a.lns.rtsp, "rtsp"}, {&ad.HTTP, a.lns.http, "http"},
+		{&ad.Metrics, a.lns.metrics, "metrics"}, {&ad.RTMPS, a.lns.rtmp, "rtmps"}, {&ad.RTSPS, a.lns.rtsp, "rtsps"},
+		{&ad.HTTPS, a.lns.http, "https"}} {
+		if p.ln == nil {
+			continue
+		}
+		if addr := p.ln.addrOf(p.name); addr != nil {
+			*p.dst = addr.String()
+		}
 	}
 	return ad
 }
@@ -200,8 +223,10 @@ func (a *App) Start() {
 		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
 	}
 	a.applySources(a.Config())
+	a.followCerts()
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
+		"rtmps", addrs.RTMPS, "rtsps", addrs.RTSPS, "https", addrs.HTTPS,
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
 		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
 }
@@ -278,24 +303,52 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	return err
 }
 
-type listeners struct{ rtmp, rtsp, http, metrics *movableListener }
+// listeners are each server's: RTMP (with RTMPS), RTSP (with RTSPS), HTTP (with HTTPS), and
+// the metrics port when it has one of its own (else nil).
+type listeners struct{ rtmp, rtsp, http, metrics *listener }
 
-// listenAll opens the TCP ports, or none.
-func listenAll(cfg conf.Config) (listeners, error) {
-	var ls listeners
-	for _, l := range []struct {
-		name, addr string
-		dst        **movableListener
-	}{{"rtmp", cfg.RTMP, &ls.rtmp}, {"rtsp", cfg.RTSP, &ls.rtsp}, {"http", cfg.HTTP, &ls.http}, {"metrics", cfg.Metrics, &ls.metrics}} {
-		if l.addr == "" {
-			continue // only the metrics port is optional; Validate sees to the others
+// portSpec is one port as a configuration sets it.
+type portSpec struct {
+	ln   *listener
+	name string // the configuration key
+	addr string // "": closed
+	tls  bool
+}
+
+func (ls listeners) ports(cfg conf.Config) []portSpec {
+	tlsAddr := func(addr string) string {
+		if cfg.TLSCert == "" {
+			return ""
 		}
-		ln, err := listenMovable(l.addr)
-		if err != nil {
+		return addr
+	}
+	ps := []portSpec{{ls.rtmp, "rtmp", cfg.RTMP, false}, {ls.rtmp, "rtmps", tlsAddr(cfg.RTMPS), true},
+		{ls.rtsp, "rtsp", cfg.RTSP, false}, {ls.rtsp, "rtsps", tlsAddr(cfg.RTSPS), true},
+		{ls.http, "http", cfg.HTTP, false}, {ls.http, "https", tlsAddr(cfg.HTTPS), true}}
+	if ls.metrics != nil {
+		ps = append(ps, portSpec{ls.metrics, "metrics", cfg.Metrics, false})
+	}
+	return ps
+}
+
+// listenAll opens every port cfg names, or none.
+func listenAll(cfg conf.Config, tc *tls.Config) (listeners, error) {
+	ls := listeners{rtmp: newListener(), rtsp: newListener(), http: newListener()}
+	if cfg.Metrics != "" {
+		ls.metrics = newListener()
+	}
+	for _, p := range ls.ports(cfg) {
+		if p.addr == "" {
+			continue
+		}
+		var ptc *tls.Config
+		if p.tls {
+			ptc = tc
+		}
+		if err := p.ln.set(p.name, p.addr, ptc); err != nil {
 			ls.close()
-			return ls, fmt.Errorf("%s listen %s: %w", l.name, l.addr, err)
+			return ls, fmt.Errorf("%s listen %s: %w", p.name, p.addr, err)
 		}
-		*l.dst = ln
 	}
 	return ls, nil
 }
@@ -303,7 +356,7 @@ func listenAll(cfg conf.Config) (listeners, error) {
 func (a *App) closeListeners() { a.lns.close() }
 
 func (ls listeners) close() {
-	for _, l := range []*movableListener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {
+	for _, l := range []*listener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {
 		if l != nil {
 			_ = l.Close()
 		}

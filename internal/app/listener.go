@@ -1,57 +1,100 @@
 package app
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
 	"time"
 )
 
-// movableListener is a listening port whose address may change while a server serves it (a
-// reload): Accept hands out the connections of whichever socket is current. The server never
-// sees the change, and connections it holds are not touched.
-type movableListener struct {
+// listener is what one server accepts from for its whole life: one or more ports (the plain
+// one, the TLS one), each of which may move to another address, open or close while the
+// server serves (a reload). The server never sees a change, and connections it holds are not
+// touched. A TLS port hands out connections that do their handshake on first use.
+type listener struct {
 	conns  chan net.Conn
 	closed chan struct{}
 	once   sync.Once
-	wg     sync.WaitGroup // the accept goroutines
+	wg     sync.WaitGroup // the ports' accept goroutines
 
-	mu  sync.Mutex
-	cur net.Listener
+	mu    sync.Mutex
+	ports map[string]*socket // by port name: rtmp, rtmps …
+	first string             // the port Addr reports
 }
 
-func listenMovable(addr string) (*movableListener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
+type socket struct {
+	ln  net.Listener
+	tls *tls.Config
+}
+
+func newListener() *listener {
+	return &listener{conns: make(chan net.Conn), closed: make(chan struct{}), ports: map[string]*socket{}}
+}
+
+// set makes port name listen on addr (with TLS when tc is not nil): a new socket first, so
+// that no connection finds no one there, then the old one closes. An empty addr closes the
+// port. On error nothing changes.
+func (l *listener) set(name, addr string, tc *tls.Config) error {
+	var ln net.Listener
+	if addr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return err
+		}
 	}
-	m := &movableListener{conns: make(chan net.Conn), closed: make(chan struct{}), cur: ln}
-	m.accept(ln)
-	return m, nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return net.ErrClosed
+	default:
+	}
+	old := l.ports[name]
+	if ln == nil {
+		delete(l.ports, name)
+	} else {
+		p := &socket{ln: ln, tls: tc}
+		l.ports[name] = p
+		l.accept(p)
+		if l.first == "" {
+			l.first = name
+		}
+	}
+	if old != nil {
+		return old.ln.Close()
+	}
+	return nil
 }
 
-// accept feeds ln's connections to Accept until ln is closed.
-func (m *movableListener) accept(ln net.Listener) {
-	m.wg.Go(func() {
+// accept feeds p's connections to Accept until p's socket closes.
+func (l *listener) accept(p *socket) {
+	l.wg.Go(func() {
 		backoff := 5 * time.Millisecond
 		for {
-			c, err := ln.Accept()
+			c, err := p.ln.Accept()
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if err != nil { // out of file descriptors, say: wait as net/http does
 				select {
 				case <-time.After(backoff):
-				case <-m.closed:
+				case <-l.closed:
 					return
 				}
 				backoff = min(2*backoff, time.Second)
 				continue
 			}
 			backoff = 5 * time.Millisecond
+			if p.tls != nil {
+				c = tls.Server(c, p.tls)
+			}
 			select {
-			case m.conns <- c:
-			case <-m.closed:
+			case l.conns <- c:
+			case <-l.closed:
 				_ = c.Close()
 				return
 			}
@@ -59,51 +102,39 @@ func (m *movableListener) accept(ln net.Listener) {
 	})
 }
 
-// move listens on addr instead: the new socket first, so no connection finds no one there,
-// then the old one closes. On error nothing changes.
-func (m *movableListener) move(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
+func (l *listener) Accept() (net.Conn, error) {
 	select {
-	case <-m.closed:
-		m.mu.Unlock()
-		return ln.Close()
-	default:
-	}
-	old := m.cur
-	m.cur = ln
-	m.accept(ln)
-	m.mu.Unlock()
-	return old.Close()
-}
-
-func (m *movableListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-m.conns:
+	case c := <-l.conns:
 		return c, nil
-	case <-m.closed:
+	case <-l.closed:
 		return nil, net.ErrClosed
 	}
 }
 
-// Close stops listening; Accept returns net.ErrClosed from then on.
-func (m *movableListener) Close() error {
+// Close stops listening on every port; Accept returns net.ErrClosed from then on.
+func (l *listener) Close() error {
 	var err error
-	m.once.Do(func() {
-		m.mu.Lock()
-		close(m.closed)
-		err = m.cur.Close()
-		m.mu.Unlock()
-		m.wg.Wait()
+	l.once.Do(func() {
+		l.mu.Lock()
+		close(l.closed)
+		for _, p := range l.ports {
+			err = errors.Join(err, p.ln.Close())
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
 	})
 	return err
 }
 
-func (m *movableListener) Addr() net.Addr {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cur.Addr()
+// Addr is the first port's address.
+func (l *listener) Addr() net.Addr { return l.addrOf(l.first) }
+
+// addrOf is port name's address, or nil when it is closed.
+func (l *listener) addrOf(name string) net.Addr {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.ports[name]; p != nil {
+		return p.ln.Addr()
+	}
+	return nil
 }

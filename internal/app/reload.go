@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -32,7 +33,15 @@ func (a *App) Reload(cfg conf.Config) error {
 	if kept := keepRunning(old, &cfg); len(kept) > 0 {
 		a.log.Warn("configuration: these settings change at the next start", "keys", kept)
 	}
-	if err := a.moveListeners(old, cfg); err != nil {
+	if cfg.TLSCert != "" {
+		if cert, key := a.certs.files(); cert != cfg.TLSCert || key != cfg.TLSKey {
+			if err := a.certs.load(cfg.TLSCert, cfg.TLSKey); err != nil {
+				return err
+			}
+			defer a.followCerts()
+		}
+	}
+	if err := a.movePorts(old, cfg); err != nil {
 		return err
 	}
 	a.policy.Set(policyOf(cfg))
@@ -80,30 +89,33 @@ func keepRunning(old conf.Config, cfg *conf.Config) []string {
 	return kept
 }
 
-// moveListeners listens on the addresses that changed; if one cannot be had, those already
-// moved go back and the error says which.
-func (a *App) moveListeners(old, cfg conf.Config) error {
-	type move struct {
-		name     string
-		ln       *movableListener
-		from, to string
-	}
-	var moved []move
-	for _, m := range []move{{"rtmp", a.lns.rtmp, old.RTMP, cfg.RTMP}, {"rtsp", a.lns.rtsp, old.RTSP, cfg.RTSP},
-		{"http", a.lns.http, old.HTTP, cfg.HTTP}, {"metrics", a.lns.metrics, old.Metrics, cfg.Metrics}} {
-		if m.from == m.to || m.ln == nil {
+// movePorts opens, moves and closes the ports whose addresses changed; if one cannot be had,
+// those already changed go back and the error says which.
+func (a *App) movePorts(old, cfg conf.Config) error {
+	from, to := a.lns.ports(old), a.lns.ports(cfg)
+	var moved []portSpec
+	for i, p := range to {
+		if p.addr == from[i].addr {
 			continue
 		}
-		if err := m.ln.move(m.to); err != nil {
+		if err := a.setPort(p); err != nil {
 			for _, back := range slices.Backward(moved) {
-				_ = back.ln.move(back.from)
+				_ = a.setPort(back)
 			}
-			return fmt.Errorf("config %s: listen %s: %w", m.name, m.to, err)
+			return fmt.Errorf("config %s: listen %s: %w", p.name, p.addr, err)
 		}
-		a.log.Info("listener moved", "listener", m.name, "from", m.from, "to", m.ln.Addr().String())
-		moved = append(moved, m)
+		a.log.Info("listener moved", "listener", p.name, "from", from[i].addr, "to", p.addr)
+		moved = append(moved, from[i])
 	}
 	return nil
+}
+
+func (a *App) setPort(p portSpec) error {
+	var tc *tls.Config
+	if p.tls {
+		tc = a.certs.config
+	}
+	return p.ln.set(p.name, p.addr, tc)
 }
 
 // ReloadOn reloads the configuration with load whenever cfg.File changes (when there is one)

@@ -31,6 +31,11 @@ type Config struct {
 	RTSP              string        `yaml:"rtsp"`
 	HTTP              string        `yaml:"http"`
 	Metrics           string        `yaml:"metrics"`
+	RTMPS             string        `yaml:"rtmps"`
+	RTSPS             string        `yaml:"rtsps"`
+	HTTPS             string        `yaml:"https"`
+	TLSCert           string        `yaml:"tls_cert"`
+	TLSKey            string        `yaml:"tls_key"`
 	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
 	RTSPRTCPPort      int           `yaml:"rtsp_rtcp_port"`
 	RTSPMulticast     string        `yaml:"rtsp_multicast"`
@@ -88,6 +93,7 @@ func (c Config) Recorded(path string) bool {
 func Default() Config {
 	return Config{
 		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
+		RTMPS: ":1936", RTSPS: ":8322", HTTPS: ":8443",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
 		Demo: true, LogLevel: "info",
 		MediaDir: "media", MaxUpload: 4 << 30,
@@ -111,6 +117,11 @@ func (c *Config) fields() []field {
 		{"rtsp", "RTSP listen address", &c.RTSP},
 		{"http", "HTTP listen address (web player, API)", &c.HTTP},
 		{"metrics", "listen address of a separate Prometheus /metrics port (empty: /metrics on the HTTP port)", &c.Metrics},
+		{"rtmps", "RTMPS listen address, with tls_cert (empty: off)", &c.RTMPS},
+		{"rtsps", "RTSPS listen address, with tls_cert (empty: off)", &c.RTSPS},
+		{"https", "HTTPS listen address, with tls_cert (empty: off)", &c.HTTPS},
+		{"tls_cert", "TLS certificate file (PEM, the chain after the certificate) for rtmps, rtsps and https", &c.TLSCert},
+		{"tls_key", "TLS private key file (PEM) of tls_cert", &c.TLSKey},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
 		{"rtsp_rtcp_port", "RTSP RTCP/UDP port, the RTP port + 1", &c.RTSPRTCPPort},
 		{"rtsp_multicast", "RTSP UDP multicast address range, e.g. 224.1.0.0/16 (empty: off)", &c.RTSPMulticast},
@@ -268,8 +279,13 @@ func deref(ptr any) any {
 // Validate checks every field; the error names the first bad one.
 func (c Config) Validate() error {
 	addrs := []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}}
-	if c.Metrics != "" {
-		addrs = append(addrs, struct{ name, addr string }{"metrics", c.Metrics})
+	for _, a := range []struct{ name, addr string }{{"metrics", c.Metrics}, {"rtmps", c.RTMPS}, {"rtsps", c.RTSPS}, {"https", c.HTTPS}} {
+		if a.addr != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("config tls_cert/tls_key: set both or neither")
 	}
 	for _, a := range addrs {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil {
