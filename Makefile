@@ -2,6 +2,7 @@
 GO       ?= go
 BIN      := bin/relaycast
 FUZZTIME ?= 30s
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 # Each fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
 FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
@@ -13,7 +14,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile \
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/relaycast
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/relaycast
 
 ## run: build and start the server with the built-in demo stream at live/demo
 run: build

@@ -75,7 +75,8 @@ paths:
 CONF
 
 mediamtx() { # rtsp-readers
-	./bin/mediamtx "$tmp/mediamtx.yml" >"$tmp/logs/mediamtx.log" 2>&1 &
+	# In $tmp: it writes a certificate of its own (auto.crt, auto.key) where it runs.
+	(cd "$tmp" && exec "$OLDPWD/bin/mediamtx" mediamtx.yml) >"$tmp/logs/mediamtx.log" 2>&1 &
 	pid=$!
 	sleep 1
 	./bin/relaycast-bench -url rtmp://127.0.0.1:19365/live/bench -players 0 \

@@ -1,100 +1,59 @@
-package main
+package main_test
 
 import (
 	"bufio"
-	"context"
-	"io"
-	"log/slog"
-	"net/http"
+	"bytes"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/vod"
 )
 
-// TestDemoServerServesDemoAndStopsOnSIGTERM is `make run` as a newcomer sees it: the binary
-// with its defaults serves a live 720p demo stream, and SIGTERM stops it cleanly in time.
-func TestDemoServerServesDemoAndStopsOnSIGTERM(t *testing.T) {
-	cmd, lines := startServer(t, "-media-dir", t.TempDir())
-	line := waitLine(t, lines, regexp.MustCompile(`relaycast listening.*`))
-	addr := regexp.MustCompile(`rtmp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
-	rtspAddr := regexp.MustCompile(`rtsp=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
-	httpAddr := regexp.MustCompile(`http=(127\.0\.0\.1:\d+)`).FindStringSubmatch(line)[1]
-	waitLine(t, lines, regexp.MustCompile(`playlist live.* path=live/demo`))
-	res, err := http.Get("http://" + httpAddr + "/api/v1/streams")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(body), `"path":"live/demo"`) {
-		t.Fatalf("the web API does not list the demo: %s", body)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	got := testenv.FFprobeStreams(ctx, t, "rtmp://"+addr+"/live/demo")
-	if !slices.Equal(got, []string{"h264 1280x720", "aac"}) {
-		t.Fatalf("demo streams = %q, want h264 1280x720 and aac", got)
-	}
-	d := testenv.FFmpegDecode(ctx, t, "rtmp://"+addr+"/live/demo", 3*time.Second)
-	if d.Err != nil || d.Stderr != "" || d.Frames < 85 {
-		t.Fatalf("demo playback: %d frames, exit %v, stderr:\n%s", d.Frames, d.Err, d.Stderr)
-	}
-
-	// Viewers watching when the server stops are told, and end cleanly.
-	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer pcancel()
-	viewers := map[string]chan testenv.Decode{}
-	for name, url := range map[string]string{"rtmp": "rtmp://" + addr + "/live/demo", "rtsp": "rtsp://" + rtspAddr + "/live/demo"} {
-		res := make(chan testenv.Decode, 1)
-		viewers[name] = res
-		go func() { res <- testenv.FFmpegDecode(pctx, t, url, time.Minute) }()
-	}
-	time.Sleep(2 * time.Second)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	stopped := time.Now()
-	exited := make(chan error, 1)
-	go func() {
-		for range lines { // drain so the process never blocks on stderr
-		}
-		exited <- cmd.Wait()
-	}()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-		t.Logf("stopped %v after SIGTERM", time.Since(stopped))
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5 s after SIGTERM")
-	}
-	for name, res := range viewers {
-		if d := <-res; d.Err != nil || d.Frames == 0 {
-			t.Errorf("%s viewer at shutdown: %d frames, exit %v\n%s", name, d.Frames, d.Err, d.Stderr)
-		}
-	}
-}
-
-// startServer builds the binary and starts it on loopback ports of the system's choosing,
-// with extra flags; its log lines come on the channel. It is killed when the test ends.
-func startServer(t *testing.T, extra ...string) (*exec.Cmd, <-chan string) {
+// build compiles the command into a temporary directory.
+func build(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "relaycast")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	args := append([]string{"-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0", "-http", "127.0.0.1:0", "-rtsp-rtp-port", "0"}, extra...)
-	cmd := exec.Command(bin, args...)
+	return bin
+}
+
+func TestVersionAndPrintConfig(t *testing.T) {
+	bin := build(t)
+	out, err := exec.Command(bin, "-version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "relaycast ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("-version: %v: %q", err, out)
+	}
+	first, err := exec.Command(bin, "-print-config", "-grace", "42s").Output()
+	if err != nil || !bytes.Contains(first, []byte("\ngrace: 42s\n")) {
+		t.Fatalf("-print-config: %v:\n%s", err, first)
+	}
+	file := filepath.Join(t.TempDir(), "relaycast.yaml")
+	if err := os.WriteFile(file, first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := exec.Command(bin, "-config", file, "-print-config").Output()
+	if err != nil || !bytes.Equal(again, first) {
+		t.Fatalf("the printed configuration, read back and printed again, differs (%v):\n%s", err, again)
+	}
+}
+
+// With -log-format json every log line is a JSON object; SIGHUP reloads the configuration
+// file and SIGTERM stops the server cleanly.
+func TestJSONLogsSIGHUPAndSIGTERM(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "relaycast.yaml")
+	if err := os.WriteFile(file, []byte("demo: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-config", file, "-log-format", "json", "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0",
+		"-http", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-media-dir", filepath.Join(dir, "media"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,84 +61,104 @@ func startServer(t *testing.T, extra ...string) (*exec.Cmd, <-chan string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 100)
-	done := make(chan struct{})
+	defer cmd.Process.Kill()
+	lines := make(chan map[string]any)
 	go func() {
-		defer close(done)
 		defer close(lines)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			t.Log(sc.Text())
-			select {
-			case lines <- sc.Text():
-			default: // nobody reads the log now
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				m = map[string]any{"msg": "not JSON: " + sc.Text()}
 			}
+			lines <- m
 		}
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	return cmd, lines
-}
-
-// A recording whose server is killed (kill -9) keeps every fragment written before: ffmpeg
-// plays it to within about a second of the kill, with no warning, and the media list shows
-// it when the server is back.
-func TestRecordingCutByKillPlaysUpToItsLastFragment(t *testing.T) {
-	media := t.TempDir()
-	cmd, lines := startServer(t, "-media-dir", media, "-record")
-	waitLine(t, lines, regexp.MustCompile(`msg=recording .*file=`))
-	started := time.Now()
-	time.Sleep(4500 * time.Millisecond)
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: nothing is flushed or closed
+	await := func(msg string) map[string]any {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatalf("the server exited before logging %q", msg)
+				}
+				if s, _ := m["msg"].(string); strings.HasPrefix(s, "not JSON") {
+					t.Fatal(s)
+				} else if s == msg {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("no %q logged in 10 s", msg)
+			}
+		}
+	}
+	await("relaycast listening")
+	if err := os.WriteFile(file, []byte("demo: false\nmax_streams: 7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	recorded := time.Since(started)
-	_ = cmd.Wait()
-	files, _ := filepath.Glob(filepath.Join(media, "recordings", "live", "demo", "*.mp4"))
-	if len(files) != 1 {
-		t.Fatalf("recordings %v, want one", files)
+	await("configuration reloaded")
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	if m := await("configuration reloaded"); m["changed"] != nil {
+		t.Errorf("a SIGHUP with nothing changed reports changes: %v", m["changed"])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d := testenv.FFmpegDecode(ctx, t, files[0], time.Minute, "-loglevel", "warning")
-	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 {
-		t.Fatalf("exit %v, warnings:\n%s", d.Err, strings.Join(w, "\n"))
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	await("stopped")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("still running 5 s after SIGTERM")
 	}
-	// Fragments of a second: at most about a second (and the frames in flight) is lost.
-	if want := int((recorded - 1500*time.Millisecond).Seconds() * 30); d.Frames < want {
-		t.Fatalf("%d pictures of %v recorded, want ≥ %d", d.Frames, recorded, want)
+}
+
+// The systemd unit passes systemd-analyze verify, with ExecStart pointing at a real binary.
+func TestServiceUnitVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze is not installed")
 	}
-	lib, err := vod.Open(media, slog.New(slog.DiscardHandler))
+	bin := build(t)
+	unit, err := os.ReadFile("../../deploy/relaycast.service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lib.Close()
-	entries, _ := lib.List()
-	if len(entries) != 1 || !strings.HasPrefix(entries[0].Name, "recordings/live/demo/") || entries[0].Duration < 2.5 {
-		t.Fatalf("media list after the kill: %+v", entries)
+	for _, want := range []string{"DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/relaycast", "-media-dir /var/lib/relaycast"} {
+		if !bytes.Contains(unit, []byte(want)) {
+			t.Errorf("the unit has no %s", want)
+		}
 	}
-	t.Logf("%d pictures of %v, listed as %.2f s", d.Frames, recorded, entries[0].Duration)
+	file := filepath.Join(t.TempDir(), "relaycast.service")
+	if err := os.WriteFile(file, bytes.ReplaceAll(unit, []byte("/usr/local/bin/relaycast"), []byte(bin)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("systemd-analyze", "verify", file).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
 
-func waitLine(t *testing.T, lines <-chan string, re *regexp.Regexp) string {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("server exited before logging %v", re)
-			}
-			if m := re.FindStringSubmatch(l); m != nil {
-				if len(m) > 1 {
-					return m[1]
-				}
-				return m[0]
-			}
-		case <-timeout:
-			t.Fatalf("no log line matching %v", re)
-		}
+// The Dockerfile builds, where a container engine can: a Docker daemon or podman.
+func TestDockerfileBuilds(t *testing.T) {
+	engine := ""
+	if exec.Command("docker", "info").Run() == nil {
+		engine = "docker"
+	} else if _, err := exec.LookPath("podman"); err == nil {
+		engine = "podman"
+	}
+	if engine == "" {
+		t.Skip("no Docker daemon and no podman here")
+	}
+	tag := "relaycast-test:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	out, err := exec.Command(engine, "build", "-t", tag, "../..").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s build: %v\n%s", engine, err, out)
+	}
+	defer exec.Command(engine, "rmi", tag).Run()
+	out, err = exec.Command(engine, "run", "--rm", tag, "-version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "relaycast ") {
+		t.Fatalf("%s run -version: %v: %s", engine, err, out)
 	}
 }

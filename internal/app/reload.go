@@ -118,10 +118,19 @@ func (a *App) setPort(p portSpec) error {
 	return p.ln.set(p.name, p.addr, tc)
 }
 
-// ReloadOn reloads the configuration with load whenever cfg.File changes (when there is one)
-// or a signal arrives on hup, until ctx ends. A configuration that does not load or apply is
-// logged with the field it names, and the running one stays.
-func (a *App) ReloadOn(ctx context.Context, hup <-chan os.Signal, load func() (conf.Config, error)) {
+// ReloadOn reloads the configuration with load whenever the configuration file changes (when
+// there is one) or a signal arrives on hup, from the moment it returns until stop is called.
+// A configuration that does not load or apply is logged with the field it names, and the
+// running one stays.
+func (a *App) ReloadOn(hup <-chan os.Signal, load func() (conf.Config, error)) (stop func(), err error) {
+	var fw *conf.FileWatch
+	if file := a.Config().File; file != "" {
+		if fw, err = conf.WatchFile(file); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
 	reload := func(why string) {
 		cfg, err := load()
 		if err == nil {
@@ -131,23 +140,24 @@ func (a *App) ReloadOn(ctx context.Context, hup <-chan os.Signal, load func() (c
 			a.log.Error("configuration not reloaded: the running one stays", "why", why, "err", err)
 		}
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	if file := a.Config().File; file != "" {
+	if fw != nil {
 		wg.Go(func() {
-			if err := conf.Watch(ctx, file, func() { reload("file changed") }); err != nil {
-				a.log.Error("configuration file not watched", "file", file, "err", err)
+			if err := fw.Run(ctx, func() { reload("file changed") }); err != nil {
+				a.log.Error("configuration file no longer watched", "err", err)
 			}
 		})
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			reload("SIGHUP")
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload("SIGHUP")
+			}
 		}
-	}
+	})
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // sources are the app's own publishers, the demo and the playlists, each under a context of

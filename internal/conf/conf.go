@@ -43,6 +43,7 @@ type Config struct {
 	MediaDir          string        `yaml:"media_dir"`
 	MaxUpload         int           `yaml:"max_upload"`
 	LogLevel          string        `yaml:"log_level"`
+	LogFormat         string        `yaml:"log_format"`
 	Grace             time.Duration `yaml:"grace"`
 	MaxLag            time.Duration `yaml:"max_lag"`
 	MaxStreams        int           `yaml:"max_streams"`
@@ -95,7 +96,7 @@ func Default() Config {
 		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
 		RTMPS: ":1936", RTSPS: ":8322", HTTPS: ":8443",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
-		Demo: true, LogLevel: "info",
+		Demo: true, LogLevel: "info", LogFormat: "text",
 		MediaDir: "media", MaxUpload: 4 << 30,
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
 		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
@@ -129,6 +130,7 @@ func (c *Config) fields() []field {
 		{"media_dir", "directory of stored media: uploads and files copied in, served at /vod/", &c.MediaDir},
 		{"max_upload", "largest upload accepted, in bytes", &c.MaxUpload},
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
+		{"log_format", "log format: text (key=value lines) or json (one object per line)", &c.LogFormat},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
 		{"max_streams", "live streams at most", &c.MaxStreams},
@@ -151,13 +153,27 @@ func (c *Config) fields() []field {
 	}
 }
 
+// Command is what the command line asks besides the configuration.
+type Command struct {
+	Version     bool // print the version and exit
+	PrintConfig bool // print the configuration as YAML, with comments, and exit
+}
+
 // Load reads the configuration from args, the environment and the YAML file named by
 // -config. Errors name the field and where its value came from.
 func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
-	c := Default()
+	c, _, err := LoadCommand(args, getenv, stderr)
+	return c, err
+}
+
+// LoadCommand is Load, and also says what else the command line asks.
+func LoadCommand(args []string, getenv func(string) string, stderr io.Writer) (Config, Command, error) {
+	c, cmd := Default(), Command{}
 	fs := flag.NewFlagSet("relaycast", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "YAML configuration file")
+	fs.BoolVar(&cmd.Version, "version", false, "print the version and exit")
+	fs.BoolVar(&cmd.PrintConfig, "print-config", false, "print the configuration (defaults, the file, the environment and flags) as YAML with comments, and exit")
 	flagVals := map[string]*string{}
 	for _, f := range c.fields() {
 		name := strings.ReplaceAll(f.name, "_", "-")
@@ -169,14 +185,14 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		flagVals[f.name] = fs.String(name, "", fmt.Sprintf("%s (default %v)", f.usage, deref(f.ptr)))
 	}
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, cmd, err
 	}
 	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return c, cmd, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *file != "" {
 		if err := c.ReadFile(*file); err != nil {
-			return c, err
+			return c, cmd, err
 		}
 	}
 	set := map[string]bool{}
@@ -185,16 +201,16 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		env := "RELAYCAST_" + strings.ToUpper(f.name)
 		if v := getenv(env); v != "" {
 			if err := setField(f.ptr, v); err != nil {
-				return c, fmt.Errorf("environment %s: %w", env, err)
+				return c, cmd, fmt.Errorf("environment %s: %w", env, err)
 			}
 		}
 		if set[f.name] {
 			if err := setField(f.ptr, *flagVals[f.name]); err != nil {
-				return c, fmt.Errorf("flag -%s: %w", strings.ReplaceAll(f.name, "_", "-"), err)
+				return c, cmd, fmt.Errorf("flag -%s: %w", strings.ReplaceAll(f.name, "_", "-"), err)
 			}
 		}
 	}
-	return c, c.Validate()
+	return c, cmd, c.Validate()
 }
 
 // ReadFile sets what the YAML file at path sets, and remembers the file (File). Unknown keys
@@ -368,6 +384,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return fmt.Errorf("config log_level: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config log_format: %q is not text or json", c.LogFormat)
 	}
 	if c.Grace < 0 {
 		return fmt.Errorf("config grace: %v is negative", c.Grace)

@@ -117,3 +117,31 @@ func TestChangedNamesTheKeysThatDiffer(t *testing.T) {
 		t.Fatalf("Shown leaks a key: %v", shown)
 	}
 }
+
+// -print-config prints every key, each with a comment, and reading what it prints gives back
+// the configuration it printed.
+func TestPrintedConfigReadsBackTheSame(t *testing.T) {
+	on := true
+	c := Default()
+	c.PublishKey, c.Grace, c.LogFormat = "k: with a colon", 90*time.Second, "json"
+	c.PublishKeys = map[string]string{"live/show": "s3"}
+	c.Paths = map[string]Path{"live/tv": {Playlist: []string{"a.mp4", "b.flv"}, Loop: &on}}
+	out := c.YAML()
+	for _, f := range c.fields() {
+		if !strings.Contains(string(out), "\n"+f.name+": ") {
+			t.Errorf("no %s in:\n%s", f.name, out)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "printed.yaml")
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back := Config{}
+	if err := back.ReadFile(file); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+	back.File = ""
+	if !reflect.DeepEqual(back, c) {
+		t.Fatalf("read back %+v\nprinted   %+v", back, c)
+	}
+}

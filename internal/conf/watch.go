@@ -17,18 +17,41 @@ const settle = 200 * time.Millisecond
 // settled, until ctx ends. It watches the file's directory, so a file an editor replaces by
 // renaming another over it, or one that is deleted and made again, is still followed.
 func Watch(ctx context.Context, file string, changed func()) error {
-	w, err := fsnotify.NewWatcher()
+	fw, err := WatchFile(file)
 	if err != nil {
-		return fmt.Errorf("config watch: %w", err)
+		return err
 	}
-	defer w.Close()
+	return fw.Run(ctx, changed)
+}
+
+// FileWatch follows one file from the moment WatchFile returns.
+type FileWatch struct {
+	w   *fsnotify.Watcher
+	abs string
+}
+
+// WatchFile starts following file; Run reports its changes.
+func WatchFile(file string) (*FileWatch, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return fmt.Errorf("config watch: %w", err)
+		return nil, fmt.Errorf("config watch: %w", err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("config watch: %w", err)
 	}
 	if err := w.Add(filepath.Dir(abs)); err != nil {
-		return fmt.Errorf("config watch %s: %w", filepath.Dir(abs), err)
+		w.Close()
+		return nil, fmt.Errorf("config watch %s: %w", filepath.Dir(abs), err)
 	}
+	return &FileWatch{w: w, abs: abs}, nil
+}
+
+// Run calls changed for each change of the file, once it has settled, until ctx ends; then
+// it stops following the file.
+func (fw *FileWatch) Run(ctx context.Context, changed func()) error {
+	w, abs := fw.w, fw.abs
+	defer w.Close()
 	timer := time.NewTimer(settle)
 	timer.Stop()
 	defer timer.Stop()

@@ -139,13 +139,10 @@ func Start(t testing.TB, opt Options) *Server {
 	a.Start()
 	stopReloads := func() {}
 	if file != "" {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			a.ReloadOn(ctx, nil, load)
-		}()
-		stopReloads = func() { cancel(); <-done }
+		if stopReloads, err = a.ReloadOn(nil, load); err != nil {
+			_ = a.Close()
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		stopReloads()
