@@ -1,7 +1,7 @@
 # relaycast in a container: docker build -t relaycast . && docker run --rm -p 1935:1935 \
 #   -p 8554:8554 -p 8080:8080 -p 8000-8001:8000-8001/udp -v relaycast-media:/media relaycast
 # The image holds the binary alone and runs it as an unprivileged user.
-FROM golang:1.26-bookworm AS build
+FROM docker.io/library/golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -87,7 +87,8 @@ func sampleBitrate(t *testing.T) float64 {
 
 // With one ffmpeg publisher, 3 RTMP players, 2 RTSP readers and a browser's stream, the
 // gauges say 1 publisher and 3/2/1 readers, the ingest counters grow by the clip's bitrate,
-// and the whole page passes promtool's check and parses.
+// and the whole page passes promtool's check and parses; the Grafana dashboard asks only for
+// what it holds.
 func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe", "promtool")
 	srv := testenv.Start(t, testenv.Options{})
@@ -216,6 +217,8 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 			t.Errorf("relaycast_refusals_total%v = %v, want 1", want, got)
 		}
 	}
+
+	checkDashboard(t, families)
 
 	check := exec.Command("promtool", "check", "metrics")
 	check.Stdin = bytes.NewReader(body)
