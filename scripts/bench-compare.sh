@@ -2,7 +2,8 @@
 # Loads relaycast and nginx-rtmp in turn with the same players on loopback and prints one
 # table with the ratios relaycast/nginx-rtmp, then loads relaycast and MediaMTX in turn with
 # RTSP/TCP readers (RTSP_READERS, default 500; nginx-rtmp has no RTSP). Usage:
-# scripts/bench-compare.sh [PLAYERS...] (default 1000 3000). Installs nginx and
+# scripts/bench-compare.sh [PLAYERS...] (default 1000 3000). relaycast's /metrics is
+# scraped every 5 s meanwhile. Installs nginx and
 # libnginx-mod-rtmp with apt-get when missing, and builds MediaMTX (scripts/build-mediamtx.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,8 @@ relaycast() { # players rtsp-readers
 		-http 127.0.0.1:19363 -max-conns 20000 -log-level warn &
 	pid=$!
 	sleep 1
+	# Scraped every 5 s, as Prometheus would, so that the metrics' cost is in the figures.
+	while kill -0 "$pid" 2>/dev/null; do curl -s -o /dev/null http://127.0.0.1:19363/metrics || true; sleep 5; done &
 	./bin/relaycast-bench -url rtmp://127.0.0.1:19361/live/bench -players "$1" \
 		-rtsp-url rtsp://127.0.0.1:19362/live/bench -rtsp-readers "$2" \
 		-ramp "$RAMP" -duration "$DURATION" -pid "$pid" -label relaycast -json
