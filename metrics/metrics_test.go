@@ -121,6 +121,13 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	defer res.Body.Close()
 	go func() { _, _ = io.Copy(io.Discard, res.Body) }()
 
+	hlsRes, err := http.Get(srv.HTTPURL("/live/m/index.m3u8")) // LL-HLS: bytes, no session
+	if err != nil {
+		t.Fatal(err)
+	}
+	hlsBody, _ := io.ReadAll(hlsRes.Body)
+	hlsRes.Body.Close()
+
 	deadline := time.Now().Add(5 * time.Second)
 	var families map[string]*dto.MetricFamily
 	for {
@@ -171,6 +178,9 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 		if rate < 0.9*in || rate > 1.1*in {
 			t.Errorf("relaycast_sent_bytes_total{protocol=%q} grew by %.0f bit/s per reader, want the ingest's %.0f ± 10 %%", proto, rate, in)
 		}
+	}
+	if got := value(t, families, "relaycast_sent_bytes_total", "protocol", "hls"); got < float64(len(hlsBody)) || len(hlsBody) == 0 {
+		t.Errorf("relaycast_sent_bytes_total{protocol=hls} = %v after a %d-byte playlist", got, len(hlsBody))
 	}
 	if got := value(t, families, "relaycast_stream_sent_bytes_total", "path", "live/m"); got < sentAfter["rtmp"]+sentAfter["rtsp"]+sentAfter["web"] {
 		t.Errorf("relaycast_stream_sent_bytes_total{path=live/m} = %v, below the protocols' sum", got)

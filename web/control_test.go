@@ -89,7 +89,7 @@ func sessions(t *testing.T, srv *testenv.Server) []sessionJSON {
 func TestControlAPIListsEverySessionAndKicksOne(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg")
 	srv := controlServer(t, nil)
-	testenv.PublishSample(t, srv.URL("live/c"))
+	publisher := testenv.PublishSample(t, srv.URL("live/c"))
 	testenv.WaitLive(t, srv, "live/c", 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -193,6 +193,20 @@ func TestControlAPIListsEverySessionAndKicksOne(t *testing.T) {
 	}
 	if n := len(sessions(t, srv)); n != 5 {
 		t.Errorf("%d sessions after the RTSP readers left, want the publisher, 3 players and the browser: %+v", n, sessions(t, srv))
+	}
+
+	// Ending the stream's publisher hangs up on ffmpeg; the stream waits out its grace window.
+	if code := call(t, srv, "DELETE", "/api/v1/streams/live/c", "", "", nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE /api/v1/streams/live/c: %d", code)
+	}
+	if err := publisher.Wait(3 * time.Second); !publisher.Exited() {
+		t.Fatalf("the publisher's ffmpeg still runs: %v", err)
+	}
+	if st, err := srv.Relays.Lookup("live/c"); err != nil || st.Stats().Publishing {
+		t.Errorf("live/c after its publisher was ended: %v, publishing %v; want it in its grace window", err, err == nil && st.Stats().Publishing)
+	}
+	if code := call(t, srv, "DELETE", "/api/v1/streams/live/c", "", "", nil); code != http.StatusNotFound {
+		t.Errorf("DELETE of a stream without a publisher: %d, want 404", code)
 	}
 }
 
