@@ -52,16 +52,15 @@ type Request struct {
 
 // AllowPublish says whether r may publish.
 func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
-	key := r.Query.Get("key")
 	switch want, ok := p.PathKeys[r.Path]; {
 	case ok:
-		if !equal(key, want) {
+		if !r.gives(want) {
 			return fmt.Errorf("%w: wrong or missing key for %s", ErrUnauthorized, r.Path)
 		}
 	case isLoopback(r.Addr):
 	case p.PublishKey == "":
 		return fmt.Errorf("%w: remote publishers need a key: start the server with -publish-key", ErrUnauthorized)
-	case !equal(key, p.PublishKey):
+	case !r.gives(p.PublishKey):
 		return fmt.Errorf("%w: wrong or missing key", ErrUnauthorized)
 	}
 	if p.OnPublish != "" {
@@ -70,9 +69,14 @@ func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
 	return nil
 }
 
+// gives says whether the request presents key: as ?key=, or in its protocol's credentials.
+func (r Request) gives(key string) bool {
+	return equal(r.Query.Get("key"), key) || r.Secret != nil && r.Secret(key)
+}
+
 // AllowRead says whether r may watch.
 func (p *Policy) AllowRead(r Request) error {
-	if p.ReadKey != "" && !equal(r.Query.Get("key"), p.ReadKey) && (r.Secret == nil || !r.Secret(p.ReadKey)) {
+	if p.ReadKey != "" && !r.gives(p.ReadKey) {
 		return fmt.Errorf("%w: wrong or missing read key", ErrUnauthorized)
 	}
 	return nil

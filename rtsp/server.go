@@ -23,14 +23,17 @@ import (
 	"github.com/relaycast/relaycast/session"
 )
 
-// Relay is what the RTSP server needs from the relay.
+// Relay is what the RTSP server needs from the relay: streams to read, and a place to
+// publish what RTSP publishers (ANNOUNCE, RECORD) send.
 type Relay interface {
 	Lookup(path string) (*relay.Stream, error)
+	Publish(path string) (*relay.Publisher, error)
 }
 
-// Authorizer decides who may watch; access.Policy is one.
+// Authorizer decides who may publish and watch; access.Policy is one.
 type Authorizer interface {
 	AllowRead(r access.Request) error
+	AllowPublish(ctx context.Context, r access.Request) error
 }
 
 // readUser is the user name a viewer gives with the read key as password
@@ -132,6 +135,7 @@ type Server struct {
 	tcpViewers map[*tcpViewer]struct{}
 	refusals   relay.Refusals
 	// stored files (stored.go)
+	recording   map[*gortsplib.ServerSession]*recording // RTSP publishers (record.go)
 	stored      map[*gortsplib.ServerSession]*storedSession
 	described   map[string]*gortsplib.ServerStream
 	describing  map[*gortsplib.ServerConn]time.Duration // length of the file a DESCRIBE is answered with
@@ -154,6 +158,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		detaching:   make(map[*gortsplib.ServerConn]detaching),
 		tcpViewers:  make(map[*tcpViewer]struct{}),
 		stored:      make(map[*gortsplib.ServerSession]*storedSession),
+		recording:   make(map[*gortsplib.ServerSession]*recording),
 		described:   make(map[string]*gortsplib.ServerStream),
 		describing:  make(map[*gortsplib.ServerConn]time.Duration),
 		liveOptions: make(map[*gortsplib.ServerConn]bool),
@@ -343,6 +348,9 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	path := relayPath(ctx.Path)
+	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
+		return &base.Response{StatusCode: base.StatusOK}, nil, nil // ANNOUNCE checked the publisher
+	}
 	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
 		return res, nil, err
 	}
@@ -573,6 +581,7 @@ func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 // OnSessionClose implements gortsplib.ServerHandlerOnSessionClose.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.closeStored(ctx.Session)
+	s.endRecording(ctx.Session, ctx.Error)
 	s.mu.Lock()
 	sess, ok := s.playing[ctx.Session]
 	delete(s.playing, ctx.Session)
