@@ -135,5 +135,9 @@ func (s *Server) endRecording(ss *gortsplib.ServerSession, reason error) {
 	}
 	rec.pub.Close()
 	rec.sess.Close(reason)
-	s.log.Info("publish stop", "path", rec.sess.Path, "protocol", "rtsp", "reason", reason)
+	why := "publisher left" // its connection closed: gortsplib says the session is not in use
+	if reason != nil && !errors.As(reason, new(liberrors.ErrServerSessionNotInUse)) && !errors.As(reason, new(liberrors.ErrServerSessionTornDown)) {
+		why = reason.Error()
+	}
+	s.log.Info("publish stop", "path", rec.sess.Path, "protocol", "rtsp", "reason", why)
 }

@@ -7,6 +7,7 @@ package session
 import (
 	"cmp"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -216,12 +217,12 @@ func (t *Table) prunePaths() {
 // ByPath returns each path's traffic so far, over ended and live sessions. A path nobody has
 // been connected to for a while may start again from zero.
 func (t *Table) ByPath() map[string]Counts {
-	out := map[string]Counts{}
 	t.mu.Lock()
-	for p, c := range t.paths {
-		out[p] = c
-	}
+	out := maps.Clone(t.paths)
 	t.mu.Unlock()
+	if out == nil {
+		out = map[string]Counts{}
+	}
 	for _, s := range t.sessions() {
 		out[s.Path] = out[s.Path].add(s.Counts())
 	}
@@ -302,12 +303,12 @@ func (t *Table) rate(s *Session, c Counts, now time.Time) uint64 {
 
 // Totals returns each protocol's traffic so far, over ended and live sessions.
 func (t *Table) Totals() map[string]Totals {
-	out := map[string]Totals{}
 	t.mu.Lock()
-	for p, tot := range t.ended {
-		out[p] = tot
-	}
+	out := maps.Clone(t.ended)
 	t.mu.Unlock()
+	if out == nil {
+		out = map[string]Totals{}
+	}
 	for _, s := range t.sessions() {
 		tot := out[s.Protocol]
 		tot.Counts = tot.Counts.add(s.Counts())

@@ -158,7 +158,7 @@ func TestWebPagePlaysLiveStreamNearTheLiveEdge(t *testing.T) {
 
 	b.do(t, chromedp.Navigate(srv.HTTPURL("/")), chromedp.WaitVisible(`#streams tbody tr`))
 	list := get(t, b, chromedp.Text(`#streams tbody`))
-	for _, want := range []string{"web", "h264 1280×720", "aac 44.1 kHz"} {
+	for _, want := range []string{"web", "RTMP", "h264 1280×720", "aac 44.1 kHz"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("stream list %q lacks %q", list, want)
 		}

@@ -99,17 +99,22 @@ func TestTwoHundredFMP4ReadersGetEveryFragmentAndAStalledOneHoldsNobodyUp(t *tes
 	time.Sleep(5 * time.Second)
 	cancel()
 	wg.Wait()
-	var counts []int
+	var counts, last []int
 	for i, f := range readers[1:] {
 		if f.err != nil || f.gaps != 0 || f.inits != 1 {
 			t.Errorf("reader %d: err %v, %d gaps, %d init segments", i+1, f.err, f.gaps, f.inits)
 		}
-		counts = append(counts, f.fragments)
+		counts, last = append(counts, f.fragments), append(last, int(f.lastSeq))
 	}
 	slices.Sort(counts)
-	// 5 s of 30 fps plus the GOP each reader started with; all readers alike.
-	if lo, hi := counts[0], counts[len(counts)-1]; lo < 140 || hi-lo > 10 {
-		t.Errorf("fragments per reader from %d to %d; want ≥ 140 and all within 10", lo, hi)
+	slices.Sort(last)
+	// Every reader got every fragment from its start on (no gaps) and was at the live edge
+	// when the test ended: within a second (30 fragments) of the newest. Readers that started
+	// later under load got fewer, but at least 3 s of the 5.
+	if lo, hi := last[0], last[len(last)-1]; hi-lo > 30 || counts[0] < 90 {
+		t.Errorf("last fragment per reader from %d to %d, fragments from %d; want all within 30 of the newest and ≥ 90",
+			lo, hi, counts[0])
 	}
-	t.Logf("fragments per reader: %d to %d; the stalled one %d", counts[0], counts[len(counts)-1], readers[0].fragments)
+	t.Logf("fragments per reader: %d to %d, the last from %d to %d; the stalled one %d",
+		counts[0], counts[len(counts)-1], last[0], last[len(last)-1], readers[0].fragments)
 }

@@ -31,6 +31,7 @@
       const au = s.tracks.find((t) => t.kind === 'audio');
       const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
       tr.append(name,
+        cell(s.protocol ? s.protocol.toUpperCase() : '—'),
         cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(s.bitrate_kbps ? `${s.bitrate_kbps} kbit/s` : '—'),
