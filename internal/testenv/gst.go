@@ -25,20 +25,26 @@ var gstTeardown = regexp.MustCompile(`gstrtspconnection\.c:\d+:(writev|read)_byt
 // messages (or gstreamer's start-up reorder warning): what a user would read as trouble.
 func DecoderWarnings(out string, allowed ...*regexp.Regexp) []string {
 	var warns []string
+	prevOK := false // the line before, for ffmpeg's "Last message repeated N times"
 	for _, l := range strings.Split(out, "\n") {
-		if l = strings.TrimSpace(l); l == "" || startupReorder.MatchString(l) {
+		if l = strings.TrimSpace(l); l == "" {
 			continue
 		}
-		ok := false
+		ok := startupReorder.MatchString(l) || prevOK && repeated.MatchString(l)
 		for _, re := range allowed {
 			ok = ok || re.MatchString(l)
 		}
 		if !ok {
 			warns = append(warns, l)
 		}
+		prevOK = ok
 	}
 	return warns
 }
+
+// repeated is how ffmpeg's log says its last message came again: it passes when that message
+// did, and counts as a warning when that one was one.
+var repeated = regexp.MustCompile(`^Last message repeated \d+ times?$`)
 
 // GstDecodeRTSP plays an H.264+AAC url with gstreamer over protocols (tcp or udp) until it
 // has decoded the given numbers of video and audio buffers, with warnings on, and returns
