@@ -104,41 +104,7 @@ func TestPublisherReturningWithinGraceKeepsPlayerRunning(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Relay: cfg})
 	first := testenv.PublishSample(t, srv.URL("live/back"))
 	testenv.WaitLive(t, srv, "live/back", 10*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	const window = 9 * time.Second
-	result := make(chan testenv.Decode, 1)
-	go func() { result <- testenv.FFmpegDecode(ctx, t, srv.URL("live/back"), window) }()
-
-	time.Sleep(3 * time.Second)
-	stream, err := srv.Relays.Lookup("live/back")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Kill() // the encoder drops without a goodbye
-	killed, before := time.Now(), stream.Stats().Frames
-	time.Sleep(time.Second)
-	testenv.PublishSample(t, srv.URL("live/back"))
-	for stream.Stats().Frames <= before+1 {
-		if time.Since(killed) > 10*time.Second {
-			t.Fatal("second publisher's frames never arrived")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	outage := time.Since(killed)
-
-	d := <-result
-	if d.Err != nil || d.Stderr != "" {
-		t.Fatalf("player: exit %v, stderr:\n%s", d.Err, d.Stderr)
-	}
-	// The timeline runs on through the outage, so the window holds the outage too.
-	if want := testenv.MinFrames(window - outage); d.Frames < want {
-		t.Errorf("player decoded %d frames, want ≥ %d", d.Frames, want)
-	}
-	if stall := d.LongestStall(time.Hour); stall > outage+time.Second {
-		t.Errorf("longest stall %v, want no longer than the %v outage (+1 s)", stall, outage)
-	}
-	t.Logf("outage %v, longest stall %v, %d frames", outage, d.LongestStall(time.Hour), d.Frames)
+	testenv.CheckTakeOver(t, srv, "live/back", first, func() { testenv.PublishSample(t, srv.URL("live/back")) })
 }
 
 func TestPublisherLeavingEndsPlayersCleanly(t *testing.T) {

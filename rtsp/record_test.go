@@ -99,36 +99,5 @@ func TestRTSPPublisherDroppingIsTakenOver(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Relay: cfg})
 	first := publishRTSP(t, srv.RTSPURL("live/back"), "-rtsp_transport", "tcp")
 	testenv.WaitLive(t, srv, "live/back", 10*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	const window = 9 * time.Second
-	result := make(chan testenv.Decode, 1)
-	go func() { result <- testenv.FFmpegDecode(ctx, t, srv.URL("live/back"), window) }()
-
-	time.Sleep(3 * time.Second)
-	stream, err := srv.Relays.Lookup("live/back")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Kill()
-	killed, before := time.Now(), stream.Stats().Frames
-	time.Sleep(time.Second)
-	publishRTSP(t, srv.RTSPURL("live/back"), "-rtsp_transport", "udp")
-	for stream.Stats().Frames <= before+1 {
-		if time.Since(killed) > 10*time.Second {
-			t.Fatal("the second publisher's frames never arrived")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	outage := time.Since(killed)
-	d := <-result
-	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 {
-		t.Fatalf("player: exit %v, warnings:\n%s", d.Err, strings.Join(w, "\n"))
-	}
-	if want := testenv.MinFrames(window - outage); d.Frames < want {
-		t.Errorf("player decoded %d frames, want ≥ %d", d.Frames, want)
-	}
-	if stall := d.LongestStall(time.Hour); stall > outage+time.Second {
-		t.Errorf("longest stall %v, want no longer than the %v outage (+1 s)", stall, outage)
-	}
+	testenv.CheckTakeOver(t, srv, "live/back", first, func() { publishRTSP(t, srv.RTSPURL("live/back"), "-rtsp_transport", "udp") })
 }

@@ -503,3 +503,44 @@ func VLCPlay(ctx context.Context, t testing.TB, url string, d time.Duration) (st
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	return string(out), err
 }
+
+// CheckTakeOver kills first, the publisher of path, 3 s into a 9 s ffmpeg play of path over
+// RTMP, starts the next publisher with second a second later, and fails unless the player
+// goes on through the outage: no error, no warning, pictures all the way but for the outage,
+// no stall longer than it.
+func CheckTakeOver(t *testing.T, s *Server, path string, first *Proc, second func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	const window = 9 * time.Second
+	result := make(chan Decode, 1)
+	go func() { result <- FFmpegDecode(ctx, t, s.URL(path), window) }()
+	time.Sleep(3 * time.Second)
+	stream, err := s.Relays.Lookup(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Kill() // the encoder drops without a goodbye
+	killed, before := time.Now(), stream.Stats().Frames
+	time.Sleep(time.Second)
+	second()
+	for stream.Stats().Frames <= before+1 {
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal("the second publisher's frames never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	outage := time.Since(killed)
+	d := <-result
+	if w := DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 {
+		t.Fatalf("player: exit %v, warnings:\n%s", d.Err, strings.Join(w, "\n"))
+	}
+	// The timeline runs on through the outage, so the window holds the outage too.
+	if want := MinFrames(window - outage); d.Frames < want {
+		t.Errorf("player decoded %d frames, want ≥ %d", d.Frames, want)
+	}
+	if stall := d.LongestStall(time.Hour); stall > outage+time.Second {
+		t.Errorf("longest stall %v, want no longer than the %v outage (+1 s)", stall, outage)
+	}
+	t.Logf("outage %v, longest stall %v, %d frames", outage, d.LongestStall(time.Hour), d.Frames)
+}
