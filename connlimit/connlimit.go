@@ -35,6 +35,17 @@ func (lim *Limiter) Listen(l net.Listener, name string) net.Listener {
 	return &listener{Listener: l, lim: lim, name: name}
 }
 
+// Admit counts a connection of a protocol without a net.Listener (SRT over UDP) against the
+// limits; release, to be called once when it ends, gives its place back.
+func (lim *Limiter) Admit(a net.Addr, name string) (release func(), ok bool) {
+	ip, ok := lim.admit(a, name)
+	if !ok {
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { lim.release(ip) }) }, true
+}
+
 // Open reports the connections held now.
 func (lim *Limiter) Open() int {
 	lim.mu.Lock()
@@ -147,7 +158,10 @@ func (c *conn) Close() error {
 func (c *conn) Unwrap() net.Conn { return c.Conn }
 
 func hostOf(a net.Addr) string {
-	if t, ok := a.(*net.TCPAddr); ok {
+	switch t := a.(type) {
+	case *net.TCPAddr:
+		return t.IP.String()
+	case *net.UDPAddr:
 		return t.IP.String()
 	}
 	host, _, err := net.SplitHostPort(a.String())

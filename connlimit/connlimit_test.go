@@ -69,3 +69,24 @@ func TestPerAddressLimitSparesLoopback(t *testing.T) {
 		}
 	}
 }
+
+// A connection admitted without a listener (SRT) counts and gives its place back once.
+func TestAdmitCountsAndReleasesOnce(t *testing.T) {
+	lim := &Limiter{Max: 1}
+	a := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	release, ok := lim.Admit(a, "srt")
+	if !ok || lim.Open() != 1 {
+		t.Fatalf("first: ok %v, open %d", ok, lim.Open())
+	}
+	if _, ok := lim.Admit(a, "srt"); ok {
+		t.Fatal("second admitted over Max 1")
+	}
+	release()
+	release()
+	if lim.Open() != 0 {
+		t.Fatalf("open %d after release", lim.Open())
+	}
+	if lim.Refused()["server"] != 1 {
+		t.Errorf("refused %v", lim.Refused())
+	}
+}

@@ -32,7 +32,7 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rtp h264: %w", err)
 		}
-		x := &rtpH264{dec: dec, out: out, dts: h264.NewDTSExtractor()}
+		x := &rtpH264{dec: dec, dts: h264.NewDTSExtractor(), h264Units: h264Units{out: out, what: "rtp h264"}}
 		if sps, pps := f.SafeParams(); sps != nil && pps != nil {
 			x.setParams(sps, pps) // an error waits for in-band ones
 		}
@@ -59,32 +59,20 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 	}
 }
 
-// rtpH264 reassembles access units (RFC 6184), finds their DTS from the picture order
-// (B-frames), keeps SPS and PPS in the track rather than in frames, and starts, and after a
-// loss starts again, at an IDR picture.
+// rtpH264 reassembles access units (RFC 6184) and finds their DTS from the picture order
+// (B-frames); h264Units makes the frames.
 type rtpH264 struct {
-	dec      *rtph264.Decoder
-	dts      *h264.DTSExtractor
-	out      FrameWriter
-	track    *relay.Track
-	sps, pps []byte
-	needKey  bool // after a loss: until the next IDR
-	// Lost counts access units skipped after a loss or a decoding error.
-	Lost int
+	dec *rtph264.Decoder
+	dts *h264.DTSExtractor
+	h264Units
 }
 
 func (x *rtpH264) setParams(sps, pps []byte) error {
-	if bytes.Equal(sps, x.sps) && bytes.Equal(pps, x.pps) && x.track != nil {
-		return nil
+	changed, err := x.h264Units.setParams(sps, pps)
+	if changed {
+		x.dts = h264.NewDTSExtractor() // a new SPS may change the picture order
 	}
-	t, err := codec.H264Params(sps, pps)
-	if err != nil {
-		return err
-	}
-	x.track, x.sps, x.pps = t, bytes.Clone(sps), bytes.Clone(pps)
-	x.dts = h264.NewDTSExtractor() // a new SPS may change the picture order
-	x.needKey = true
-	return nil
+	return err
 }
 
 func (x *rtpH264) Packet(pkt *rtp.Packet, pts int64) error {
@@ -97,41 +85,14 @@ func (x *rtpH264) Packet(pkt *rtp.Packet, pts int64) error {
 		x.Lost++
 		return nil
 	}
-	var sps, pps []byte
-	payload := make([]byte, 0, auSize(au))
-	for _, nalu := range au {
-		if len(nalu) == 0 {
-			continue
-		}
-		switch h264.NALUType(nalu[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = nalu
-			continue
-		case h264.NALUTypePPS:
-			pps = nalu
-			continue
-		case h264.NALUTypeAccessUnitDelimiter:
-			continue
-		}
-		payload = append(payload, byte(len(nalu)>>24), byte(len(nalu)>>16), byte(len(nalu)>>8), byte(len(nalu)))
-		payload = append(payload, nalu...)
+	payload, key, newParams, err := x.prepare(au)
+	if newParams {
+		x.dts = h264.NewDTSExtractor()
 	}
-	if sps != nil && pps != nil {
-		if err := x.setParams(sps, pps); err != nil {
-			return fmt.Errorf("rtp h264: %w", err)
-		}
+	if err != nil || payload == nil {
+		return err
 	}
-	key := h264.IsRandomAccess(au)
-	if x.track == nil || len(payload) == 0 || x.needKey && !key {
-		if x.track != nil && len(payload) > 0 {
-			x.Lost++
-		}
-		return nil
-	}
-	if key {
-		x.needKey = false
-	}
-	if key && sps == nil { // the extractor reads the picture order with the SPS it is given
+	if key && !newParams { // the extractor reads the picture order with the SPS it is given
 		au = append([][]byte{x.sps, x.pps}, au...)
 	}
 	dts, err := x.dts.Extract(au, pts)
@@ -140,19 +101,7 @@ func (x *rtpH264) Packet(pkt *rtp.Packet, pts int64) error {
 		x.Lost++
 		return nil
 	}
-	f := &relay.Frame{Track: x.track, DTS: clockTime(dts, 90000), PTS: clockTime(pts, 90000), Key: key, Payload: payload}
-	if err := x.out.WriteFrame(f); err != nil {
-		return fmt.Errorf("rtp h264: %w", err)
-	}
-	return nil
-}
-
-func auSize(au [][]byte) int {
-	n := 0
-	for _, nalu := range au {
-		n += 4 + len(nalu)
-	}
-	return n
+	return x.write(payload, key, dts, pts)
 }
 
 // rtpAAC splits RTP packets into AAC access units (RFC 3640), 1024 samples each.

@@ -113,11 +113,19 @@ func TestRTPDepacketizesTheDemoClip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sameFrames(t, demo, out.got)
+}
+
+// sameFrames checks that got are the frames of demo: every picture and audio frame,
+// keyframes where they were, PTS within a millisecond, and a DTS that increases and never
+// passes the PTS (B-frames).
+func sameFrames(t *testing.T, demo, gotFrames []*relay.Frame) {
+	t.Helper()
 	var in, got [2][]*relay.Frame
 	for _, f := range demo {
 		in[b2i(f.Track.Codec.IsVideo())] = append(in[b2i(f.Track.Codec.IsVideo())], f)
 	}
-	for _, f := range out.got {
+	for _, f := range gotFrames {
 		got[b2i(f.Track.Codec.IsVideo())] = append(got[b2i(f.Track.Codec.IsVideo())], f)
 	}
 	for k, name := range []string{"audio", "video"} {

@@ -15,6 +15,9 @@ const (
 	// ('$', channel, length): one frame per source frame, Key when it starts with a video
 	// keyframe. Channel 2i carries media i's RTP, 2i+1 its RTCP.
 	CodecRTP
+	// CodecMPEGTS is a derived stream of MPEG-TS packets: one frame per source frame, the
+	// program tables (PAT, PMT) in front of each video keyframe, Key when it is one.
+	CodecMPEGTS
 )
 
 func (c Codec) String() string {
@@ -27,6 +30,8 @@ func (c Codec) String() string {
 		return "fmp4"
 	case CodecRTP:
 		return "rtp"
+	case CodecMPEGTS:
+		return "mpegts"
 	default:
 		return "unknown"
 	}
@@ -34,7 +39,9 @@ func (c Codec) String() string {
 
 // IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
 // new reader may start.
-func (c Codec) IsVideo() bool { return c == CodecH264 || c == CodecFMP4 || c == CodecRTP }
+func (c Codec) IsVideo() bool {
+	return c == CodecH264 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
+}
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
 // publisher whose codec configuration changes makes a new Track, and a reader that sees a

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -111,59 +108,25 @@ func playlist(ix *Index, query string) string {
 	return b.String()
 }
 
-// tsOffset is added to every MPEG-TS timestamp: the muxer stamps the clock reference 100 ms
-// before a frame's DTS, which at the file's first frame would be negative.
-const tsOffset = time.Second
-
-// tsSegment reads a segment's samples and writes them as MPEG-TS, each key frame with the
-// SPS and PPS in front (a TS stream has no out-of-band config).
+// tsSegment reads a segment's samples and writes them as MPEG-TS.
 func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
 	var buf bytes.Buffer
-	w := &mpegts.Writer{W: &buf}
-	var video, audio *mpegts.Track
-	var params codec.H264Config
-	if t := ix.track(relay.CodecH264); t != nil {
-		var err error
-		if params, err = codec.ParseH264Config(t.Config); err != nil {
-			return nil, err
-		}
-		video = &mpegts.Track{Codec: &tscodecs.H264{}}
-		w.Tracks = append(w.Tracks, video)
-	}
-	if t := ix.track(relay.CodecAAC); t != nil {
-		asc, err := codec.ParseAACConfig(t.Config)
-		if err != nil {
-			return nil, err
-		}
-		audio = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: asc}}
-		w.Tracks = append(w.Tracks, audio)
-	}
-	if err := w.Initialize(); err != nil {
+	w, err := codec.NewTSWriter(&buf, ix.track(relay.CodecH264), ix.track(relay.CodecAAC), codec.TSOffset)
+	if err != nil {
 		return nil, err
 	}
-	ticks := func(d time.Duration) int64 { return int64(d+tsOffset) * 90000 / int64(time.Second) }
-	var nalus [][]byte
 	for i := seg.first; i < seg.end; i++ {
 		s := ix.Samples[i]
 		payload := make([]byte, s.Size)
 		if _, err := f.ReadAt(payload, s.Offset); err != nil {
 			return nil, err
 		}
-		var err error
-		switch ix.Tracks[s.Track].Codec {
-		case relay.CodecH264:
-			if nalus, err = params.AccessUnit(nalus[:0], payload); err == nil && len(nalus) > 0 {
-				err = w.WriteH264(video, ticks(s.PTS), ticks(s.DTS), nalus)
-			}
-		case relay.CodecAAC:
-			err = w.WriteMPEG4Audio(audio, ticks(s.PTS), [][]byte{payload})
-		}
-		if err != nil {
+		if err := w.Write(ix.Tracks[s.Track].Codec, s.DTS, s.PTS, payload); err != nil {
 			return nil, fmt.Errorf("sample %d: %w", i, err)
 		}
 	}
 	b := buf.Bytes()
-	markDiscontinuity(b, video, audio)
+	markDiscontinuity(b, w.PIDs())
 	return b, nil
 }
 
@@ -173,12 +136,10 @@ func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
 // calls the last frame of the segment before corrupt (ffmpeg: "Packet corrupt"). The first
 // packet of a track always has an adaptation field here: the writer gives one to every key
 // frame (a segment starts with one) and to every audio frame.
-func markDiscontinuity(b []byte, tracks ...*mpegts.Track) {
+func markDiscontinuity(b []byte, pids []uint16) {
 	pending := map[uint16]bool{}
-	for _, t := range tracks {
-		if t != nil {
-			pending[t.PID] = true
-		}
+	for _, pid := range pids {
+		pending[pid] = true
 	}
 	for ; len(b) >= 188 && len(pending) > 0; b = b[188:] {
 		pid := uint16(b[1]&0x1f)<<8 | uint16(b[2])

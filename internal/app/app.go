@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	gosrt "github.com/datarhei/gosrt"
+
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/connlimit"
 	"github.com/relaycast/relaycast/ingest"
@@ -27,6 +29,7 @@ import (
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
 	"github.com/relaycast/relaycast/session"
+	"github.com/relaycast/relaycast/srt"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
 )
@@ -46,6 +49,7 @@ type Tuning struct {
 	HLS    hls.Config
 	Web    web.Config
 	Record record.Config
+	SRT    srt.Config
 }
 
 // App is a built server: every part, listening, not yet serving.
@@ -53,6 +57,7 @@ type App struct {
 	Relays *relay.Registry
 	RTMP   *rtmp.Server
 	RTSP   *rtsp.Server
+	SRT    *srt.Server
 	FMP4   *fmp4.Server
 	HLS    *hls.Server
 	Web    *web.Server
@@ -70,6 +75,7 @@ type App struct {
 	metrics   *http.Server // the separate metrics port's; nil: none
 	log       *slog.Logger
 	lns       listeners
+	srtLn     gosrt.Listener // nil: SRT is off
 	limiter   *connlimit.Limiter
 	policy    *access.Switch
 	certs     *certs
@@ -115,18 +121,28 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	stored := vod.NewPlayer(media)
 	t.RTMP.Stored, t.RTSP.Stored = stored, stored
 	t.Web.RTMPPort, t.Web.RTSPPort = port(lns.rtmp), port(lns.rtsp)
-	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 5),
+	a := &App{cfg: cfg, log: log, lns: lns, Media: media, Stored: stored, errc: make(chan error, 6),
 		Sessions: &session.Table{}, policy: t.policy, certs: tlsCerts}
 	a.sources.init()
 	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
+	t.SRT.Sessions = a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
+	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
+	a.SRT = srt.New(t.SRT, a.Relays, log)
+	if cfg.SRT != "" {
+		if a.srtLn, err = a.SRT.Listen(cfg.SRT); err != nil {
+			lns.close()
+			media.Close()
+			return nil, err
+		}
+	}
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
-	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "web": a.FMP4}
+	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "srt": a.SRT, "web": a.FMP4}
 	if t.Web.Control == nil {
 		t.Web.Control = &web.Control{}
 	}
@@ -148,7 +164,8 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 // metricsHandler serves the Prometheus metrics of every part.
 func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler {
 	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}, Connections: a.limiter,
-		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals},
+		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals,
+			"srt": a.SRT.Refusals},
 		Sessions: a.Sessions,
 		Recordings: func() (uint64, uint64) {
 			st := a.Record.Stats()
@@ -172,6 +189,8 @@ func tuning(cfg conf.Config) Tuning {
 	t.RTSP.RTPPort, t.RTSP.RTCPPort, t.RTSP.MulticastRange = cfg.RTSPRTPPort, cfg.RTSPRTCPPort, cfg.RTSPMulticast
 	t.RTSP.Access = policy
 	t.FMP4.MaxLag = cfg.MaxLag
+	t.SRT = srt.DefaultConfig()
+	t.SRT.Access, t.SRT.Passphrase, t.SRT.Latency, t.SRT.MaxLag = policy, cfg.SRTPassphrase, cfg.SRTLatency, cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
 	t.Web.APIKey = web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback}
@@ -183,7 +202,7 @@ func tuning(cfg conf.Config) Tuning {
 
 // Addrs are the addresses the app listens on (with the ports the system chose for port 0);
 // a port that is off has none.
-type Addrs struct{ RTMP, RTSP, HTTP, Metrics, RTMPS, RTSPS, HTTPS string }
+type Addrs struct{ RTMP, RTSP, HTTP, Metrics, RTMPS, RTSPS, HTTPS, SRT string }
 
 // Addrs returns the listening addresses.
 func (a *App) Addrs() Addrs {
@@ -202,6 +221,9 @@ func (a *App) Addrs() Addrs {
 			*p.dst = addr.String()
 		}
 	}
+	if a.srtLn != nil {
+		ad.SRT = a.srtLn.Addr().String()
+	}
 	return ad
 }
 
@@ -219,6 +241,13 @@ func (a *App) Start() {
 	serve("rtmp", a.RTMP, a.lns.rtmp)
 	serve("rtsp", a.RTSP, a.lns.rtsp)
 	serve("http", a.Web, a.lns.http)
+	if a.srtLn != nil {
+		a.wg.Go(func() {
+			if err := a.SRT.Serve(a.srtLn); err != nil {
+				a.errc <- err
+			}
+		})
+	}
 	if a.metrics != nil {
 		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
 	}
@@ -226,7 +255,7 @@ func (a *App) Start() {
 	a.followCerts()
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
-		"rtmps", addrs.RTMPS, "rtsps", addrs.RTSPS, "https", addrs.HTTPS,
+		"rtmps", addrs.RTMPS, "rtsps", addrs.RTSPS, "https", addrs.HTTPS, "srt", addrs.SRT,
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
 		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
 }
@@ -271,7 +300,7 @@ func (a *App) Run(ctx context.Context) error {
 // servers' own Shutdown. Then everything left is closed.
 func (a *App) Shutdown(ctx context.Context) error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx),
+		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.SRT.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx),
 			a.closeMetrics())
 	}, ctx)
 }
@@ -279,7 +308,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 // Close stops everything at once.
 func (a *App) Close() error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close(), a.closeMetrics())
+		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.SRT.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close(), a.closeMetrics())
 	}, context.Background())
 }
 
@@ -353,7 +382,12 @@ func listenAll(cfg conf.Config, tc *tls.Config) (listeners, error) {
 	return ls, nil
 }
 
-func (a *App) closeListeners() { a.lns.close() }
+func (a *App) closeListeners() {
+	a.lns.close()
+	if a.srtLn != nil {
+		a.srtLn.Close()
+	}
+}
 
 func (ls listeners) close() {
 	for _, l := range []*listener{ls.rtmp, ls.rtsp, ls.http, ls.metrics} {

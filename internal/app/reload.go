@@ -49,6 +49,7 @@ func (a *App) Reload(cfg conf.Config) error {
 	a.Relays.SetLimits(cfg.MaxStreams, cfg.Grace)
 	a.Record.SetEnabled(cfg.Recorded)
 	a.Web.SetAPIKey(web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback})
+	a.SRT.SetPassphrase(cfg.SRTPassphrase)
 	if a.LogLevel != nil {
 		level, _ := conf.ParseLevel(cfg.LogLevel) // validated
 		a.LogLevel.Set(level)
@@ -78,6 +79,8 @@ func keepRunning(old conf.Config, cfg *conf.Config) []string {
 	keep("max_lag", cfg.MaxLag != old.MaxLag, func() { cfg.MaxLag = old.MaxLag })
 	keep("rtmp_nodelay", cfg.RTMPNoDelay != old.RTMPNoDelay, func() { cfg.RTMPNoDelay = old.RTMPNoDelay })
 	keep("pprof", cfg.Pprof != old.Pprof, func() { cfg.Pprof = old.Pprof })
+	keep("srt", cfg.SRT != old.SRT, func() { cfg.SRT = old.SRT }) // moving it would drop its callers: gosrt's connections share its socket
+	keep("srt_latency", cfg.SRTLatency != old.SRTLatency, func() { cfg.SRTLatency = old.SRTLatency })
 	keep("pyroscope_url", cfg.PyroscopeURL != old.PyroscopeURL || cfg.PyroscopeApp != old.PyroscopeApp || cfg.PyroscopeTags != old.PyroscopeTags,
 		func() {
 			cfg.PyroscopeURL, cfg.PyroscopeApp, cfg.PyroscopeTags = old.PyroscopeURL, old.PyroscopeApp, old.PyroscopeTags

@@ -34,6 +34,9 @@ type Config struct {
 	RTMPS             string        `yaml:"rtmps"`
 	RTSPS             string        `yaml:"rtsps"`
 	HTTPS             string        `yaml:"https"`
+	SRT               string        `yaml:"srt"`
+	SRTPassphrase     string        `yaml:"srt_passphrase"`
+	SRTLatency        time.Duration `yaml:"srt_latency"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
 	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
@@ -96,6 +99,7 @@ func Default() Config {
 		RTMP: ":1935", RTSP: ":8554", HTTP: ":8080",
 		RTMPS: ":1936", RTSPS: ":8322", HTTPS: ":8443",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
+		SRT: ":8890", SRTLatency: 120 * time.Millisecond,
 		Demo: true, LogLevel: "info", LogFormat: "text",
 		MediaDir: "media", MaxUpload: 4 << 30,
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
@@ -121,6 +125,9 @@ func (c *Config) fields() []field {
 		{"rtmps", "RTMPS listen address, with tls_cert (empty: off)", &c.RTMPS},
 		{"rtsps", "RTSPS listen address, with tls_cert (empty: off)", &c.RTSPS},
 		{"https", "HTTPS listen address, with tls_cert (empty: off)", &c.HTTPS},
+		{"srt", "SRT listen address, UDP (publish and read MPEG-TS; empty: off)", &c.SRT},
+		{"srt_passphrase", "passphrase every SRT caller must encrypt with, 10-79 characters (empty: no encryption)", &c.SRTPassphrase},
+		{"srt_latency", "SRT latency: how long both sides wait for a lost packet's retransmission", &c.SRTLatency},
 		{"tls_cert", "TLS certificate file (PEM, the chain after the certificate) for rtmps, rtsps and https", &c.TLSCert},
 		{"tls_key", "TLS private key file (PEM) of tls_cert", &c.TLSKey},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
@@ -295,7 +302,7 @@ func deref(ptr any) any {
 // Validate checks every field; the error names the first bad one.
 func (c Config) Validate() error {
 	addrs := []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}}
-	for _, a := range []struct{ name, addr string }{{"metrics", c.Metrics}, {"rtmps", c.RTMPS}, {"rtsps", c.RTSPS}, {"https", c.HTTPS}} {
+	for _, a := range []struct{ name, addr string }{{"metrics", c.Metrics}, {"rtmps", c.RTMPS}, {"rtsps", c.RTSPS}, {"https", c.HTTPS}, {"srt", c.SRT}} {
 		if a.addr != "" {
 			addrs = append(addrs, a)
 		}
@@ -325,6 +332,12 @@ func (c Config) Validate() error {
 		if ip, _, err := net.ParseCIDR(c.RTSPMulticast); err != nil || !ip.IsMulticast() {
 			return fmt.Errorf("config rtsp_multicast: %q is not a multicast range like 224.1.0.0/16", c.RTSPMulticast)
 		}
+	}
+	if n := len(c.SRTPassphrase); n != 0 && (n < 10 || n > 79) {
+		return fmt.Errorf("config srt_passphrase: %d characters, SRT wants 10 to 79", n)
+	}
+	if c.SRTLatency < 0 || c.SRTLatency > 10*time.Second {
+		return fmt.Errorf("config srt_latency: %v, want 0 to 10s", c.SRTLatency)
 	}
 	if c.MediaDir == "" {
 		return fmt.Errorf("config media_dir: empty, want a directory")
@@ -398,7 +411,7 @@ func (c Config) Validate() error {
 }
 
 // secrets are the fields Shown hides.
-var secrets = map[string]bool{"publish_key": true, "read_key": true, "api_key": true, "publish_keys": true}
+var secrets = map[string]bool{"publish_key": true, "read_key": true, "api_key": true, "publish_keys": true, "srt_passphrase": true}
 
 // Shown is the configuration as the control API shows it: by YAML key, with every key
 // and password replaced by "(set)".

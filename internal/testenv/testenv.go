@@ -54,6 +54,7 @@ type Server struct {
 	RTMPAddr string
 	RTSPAddr string
 	HTTPAddr string
+	SRTAddr  string
 	// ConfigFile is the configuration file of Options.YAML, which the server reloads when
 	// it changes; empty without one.
 	ConfigFile string
@@ -68,6 +69,10 @@ func (s *Server) URL(path string) string { return "rtmp://" + s.RTMPAddr + "/" +
 
 // RTSPURL returns the rtsp:// URL of path on this server.
 func (s *Server) RTSPURL(path string) string { return "rtsp://" + s.RTSPAddr + "/" + path }
+
+// SRTURL returns the srt:// URL on this server with the given stream id (e.g.
+// "publish:live/x"), as ffmpeg takes it: not escaped (ffmpeg 5.1 does not unescape it).
+func (s *Server) SRTURL(streamID string) string { return "srt://" + s.SRTAddr + "?streamid=" + streamID }
 
 // Options adjust the server a test starts.
 type Options struct {
@@ -86,7 +91,7 @@ func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
 	CheckLeaks(t)
 	base := conf.Default()
-	base.RTMP, base.RTSP, base.HTTP = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	base.RTMP, base.RTSP, base.HTTP, base.SRT = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	base.Demo, base.Grace = false, 2*time.Second
 	base.MediaDir = t.TempDir()
 	base.RTSPRTPPort, base.RTSPRTCPPort = FreeUDPPair(t)
@@ -118,7 +123,7 @@ func Start(t testing.TB, opt Options) *Server {
 	a, err := app.New(cfg, log, func(tu *app.Tuning) {
 		if opt.Relay != (relay.Config{}) {
 			tu.Relay = opt.Relay
-			tu.FMP4.MaxLag = opt.Relay.MaxLag
+			tu.FMP4.MaxLag, tu.SRT.MaxLag = opt.Relay.MaxLag, opt.Relay.MaxLag
 		}
 		if opt.RTMP != (rtmp.Config{}) {
 			tu.RTMP = opt.RTMP
@@ -156,7 +161,7 @@ func Start(t testing.TB, opt Options) *Server {
 		}
 	})
 	addrs := a.Addrs()
-	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP, ConfigFile: file, logs: logs}
+	return &Server{App: a, RTMPAddr: addrs.RTMP, RTSPAddr: addrs.RTSP, HTTPAddr: addrs.HTTP, SRTAddr: addrs.SRT, ConfigFile: file, logs: logs}
 }
 
 // WaitLog waits until the server has logged a line containing all of parts, and fails the

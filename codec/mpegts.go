@@ -1,0 +1,89 @@
+package codec
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/relaycast/relaycast/relay"
+)
+
+// TSOffset is what a TSWriter adds to every timestamp by default: the muxer stamps the clock
+// reference 100 ms before a frame's DTS, which at a stream's first frame would be negative.
+const TSOffset = time.Second
+
+// TSWriter writes the frames of an H.264 and an AAC track (either may be nil) as MPEG-TS,
+// with mediacommon's writer. Each keyframe gets SPS and PPS in front, since a TS stream has
+// no out-of-band configuration, and the program tables (PAT, PMT) come before it, so a
+// reader may start at any keyframe.
+type TSWriter struct {
+	w            *mpegts.Writer
+	video, audio *mpegts.Track
+	params       H264Config
+	nalus        [][]byte
+	offset       time.Duration
+}
+
+// NewTSWriter returns a writer to w for these tracks; offset is added to every timestamp.
+func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (*TSWriter, error) {
+	t := &TSWriter{w: &mpegts.Writer{W: w}, offset: offset}
+	if video != nil {
+		var err error
+		if t.params, err = ParseH264Config(video.Config); err != nil {
+			return nil, err
+		}
+		t.video = &mpegts.Track{Codec: &tscodecs.H264{}}
+		t.w.Tracks = append(t.w.Tracks, t.video)
+	}
+	if audio != nil {
+		asc, err := ParseAACConfig(audio.Config)
+		if err != nil {
+			return nil, err
+		}
+		t.audio = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: asc}}
+		t.w.Tracks = append(t.w.Tracks, t.audio)
+	}
+	if len(t.w.Tracks) == 0 {
+		return nil, fmt.Errorf("mpegts: no H.264 or AAC track")
+	}
+	if err := t.w.Initialize(); err != nil {
+		return nil, fmt.Errorf("mpegts: %w", err)
+	}
+	return t, nil
+}
+
+// PIDs returns the packet identifiers of the tracks.
+func (t *TSWriter) PIDs() []uint16 {
+	var pids []uint16
+	for _, tr := range []*mpegts.Track{t.video, t.audio} {
+		if tr != nil {
+			pids = append(pids, tr.PID)
+		}
+	}
+	return pids
+}
+
+// Write writes one frame of the track of codec c; frames of a codec without a track are
+// skipped.
+func (t *TSWriter) Write(c relay.Codec, dts, pts time.Duration, payload []byte) error {
+	var err error
+	switch {
+	case c == relay.CodecH264 && t.video != nil:
+		if t.nalus, err = t.params.AccessUnit(t.nalus[:0], payload); err == nil && len(t.nalus) > 0 {
+			err = t.w.WriteH264(t.video, t.ticks(pts), t.ticks(dts), t.nalus)
+		}
+	case c == relay.CodecAAC && t.audio != nil:
+		err = t.w.WriteMPEG4Audio(t.audio, t.ticks(pts), [][]byte{payload})
+	}
+	if err != nil {
+		return fmt.Errorf("mpegts %s: %w", c, err)
+	}
+	return nil
+}
+
+func (t *TSWriter) ticks(d time.Duration) int64 {
+	return int64(d+t.offset) * 90000 / int64(time.Second)
+}

@@ -1,0 +1,97 @@
+package ingest_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// demoTS is the demo clip (up to max frames) as MPEG-TS, as an SRT publisher sends it.
+func demoTS(t testing.TB, max int) ([]byte, []*relay.Frame) {
+	t.Helper()
+	demo, err := mediatest.DemoFrames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo = demo[:min(max, len(demo))]
+	var video, audio *relay.Track
+	for _, f := range demo {
+		if f.Track.Codec == relay.CodecH264 {
+			video = f.Track
+		} else {
+			audio = f.Track
+		}
+	}
+	var buf bytes.Buffer
+	w, err := codec.NewTSWriter(&buf, video, audio, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range demo {
+		if err := w.Write(f.Track.Codec, f.DTS, f.PTS, f.Payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes(), demo
+}
+
+// The demo clip, muxed as MPEG-TS, comes out as the frames it went in as.
+func TestMPEGTSDemuxesTheDemoClip(t *testing.T) {
+	ts, demo := demoTS(t, 1<<20)
+	var out frames
+	x, err := ingest.NewMPEGTS(bytes.NewReader(ts), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decodeErrs []error
+	x.OnDecodeError = func(err error) { decodeErrs = append(decodeErrs, err) }
+	for {
+		if err := x.Read(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	sameFrames(t, demo, out.got)
+	for i := 1; i < len(out.got); i++ {
+		if out.got[i].DTS < out.got[i-1].DTS {
+			t.Fatalf("frame %d (%s) at DTS %v comes after %v: not interleaved", i, out.got[i].Track.Codec, out.got[i].DTS, out.got[i-1].DTS)
+		}
+	}
+	if len(decodeErrs) > 0 {
+		t.Errorf("decode errors: %v", decodeErrs)
+	}
+}
+
+// An input with no program table within the probe limit is refused, not read for ever.
+func TestMPEGTSWithoutTablesIsRefused(t *testing.T) {
+	junk := bytes.Repeat([]byte{0x47, 0x1f, 0xff, 0x10}, ingest.MaxMPEGTSProbe/4+1000) // null packets, sort of
+	if _, err := ingest.NewMPEGTS(bytes.NewReader(junk), &frames{}); err == nil {
+		t.Fatal("accepted")
+	}
+}
+
+// FuzzMPEGTS feeds any bytes to the demuxer: it may refuse them, never panic.
+func FuzzMPEGTS(f *testing.F) {
+	ts, _ := demoTS(f, 12)
+	f.Add(ts)
+	f.Add(ts[:len(ts)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		x, err := ingest.NewMPEGTS(bytes.NewReader(data), &frames{})
+		if err != nil {
+			return
+		}
+		for range 10000 {
+			if x.Read() != nil {
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,188 @@
+package srt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	gosrt "github.com/datarhei/gosrt"
+
+	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
+)
+
+// payloadSize is the media bytes of one SRT packet: seven MPEG-TS packets, what every SRT
+// player expects (libsrt's live mode default).
+const payloadSize = 7 * 188
+
+// muxer is the one reader of a relay stream for SRT: it turns frames into MPEG-TS, once,
+// and publishes each frame's packets as a frame of a derived relay stream that every SRT
+// reader reads.
+type muxer struct {
+	src *relay.Stream
+	out *relay.Publisher
+	log *slog.Logger
+
+	video, audio *relay.Track // source tracks the writer was made for
+	track        *relay.Track // derived track
+	buf          bytes.Buffer
+	w            *codec.TSWriter
+}
+
+func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
+	pub, err := s.derived.Publish(src.Path())
+	if err != nil {
+		return nil, fmt.Errorf("srt mpegts %s: %w", src.Path(), err)
+	}
+	m := &muxer{src: src, out: pub, log: s.log.With("path", src.Path())}
+	var video, audio *relay.Track
+	for _, t := range tracks {
+		switch t.Codec {
+		case relay.CodecH264:
+			video = t
+		case relay.CodecAAC:
+			audio = t
+		}
+	}
+	if err := m.retrack(video, audio); err != nil {
+		pub.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// retrack starts a new program for these source tracks.
+func (m *muxer) retrack(video, audio *relay.Track) error {
+	m.buf.Reset()
+	w, err := codec.NewTSWriter(&m.buf, video, audio, codec.TSOffset)
+	if err != nil {
+		return fmt.Errorf("srt mpegts: %w", err)
+	}
+	m.w, m.video, m.audio = w, video, audio
+	info := relay.Track{Codec: relay.CodecMPEGTS}
+	if video != nil {
+		info.Width, info.Height = video.Width, video.Height
+	}
+	if audio != nil {
+		info.SampleRate, info.Channels = audio.SampleRate, audio.Channels
+	}
+	m.track = &info
+	return nil
+}
+
+// Run muxes until the source ends or ctx does; then the derived stream ends too.
+func (m *muxer) Run(ctx context.Context) {
+	defer m.out.Close()
+	r := m.src.NewReader()
+	defer r.Close()
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
+				m.log.Warn("srt muxer stopped", "err", err)
+			}
+			return
+		}
+		if err := m.frame(f); err != nil {
+			m.log.Warn("srt mpegts: frame not muxed", "err", err)
+		}
+	}
+}
+
+func (m *muxer) frame(f *relay.Frame) error {
+	switch {
+	case f.Track.Codec == relay.CodecH264 && f.Track != m.video:
+		if err := m.retrack(f.Track, m.audio); err != nil {
+			return err
+		}
+	case f.Track.Codec == relay.CodecAAC && f.Track != m.audio:
+		if err := m.retrack(m.video, f.Track); err != nil {
+			return err
+		}
+	}
+	m.buf.Reset()
+	if err := m.w.Write(f.Track.Codec, f.DTS, f.PTS, f.Payload); err != nil {
+		return err
+	}
+	if m.buf.Len() == 0 {
+		return nil
+	}
+	key := f.Key && f.Track.Codec.IsVideo() || m.video == nil
+	return m.out.WriteFrame(&relay.Frame{Track: m.track, DTS: f.DTS, PTS: f.PTS, Key: key, Payload: bytes.Clone(m.buf.Bytes())})
+}
+
+// read serves one SRT reader: the stream's MPEG-TS from the latest keyframe (program tables
+// first), as it is made.
+func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
+	src, err := s.relays.Lookup(id.Path)
+	if err != nil {
+		s.refusals.Add("play", access.Reason(err))
+		req.Reject(gosrt.REJX_NOTFOUND)
+		return
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	m, err := s.muxers.Get(ctx, src)
+	if err != nil {
+		s.refusals.Add("play", access.Reason(err))
+		s.log.Warn("read refused", "path", id.Path, "err", err)
+		req.Reject(gosrt.REJX_NOTFOUND)
+		return
+	}
+	reader := m.out.Stream().NewReader()
+	defer reader.Close()
+	conn, err := s.accept(req)
+	if err != nil {
+		s.log.Warn("read failed", "path", id.Path, "err", err)
+		return
+	}
+	defer s.forget(conn)
+	sess := s.cfg.Sessions.Open(session.Info{Protocol: "srt", Kind: session.Read, Path: id.Path,
+		Remote: conn.RemoteAddr().String(), Transport: "MPEG-TS"})
+	sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
+	sess.OnKick(func() { cancel(session.ErrKicked) })
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() { // a reader sends nothing; this notices it hang up
+		defer close(done)
+		b := make([]byte, 1500)
+		for {
+			if _, err := conn.Read(b); err != nil {
+				cancel(errors.New("viewer left"))
+				return
+			}
+		}
+	}()
+	log := s.log.With("path", id.Path, "remote", sess.Remote)
+	log.Info("viewer join")
+	err = send(ctx, conn, reader, sess)
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = cause
+	}
+	conn.Close() // ends the goroutine above
+	sess.Close(err)
+	log.Info("viewer leave", "reason", err)
+}
+
+// send writes each MPEG-TS frame in packets of payloadSize bytes. gosrt queues them without
+// blocking and fails when its queue is full: a reader that far behind is dropped.
+func send(ctx context.Context, conn gosrt.Conn, reader *relay.Reader, sess *session.Session) error {
+	for {
+		f, err := reader.Next(ctx)
+		if err != nil {
+			return err
+		}
+		for b := f.Payload; len(b) > 0; {
+			n := min(len(b), payloadSize)
+			if _, err := conn.Write(b[:n]); err != nil {
+				return fmt.Errorf("%w: the send queue is full or the connection closed", relay.ErrTooSlow)
+			}
+			sess.AddOut(n)
+			b = b[n:]
+		}
+	}
+}
