@@ -72,7 +72,9 @@ func (s *Server) RTSPURL(path string) string { return "rtsp://" + s.RTSPAddr + "
 
 // SRTURL returns the srt:// URL on this server with the given stream id (e.g.
 // "publish:live/x"), as ffmpeg takes it: not escaped (ffmpeg 5.1 does not unescape it).
-func (s *Server) SRTURL(streamID string) string { return "srt://" + s.SRTAddr + "?streamid=" + streamID }
+func (s *Server) SRTURL(streamID string) string {
+	return "srt://" + s.SRTAddr + "?streamid=" + streamID
+}
 
 // Options adjust the server a test starts.
 type Options struct {
