@@ -114,25 +114,5 @@ const (
 // nalus, aliasing payload. An IDR access unit without SPS and PPS of its own gets c's in
 // front, so decoders that join there, or that never saw the out-of-band config, can start.
 func (c H264Config) AccessUnit(nalus [][]byte, payload []byte) ([][]byte, error) {
-	start := len(nalus)
-	hasParams, idr := false, false
-	for b := payload; len(b) > 0; {
-		nalu, rest, err := nextNALU(b, c.LengthSize)
-		if err != nil {
-			return nalus, err
-		}
-		switch nalu[0] & 0x1f {
-		case naluSPS, naluPPS:
-			hasParams = true
-		case naluIDR:
-			idr = true
-		}
-		nalus, b = append(nalus, nalu), rest
-	}
-	if idr && !hasParams {
-		nalus = append(nalus, nil, nil)
-		copy(nalus[start+2:], nalus[start:len(nalus)-2])
-		nalus[start], nalus[start+1] = c.SPS[0], c.PPS[0]
-	}
-	return nalus, nil
+	return nalConfig{c.LengthSize, [][]byte{c.SPS[0], c.PPS[0]}, h264Kind}.accessUnit(nalus, payload)
 }

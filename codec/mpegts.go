@@ -15,14 +15,15 @@ import (
 // reference 100 ms before a frame's DTS, which at a stream's first frame would be negative.
 const TSOffset = time.Second
 
-// TSWriter writes the frames of an H.264 and an AAC track (either may be nil) as MPEG-TS,
+// TSWriter writes the frames of a video (H.264, H.265) and an AAC track (either may be nil) as MPEG-TS,
 // with mediacommon's writer. Each keyframe gets SPS and PPS in front, since a TS stream has
 // no out-of-band configuration, and the program tables (PAT, PMT) come before it, so a
 // reader may start at any keyframe.
 type TSWriter struct {
 	w            *mpegts.Writer
 	video, audio *mpegts.Track
-	params       H264Config
+	videoCodec   relay.Codec
+	params       NALConfig
 	nalus        [][]byte
 	offset       time.Duration
 }
@@ -32,10 +33,13 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 	t := &TSWriter{w: &mpegts.Writer{W: w}, offset: offset}
 	if video != nil {
 		var err error
-		if t.params, err = ParseH264Config(video.Config); err != nil {
+		if t.params, err = ParseNALConfig(video); err != nil {
 			return nil, err
 		}
-		t.video = &mpegts.Track{Codec: &tscodecs.H264{}}
+		t.video, t.videoCodec = &mpegts.Track{Codec: &tscodecs.H264{}}, video.Codec
+		if video.Codec == relay.CodecH265 {
+			t.video.Codec = &tscodecs.H265{}
+		}
 		t.w.Tracks = append(t.w.Tracks, t.video)
 	}
 	if audio != nil {
@@ -47,7 +51,7 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 		t.w.Tracks = append(t.w.Tracks, t.audio)
 	}
 	if len(t.w.Tracks) == 0 {
-		return nil, fmt.Errorf("mpegts: no H.264 or AAC track")
+		return nil, fmt.Errorf("mpegts: no H.264, H.265 or AAC track")
 	}
 	if err := t.w.Initialize(); err != nil {
 		return nil, fmt.Errorf("mpegts: %w", err)
@@ -71,9 +75,13 @@ func (t *TSWriter) PIDs() []uint16 {
 func (t *TSWriter) Write(c relay.Codec, dts, pts time.Duration, payload []byte) error {
 	var err error
 	switch {
-	case c == relay.CodecH264 && t.video != nil:
+	case c == t.videoCodec && t.video != nil:
 		if t.nalus, err = t.params.AccessUnit(t.nalus[:0], payload); err == nil && len(t.nalus) > 0 {
-			err = t.w.WriteH264(t.video, t.ticks(pts), t.ticks(dts), t.nalus)
+			if c == relay.CodecH265 {
+				err = t.w.WriteH265(t.video, t.ticks(pts), t.ticks(dts), t.nalus)
+			} else {
+				err = t.w.WriteH264(t.video, t.ticks(pts), t.ticks(dts), t.nalus)
+			}
 		}
 	case c == relay.CodecAAC && t.audio != nil:
 		err = t.w.WriteMPEG4Audio(t.audio, t.ticks(pts), [][]byte{payload})

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"sync"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -16,8 +17,22 @@ const maxInterleave = time.Second
 // audio from before it, and outputs that cut fragments by time would see jumps.
 type interleaver struct {
 	out    FrameWriter
+	mu     sync.Mutex       // for inputs whose tracks arrive on goroutines of their own
 	queues [][]*relay.Frame // one per track, in arrival (DTS) order
 }
+
+// Interleaver passes the frames of several tracks to one writer in DTS order; each track
+// writes through its own Track(). It is safe for concurrent use.
+type Interleaver struct{ x *interleaver }
+
+// NewInterleaver returns an interleaver into out.
+func NewInterleaver(out FrameWriter) *Interleaver { return &Interleaver{&interleaver{out: out}} }
+
+// Track adds a track and returns its writer. Add every track before the first frame.
+func (il *Interleaver) Track() FrameWriter { return il.x.add() }
+
+// Flush passes on every frame still waiting: the input ended.
+func (il *Interleaver) Flush() error { return il.x.flush() }
 
 // add makes room for one more track and returns its writer.
 func (x *interleaver) add() trackWriter {
@@ -27,6 +42,8 @@ func (x *interleaver) add() trackWriter {
 
 // flush passes on every queued frame, in DTS order: the input ended.
 func (x *interleaver) flush() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	for {
 		next := -1
 		for j, q := range x.queues {
@@ -53,6 +70,8 @@ func (x *interleaver) pop(i int) error {
 
 // write queues f, of track i, and passes on every frame that no other can come before.
 func (x *interleaver) write(i int, f *relay.Frame) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	x.queues[i] = append(x.queues[i], f)
 	for {
 		next, ready := -1, true

@@ -21,7 +21,7 @@ const MaxMPEGTSProbe = 8 << 20
 const maxReorder = 10 * 90000
 
 // ErrNoTracks is returned for an MPEG-TS input without a track the relay carries.
-var ErrNoTracks = errors.New("no track the server carries (H.264, AAC)")
+var ErrNoTracks = errors.New("no track the server carries (H.264, H.265, AAC)")
 
 // MPEGTS demuxes one MPEG-TS input (an SRT publisher) into frames, with mediacommon's
 // reader. Not safe for concurrent use.
@@ -69,19 +69,9 @@ func (x *MPEGTS) Skipped() []string { return x.skipped }
 func (x *MPEGTS) track(t *mpegts.Track) bool {
 	switch c := t.Codec.(type) {
 	case *codecs.H264:
-		u := &h264Units{out: x.il.add(), what: "mpegts h264"}
-		x.r.OnDataH264(t, func(pts, dts int64, au [][]byte) error {
-			payload, key, _, err := u.prepare(au)
-			if err != nil || payload == nil {
-				return err
-			}
-			off := (pts - dts) & 0x1ffffffff // the reordering delay, across a wrap of the 33-bit clock
-			if off > maxReorder {
-				off = 0
-			}
-			dts = x.time.Decode(dts)
-			return u.write(payload, key, dts, dts+off)
-		})
+		x.r.OnDataH264(t, x.video(newNALUnits(h264NAL, x.il.add(), "mpegts h264")))
+	case *codecs.H265:
+		x.r.OnDataH265(t, x.video(newNALUnits(h265NAL, x.il.add(), "mpegts h265")))
 	case *codecs.MPEG4Audio:
 		asc, err := c.Config.Marshal()
 		if err != nil {
@@ -99,6 +89,22 @@ func (x *MPEGTS) track(t *mpegts.Track) bool {
 		return false
 	}
 	return true
+}
+
+// video returns the reader's callback for a video track.
+func (x *MPEGTS) video(u *nalUnits) func(pts, dts int64, au [][]byte) error {
+	return func(pts, dts int64, au [][]byte) error {
+		payload, key, _, err := u.prepare(au)
+		if err != nil || payload == nil {
+			return err
+		}
+		off := (pts - dts) & 0x1ffffffff // the reordering delay, across a wrap of the 33-bit clock
+		if off > maxReorder {
+			off = 0
+		}
+		dts = x.time.Decode(dts)
+		return u.write(payload, key, dts, dts+off)
+	}
 }
 
 // aac writes the access units of one PES (often several ADTS frames), 1024 samples apart.

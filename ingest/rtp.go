@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
@@ -32,9 +35,21 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rtp h264: %w", err)
 		}
-		x := &rtpH264{dec: dec, dts: h264.NewDTSExtractor(), h264Units: h264Units{out: out, what: "rtp h264"}}
+		x := newRTPVideo(newNALUnits(h264NAL, out, "rtp h264"), dec, func() dtsExtractor { return h264.NewDTSExtractor() },
+			rtph264.ErrMorePacketsNeeded, rtph264.ErrNonStartingPacketAndNoPrevious)
 		if sps, pps := f.SafeParams(); sps != nil && pps != nil {
-			x.setParams(sps, pps) // an error waits for in-band ones
+			x.setParams([][]byte{sps, pps}) // an error waits for in-band ones
+		}
+		return x, nil
+	case *format.H265:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, fmt.Errorf("rtp h265: %w", err)
+		}
+		x := newRTPVideo(newNALUnits(h265NAL, out, "rtp h265"), dec, func() dtsExtractor { return h265.NewDTSExtractor() },
+			rtph265.ErrMorePacketsNeeded, rtph265.ErrNonStartingPacketAndNoPrevious)
+		if vps, sps, pps := f.SafeParams(); vps != nil && sps != nil && pps != nil {
+			x.setParams([][]byte{vps, sps, pps})
 		}
 		return x, nil
 	case *format.MPEG4Audio:
@@ -59,26 +74,39 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 	}
 }
 
-// rtpH264 reassembles access units (RFC 6184) and finds their DTS from the picture order
-// (B-frames); h264Units makes the frames.
-type rtpH264 struct {
-	dec *rtph264.Decoder
-	dts *h264.DTSExtractor
-	h264Units
-}
-
-func (x *rtpH264) setParams(sps, pps []byte) error {
-	changed, err := x.h264Units.setParams(sps, pps)
-	if changed {
-		x.dts = h264.NewDTSExtractor() // a new SPS may change the picture order
+// rtpVideo reassembles access units (RFC 6184, RFC 7798) and finds their DTS from the
+// picture order (B-frames); nalUnits makes the frames.
+type rtpVideo struct {
+	*nalUnits
+	dec interface {
+		Decode(*rtp.Packet) ([][]byte, error)
 	}
-	return err
+	dts    dtsExtractor
+	newDTS func() dtsExtractor
+	wait   []error // the decoder's "not yet" answers
 }
 
-func (x *rtpH264) Packet(pkt *rtp.Packet, pts int64) error {
+type dtsExtractor interface {
+	Extract(au [][]byte, pts int64) (int64, error)
+}
+
+func newRTPVideo(u *nalUnits, dec interface {
+	Decode(*rtp.Packet) ([][]byte, error)
+}, newDTS func() dtsExtractor,
+	wait ...error) *rtpVideo {
+	return &rtpVideo{nalUnits: u, dec: dec, dts: newDTS(), newDTS: newDTS, wait: wait}
+}
+
+func (x *rtpVideo) setParams(params [][]byte) {
+	if changed, _ := x.nalUnits.setParams(params); changed {
+		x.dts = x.newDTS() // new parameter sets may change the picture order
+	}
+}
+
+func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 	au, err := x.dec.Decode(pkt)
 	switch {
-	case errors.Is(err, rtph264.ErrMorePacketsNeeded), errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious):
+	case err != nil && slices.ContainsFunc(x.wait, func(w error) bool { return errors.Is(err, w) }):
 		return nil
 	case err != nil: // a lost fragment, most likely: the picture is broken
 		x.needKey = true
@@ -87,17 +115,17 @@ func (x *rtpH264) Packet(pkt *rtp.Packet, pts int64) error {
 	}
 	payload, key, newParams, err := x.prepare(au)
 	if newParams {
-		x.dts = h264.NewDTSExtractor()
+		x.dts = x.newDTS()
 	}
 	if err != nil || payload == nil {
 		return err
 	}
-	if key && !newParams { // the extractor reads the picture order with the SPS it is given
-		au = append([][]byte{x.sps, x.pps}, au...)
+	if key && !newParams { // the extractor reads the picture order with the parameter sets it is given
+		au = append(slices.Clip(x.params), au...)
 	}
 	dts, err := x.dts.Extract(au, pts)
-	if err != nil { // a picture order the extractor cannot follow: wait for the next IDR
-		x.needKey, x.dts = true, h264.NewDTSExtractor()
+	if err != nil { // a picture order the extractor cannot follow: wait for the next keyframe
+		x.needKey, x.dts = true, x.newDTS()
 		x.Lost++
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -266,7 +267,7 @@ func (rec *recording) run(reader *relay.Reader) error {
 // frame writes one frame, starting a new file at a video keyframe when the current one is
 // long enough or does not carry the frame's track (a new codec configuration).
 func (rec *recording) frame(f *relay.Frame) error {
-	if f.Track.Codec != relay.CodecH264 && f.Track.Codec != relay.CodecAAC {
+	if !codec.InFMP4(f.Track.Codec) {
 		return nil // what FMP4Init cannot describe yet
 	}
 	key := f.Key && f.Track.Codec.IsVideo()

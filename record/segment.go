@@ -41,7 +41,7 @@ func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time
 	var video, audio *relay.Track
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264:
+		case relay.CodecH264, relay.CodecH265:
 			video = t
 		case relay.CodecAAC:
 			audio = t
@@ -88,7 +88,7 @@ func (s *segment) slotOf(f *relay.Frame) *slot {
 func (s *segment) carries(tracks []*relay.Track) bool {
 	n := 0
 	for _, t := range tracks {
-		if t.Codec != relay.CodecH264 && t.Codec != relay.CodecAAC {
+		if !codec.InFMP4(t.Codec) {
 			continue
 		}
 		n++

@@ -8,6 +8,7 @@ const (
 	CodecUnknown Codec = iota
 	CodecH264
 	CodecAAC
+	CodecH265
 	// CodecFMP4 is a derived stream of fragmented MP4: Config is the init segment, each
 	// frame a fragment (moof+mdat), Key when it starts with a video keyframe.
 	CodecFMP4
@@ -26,6 +27,8 @@ func (c Codec) String() string {
 		return "h264"
 	case CodecAAC:
 		return "aac"
+	case CodecH265:
+		return "hevc"
 	case CodecFMP4:
 		return "fmp4"
 	case CodecRTP:
@@ -40,7 +43,7 @@ func (c Codec) String() string {
 // IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
 // new reader may start.
 func (c Codec) IsVideo() bool {
-	return c == CodecH264 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
+	return c == CodecH264 || c == CodecH265 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
 }
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
@@ -50,7 +53,8 @@ type Track struct {
 	Codec     Codec
 	ClockRate uint32 // RTP-style units per second: 90000 for video, the sample rate for audio
 	// Config is the decoder configuration in its ISO BMFF form:
-	// AVCDecoderConfigurationRecord for H.264, AudioSpecificConfig for AAC.
+	// AVCDecoderConfigurationRecord for H.264, HEVCDecoderConfigurationRecord for H.265,
+	// AudioSpecificConfig for AAC.
 	Config []byte
 
 	// What a person wants to see in a stream list; zero when unknown.

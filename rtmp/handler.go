@@ -180,6 +180,12 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 		h.srv.attach(h.viewer)
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
+	for _, t := range h.viewer.stream.Tracks() {
+		if t.Codec != relay.CodecH264 && t.Codec != relay.CodecAAC {
+			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264 and AAC (enhanced RTMP output is not built yet)",
+				"path", path, "codec", t.Codec)
+		}
+	}
 	return nil
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtp"
@@ -52,7 +51,7 @@ type feed struct {
 
 	video, audio *track
 	tracks       []*track // in the order of the SDP's medias
-	params       codec.H264Config
+	params       codec.NALConfig
 	paramsOf     *relay.Track
 	nalus        [][]byte
 	epoch        time.Time // wall-clock time of stream time zero, for RTCP sender reports
@@ -72,8 +71,9 @@ type track struct {
 	clockRate int64
 	base      uint32 // RTP timestamp of stream time zero
 	ssrc      uint32
-	nextSeq   uint16 // sequence number of the next packet
-	h264      *rtph264.Encoder
+	nextSeq   uint16      // sequence number of the next packet
+	codec     relay.Codec // of the frames it packetizes
+	video     videoEncoder
 	aac       *rtpmpeg4audio.Encoder
 }
 
@@ -110,8 +110,11 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 			err error
 		)
 		switch t.Codec {
-		case relay.CodecH264:
-			tr, err = f.newH264(t)
+		case relay.CodecH264, relay.CodecH265:
+			if f.video != nil {
+				continue
+			}
+			tr, err = f.newVideo(t)
 			f.video = tr
 		case relay.CodecAAC:
 			tr, err = newAAC(t)
@@ -127,7 +130,7 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 		f.tracks = append(f.tracks, tr)
 	}
 	if len(medias) == 0 {
-		return nil, fmt.Errorf("rtsp %s: stream has no H.264 or AAC track", path)
+		return nil, fmt.Errorf("rtsp %s: stream has no H.264, H.265 or AAC track", path)
 	}
 	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
 	if err := f.stream.Initialize(); err != nil {
@@ -140,18 +143,43 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 	return f, nil
 }
 
-func (f *feed) newH264(t *relay.Track) (*track, error) {
-	p, err := codec.ParseH264Config(t.Config)
+// videoEncoder is gortsplib's RTP packetizer of H.264 or H.265.
+type videoEncoder interface {
+	Encode(au [][]byte) ([]*rtp.Packet, error)
+}
+
+func (f *feed) newVideo(t *relay.Track) (*track, error) {
+	p, err := codec.ParseNALConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	forma := &format.H264{PayloadTyp: 96, SPS: p.SPS[0], PPS: p.PPS[0], PacketizationMode: 1}
-	enc, err := forma.CreateEncoder()
-	if err != nil {
-		return nil, fmt.Errorf("h264 packetizer: %w", err)
+	var (
+		forma format.Format
+		enc   videoEncoder
+		seq   *uint16
+	)
+	if ps := p.Params(); t.Codec == relay.CodecH265 {
+		h := &format.H265{PayloadTyp: 96, VPS: ps[0], SPS: ps[1], PPS: ps[2]}
+		e, err := h.CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("h265 packetizer: %w", err)
+		}
+		forma, enc, seq = h, e, e.InitialSequenceNumber
+	} else {
+		h := &format.H264{PayloadTyp: 96, SPS: ps[0], PPS: ps[1], PacketizationMode: 1}
+		e, err := h.CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("h264 packetizer: %w", err)
+		}
+		forma, enc, seq = h, e, e.InitialSequenceNumber
 	}
 	f.params, f.paramsOf = p, t
-	return newTrack(description.MediaTypeVideo, forma, enc, nil)
+	tr, err := newTrack(description.MediaTypeVideo, forma, *seq)
+	if err != nil {
+		return nil, err
+	}
+	tr.video, tr.codec = enc, t.Codec
+	return tr, nil
 }
 
 func newAAC(t *relay.Track) (*track, error) {
@@ -164,26 +192,25 @@ func newAAC(t *relay.Track) (*track, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aac packetizer: %w", err)
 	}
-	return newTrack(description.MediaTypeAudio, forma, nil, enc)
+	tr, err := newTrack(description.MediaTypeAudio, forma, *enc.InitialSequenceNumber)
+	if err != nil {
+		return nil, err
+	}
+	tr.aac, tr.codec = enc, relay.CodecAAC
+	return tr, nil
 }
 
-func newTrack(typ description.MediaType, forma format.Format, h264 *rtph264.Encoder, aac *rtpmpeg4audio.Encoder) (*track, error) {
+func newTrack(typ description.MediaType, forma format.Format, seq uint16) (*track, error) {
 	base, err := randomUint32()
 	if err != nil {
 		return nil, err
 	}
-	t := &track{
+	return &track{
 		media:     &description.Media{Type: typ, Formats: []format.Format{forma}},
 		clockRate: int64(forma.ClockRate()),
 		base:      base,
-		h264:      h264, aac: aac,
-	}
-	if h264 != nil {
-		t.nextSeq = *h264.InitialSequenceNumber
-	} else {
-		t.nextSeq = *aac.InitialSequenceNumber
-	}
-	return t, nil
+		nextSeq:   seq,
+	}, nil
 }
 
 // Run packetizes frames until the relay stream ends or ctx does, then says goodbye and
@@ -224,9 +251,9 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 		err  error
 	)
 	switch {
-	case fr.Track.Codec == relay.CodecH264 && f.video != nil:
+	case f.video != nil && fr.Track.Codec == f.video.codec:
 		if fr.Track != f.paramsOf {
-			if f.params, err = codec.ParseH264Config(fr.Track.Config); err != nil {
+			if f.params, err = codec.ParseNALConfig(fr.Track); err != nil {
 				return nil, nil, err
 			}
 			f.paramsOf = fr.Track
@@ -235,7 +262,7 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 			return nil, nil, err
 		}
 		t = f.video
-		pkts, err = t.h264.Encode(f.nalus)
+		pkts, err = t.video.Encode(f.nalus)
 		clear(f.nalus)
 	case fr.Track.Codec == relay.CodecAAC && f.audio != nil:
 		t = f.audio

@@ -55,7 +55,7 @@ func TestH264PacketizerIsByteExactForEveryNALUSize(t *testing.T) {
 	vt := &relay.Track{Codec: relay.CodecH264, ClockRate: 90000, Config: h264Record}
 	f := &feed{}
 	var err error
-	if f.video, err = f.newH264(vt); err != nil {
+	if f.video, err = f.newVideo(vt); err != nil {
 		t.Fatal(err)
 	}
 	dec := &rtph264.Decoder{}

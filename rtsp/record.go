@@ -22,8 +22,9 @@ import (
 // recording is one RTSP publisher (ANNOUNCE, SETUP, RECORD): its packets are depacketized
 // once, by gortsplib's decoders, into the relay stream it publishes.
 type recording struct {
-	pub  *relay.Publisher
-	sess *session.Session
+	pub    *relay.Publisher
+	sess   *session.Session
+	frames *ingest.Interleaver
 }
 
 // OnAnnounce implements gortsplib.ServerHandlerOnAnnounce: the publisher's key (?key= or the
@@ -49,7 +50,7 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if supported(ctx.Description) == 0 {
 		s.refusals.Add("publish", "unsupported_codec")
 		return &base.Response{StatusCode: base.StatusUnsupportedMediaType},
-			fmt.Errorf("rtsp announce %s: no track the server carries (H.264, AAC)", path)
+			fmt.Errorf("rtsp announce %s: no track the server carries (H.264, H.265, AAC)", path)
 	}
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
@@ -89,9 +90,16 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	sess.CountFrom(func() session.Counts { return sessionCounts(ss) })
 	sess.OnKick(ss.Close)
 	log := s.log.With("path", path, "protocol", "rtsp")
+	// Each media comes on RTP of its own, audio often well ahead of video: frames go out in
+	// DTS order.
+	il := ingest.NewInterleaver(pub)
 	for _, m := range ss.AnnouncedDescription().Medias {
 		for _, f := range m.Formats {
-			media, err := ingest.NewRTPMedia(f, pub)
+			if _, err := ingest.NewRTPMedia(f, nil); err != nil {
+				log.Info("publisher track not carried", "codec", f.Codec(), "err", err)
+				continue
+			}
+			media, err := ingest.NewRTPMedia(f, il.Track())
 			if err != nil {
 				log.Info("publisher track not carried", "codec", f.Codec(), "err", err)
 				continue
@@ -100,7 +108,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 		}
 	}
 	s.mu.Lock()
-	s.recording[ss] = &recording{pub: pub, sess: sess}
+	s.recording[ss] = &recording{pub: pub, sess: sess, frames: il}
 	s.mu.Unlock()
 	log.Info("publish start", "transport", transportName(ss), "remote", sess.Remote)
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -133,6 +141,7 @@ func (s *Server) endRecording(ss *gortsplib.ServerSession, reason error) {
 	if rec == nil {
 		return
 	}
+	_ = rec.frames.Flush()
 	rec.pub.Close()
 	rec.sess.Close(reason)
 	why := "publisher left" // its connection closed: gortsplib says the session is not in use

@@ -42,8 +42,10 @@ func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, err
 	var video, audio *relay.Track
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264:
-			video = t
+		case relay.CodecH264, relay.CodecH265:
+			if video == nil {
+				video = t
+			}
 		case relay.CodecAAC:
 			audio = t
 		}
@@ -95,7 +97,7 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch {
-	case f.Track.Codec == relay.CodecH264 && f.Track != m.video:
+	case f.Track.Codec.IsVideo() && f.Track != m.video:
 		if err := m.retrack(f.Track, m.audio); err != nil {
 			return err
 		}

@@ -18,3 +18,9 @@ ffmpeg -hide_banner -loglevel error -y \
   testdata/sample-720p.mp4
 # The demo stream is the same clip as FLV, embedded in the binary.
 ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 -c copy -f flv ingest/demo/demo.flv
+# The same clip in H.265 (Main, B-frames, a keyframe every second, closed GOPs so every
+# keyframe is an IDR) with the same AAC: for H.265 ingest over RTSP and SRT.
+ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 \
+  -c:v libx265 -preset fast -x265-params "keyint=30:min-keyint=30:scenecut=0:bframes=2:open-gop=0:log-level=error" \
+  -b:v 700k -pix_fmt yuv420p -tag:v hvc1 -c:a copy -movflags +faststart \
+  testdata/sample-720p-hevc.mp4

@@ -37,6 +37,10 @@ func Sample() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "sample-720p.mp4")
 }
 
+// SampleHEVC is the test clip in H.265 (Main, B-frames, an IDR every second) with the same
+// AAC.
+func SampleHEVC() string { return strings.TrimSuffix(Sample(), ".mp4") + "-hevc.mp4" }
+
 // NeedTools fails the test when a peer program is missing: `make test` installs them.
 func NeedTools(t testing.TB, names ...string) {
 	t.Helper()

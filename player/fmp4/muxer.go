@@ -53,7 +53,10 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	m.video, m.audio = nil, nil
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264:
+		case relay.CodecH264, relay.CodecH265:
+			if m.video != nil {
+				continue
+			}
 			m.video = t
 		case relay.CodecAAC:
 			asc, err := codec.ParseAACConfig(t.Config)
@@ -101,7 +104,7 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch f.Track.Codec {
-	case relay.CodecH264:
+	case relay.CodecH264, relay.CodecH265:
 		if f.Track != m.video {
 			if err := m.retrack(f.Track, m.audio); err != nil {
 				return err

@@ -24,7 +24,7 @@ type muxer struct {
 	lib          *gohlslib.Muxer
 	video, audio *gohlslib.Track
 	srcVideo     *relay.Track
-	params       codec.H264Config
+	params       codec.NALConfig
 	nalus        [][]byte
 	epoch        time.Time
 	log          *slog.Logger
@@ -41,12 +41,20 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 	}
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264:
-			c, err := codec.ParseH264Config(t.Config)
+		case relay.CodecH264, relay.CodecH265:
+			if h.video != nil {
+				continue
+			}
+			c, err := codec.ParseNALConfig(t)
 			if err != nil {
 				return nil, fmt.Errorf("hls: %w", err)
 			}
-			h.video = &gohlslib.Track{Codec: &codecs.H264{SPS: c.SPS[0], PPS: c.PPS[0]}, ClockRate: videoTimeScale}
+			ps := c.Params()
+			var vc codecs.Codec = &codecs.H264{SPS: ps[0], PPS: ps[1]}
+			if t.Codec == relay.CodecH265 {
+				vc = &codecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}
+			}
+			h.video = &gohlslib.Track{Codec: vc, ClockRate: videoTimeScale}
 			h.srcVideo, h.params = t, c
 			lib.Tracks = append(lib.Tracks, h.video)
 		case relay.CodecAAC:
@@ -60,7 +68,7 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 		}
 	}
 	if len(lib.Tracks) == 0 {
-		return nil, errors.New("hls: stream has no H.264 or AAC track")
+		return nil, errors.New("hls: stream has no H.264, H.265 or AAC track")
 	}
 	if err := lib.Start(); err != nil {
 		return nil, fmt.Errorf("hls: %w", err)
@@ -93,11 +101,11 @@ func (h *muxer) write(f *relay.Frame) error {
 	}
 	ntp := h.epoch.Add(f.PTS)
 	switch {
-	case f.Track.Codec == relay.CodecH264 && h.video != nil:
-		// gohlslib finds DTS from the SPS, so every IDR must carry it in-band; a publisher
-		// that took over with other settings brings its own.
+	case h.video != nil && f.Track.Codec == h.srcVideo.Codec:
+		// gohlslib finds DTS from the SPS, so every keyframe must carry it in-band; a
+		// publisher that took over with other settings brings its own.
 		if f.Track != h.srcVideo {
-			c, err := codec.ParseH264Config(f.Track.Config)
+			c, err := codec.ParseNALConfig(f.Track)
 			if err != nil {
 				return fmt.Errorf("hls: %w", err)
 			}
@@ -111,6 +119,9 @@ func (h *muxer) write(f *relay.Frame) error {
 		}
 		h.nalus = au
 		defer clear(h.nalus)
+		if f.Track.Codec == relay.CodecH265 {
+			return h.lib.WriteH265(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
+		}
 		return h.lib.WriteH264(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
 	case f.Track.Codec == relay.CodecAAC && h.audio != nil:
 		return h.lib.WriteMPEG4Audio(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})

@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testenv"
+)
+
+// H.265 and AAC published over RTSP (TCP) and over SRT are read back as hevc 1280x720 and
+// aac over RTSP, LL-HLS (fMP4 hvc1), the browsers' fMP4 and SRT, and recorded, each decoded
+// by ffmpeg with no warning; an RTMP player, which RTMP gives no H.265, gets the audio and the
+// log says why.
+func TestHEVCPublishedOverRTSPAndSRTPlaysEverywhere(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "ffprobe")
+	on := true
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/hevc-rtsp": {Record: &on}}
+	}})
+	publish := func(format, url string, extra ...string) {
+		args := []string{"-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", testenv.SampleHEVC(), "-c", "copy", "-f", format}
+		testenv.StartProc(t, "ffmpeg", append(append(args, extra...), url)...)
+	}
+	publish("rtsp", srv.RTSPURL("live/hevc-rtsp"), "-rtsp_transport", "tcp")
+	publish("mpegts", srv.SRTURL("publish:live/hevc-srt"))
+	testenv.WaitLive(t, srv, "live/hevc-rtsp", 10*time.Second)
+	testenv.WaitLive(t, srv, "live/hevc-srt", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	want := []string{"aac", "hevc 1280x720"}
+	const window = 6 * time.Second
+	var wg sync.WaitGroup
+	for _, path := range []string{"live/hevc-rtsp", "live/hevc-srt"} {
+		for name, url := range map[string]string{
+			"rtsp": srv.RTSPURL(path), "ll-hls": srv.HTTPURL("/" + path + "/index.m3u8"),
+			"fmp4": srv.HTTPURL("/" + path + "/stream.mp4"), "srt": srv.SRTURL("read:" + path),
+		} {
+			wg.Go(func() {
+				var extra []string
+				if name == "rtsp" {
+					extra = []string{"-rtsp_transport", "tcp"}
+				}
+				got := testenv.FFprobeStreams(ctx, t, url, extra...)
+				sort.Strings(got)
+				if got = slices.Compact(got); !slices.Equal(got, want) {
+					t.Errorf("%s %s: streams %v, want %v", path, name, got, want)
+				}
+				var allowed []*regexp.Regexp
+				if name == "ll-hls" {
+					allowed = append(allowed, liveFMP4Reload)
+				}
+				d := testenv.FFmpegDecode(ctx, t, url, window, append([]string{"-loglevel", "warning"}, extra...)...)
+				if w := testenv.DecoderWarnings(d.Stderr, allowed...); d.Err != nil || len(w) > 0 || d.Frames < testenv.MinFrames(window) {
+					t.Errorf("%s %s: exit %v, %d pictures of %v, warnings:\n%s", path, name, d.Err, d.Frames, window, strings.Join(w, "\n"))
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	if got := testenv.FFprobeStreams(ctx, t, srv.URL("live/hevc-srt")); !slices.Equal(got, []string{"aac"}) {
+		t.Errorf("rtmp: streams %v, want the audio alone", got)
+	}
+	srv.WaitLog(t, 5*time.Second, "track not sent to an RTMP player", "codec=hevc")
+
+	// The recording so far: hevc and aac, decoded without a warning.
+	files, _ := filepath.Glob(filepath.Join(srv.Config().MediaDir, "recordings", "live", "hevc-rtsp", "*.mp4"))
+	if len(files) == 0 {
+		t.Fatal("no recording")
+	}
+	rec := files[0]
+	if fi, err := os.Stat(rec); err != nil || fi.Size() < 100_000 {
+		t.Fatalf("recording %s: %v", rec, err)
+	}
+	got := testenv.FFprobeStreams(ctx, t, rec)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("recording: streams %v, want %v", got, want)
+	}
+	d := testenv.FFmpegDecode(ctx, t, rec, time.Hour, "-loglevel", "warning")
+	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 30*4 {
+		t.Errorf("recording: exit %v, %d pictures, warnings:\n%s", d.Err, d.Frames, strings.Join(w, "\n"))
+	}
+}
