@@ -63,6 +63,25 @@ func ParseNALConfig(t *relay.Track) (NALConfig, error) {
 	return NALConfig{}, fmt.Errorf("%s: not a codec of NAL units", t.Codec)
 }
 
+// LengthSize is the size of the NAL unit length prefixes of the track's payloads.
+func (c NALConfig) LengthSize() int { return c.lengthSize }
+
+// RandomAccess reports whether a payload holds a picture decoding can start from (an
+// H.264 IDR; an H.265 IDR or CRA), whatever its container said.
+func (c NALConfig) RandomAccess(payload []byte) bool {
+	for b := payload; len(b) > 0; {
+		nalu, rest, err := nextNALU(b, c.lengthSize)
+		if err != nil {
+			return false
+		}
+		if c.kind.isRandomAccess(nalu) {
+			return true
+		}
+		b = rest
+	}
+	return false
+}
+
 // Params returns the parameter sets: SPS and PPS for H.264; VPS, SPS and PPS for H.265.
 func (c NALConfig) Params() [][]byte { return c.params }
 

@@ -23,6 +23,22 @@ const (
 	audioTagHeader = 2 // sound format/rate/size/type, AAC packet type
 )
 
+// Enhanced RTMP (E-RTMP v2) tags: a video tag with the top bit set, or an audio tag of sound
+// format 9, has a packet type and a FourCC after its first byte.
+const (
+	flvSoundEx          = 9
+	exHeader            = 5 // type byte and FourCC
+	exSequenceStart     = 0
+	exCodedFrames       = 1
+	exSequenceEnd       = 2
+	exCodedFramesX      = 3 // video: no composition time
+	exMetadata          = 4
+	exVideoMultitrack   = 6
+	exAudioMultichannel = 4
+	exAudioMultitrack   = 5
+	exFrameCommand      = 5 // video frame type of a command frame, not a picture
+)
+
 // ErrUnsupported marks media the server cannot relay (another codec); the caller may skip
 // such tags and keep the rest of the stream.
 var ErrUnsupported = errors.New("unsupported media")
@@ -38,7 +54,7 @@ type FrameWriter interface {
 type FLV struct {
 	out          FrameWriter
 	video, audio *relay.Track
-	lengthSize   int
+	videoNAL     codec.NALConfig // of video
 	clock        tsExtender
 	// Dropped counts media tags that came before their sequence header.
 	Dropped int
@@ -53,8 +69,11 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 	if len(body) < 1 {
 		return errors.New("flv video: empty tag")
 	}
-	if codec := body[0] & 0x0f; codec != flvCodecAVC || body[0]&0x80 != 0 {
-		return fmt.Errorf("flv video: %w: codec id %d (only H.264/AVC)", ErrUnsupported, codec)
+	if body[0]&0x80 != 0 {
+		return x.exVideo(ts, body)
+	}
+	if codec := body[0] & 0x0f; codec != flvCodecAVC {
+		return fmt.Errorf("flv video: %w: codec id %d (only H.264/AVC, and H.265 over enhanced RTMP)", ErrUnsupported, codec)
 	}
 	if len(body) < videoTagHeader {
 		return fmt.Errorf("flv video: AVC tag of %d bytes: %w", len(body), codec.ErrShort)
@@ -64,20 +83,9 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 	data := body[videoTagHeader:]
 	switch body[1] {
 	case avcSeqHeader:
-		return x.setVideoConfig(data)
+		return x.setVideoConfig(codec.H264Track(data))
 	case avcNALU:
-		if x.video == nil {
-			x.Dropped++
-			return nil
-		}
-		if err := codec.CheckAVCC(data, x.lengthSize); err != nil {
-			return fmt.Errorf("flv video: %w", err)
-		}
-		dts := x.clock.extend(ts)
-		return x.write(&relay.Frame{
-			Track: x.video, DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond,
-			Key: key, Payload: clone(data),
-		})
+		return x.picture(relay.CodecH264, ts, cts, key, data)
 	case avcEndOfSeq:
 		return nil
 	default:
@@ -85,14 +93,75 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 	}
 }
 
-func (x *FLV) setVideoConfig(data []byte) error {
-	t, err := codec.H264Track(data)
+// exVideo handles an enhanced RTMP video tag: H.265 (hvc1) or H.264 (avc1) by FourCC.
+func (x *FLV) exVideo(ts uint32, body []byte) error {
+	frameType, packetType := body[0]>>4&0x07, body[0]&0x0f
+	if packetType == exVideoMultitrack {
+		return fmt.Errorf("flv video: %w: enhanced RTMP multitrack video (one track per stream is carried)", ErrUnsupported)
+	}
+	if len(body) < exHeader {
+		return fmt.Errorf("flv video: enhanced tag of %d bytes: %w", len(body), codec.ErrShort)
+	}
+	var c relay.Codec
+	switch fourCC := string(body[1:5]); fourCC {
+	case "hvc1":
+		c = relay.CodecH265
+	case "avc1":
+		c = relay.CodecH264
+	default:
+		return fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265 and H.264 are carried)", ErrUnsupported, fourCC)
+	}
+	data := body[exHeader:]
+	switch {
+	case frameType == exFrameCommand || packetType == exSequenceEnd || packetType == exMetadata:
+		return nil
+	case packetType == exSequenceStart && c == relay.CodecH265:
+		return x.setVideoConfig(codec.H265Track(data))
+	case packetType == exSequenceStart:
+		return x.setVideoConfig(codec.H264Track(data))
+	case packetType == exCodedFrames:
+		if len(data) < 3 {
+			return fmt.Errorf("flv video: enhanced coded frames of %d bytes: %w", len(body), codec.ErrShort)
+		}
+		cts := int32(uint32(data[0])<<16|uint32(data[1])<<8|uint32(data[2])) << 8 >> 8
+		return x.picture(c, ts, cts, frameType == flvFrameKey, data[3:])
+	case packetType == exCodedFramesX:
+		return x.picture(c, ts, 0, frameType == flvFrameKey, data)
+	default:
+		return fmt.Errorf("flv video: %w: enhanced RTMP video packet type %d", ErrUnsupported, packetType)
+	}
+}
+
+func (x *FLV) setVideoConfig(t *relay.Track, err error) error {
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	cfg, _ := codec.ParseH264Config(t.Config)
-	x.lengthSize, x.video = cfg.LengthSize, t
+	if x.videoNAL, err = codec.ParseNALConfig(t); err != nil {
+		return fmt.Errorf("flv video: %w", err)
+	}
+	x.video = t
 	return nil
+}
+
+// picture writes one coded picture of codec c, cts ms after its DTS. An H.265 picture's
+// own NAL units say whether it is a keyframe: enhanced RTMP encoders do not all set the frame
+// type.
+func (x *FLV) picture(c relay.Codec, ts uint32, cts int32, key bool, data []byte) error {
+	if x.video == nil || x.video.Codec != c {
+		x.Dropped++
+		return nil
+	}
+	if err := codec.CheckAVCC(data, x.videoNAL.LengthSize()); err != nil {
+		return fmt.Errorf("flv video: %w", err)
+	}
+	if c == relay.CodecH265 {
+		key = x.videoNAL.RandomAccess(data)
+	}
+	dts := x.clock.extend(ts)
+	return x.write(&relay.Frame{
+		Track: x.video, DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond,
+		Key: key, Payload: clone(data),
+	})
 }
 
 // Audio handles one audio tag body with its 32-bit millisecond timestamp. body is only read
@@ -101,7 +170,11 @@ func (x *FLV) Audio(ts uint32, body []byte) error {
 	if len(body) < 1 {
 		return errors.New("flv audio: empty tag")
 	}
-	if format := body[0] >> 4; format != flvSoundAAC {
+	format := body[0] >> 4
+	if format == flvSoundEx {
+		return x.exAudio(ts, body)
+	}
+	if format != flvSoundAAC {
 		return fmt.Errorf("flv audio: %w: sound format %d (only AAC)", ErrUnsupported, format)
 	}
 	if len(body) < audioTagHeader {
@@ -110,25 +183,59 @@ func (x *FLV) Audio(ts uint32, body []byte) error {
 	data := body[audioTagHeader:]
 	switch body[1] {
 	case aacSeqHeader:
-		t, err := codec.AACTrack(data)
-		if err != nil {
-			return fmt.Errorf("flv audio: %w", err)
-		}
-		x.audio = t
-		return nil
+		return x.setAudioConfig(data)
 	case aacRaw:
-		if x.audio == nil {
-			x.Dropped++
-			return nil
-		}
-		if len(data) == 0 {
-			return nil
-		}
-		dts := x.clock.extend(ts)
-		return x.write(&relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: clone(data)})
+		return x.sound(ts, data)
 	default:
 		return fmt.Errorf("flv audio: AAC packet type %d", body[1])
 	}
+}
+
+// exAudio handles an enhanced RTMP audio tag: AAC (mp4a) by FourCC.
+func (x *FLV) exAudio(ts uint32, body []byte) error {
+	packetType := body[0] & 0x0f
+	if packetType == exAudioMultitrack {
+		return fmt.Errorf("flv audio: %w: enhanced RTMP multitrack audio (one track per stream is carried)", ErrUnsupported)
+	}
+	if len(body) < exHeader {
+		return fmt.Errorf("flv audio: enhanced tag of %d bytes: %w", len(body), codec.ErrShort)
+	}
+	if fourCC := string(body[1:5]); fourCC != "mp4a" {
+		return fmt.Errorf("flv audio: %w: enhanced RTMP codec %q (AAC is carried)", ErrUnsupported, fourCC)
+	}
+	data := body[exHeader:]
+	switch packetType {
+	case exSequenceStart:
+		return x.setAudioConfig(data)
+	case exCodedFrames:
+		return x.sound(ts, data)
+	case exSequenceEnd, exAudioMultichannel:
+		return nil
+	default:
+		return fmt.Errorf("flv audio: %w: enhanced RTMP audio packet type %d", ErrUnsupported, packetType)
+	}
+}
+
+func (x *FLV) setAudioConfig(asc []byte) error {
+	t, err := codec.AACTrack(asc)
+	if err != nil {
+		return fmt.Errorf("flv audio: %w", err)
+	}
+	x.audio = t
+	return nil
+}
+
+// sound writes one AAC frame.
+func (x *FLV) sound(ts uint32, data []byte) error {
+	if x.audio == nil {
+		x.Dropped++
+		return nil
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	dts := x.clock.extend(ts)
+	return x.write(&relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: clone(data)})
 }
 
 // Metadata keeps the body of an @setDataFrame / onMetaData data message (AMF0, starting

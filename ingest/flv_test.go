@@ -158,10 +158,16 @@ func FuzzFLVTag(f *testing.F) {
 	for _, tag := range demoTags(f)[:12] {
 		f.Add(tag.Type == TagVideo, tag.Body)
 	}
+	f.Add(true, exVideoTag(1, exSequenceStart, "hvc1", hevcRecord(f)...))
+	f.Add(true, exVideoTag(1, exCodedFrames, "hvc1", 0, 0, 33, 0, 0, 0, 3, 19<<1, 1, 0xaa))
+	f.Add(false, append([]byte{flvSoundEx<<4 | exSequenceStart}, "mp4a\x12\x10"...))
 	f.Fuzz(func(t *testing.T, video bool, body []byte) {
 		x := NewFLV(&captured{})
 		_ = x.Feed(demoTags(t)[1], 0)
 		_ = x.Feed(demoTags(t)[2], 0)
+		if video && len(body) > 0 && body[0]&0x80 != 0 { // an enhanced tag follows an H.265 config
+			_ = x.Video(0, exVideoTag(1, exSequenceStart, "hvc1", hevcRecord(t)...))
+		}
 		if video {
 			_ = x.Video(0, body)
 		} else {

@@ -43,3 +43,22 @@ func (s status) command() []byte {
 	b.Write(s.args())
 	return b.Bytes()
 }
+
+// fourCCList reads the fourCcList of a connect command (enhanced RTMP v2): the codecs the
+// client can take, "*" for any. The guard has checked body.
+func fourCCList(body []byte) []string {
+	dec := amf0.NewDecoder(bytes.NewReader(body))
+	var name, txid, obj any
+	if dec.Decode(&name) != nil || dec.Decode(&txid) != nil || dec.Decode(&obj) != nil {
+		return nil
+	}
+	m, _ := obj.(map[string]any)
+	list, _ := m["fourCcList"].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}

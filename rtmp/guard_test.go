@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/yutopp/go-amf0"
 	gortmp "github.com/yutopp/go-rtmp"
 	"github.com/yutopp/go-rtmp/message"
 )
@@ -165,3 +167,23 @@ func FuzzGuard(f *testing.F) {
 var guardSeed = concat(append([]byte{3}, make([]byte, 3072)...),
 	[]byte{0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0}, // SetChunkSize 4096
 	[]byte{0x06, 0, 0, 0, 0, 0x01, 0x2c, 9, 1, 0, 0, 0}, make([]byte, 300))
+
+// The codecs an enhanced RTMP client announces in connect are found in its command.
+func TestFourCCListOfConnect(t *testing.T) {
+	var b bytes.Buffer
+	enc := amf0.NewEncoder(&b)
+	for _, v := range []any{"connect", 1.0, map[string]any{"app": "live", "fourCcList": []any{"hvc1", "av01", 7.0}}} {
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkAMF0(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fourCCList(b.Bytes()); !slices.Equal(got, []string{"hvc1", "av01"}) {
+		t.Errorf("fourCcList %v", got)
+	}
+	if got := fourCCList([]byte{0x02, 0, 7}); got != nil {
+		t.Errorf("a cut command gave %v", got)
+	}
+}

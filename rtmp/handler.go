@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,10 @@ type handler struct {
 	// query of the connect command's app ("live?key=..."), where some encoders put the key
 	appQuery url.Values
 
+	// fourCCs are the codecs the client announced in its connect command (enhanced RTMP's
+	// fourCcList), which go-rtmp does not keep.
+	fourCCs []string
+
 	pub    *publishSession
 	sess   *session.Session // the publisher's
 	viewer *viewer          // set once play is answered; the connection is then the viewer's
@@ -48,6 +53,14 @@ type handler struct {
 func (h *handler) publishing() (uint32, bool) {
 	id := h.publishID.Load()
 	return id - 1, id != 0
+}
+
+// heard is told of each command the client sends before it plays (the guard parses them
+// first): it keeps the codecs a connect command announces.
+func (h *handler) heard(name string, body []byte) {
+	if name == "connect" {
+		h.fourCCs = fourCCList(body)
+	}
 }
 
 func (h *handler) OnServe(lib *gortmp.Conn) {
@@ -79,7 +92,11 @@ func (h *handler) request(name string) access.Request {
 			q[k] = v
 		}
 	}
-	return access.Request{Protocol: "rtmp", Path: h.app + "/" + name, Addr: h.c.RemoteAddr(), Query: q}
+	path := h.app + "/" + name
+	if name == "" { // the whole path in the app (rtmp://host/live/NAME with no stream name)
+		path = h.app
+	}
+	return access.Request{Protocol: "rtmp", Path: path, Addr: h.c.RemoteAddr(), Query: q}
 }
 
 func (h *handler) OnPublish(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetStreamPublish) error {
@@ -171,6 +188,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
+	h.viewer.hevc = slices.Contains(h.fourCCs, fourCCHEVC) || slices.Contains(h.fourCCs, "*")
 	h.viewer.open(h.srv.cfg.Sessions)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
@@ -181,9 +199,14 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
-		if t.Codec != relay.CodecH264 && t.Codec != relay.CodecAAC {
-			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264 and AAC (enhanced RTMP output is not built yet)",
-				"path", path, "codec", t.Codec)
+		switch {
+		case t.Codec == relay.CodecH264 || t.Codec == relay.CodecAAC:
+		case t.Codec == relay.CodecH265 && h.viewer.hevc:
+		case t.Codec == relay.CodecH265:
+			h.log.Warn("track not sent to an RTMP player: H.265 goes to players that announce hvc1 in the fourCcList of their connect (enhanced RTMP)",
+				"path", path, "codec", t.Codec, "fourCcList", h.fourCCs)
+		default:
+			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264, H.265 and AAC", "path", path, "codec", t.Codec)
 		}
 	}
 	return nil

@@ -207,6 +207,7 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	h := &handler{srv: s, c: c, log: log}
+	c.guard.onCommand = h.heard
 	s.mu.Lock()
 	select {
 	case <-s.closed:

@@ -27,6 +27,16 @@ const holdAudio = 50 * time.Millisecond
 
 var errPlayerLeft = errors.New("player left")
 
+// Enhanced RTMP (E-RTMP v2) video tags: the first byte has the top bit set, the frame type
+// and the packet type; the FourCC follows.
+const (
+	exSequenceStart = 0
+	exCodedFrames   = 1 // with a composition time
+	fourCCHEVC      = "hvc1"
+)
+
+var exSequenceStartHEVC = []byte{0x80 | 1<<4 | exSequenceStart, 'h', 'v', 'c', '1'}
+
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
 // it writes its media and, on its tick, reads (and checks) the little a player sends and
 // notices when it hangs up; while the socket is full, a short-lived goroutine finishes the
@@ -42,6 +52,7 @@ type viewer struct {
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
 	sess     *session.Session
+	hevc     bool // the player announced enhanced RTMP H.265 (fourCcList): it gets it
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -202,8 +213,22 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		}
 	}
 	v.addConfig(f.Track, ts)
-	var prefix [5]byte
+	var prefix [8]byte
 	switch f.Track.Codec {
+	case relay.CodecH265:
+		if !v.hevc {
+			return
+		}
+		frameType := byte(2) // inter frame
+		if f.Key {
+			frameType = 1
+		}
+		prefix[0] = 0x80 | frameType<<4 | exCodedFrames
+		copy(prefix[1:5], fourCCHEVC)
+		cts := int32((f.PTS - f.DTS) / time.Millisecond)
+		prefix[5], prefix[6], prefix[7] = byte(cts>>16), byte(cts>>8), byte(cts)
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:8], f.Payload)
+		v.heldVideo = true
 	case relay.CodecH264:
 		prefix[0] = 0x27 // inter frame, AVC
 		if f.Key {
@@ -256,6 +281,11 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 		if v.sentVideo != t {
 			v.sentVideo = t
 			v.ch.add(csidVideo, typeVideo, v.streamID, ts, []byte{0x17, 0, 0, 0, 0}, t.Config)
+		}
+	case relay.CodecH265:
+		if v.hevc && v.sentVideo != t {
+			v.sentVideo = t
+			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartHEVC, t.Config)
 		}
 	case relay.CodecAAC:
 		if v.sentAudio != t {
