@@ -24,3 +24,9 @@ ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 \
   -c:v libx265 -preset fast -x265-params "keyint=30:min-keyint=30:scenecut=0:bframes=2:open-gop=0:log-level=error" \
   -b:v 700k -pix_fmt yuv420p -tag:v hvc1 -c:a copy -movflags +faststart \
   testdata/sample-720p-hevc.mp4
+# The same clip in AV1 (SVT-AV1, a keyframe every second) with Opus 48 kHz stereo, as
+# fragmented MP4: for AV1 and Opus over enhanced RTMP, whose test publisher reads it.
+ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 \
+  -c:v libsvtav1 -preset 10 -g 30 -b:v 700k -pix_fmt yuv420p -svtav1-params "keyint=30:scd=0" \
+  -c:a libopus -b:a 64k -ar 48000 -movflags +frag_keyframe+empty_moov+default_base_moof \
+  testdata/sample-720p-av1.mp4

@@ -3,6 +3,7 @@ package testenv
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -15,5 +16,14 @@ func TestDecoderWarningsFollowRepeatedMessages(t *testing.T) {
 	want := []string{"[h264 @ 0x2] error while decoding MB 3 4", "Last message repeated 2 times"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("warnings %q, want %q", got, want)
+	}
+}
+
+// gstreamer's assertion at the EOS that ends a test pipeline passes; other criticals do not.
+func TestGstEOSSeqnumPasses(t *testing.T) {
+	out := "(gst-launch-1.0:3316): GStreamer-CRITICAL **: 16:47:11.054: gst_event_set_seqnum: assertion 'seqnum != GST_SEQNUM_INVALID' failed\n" +
+		"(gst-launch-1.0:3316): GStreamer-CRITICAL **: 16:47:11.054: gst_buffer_resize_range: assertion 'bufmax >= bufoffs + offset + size' failed"
+	if got := DecoderWarnings(out, gstTeardown, gstEOSSeqnum); len(got) != 1 || !strings.Contains(got[0], "gst_buffer_resize_range") {
+		t.Errorf("warnings %q", got)
 	}
 }
