@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/relaycast/relaycast/relay"
 )
@@ -21,7 +23,11 @@ const (
 
 // InFMP4 says whether the fMP4 the server writes can carry frames of c.
 func InFMP4(c relay.Codec) bool {
-	return c == relay.CodecH264 || c == relay.CodecH265 || c == relay.CodecAAC
+	switch c {
+	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecAAC, relay.CodecOpus:
+		return true
+	}
+	return false
 }
 
 // VideoSampleEntry returns the MP4 sample entry of a video track (avc1, hvc1) and its
@@ -40,8 +46,42 @@ func VideoSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
 			return nil, "", err
 		}
 		return &mp4.CodecH265{VPS: c.VPS[0], SPS: c.SPS[0], PPS: c.PPS[0]}, c.CodecString(), nil
+	case relay.CodecAV1:
+		c, err := ParseAV1Config(t.Config)
+		if err != nil {
+			return nil, "", err
+		}
+		return &mp4codecs.AV1{SequenceHeader: c.SequenceHeader}, c.CodecString(), nil
 	}
 	return nil, "", fmt.Errorf("no MP4 sample entry for %s", t.Codec)
+}
+
+// AudioSampleEntry returns the MP4 sample entry of an audio track (mp4a, Opus) and its
+// codecs string. The track's time scale is its ClockRate (the sample rate; Opus: 48 kHz).
+func AudioSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
+	switch t.Codec {
+	case relay.CodecAAC:
+		asc, err := ParseAACConfig(t.Config)
+		if err != nil {
+			return nil, "", err
+		}
+		return &mp4.CodecMPEG4Audio{Config: asc}, fmt.Sprintf("mp4a.40.%d", asc.Type), nil
+	case relay.CodecOpus:
+		c, err := ParseOpusConfig(t.Config)
+		if err != nil {
+			return nil, "", err
+		}
+		return &mp4codecs.Opus{ChannelCount: c.Channels}, "opus", nil
+	}
+	return nil, "", fmt.Errorf("no MP4 sample entry for %s", t.Codec)
+}
+
+// AudioFrameSamples is how many samples (in the track's clock) an audio frame lasts.
+func AudioFrameSamples(t *relay.Track, payload []byte) int64 {
+	if t.Codec == relay.CodecOpus {
+		return opus.PacketDuration2(payload)
+	}
+	return 1024 // AAC
 }
 
 // FMP4Init is the init segment (ftyp+moov) for a video (H.264, H.265) and/or AAC track, with the RFC 6381
@@ -58,16 +98,15 @@ func FMP4Init(video, audio *relay.Track) (init []byte, codecs []string, err erro
 		codecs = append(codecs, str)
 	}
 	if audio != nil {
-		asc, err := ParseAACConfig(audio.Config)
+		entry, str, err := AudioSampleEntry(audio)
 		if err != nil {
 			return nil, nil, err
 		}
-		in.Tracks = append(in.Tracks, &mfmp4.InitTrack{ID: FMP4AudioID, TimeScale: uint32(asc.SampleRate),
-			Codec: &mp4.CodecMPEG4Audio{Config: asc}})
-		codecs = append(codecs, fmt.Sprintf("mp4a.40.%d", asc.Type))
+		in.Tracks = append(in.Tracks, &mfmp4.InitTrack{ID: FMP4AudioID, TimeScale: audio.ClockRate, Codec: entry})
+		codecs = append(codecs, str)
 	}
 	if len(in.Tracks) == 0 {
-		return nil, nil, errors.New("fmp4 init: no H.264, H.265 or AAC track")
+		return nil, nil, errors.New("fmp4 init: no track fMP4 carries")
 	}
 	var buf seekablebuffer.Buffer
 	if err := in.Marshal(&buf); err != nil {

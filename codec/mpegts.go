@@ -7,6 +7,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/substructs"
 
 	"github.com/relaycast/relaycast/relay"
 )
@@ -15,7 +16,8 @@ import (
 // reference 100 ms before a frame's DTS, which at a stream's first frame would be negative.
 const TSOffset = time.Second
 
-// TSWriter writes the frames of a video (H.264, H.265) and an AAC track (either may be nil) as MPEG-TS,
+// TSWriter writes the frames of a video (H.264, H.265) and an audio (AAC, Opus) track (either
+// may be nil) as MPEG-TS,
 // with mediacommon's writer. Each keyframe gets SPS and PPS in front, since a TS stream has
 // no out-of-band configuration, and the program tables (PAT, PMT) come before it, so a
 // reader may start at any keyframe.
@@ -23,6 +25,7 @@ type TSWriter struct {
 	w            *mpegts.Writer
 	video, audio *mpegts.Track
 	videoCodec   relay.Codec
+	audioCodec   relay.Codec
 	params       NALConfig
 	nalus        [][]byte
 	offset       time.Duration
@@ -42,16 +45,25 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 		}
 		t.w.Tracks = append(t.w.Tracks, t.video)
 	}
-	if audio != nil {
+	switch {
+	case audio != nil && audio.Codec == relay.CodecOpus:
+		c, err := ParseOpusConfig(audio.Config)
+		if err != nil {
+			return nil, err
+		}
+		t.audio, t.audioCodec = &mpegts.Track{Codec: &tscodecs.Opus{
+			Desc: &substructs.OpusAudioDescriptor{ChannelConfigCode: uint8(c.Channels)}}}, relay.CodecOpus
+		t.w.Tracks = append(t.w.Tracks, t.audio)
+	case audio != nil:
 		asc, err := ParseAACConfig(audio.Config)
 		if err != nil {
 			return nil, err
 		}
-		t.audio = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: asc}}
+		t.audio, t.audioCodec = &mpegts.Track{Codec: &tscodecs.MPEG4Audio{Config: asc}}, relay.CodecAAC
 		t.w.Tracks = append(t.w.Tracks, t.audio)
 	}
 	if len(t.w.Tracks) == 0 {
-		return nil, fmt.Errorf("mpegts: no H.264, H.265 or AAC track")
+		return nil, fmt.Errorf("mpegts: no track MPEG-TS carries")
 	}
 	if err := t.w.Initialize(); err != nil {
 		return nil, fmt.Errorf("mpegts: %w", err)
@@ -83,7 +95,9 @@ func (t *TSWriter) Write(c relay.Codec, dts, pts time.Duration, payload []byte) 
 				err = t.w.WriteH264(t.video, t.ticks(pts), t.ticks(dts), t.nalus)
 			}
 		}
-	case c == relay.CodecAAC && t.audio != nil:
+	case c == t.audioCodec && c == relay.CodecOpus:
+		err = t.w.WriteOpus(t.audio, t.ticks(pts), [][]byte{payload})
+	case c == t.audioCodec && t.audio != nil:
 		err = t.w.WriteMPEG4Audio(t.audio, t.ticks(pts), [][]byte{payload})
 	}
 	if err != nil {

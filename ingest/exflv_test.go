@@ -75,14 +75,14 @@ func TestEnhancedFLVCarriesH265(t *testing.T) {
 	}
 	for name, body := range map[string][]byte{
 		"multitrack": {0x80 | 1<<4 | exVideoMultitrack, 0, 'h', 'v', 'c', '1'},
-		"av1":        exVideoTag(1, exSequenceStart, "av01", 0x81),
+		"vp9":        exVideoTag(1, exSequenceStart, "vp09", 0x81),
 	} {
 		if err := x.Video(0, body); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", name, err)
 		}
 	}
-	if err := x.Audio(0, append([]byte{flvSoundEx<<4 | exSequenceStart}, "Opus"...)); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("opus: %v, want ErrUnsupported", err)
+	if err := x.Audio(0, append([]byte{flvSoundEx<<4 | exSequenceStart}, "fLaC"...)); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("flac: %v, want ErrUnsupported", err)
 	}
 	for _, body := range [][]byte{{0x80 | 1<<4}, exVideoTag(1, exCodedFrames, "hvc1", 0), exVideoTag(1, exCodedFrames, "hvc1", 0, 0, 0, 0, 0, 0, 9, 1)} {
 		if err := x.Video(0, body); err == nil || errors.Is(err, ErrUnsupported) {

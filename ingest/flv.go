@@ -54,7 +54,8 @@ type FrameWriter interface {
 type FLV struct {
 	out          FrameWriter
 	video, audio *relay.Track
-	videoNAL     codec.NALConfig // of video
+	videoNAL     codec.NALConfig // of video, when H.264 or H.265
+	av1          av1Units        // when AV1
 	clock        tsExtender
 	// Dropped counts media tags that came before their sequence header.
 	Dropped int
@@ -108,13 +109,17 @@ func (x *FLV) exVideo(ts uint32, body []byte) error {
 		c = relay.CodecH265
 	case "avc1":
 		c = relay.CodecH264
+	case "av01":
+		c = relay.CodecAV1
 	default:
-		return fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265 and H.264 are carried)", ErrUnsupported, fourCC)
+		return fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265, AV1 and H.264 are carried)", ErrUnsupported, fourCC)
 	}
 	data := body[exHeader:]
 	switch {
 	case frameType == exFrameCommand || packetType == exSequenceEnd || packetType == exMetadata:
 		return nil
+	case c == relay.CodecAV1:
+		return x.exAV1(ts, packetType, data)
 	case packetType == exSequenceStart && c == relay.CodecH265:
 		return x.setVideoConfig(codec.H265Track(data))
 	case packetType == exSequenceStart:
@@ -130,6 +135,35 @@ func (x *FLV) exVideo(ts uint32, body []byte) error {
 	default:
 		return fmt.Errorf("flv video: %w: enhanced RTMP video packet type %d", ErrUnsupported, packetType)
 	}
+}
+
+// exAV1 handles an AV1 tag: the av1C of a sequence start, or a temporal unit. The track is
+// the in-band sequence header's, which every keyframe carries (encoders send a placeholder
+// av1C before they have one).
+func (x *FLV) exAV1(ts uint32, packetType byte, data []byte) error {
+	switch packetType {
+	case exSequenceStart:
+		t, err := codec.AV1Track(data)
+		if err != nil {
+			return fmt.Errorf("flv video: %w", err)
+		}
+		x.video, x.av1.out, x.av1.what = t, x.out, "flv video: av1"
+		x.av1.track, x.av1.header, x.av1.needKey = t, nil, true
+		return nil
+	case exCodedFrames, exCodedFramesX:
+	default:
+		return fmt.Errorf("flv video: %w: enhanced RTMP video packet type %d", ErrUnsupported, packetType)
+	}
+	if x.video == nil || x.video.Codec != relay.CodecAV1 {
+		x.Dropped++
+		return nil
+	}
+	tu, err := codec.AV1Units(data)
+	if err != nil {
+		return fmt.Errorf("flv video: %w", err)
+	}
+	dts := x.clock.extend(ts)
+	return x.av1.write(tu, int64(dts)*90000/int64(time.Second))
 }
 
 func (x *FLV) setVideoConfig(t *relay.Track, err error) error {
@@ -200,12 +234,21 @@ func (x *FLV) exAudio(ts uint32, body []byte) error {
 	if len(body) < exHeader {
 		return fmt.Errorf("flv audio: enhanced tag of %d bytes: %w", len(body), codec.ErrShort)
 	}
-	if fourCC := string(body[1:5]); fourCC != "mp4a" {
-		return fmt.Errorf("flv audio: %w: enhanced RTMP codec %q (AAC is carried)", ErrUnsupported, fourCC)
+	fourCC := string(body[1:5])
+	if fourCC != "mp4a" && fourCC != "Opus" {
+		return fmt.Errorf("flv audio: %w: enhanced RTMP codec %q (AAC and Opus are carried)", ErrUnsupported, fourCC)
 	}
 	data := body[exHeader:]
 	switch packetType {
 	case exSequenceStart:
+		if fourCC == "Opus" {
+			t, err := codec.OpusTrack(data)
+			if err != nil {
+				return fmt.Errorf("flv audio: %w", err)
+			}
+			x.audio = t
+			return nil
+		}
 		return x.setAudioConfig(data)
 	case exCodedFrames:
 		return x.sound(ts, data)
@@ -225,7 +268,7 @@ func (x *FLV) setAudioConfig(asc []byte) error {
 	return nil
 }
 
-// sound writes one AAC frame.
+// sound writes one audio frame (AAC, Opus).
 func (x *FLV) sound(ts uint32, data []byte) error {
 	if x.audio == nil {
 		x.Dropped++

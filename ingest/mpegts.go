@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
@@ -21,7 +22,7 @@ const MaxMPEGTSProbe = 8 << 20
 const maxReorder = 10 * 90000
 
 // ErrNoTracks is returned for an MPEG-TS input without a track the relay carries.
-var ErrNoTracks = errors.New("no track the server carries (H.264, H.265, AAC)")
+var ErrNoTracks = errors.New("no track the server carries (H.264, H.265, AAC, Opus)")
 
 // MPEGTS demuxes one MPEG-TS input (an SRT publisher) into frames, with mediacommon's
 // reader. Not safe for concurrent use.
@@ -85,10 +86,37 @@ func (x *MPEGTS) track(t *mpegts.Track) bool {
 		x.r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
 			return x.aac(out, track, x.time.Decode(pts), aus)
 		})
+	case *codecs.Opus:
+		if c.Desc == nil {
+			return false
+		}
+		track, err := codec.OpusParams(c.Desc.ChannelCount())
+		if err != nil {
+			return false
+		}
+		out := x.il.add()
+		x.r.OnDataOpus(t, func(pts int64, packets [][]byte) error {
+			return x.opus(out, track, x.time.Decode(pts), packets)
+		})
 	default:
 		return false
 	}
 	return true
+}
+
+// opus writes the packets of one PES, each as long as its own TOC says.
+func (x *MPEGTS) opus(out FrameWriter, t *relay.Track, pts int64, packets [][]byte) error {
+	at := clockTime(pts, 90000)
+	for _, p := range packets {
+		if len(p) == 0 {
+			continue
+		}
+		if err := out.WriteFrame(&relay.Frame{Track: t, DTS: at, PTS: at, Key: true, Payload: bytes.Clone(p)}); err != nil {
+			return fmt.Errorf("mpegts opus: %w", err)
+		}
+		at += clockTime(opus.PacketDuration2(p), 48000)
+	}
+	return nil
 }
 
 // video returns the reader's callback for a video track.

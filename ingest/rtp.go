@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpav1"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
@@ -52,6 +54,22 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 			x.setParams([][]byte{vps, sps, pps})
 		}
 		return x, nil
+	case *format.AV1:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, fmt.Errorf("rtp av1: %w", err)
+		}
+		return &rtpAV1{dec: dec, av1Units: av1Units{out: out, what: "rtp av1"}}, nil
+	case *format.Opus:
+		t, err := codec.OpusParams(f.ChannelCount)
+		if err != nil {
+			return nil, fmt.Errorf("rtp opus: %w: %w", ErrUnsupported, err)
+		}
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, fmt.Errorf("rtp opus: %w", err)
+		}
+		return &rtpOpus{dec: dec, out: out, track: t}, nil
 	case *format.MPEG4Audio:
 		if f.Config == nil {
 			return nil, fmt.Errorf("rtp aac: %w: no config in the SDP", ErrUnsupported)
@@ -157,6 +175,43 @@ func (x *rtpAAC) Packet(pkt *rtp.Packet, pts int64) error {
 		if err := x.out.WriteFrame(f); err != nil {
 			return fmt.Errorf("rtp aac: %w", err)
 		}
+	}
+	return nil
+}
+
+// rtpAV1 reassembles temporal units (the AV1 RTP payload format).
+type rtpAV1 struct {
+	dec *rtpav1.Decoder
+	av1Units
+}
+
+func (x *rtpAV1) Packet(pkt *rtp.Packet, pts int64) error {
+	tu, err := x.dec.Decode(pkt)
+	switch {
+	case errors.Is(err, rtpav1.ErrMorePacketsNeeded), errors.Is(err, rtpav1.ErrNonStartingPacketAndNoPrevious):
+		return nil
+	case err != nil: // a lost fragment: wait for the next keyframe
+		x.needKey = true
+		return nil
+	}
+	return x.write(tu, pts)
+}
+
+// rtpOpus takes one Opus packet per RTP packet (RFC 7587).
+type rtpOpus struct {
+	dec   *rtpsimpleaudio.Decoder
+	out   FrameWriter
+	track *relay.Track
+}
+
+func (x *rtpOpus) Packet(pkt *rtp.Packet, pts int64) error {
+	p, err := x.dec.Decode(pkt)
+	if err != nil || len(p) == 0 {
+		return nil
+	}
+	t := clockTime(pts, 48000)
+	if err := x.out.WriteFrame(&relay.Frame{Track: x.track, DTS: t, PTS: t, Key: true, Payload: bytes.Clone(p)}); err != nil {
+		return fmt.Errorf("rtp opus: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ const (
 	CodecH264
 	CodecAAC
 	CodecH265
+	CodecAV1
+	CodecOpus
 	// CodecFMP4 is a derived stream of fragmented MP4: Config is the init segment, each
 	// frame a fragment (moof+mdat), Key when it starts with a video keyframe.
 	CodecFMP4
@@ -29,6 +31,10 @@ func (c Codec) String() string {
 		return "aac"
 	case CodecH265:
 		return "hevc"
+	case CodecAV1:
+		return "av1"
+	case CodecOpus:
+		return "opus"
 	case CodecFMP4:
 		return "fmp4"
 	case CodecRTP:
@@ -43,7 +49,7 @@ func (c Codec) String() string {
 // IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
 // new reader may start.
 func (c Codec) IsVideo() bool {
-	return c == CodecH264 || c == CodecH265 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
+	return c == CodecH264 || c == CodecH265 || c == CodecAV1 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
 }
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
@@ -54,7 +60,7 @@ type Track struct {
 	ClockRate uint32 // RTP-style units per second: 90000 for video, the sample rate for audio
 	// Config is the decoder configuration in its ISO BMFF form:
 	// AVCDecoderConfigurationRecord for H.264, HEVCDecoderConfigurationRecord for H.265,
-	// AudioSpecificConfig for AAC.
+	// AV1CodecConfigurationRecord for AV1, AudioSpecificConfig for AAC, OpusHead for Opus.
 	Config []byte
 
 	// What a person wants to see in a stream list; zero when unknown.

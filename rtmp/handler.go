@@ -188,7 +188,8 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
-	h.viewer.hevc = slices.Contains(h.fourCCs, fourCCHEVC) || slices.Contains(h.fourCCs, "*")
+	announced := func(fourCC string) bool { return slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") }
+	h.viewer.hevc, h.viewer.av1, h.viewer.opus = announced(fourCCHEVC), announced(fourCCAV1), announced(fourCCOpus)
 	h.viewer.open(h.srv.cfg.Sessions)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
@@ -199,14 +200,15 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
+		fourCC := map[relay.Codec]string{relay.CodecH265: fourCCHEVC, relay.CodecAV1: fourCCAV1, relay.CodecOpus: fourCCOpus}[t.Codec]
 		switch {
 		case t.Codec == relay.CodecH264 || t.Codec == relay.CodecAAC:
-		case t.Codec == relay.CodecH265 && h.viewer.hevc:
-		case t.Codec == relay.CodecH265:
-			h.log.Warn("track not sent to an RTMP player: H.265 goes to players that announce hvc1 in the fourCcList of their connect (enhanced RTMP)",
+		case fourCC != "" && announced(fourCC):
+		case fourCC != "":
+			h.log.Warn("track not sent to an RTMP player: "+t.Codec.String()+" goes to players that announce "+fourCC+" in the fourCcList of their connect (enhanced RTMP)",
 				"path", path, "codec", t.Codec, "fourCcList", h.fourCCs)
 		default:
-			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264, H.265 and AAC", "path", path, "codec", t.Codec)
+			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264, H.265, AV1, AAC and Opus", "path", path, "codec", t.Codec)
 		}
 	}
 	return nil

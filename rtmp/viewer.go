@@ -29,13 +29,22 @@ var errPlayerLeft = errors.New("player left")
 
 // Enhanced RTMP (E-RTMP v2) video tags: the first byte has the top bit set, the frame type
 // and the packet type; the FourCC follows.
+// Audio tags of sound format 9 have the packet type and the FourCC the same way.
 const (
 	exSequenceStart = 0
-	exCodedFrames   = 1 // with a composition time
+	exCodedFrames   = 1 // video: with a composition time
+	exCodedFramesX  = 3 // video: without one
+	flvSoundEx      = 9
 	fourCCHEVC      = "hvc1"
+	fourCCAV1       = "av01"
+	fourCCOpus      = "Opus"
 )
 
-var exSequenceStartHEVC = []byte{0x80 | 1<<4 | exSequenceStart, 'h', 'v', 'c', '1'}
+var (
+	exSequenceStartHEVC = []byte{0x80 | 1<<4 | exSequenceStart, 'h', 'v', 'c', '1'}
+	exSequenceStartAV1  = []byte{0x80 | 1<<4 | exSequenceStart, 'a', 'v', '0', '1'}
+	exSequenceStartOpus = []byte{flvSoundEx<<4 | exSequenceStart, 'O', 'p', 'u', 's'}
+)
 
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
 // it writes its media and, on its tick, reads (and checks) the little a player sends and
@@ -52,7 +61,8 @@ type viewer struct {
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
 	sess     *session.Session
-	hevc     bool // the player announced enhanced RTMP H.265 (fourCcList): it gets it
+	// The enhanced RTMP codecs the player announced (fourCcList), which it gets.
+	hevc, av1, opus bool
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -229,6 +239,30 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		prefix[5], prefix[6], prefix[7] = byte(cts>>16), byte(cts>>8), byte(cts)
 		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:8], f.Payload)
 		v.heldVideo = true
+	case relay.CodecAV1:
+		if !v.av1 {
+			return
+		}
+		frameType := byte(2)
+		if f.Key {
+			frameType = 1
+		}
+		prefix[0] = 0x80 | frameType<<4 | exCodedFramesX
+		copy(prefix[1:5], fourCCAV1)
+		prefix[5], prefix[6] = 0x12, 0 // a temporal delimiter, which ffmpeg wants and MP4-style payloads lack
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:7], f.Payload)
+		v.heldVideo = true
+	case relay.CodecOpus:
+		if !v.opus {
+			return
+		}
+		prefix[0] = flvSoundEx<<4 | exCodedFrames
+		copy(prefix[1:5], fourCCOpus)
+		v.ch.add(csidAudio, typeAudio, v.streamID, ts, prefix[:5], f.Payload)
+		if !v.heldAudio {
+			v.heldAudio, v.heldFrom = true, f.DTS
+		}
+		v.heldTo = f.DTS
 	case relay.CodecH264:
 		prefix[0] = 0x27 // inter frame, AVC
 		if f.Key {
@@ -286,6 +320,16 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 		if v.hevc && v.sentVideo != t {
 			v.sentVideo = t
 			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartHEVC, t.Config)
+		}
+	case relay.CodecAV1:
+		if v.av1 && v.sentVideo != t {
+			v.sentVideo = t
+			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartAV1, t.Config)
+		}
+	case relay.CodecOpus:
+		if v.opus && v.sentAudio != t {
+			v.sentAudio = t
+			v.ch.add(csidAudio, typeAudio, v.streamID, ts, exSequenceStartOpus, t.Config)
 		}
 	case relay.CodecAAC:
 		if v.sentAudio != t {

@@ -18,7 +18,9 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpav1"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtp"
 
@@ -75,6 +77,7 @@ type track struct {
 	codec     relay.Codec // of the frames it packetizes
 	video     videoEncoder
 	aac       *rtpmpeg4audio.Encoder
+	opus      *rtpsimpleaudio.Encoder
 }
 
 // timestamp converts a presentation time to the track's RTP clock, exactly for any duration.
@@ -116,8 +119,17 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 			}
 			tr, err = f.newVideo(t)
 			f.video = tr
-		case relay.CodecAAC:
-			tr, err = newAAC(t)
+		case relay.CodecAV1:
+			if f.video != nil {
+				continue
+			}
+			tr, err = newAV1(t)
+			f.video = tr
+		case relay.CodecAAC, relay.CodecOpus:
+			if f.audio != nil {
+				continue
+			}
+			tr, err = newAudio(t)
 			f.audio = tr
 		default:
 			continue
@@ -130,7 +142,7 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 		f.tracks = append(f.tracks, tr)
 	}
 	if len(medias) == 0 {
-		return nil, fmt.Errorf("rtsp %s: stream has no H.264, H.265 or AAC track", path)
+		return nil, fmt.Errorf("rtsp %s: stream has no track RTSP carries", path)
 	}
 	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
 	if err := f.stream.Initialize(); err != nil {
@@ -179,6 +191,68 @@ func (f *feed) newVideo(t *relay.Track) (*track, error) {
 		return nil, err
 	}
 	tr.video, tr.codec = enc, t.Codec
+	return tr, nil
+}
+
+func newAV1(t *relay.Track) (*track, error) {
+	c, err := codec.ParseAV1Config(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	level, profile, tier := int(c.Level), int(c.Profile), int(b2i(c.HighTier))
+	forma := &format.AV1{PayloadTyp: 96, LevelIdx: &level, Profile: &profile, Tier: &tier}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("av1 packetizer: %w", err)
+	}
+	tr, err := newTrack(description.MediaTypeVideo, forma, *enc.InitialSequenceNumber)
+	if err != nil {
+		return nil, err
+	}
+	tr.video, tr.codec = av1Encoder{enc}, relay.CodecAV1
+	return tr, nil
+}
+
+// av1Encoder packetizes a temporal unit as relay frames carry it (OBUs with size fields).
+type av1Encoder struct{ *rtpav1.Encoder }
+
+func (e av1Encoder) Encode(payload [][]byte) ([]*rtp.Packet, error) {
+	obus, err := codec.AV1Units(payload[0])
+	if err != nil {
+		return nil, err
+	}
+	return e.Encoder.Encode(obus)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func newAudio(t *relay.Track) (*track, error) {
+	if t.Codec == relay.CodecOpus {
+		return newOpus(t)
+	}
+	return newAAC(t)
+}
+
+func newOpus(t *relay.Track) (*track, error) {
+	c, err := codec.ParseOpusConfig(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	forma := &format.Opus{PayloadTyp: 97, ChannelCount: c.Channels}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("opus packetizer: %w", err)
+	}
+	tr, err := newTrack(description.MediaTypeAudio, forma, *enc.InitialSequenceNumber)
+	if err != nil {
+		return nil, err
+	}
+	tr.opus, tr.codec = enc, relay.CodecOpus
 	return tr, nil
 }
 
@@ -251,6 +325,9 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 		err  error
 	)
 	switch {
+	case f.video != nil && fr.Track.Codec == relay.CodecAV1 && f.video.codec == relay.CodecAV1:
+		t = f.video
+		pkts, err = t.video.Encode([][]byte{fr.Payload})
 	case f.video != nil && fr.Track.Codec == f.video.codec:
 		if fr.Track != f.paramsOf {
 			if f.params, err = codec.ParseNALConfig(fr.Track); err != nil {
@@ -264,7 +341,13 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 		t = f.video
 		pkts, err = t.video.Encode(f.nalus)
 		clear(f.nalus)
-	case fr.Track.Codec == relay.CodecAAC && f.audio != nil:
+	case f.audio != nil && fr.Track.Codec == relay.CodecOpus && f.audio.codec == relay.CodecOpus:
+		t = f.audio
+		var p *rtp.Packet
+		if p, err = t.opus.Encode(fr.Payload); err == nil {
+			pkts = []*rtp.Packet{p}
+		}
+	case f.audio != nil && fr.Track.Codec == relay.CodecAAC && f.audio.codec == relay.CodecAAC:
 		t = f.audio
 		pkts, err = t.aac.Encode([][]byte{fr.Payload})
 	default:

@@ -46,8 +46,12 @@ func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, err
 			if video == nil {
 				video = t
 			}
-		case relay.CodecAAC:
-			audio = t
+		case relay.CodecAAC, relay.CodecOpus:
+			if audio == nil {
+				audio = t
+			}
+		case relay.CodecAV1:
+			m.log.Info("track not sent to SRT readers: MPEG-TS carries no AV1", "codec", t.Codec)
 		}
 	}
 	if err := m.retrack(video, audio); err != nil {
@@ -97,11 +101,13 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch {
+	case f.Track.Codec == relay.CodecAV1:
+		return nil // MPEG-TS has no AV1
 	case f.Track.Codec.IsVideo() && f.Track != m.video:
 		if err := m.retrack(f.Track, m.audio); err != nil {
 			return err
 		}
-	case f.Track.Codec == relay.CodecAAC && f.Track != m.audio:
+	case !f.Track.Codec.IsVideo() && f.Track != m.audio:
 		if err := m.retrack(m.video, f.Track); err != nil {
 			return err
 		}

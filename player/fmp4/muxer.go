@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 
@@ -18,10 +17,9 @@ import (
 )
 
 const (
-	videoTrackID    = codec.FMP4VideoID
-	audioTrackID    = codec.FMP4AudioID
-	videoTimeScale  = codec.FMP4VideoScale
-	aacFrameSamples = 1024
+	videoTrackID   = codec.FMP4VideoID
+	audioTrackID   = codec.FMP4AudioID
+	videoTimeScale = codec.FMP4VideoScale
 )
 
 // muxer is the one reader of a relay stream for browsers: it turns frames into fMP4
@@ -36,11 +34,11 @@ type muxer struct {
 	video, audio *relay.Track           // source tracks the current init segment describes
 	init         *relay.Track           // derived track: Config is the init segment
 	mime         atomic.Pointer[string] // MIME type with codecs, read by HTTP handlers
-	asc          mpeg4audio.AudioSpecificConfig
-	pending      *relay.Frame    // video frame waiting for its successor
-	audioQ       []*mfmp4.Sample // audio since the last fragment
-	audioBase    int64           // DTS of audioQ[0], in samples
-	audioNext    int64           // where the next audio sample continues the timeline
+	rate         int64                  // of the audio track: samples per second
+	pending      *relay.Frame           // video frame waiting for its successor
+	audioQ       []*mfmp4.Sample        // audio since the last fragment
+	audioBase    int64                  // DTS of audioQ[0], in samples
+	audioNext    int64                  // where the next audio sample continues the timeline
 	seq          uint32
 }
 
@@ -53,17 +51,14 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	m.video, m.audio = nil, nil
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265:
-			if m.video != nil {
-				continue
+		case relay.CodecH264, relay.CodecH265, relay.CodecAV1:
+			if m.video == nil {
+				m.video = t
 			}
-			m.video = t
-		case relay.CodecAAC:
-			asc, err := codec.ParseAACConfig(t.Config)
-			if err != nil {
-				return fmt.Errorf("fmp4: %w", err)
+		case relay.CodecAAC, relay.CodecOpus:
+			if m.audio == nil {
+				m.audio, m.rate = t, int64(t.ClockRate)
 			}
-			m.asc, m.audio = asc, t
 		}
 	}
 	initSeg, codecs, err := codec.FMP4Init(m.video, m.audio)
@@ -104,7 +99,7 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch f.Track.Codec {
-	case relay.CodecH264, relay.CodecH265:
+	case relay.CodecH264, relay.CodecH265, relay.CodecAV1:
 		if f.Track != m.video {
 			if err := m.retrack(f.Track, m.audio); err != nil {
 				return err
@@ -116,7 +111,7 @@ func (m *muxer) frame(f *relay.Frame) error {
 			}
 		}
 		m.pending = f
-	case relay.CodecAAC:
+	case relay.CodecAAC, relay.CodecOpus:
 		if f.Track != m.audio {
 			if err := m.retrack(m.video, f.Track); err != nil {
 				return err
@@ -147,12 +142,13 @@ func (m *muxer) retrack(video, audio *relay.Track) error {
 	return m.setTracks(tracks)
 }
 
-// queueAudio adds an AAC frame, keeping the audio timeline continuous unless it jumps by more
-// than half a frame (RTMP's millisecond timestamps wobble around the true 1024-sample step).
+// queueAudio adds an audio frame, keeping the audio timeline continuous unless it jumps by
+// more than half a frame (RTMP's millisecond timestamps wobble around the true step: 1024
+// samples of AAC, an Opus packet's own duration).
 func (m *muxer) queueAudio(f *relay.Frame) {
-	rate := int64(m.asc.SampleRate)
-	dts := int64(f.DTS) * rate / int64(time.Second)
-	if m.audioNext >= 0 && abs(dts-m.audioNext) < aacFrameSamples/2 {
+	samples := codec.AudioFrameSamples(f.Track, f.Payload)
+	dts := int64(f.DTS) * m.rate / int64(time.Second)
+	if m.audioNext >= 0 && abs(dts-m.audioNext) < samples/2 {
 		dts = m.audioNext
 	}
 	if len(m.audioQ) == 0 {
@@ -161,8 +157,8 @@ func (m *muxer) queueAudio(f *relay.Frame) {
 		// A jump inside a fragment cannot be expressed: start the queue anew at the jump.
 		m.audioQ, m.audioBase = m.audioQ[:0], dts
 	}
-	m.audioQ = append(m.audioQ, &mfmp4.Sample{Duration: aacFrameSamples, Payload: f.Payload})
-	m.audioNext = dts + aacFrameSamples
+	m.audioQ = append(m.audioQ, &mfmp4.Sample{Duration: uint32(samples), Payload: f.Payload})
+	m.audioNext = dts + samples
 }
 
 func abs(v int64) int64 {
@@ -193,7 +189,7 @@ func (m *muxer) emit(d time.Duration) error {
 	}
 	if len(m.audioQ) > 0 {
 		if m.video == nil {
-			out.DTS = time.Duration(m.audioBase) * time.Second / time.Duration(m.asc.SampleRate)
+			out.DTS = time.Duration(m.audioBase) * time.Second / time.Duration(m.rate)
 			out.PTS = out.DTS
 		}
 		part.Tracks = append(part.Tracks, &mfmp4.PartTrack{

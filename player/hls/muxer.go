@@ -24,6 +24,7 @@ type muxer struct {
 	lib          *gohlslib.Muxer
 	video, audio *gohlslib.Track
 	srcVideo     *relay.Track
+	srcAudio     *relay.Track
 	params       codec.NALConfig
 	nalus        [][]byte
 	epoch        time.Time
@@ -57,18 +58,31 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 			h.video = &gohlslib.Track{Codec: vc, ClockRate: videoTimeScale}
 			h.srcVideo, h.params = t, c
 			lib.Tracks = append(lib.Tracks, h.video)
-		case relay.CodecAAC:
-			asc, err := codec.ParseAACConfig(t.Config)
+		case relay.CodecAV1:
+			if h.video != nil {
+				continue
+			}
+			c, err := codec.ParseAV1Config(t.Config)
 			if err != nil {
 				return nil, fmt.Errorf("hls: %w", err)
 			}
-			a := &codecs.MPEG4Audio{Config: asc}
-			h.audio = &gohlslib.Track{Codec: a, ClockRate: a.Config.SampleRate}
+			h.video = &gohlslib.Track{Codec: &codecs.AV1{SequenceHeader: c.SequenceHeader}, ClockRate: videoTimeScale}
+			h.srcVideo = t
+			lib.Tracks = append(lib.Tracks, h.video)
+		case relay.CodecAAC, relay.CodecOpus:
+			if h.audio != nil {
+				continue
+			}
+			a, err := audioTrack(t)
+			if err != nil {
+				return nil, fmt.Errorf("hls: %w", err)
+			}
+			h.audio, h.srcAudio = a, t
 			lib.Tracks = append(lib.Tracks, h.audio)
 		}
 	}
 	if len(lib.Tracks) == 0 {
-		return nil, errors.New("hls: stream has no H.264, H.265 or AAC track")
+		return nil, errors.New("hls: stream has no track HLS carries")
 	}
 	if err := lib.Start(); err != nil {
 		return nil, fmt.Errorf("hls: %w", err)
@@ -101,6 +115,12 @@ func (h *muxer) write(f *relay.Frame) error {
 	}
 	ntp := h.epoch.Add(f.PTS)
 	switch {
+	case h.video != nil && f.Track.Codec == relay.CodecAV1 && h.srcVideo.Codec == relay.CodecAV1:
+		tu, err := codec.AV1Units(f.Payload)
+		if err != nil {
+			return fmt.Errorf("hls: %w", err)
+		}
+		return h.lib.WriteAV1(h.video, ntp, toScale(f.PTS, videoTimeScale), tu)
 	case h.video != nil && f.Track.Codec == h.srcVideo.Codec:
 		// gohlslib finds DTS from the SPS, so every keyframe must carry it in-band; a
 		// publisher that took over with other settings brings its own.
@@ -123,10 +143,28 @@ func (h *muxer) write(f *relay.Frame) error {
 			return h.lib.WriteH265(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
 		}
 		return h.lib.WriteH264(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
-	case f.Track.Codec == relay.CodecAAC && h.audio != nil:
+	case h.audio != nil && f.Track.Codec == h.srcAudio.Codec && f.Track.Codec == relay.CodecOpus:
+		return h.lib.WriteOpus(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
+	case h.audio != nil && f.Track.Codec == h.srcAudio.Codec:
 		return h.lib.WriteMPEG4Audio(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
 	}
 	return nil
+}
+
+// audioTrack is gohlslib's track of an AAC or Opus relay track.
+func audioTrack(t *relay.Track) (*gohlslib.Track, error) {
+	if t.Codec == relay.CodecOpus {
+		c, err := codec.ParseOpusConfig(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		return &gohlslib.Track{Codec: &codecs.Opus{ChannelCount: c.Channels}, ClockRate: 48000}, nil
+	}
+	asc, err := codec.ParseAACConfig(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &gohlslib.Track{Codec: &codecs.MPEG4Audio{Config: asc}, ClockRate: asc.SampleRate}, nil
 }
 
 // handle answers one HLS request; gohlslib leaves a name it does not know unanswered, which
