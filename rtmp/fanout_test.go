@@ -257,13 +257,26 @@ func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 		}
 		return n
 	}
+	// A player whose socket fills for a moment (a loaded machine) has a goroutine finish
+	// that one write: what must not exist is a goroutine that stays. So the least count over
+	// a second of samples is what is checked.
+	least := func(frame string) int {
+		n := -1
+		for range 10 {
+			if c := count(goroutineStacks(), frame); n < 0 || c < n {
+				n = c
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return n
+	}
 	stacks := goroutineStacks()
 	// The test's players use go-rtmp's client; the server's sessions run in handleConn. The
 	// demo publishes into the relay directly, so no session should be left.
-	if n := count(stacks, "go-rtmp.(*Server).handleConn"); n != 0 {
+	if n := least("go-rtmp.(*Server).handleConn"); n != 0 {
 		t.Errorf("%d go-rtmp server sessions with %d players playing, want 0", n, players)
 	}
-	if n := count(stacks, "rtmp.(*viewer)"); n != 0 {
+	if n := least("rtmp.(*viewer)"); n != 0 {
 		t.Errorf("%d goroutines of players, want none", n)
 	}
 	if n, want := count(stacks, "rtmp.(*shard).run"), runtime.GOMAXPROCS(0); n != want {

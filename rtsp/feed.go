@@ -18,7 +18,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpav1"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
@@ -201,28 +200,21 @@ func newAV1(t *relay.Track) (*track, error) {
 	}
 	level, profile, tier := int(c.Level), int(c.Profile), int(b2i(c.HighTier))
 	forma := &format.AV1{PayloadTyp: 96, LevelIdx: &level, Profile: &profile, Tier: &tier}
-	enc, err := forma.CreateEncoder()
-	if err != nil {
-		return nil, fmt.Errorf("av1 packetizer: %w", err)
-	}
-	tr, err := newTrack(description.MediaTypeVideo, forma, *enc.InitialSequenceNumber)
+	seq, err := randomUint32()
 	if err != nil {
 		return nil, err
 	}
-	tr.video, tr.codec = av1Encoder{enc}, relay.CodecAV1
+	tr, err := newTrack(description.MediaTypeVideo, forma, uint16(seq))
+	if err != nil {
+		return nil, err
+	}
+	tr.video, tr.codec = &av1Packetizer{payloadType: 96, maxPayload: rtpPayloadMax, seq: uint16(seq)}, relay.CodecAV1
 	return tr, nil
 }
 
-// av1Encoder packetizes a temporal unit as relay frames carry it (OBUs with size fields).
-type av1Encoder struct{ *rtpav1.Encoder }
-
-func (e av1Encoder) Encode(payload [][]byte) ([]*rtp.Packet, error) {
-	obus, err := codec.AV1Units(payload[0])
-	if err != nil {
-		return nil, err
-	}
-	return e.Encoder.Encode(obus)
-}
+// rtpPayloadMax is the largest RTP payload the server sends, what gortsplib's packetizers
+// use: a packet fits an Ethernet MTU with IP, UDP and RTP headers.
+const rtpPayloadMax = 1450
 
 func b2i(b bool) int {
 	if b {
