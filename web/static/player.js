@@ -69,6 +69,19 @@
       `${live.bitrate.toFixed(0)} kbit/s · dropped ${live.dropped}`;
   }
 
+  // cannotDecode says which of a stream's codecs this browser cannot decode, rather than
+  // showing a black box.
+  function cannotDecode(mime) {
+    if (!MS) return 'This browser has no Media Source Extensions: play the stream in VLC or ffplay at the addresses below';
+    const names = { avc1: 'H.264', hvc1: 'H.265', hev1: 'H.265', av01: 'AV1', vp09: 'VP9', mp4a: 'AAC', opus: 'Opus' };
+    const m = /codecs="([^"]*)"/.exec(mime);
+    const codecs = m ? m[1].split(',') : [];
+    const missing = codecs.filter((c) => !MS.isTypeSupported(`video/mp4; codecs="${c}"`))
+      .map((c) => names[c.split('.')[0]] || c);
+    const what = missing.length ? missing.join(' and ') : mime;
+    return `This browser cannot decode this stream's ${what}: play it in a browser that can, or in VLC or ffplay at the addresses below`;
+  }
+
   // play runs one connection until the stream ends or fails.
   async function play() {
     let res;
@@ -83,7 +96,8 @@
     const mime = res.headers.get('Content-Type');
     if (!MS || !MS.isTypeSupported(mime)) {
       res.body.cancel();
-      return `This browser cannot play ${mime}`;
+      live.state = 'unsupported';
+      return cannotDecode(mime);
     }
     const ms = new MS();
     video.disableRemotePlayback = true; // ManagedMediaSource (Safari) needs it
@@ -160,7 +174,7 @@
         show('Reconnecting…');
         continue;
       }
-      live.state = 'offline';
+      if (live.state !== 'unsupported') live.state = 'offline';
       show(why);
       await sleep(backoff);
       backoff = Math.min(backoff * 2, 4000);
