@@ -37,7 +37,11 @@ type options struct {
 	label    string
 	jsonOut  bool
 	stored   bool
+	codec    string // h264 or "" (the demo, legacy RTMP), hevc or av1 (enhanced RTMP)
+	clip     string // of -codec hevc or av1
 }
+
+func (o options) enhanced() bool { return o.codec != "" && o.codec != "h264" }
 
 func main() {
 	var o options
@@ -51,7 +55,12 @@ func main() {
 	flag.StringVar(&o.label, "label", "server", "name of the server in the report")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.BoolVar(&o.stored, "stored", false, "the URLs are stored files (comma-separated, shared out in turn): play them, publish nothing")
+	flag.StringVar(&o.codec, "codec", "h264", "h264 (the demo clip over RTMP), hevc or av1 (a clip over enhanced RTMP, played by enhanced RTMP players)")
+	flag.StringVar(&o.clip, "clip", "", "clip of -codec hevc or av1 (default testdata/sample-720p-CODEC.mp4)")
 	flag.Parse()
+	if o.clip == "" && o.enhanced() {
+		o.clip = "testdata/sample-720p-" + o.codec + ".mp4"
+	}
 	for _, u := range append(strings.Split(o.url, ","), strings.Split(o.rtspURL, ",")...) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
@@ -116,11 +125,15 @@ type Group struct {
 	DelayP50  float64 `json:"delay_p50_ms"`
 	DelayP99  float64 `json:"delay_p99_ms"`
 	Failed    int     `json:"failed"`
+	// BadStarts counts viewers whose first picture was not a keyframe with its config
+	// (measured for -codec hevc and av1); Broken, pictures that did not depacketize.
+	BadStarts int   `json:"bad_starts"`
+	Broken    int64 `json:"broken_pictures"`
 }
 
 func (g Group) String() string {
-	return fmt.Sprintf("%5d kept-up %5d failed %d  fps min/med %4.1f/%4.1f  first frame p50/p99 %6.1f/%6.1f ms  delay p50/p99 %6.1f/%6.1f ms",
-		g.Players, g.KeptUp, g.Failed, g.FPSMin, g.FPSMedian, g.TTFFP50, g.TTFFP99, g.DelayP50, g.DelayP99)
+	return fmt.Sprintf("%5d kept-up %5d failed %d  fps min/med %4.1f/%4.1f  first frame p50/p99 %6.1f/%6.1f ms  delay p50/p99 %6.1f/%6.1f ms  bad starts %d broken %d",
+		g.Players, g.KeptUp, g.Failed, g.FPSMin, g.FPSMedian, g.TTFFP50, g.TTFFP99, g.DelayP50, g.DelayP99, g.BadStarts, g.Broken)
 }
 
 func (r Result) String() string {
@@ -161,10 +174,12 @@ func (c *clock) at(ts uint32) (time.Time, bool) {
 }
 
 type viewer struct {
-	ttff   time.Duration
-	frames atomic.Int64 // video frames received during the measurement
-	delays []time.Duration
-	err    error
+	ttff     time.Duration
+	badStart bool         // the first picture was not one to start from, with its config
+	frames   atomic.Int64 // video frames received during the measurement
+	broken   atomic.Int64 // pictures that did not depacketize
+	delays   []time.Duration
+	err      error
 }
 
 func run(o options) (Result, error) {
@@ -174,7 +189,7 @@ func run(o options) (Result, error) {
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	if !o.stored {
-		if err := startPublisher(pubCtx, o.url, clk); err != nil {
+		if err := startPublisher(pubCtx, o, clk); err != nil {
 			return Result{}, err
 		}
 	}
@@ -198,11 +213,19 @@ func run(o options) (Result, error) {
 		if i*o.readers/total != (i+1)*o.readers/total {
 			url := rtspURLs[len(readers)%len(rtspURLs)]
 			readers = append(readers, v)
-			wg.Go(func() { v.playRTSP(playCtx, url, clk, &measuring) })
+			if !o.enhanced() {
+				wg.Go(func() { v.playRTSP(playCtx, url, clk, &measuring) })
+			} else {
+				wg.Go(func() { v.playRTSPCodec(playCtx, url, clk, &measuring) })
+			}
 		} else {
 			url := urls[len(players)%len(urls)]
 			players = append(players, v)
-			wg.Go(func() { v.play(playCtx, url, clk, &measuring) })
+			if !o.enhanced() {
+				wg.Go(func() { v.play(playCtx, url, clk, &measuring) })
+			} else {
+				wg.Go(func() { v.playEnhanced(playCtx, url, clk, &measuring) })
+			}
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
@@ -281,12 +304,20 @@ func warmUp(ctx context.Context, o options, urls, rtspURLs []string, clk *clock)
 	time.Sleep(time.Second)
 }
 
-// startPublisher publishes the demo clip at url and returns once a GOP of it is in the
+// startPublisher publishes the demo clip (or -clip) and returns once a GOP of it is in the
 // server's cache.
-func startPublisher(ctx context.Context, url string, clk *clock) error {
+func startPublisher(ctx context.Context, o options, clk *clock) error {
 	pubErr := make(chan error, 1)
 	published := make(chan struct{})
-	go func() { pubErr <- publish(ctx, url, clk, published) }()
+	if !o.enhanced() {
+		go func() { pubErr <- publish(ctx, o.url, clk, published) }()
+	} else {
+		frames, err := clipFrames(o.codec, o.clip)
+		if err != nil {
+			return err
+		}
+		go func() { pubErr <- publishEnhanced(ctx, o.url, frames, clk, published) }()
+	}
 	select {
 	case <-published:
 	case err := <-pubErr:
@@ -357,6 +388,10 @@ func summarize(viewers []*viewer, elapsed time.Duration) Group {
 		if v.ttff > 0 {
 			ttff = append(ttff, v.ttff)
 		}
+		if v.badStart {
+			r.BadStarts++
+		}
+		r.Broken += v.broken.Load()
 		delays = append(delays, v.delays...)
 	}
 	slices.Sort(fps)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/mediatest"
 	"github.com/relaycast/relaycast/internal/testenv"
 )
 
@@ -66,5 +67,27 @@ func TestOnlyLoopbackIsLoaded(t *testing.T) {
 		if err := checkLoopback(u); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
+	}
+}
+
+// -codec hevc and av1 publish over enhanced RTMP: every enhanced RTMP player and RTSP reader
+// keeps real time, starts on a keyframe with its configuration, and gets no broken picture.
+func TestLoadRunOfEachCodec(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	for c, clip := range map[string]string{"hevc": testenv.SampleHEVC(), "av1": mediatest.SampleAV1()} {
+		t.Run(c, func(t *testing.T) {
+			srv := testenv.Start(t, testenv.Options{})
+			r, err := run(options{url: srv.URL("live/" + c), players: 10, rtspURL: srv.RTSPURL("live/" + c), readers: 5,
+				ramp: time.Second, duration: 3 * time.Second, pid: os.Getpid(), label: c, codec: c, clip: clip})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(r)
+			for _, g := range []*Group{&r.Group, r.RTSP} {
+				if g.KeptUp != g.Players || g.Failed > 0 || g.BadStarts > 0 || g.Broken > 0 || g.TTFFP50 <= 0 {
+					t.Errorf("result %+v: want every viewer kept up, a clean start and no broken picture", g)
+				}
+			}
+		})
 	}
 }

