@@ -7,9 +7,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets ./ingest:FuzzMPEGTS ./srt:FuzzStreamID \
 	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
-	./web:FuzzRequestPath ./vod:FuzzProbe
+	./web:FuzzRequestPath ./vod:FuzzProbe ./codec:FuzzH265Config
 
-.PHONY: all build run test test-deps check bench bench-compare bench-vod fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs fuzz media clean
 
 all: build
 
@@ -50,6 +50,11 @@ bench-compare:
 ## files: real time, first frame, memory per viewer (not part of `make test`)
 bench-vod:
 	./scripts/bench-vod.sh
+
+## bench-codecs: fast start per codec (H.264, H.265, AV1): 300 RTMP players and 100 RTSP
+## readers each; first frame, keyframe-with-config starts (not part of `make test`)
+bench-codecs:
+	./scripts/bench-codecs.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:
