@@ -68,3 +68,20 @@ func FuzzH265Config(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAV1Config feeds any av1C record (what an enhanced RTMP publisher sends) and any
+// OpusHead to the parsers: they may refuse them, never panic.
+func FuzzAV1Config(f *testing.F) {
+	f.Add([]byte{0x81, 0x08, 0x0c, 0x00, 0x0a, 0x0b, 0x00, 0x00, 0x00, 0x42, 0xab, 0xbf, 0xc3, 0x70, 0x0b, 0xe0, 0x01})
+	f.Add([]byte("OpusHead\x01\x02\x38\x01\x80\xbb\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c, err := ParseAV1Config(b); err == nil {
+			_ = c.CodecString()
+			if _, err := AV1Track(b); err != nil {
+				t.Fatalf("parsed, but no track: %v", err)
+			}
+		}
+		_, _ = ParseOpusConfig(b)
+		_, _ = AV1Units(b)
+	})
+}

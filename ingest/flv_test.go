@@ -161,6 +161,9 @@ func FuzzFLVTag(f *testing.F) {
 	f.Add(true, exVideoTag(1, exSequenceStart, "hvc1", hevcRecord(f)...))
 	f.Add(true, exVideoTag(1, exCodedFrames, "hvc1", 0, 0, 33, 0, 0, 0, 3, 19<<1, 1, 0xaa))
 	f.Add(false, append([]byte{flvSoundEx<<4 | exSequenceStart}, "mp4a\x12\x10"...))
+	f.Add(true, exVideoTag(1, exSequenceStart, "av01", 0x81, 0x08, 0x0c, 0x00, 0x0a, 0x0b, 0x00, 0x00, 0x00, 0x42, 0xab, 0xbf, 0xc3, 0x70, 0x0b, 0xe0, 0x01))
+	f.Add(true, exVideoTag(1, exCodedFramesX, "av01", 0x12, 0x00, 0x32, 0x03, 0x10, 0x00, 0x8d))
+	f.Add(false, append([]byte{flvSoundEx<<4 | exSequenceStart}, "OpusHead\x01\x02\x38\x01\x80\xbb\x00\x00\x00\x00\x00"...))
 	f.Fuzz(func(t *testing.T, video bool, body []byte) {
 		x := NewFLV(&captured{})
 		_ = x.Feed(demoTags(t)[1], 0)
