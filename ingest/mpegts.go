@@ -31,14 +31,19 @@ type MPEGTS struct {
 	il      *interleaver
 	time    mpegts.TimeDecoder // one for all tracks: they share the program clock
 	skipped []string           // tracks not carried, as "pid 257: mpeg1 audio"
+	src     *probeLimit
 	// OnDecodeError hears of input the reader skipped (a broken PES, a missing PTS).
 	OnDecodeError func(error)
+	// Live marks an input that can end in the middle of a frame (a connection): frames
+	// the reader gives out only because the input ended are dropped. A video PES has no
+	// length, so the last one, which the end completes, may be cut short.
+	Live bool
 }
 
 // NewMPEGTS reads r until it knows the program's tracks (at most MaxMPEGTSProbe bytes).
 func NewMPEGTS(r io.Reader, out FrameWriter) (*MPEGTS, error) {
 	probe := &probeLimit{r: r, left: MaxMPEGTSProbe}
-	x := &MPEGTS{r: &mpegts.Reader{R: probe}}
+	x := &MPEGTS{r: &mpegts.Reader{R: probe}, src: probe}
 	if err := x.r.Initialize(); err != nil {
 		if probe.left <= 0 {
 			return nil, fmt.Errorf("mpegts: no program table or track configuration in the first %d bytes", MaxMPEGTSProbe)
@@ -122,6 +127,9 @@ func (x *MPEGTS) opus(out FrameWriter, t *relay.Track, pts int64, packets [][]by
 // video returns the reader's callback for a video track.
 func (x *MPEGTS) video(u *nalUnits) func(pts, dts int64, au [][]byte) error {
 	return func(pts, dts int64, au [][]byte) error {
+		if x.Live && x.src.ended {
+			return nil
+		}
 		payload, key, _, err := u.prepare(au)
 		if err != nil || payload == nil {
 			return err
@@ -161,15 +169,19 @@ func (x *MPEGTS) Read() error {
 	return err
 }
 
-// probeLimit fails a read once left bytes have gone by; left < 0: no limit.
+// probeLimit fails a read once left bytes have gone by (left < 0: no limit), and notes the
+// end of the input.
 type probeLimit struct {
-	r    io.Reader
-	left int
+	r     io.Reader
+	left  int
+	ended bool
 }
 
 func (p *probeLimit) Read(b []byte) (int, error) {
 	if p.left < 0 {
-		return p.r.Read(b)
+		n, err := p.r.Read(b)
+		p.ended = p.ended || err != nil
+		return n, err
 	}
 	if p.left == 0 {
 		return 0, errors.New("probe limit")

@@ -95,3 +95,38 @@ func FuzzMPEGTS(f *testing.F) {
 		}
 	})
 }
+
+// A live input cut in the middle of a picture (a killed encoder) does not hand out the
+// picture its end completes: it would be broken. (A file's reader does, so the test can tell.)
+func TestMPEGTSLiveInputCutMidPictureDropsIt(t *testing.T) {
+	ts, demo := demoTS(t, 40)
+	var video [][]byte
+	for _, f := range demo {
+		if f.Track.Codec == relay.CodecH264 {
+			video = append(video, f.Payload)
+		}
+	}
+	cut := ts[:300*188] // mid-PES, as a connection ends between packets
+	for _, live := range []bool{false, true} {
+		var out frames
+		x, err := ingest.NewMPEGTS(bytes.NewReader(cut), &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Live = live
+		for x.Read() == nil {
+		}
+		n, broken := 0, 0
+		for _, f := range out.got {
+			if f.Track.Codec == relay.CodecH264 {
+				if !bytes.Equal(f.Payload, video[n]) {
+					broken++
+				}
+				n++
+			}
+		}
+		if live && broken > 0 || !live && broken == 0 {
+			t.Errorf("live %v: %d of %d pictures broken", live, broken, n)
+		}
+	}
+}

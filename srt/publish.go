@@ -61,6 +61,7 @@ func (s *Server) demux(conn gosrt.Conn, pub *relay.Publisher, sess *session.Sess
 		log.Warn("publisher refused", "err", err)
 		return err
 	}
+	x.Live = true
 	if skipped := x.Skipped(); len(skipped) > 0 {
 		log.Info("publisher tracks not carried", "tracks", skipped)
 	}
