@@ -24,7 +24,7 @@ const (
 // InFMP4 says whether the fMP4 the server writes can carry frames of c.
 func InFMP4(c relay.Codec) bool {
 	switch c {
-	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecAAC, relay.CodecOpus:
+	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9, relay.CodecAAC, relay.CodecOpus:
 		return true
 	}
 	return false
@@ -52,6 +52,13 @@ func VideoSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
 			return nil, "", err
 		}
 		return &mp4codecs.AV1{SequenceHeader: c.SequenceHeader}, c.CodecString(), nil
+	case relay.CodecVP9:
+		c, err := ParseVP9Config(t.Config)
+		if err != nil {
+			return nil, "", err
+		}
+		return &mp4codecs.VP9{Width: t.Width, Height: t.Height, Profile: c.Profile, BitDepth: c.BitDepth,
+			ChromaSubsampling: c.ChromaSubsampling, ColorRange: c.FullRange}, c.CodecString(), nil
 	}
 	return nil, "", fmt.Errorf("no MP4 sample entry for %s", t.Codec)
 }

@@ -56,6 +56,7 @@ type FLV struct {
 	video, audio *relay.Track
 	videoNAL     codec.NALConfig // of video, when H.264 or H.265
 	av1          av1Units        // when AV1
+	vp9          vp9Units        // when VP9
 	clock        tsExtender
 	// Dropped counts media tags that came before their sequence header.
 	Dropped int
@@ -111,8 +112,10 @@ func (x *FLV) exVideo(ts uint32, body []byte) error {
 		c = relay.CodecH264
 	case "av01":
 		c = relay.CodecAV1
+	case "vp09":
+		c = relay.CodecVP9
 	default:
-		return fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265, AV1 and H.264 are carried)", ErrUnsupported, fourCC)
+		return fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265, AV1, VP9 and H.264 are carried)", ErrUnsupported, fourCC)
 	}
 	data := body[exHeader:]
 	switch {
@@ -120,6 +123,8 @@ func (x *FLV) exVideo(ts uint32, body []byte) error {
 		return nil
 	case c == relay.CodecAV1:
 		return x.exAV1(ts, packetType, data)
+	case c == relay.CodecVP9:
+		return x.exVP9(ts, packetType, data)
 	case packetType == exSequenceStart && c == relay.CodecH265:
 		return x.setVideoConfig(codec.H265Track(data))
 	case packetType == exSequenceStart:
@@ -164,6 +169,26 @@ func (x *FLV) exAV1(ts uint32, packetType byte, data []byte) error {
 	}
 	dts := x.clock.extend(ts)
 	return x.av1.write(tu, int64(dts)*90000/int64(time.Second))
+}
+
+// exVP9 handles a VP9 tag: the track is the keyframes' (a sequence start's vpcC has no
+// picture size, and encoders send a placeholder).
+func (x *FLV) exVP9(ts uint32, packetType byte, data []byte) error {
+	switch packetType {
+	case exSequenceStart:
+		x.video = &relay.Track{Codec: relay.CodecVP9}
+		x.vp9 = vp9Units{out: x.out, what: "flv video: vp9"}
+		return nil
+	case exCodedFrames, exCodedFramesX:
+	default:
+		return fmt.Errorf("flv video: %w: enhanced RTMP video packet type %d", ErrUnsupported, packetType)
+	}
+	if x.video == nil || x.video.Codec != relay.CodecVP9 {
+		x.Dropped++
+		return nil
+	}
+	dts := x.clock.extend(ts)
+	return x.vp9.write(data, int64(dts)*90000/int64(time.Second))
 }
 
 func (x *FLV) setVideoConfig(t *relay.Track, err error) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpvp9"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
@@ -60,6 +61,12 @@ func NewRTPMedia(f format.Format, out FrameWriter) (RTPMedia, error) {
 			return nil, fmt.Errorf("rtp av1: %w", err)
 		}
 		return &rtpAV1{dec: dec, av1Units: av1Units{out: out, what: "rtp av1"}}, nil
+	case *format.VP9:
+		dec, err := f.CreateDecoder()
+		if err != nil {
+			return nil, fmt.Errorf("rtp vp9: %w", err)
+		}
+		return &rtpVP9{dec: dec, vp9Units: vp9Units{out: out, what: "rtp vp9"}}, nil
 	case *format.Opus:
 		t, err := codec.OpusParams(f.ChannelCount)
 		if err != nil {
@@ -195,6 +202,24 @@ func (x *rtpAV1) Packet(pkt *rtp.Packet, pts int64) error {
 		return nil
 	}
 	return x.write(tu, pts)
+}
+
+// rtpVP9 reassembles VP9 frames (RFC 9628).
+type rtpVP9 struct {
+	dec *rtpvp9.Decoder
+	vp9Units
+}
+
+func (x *rtpVP9) Packet(pkt *rtp.Packet, pts int64) error {
+	frame, err := x.dec.Decode(pkt)
+	switch {
+	case errors.Is(err, rtpvp9.ErrMorePacketsNeeded), errors.Is(err, rtpvp9.ErrNonStartingPacketAndNoPrevious):
+		return nil
+	case err != nil:
+		x.needKey = true
+		return nil
+	}
+	return x.write(frame, pts)
 }
 
 // rtpOpus takes one Opus packet per RTP packet (RFC 7587).

@@ -41,7 +41,7 @@ func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time
 	var video, audio *relay.Track
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265, relay.CodecAV1:
+		case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
 			video = t
 		case relay.CodecAAC, relay.CodecOpus:
 			audio = t

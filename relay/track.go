@@ -11,6 +11,7 @@ const (
 	CodecH265
 	CodecAV1
 	CodecOpus
+	CodecVP9
 	// CodecFMP4 is a derived stream of fragmented MP4: Config is the init segment, each
 	// frame a fragment (moof+mdat), Key when it starts with a video keyframe.
 	CodecFMP4
@@ -35,6 +36,8 @@ func (c Codec) String() string {
 		return "av1"
 	case CodecOpus:
 		return "opus"
+	case CodecVP9:
+		return "vp9"
 	case CodecFMP4:
 		return "fmp4"
 	case CodecRTP:
@@ -49,7 +52,7 @@ func (c Codec) String() string {
 // IsVideo reports whether frames of this codec carry pictures. Their keyframes mark where a
 // new reader may start.
 func (c Codec) IsVideo() bool {
-	return c == CodecH264 || c == CodecH265 || c == CodecAV1 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
+	return c == CodecH264 || c == CodecH265 || c == CodecAV1 || c == CodecVP9 || c == CodecFMP4 || c == CodecRTP || c == CodecMPEGTS
 }
 
 // Track describes one elementary stream. A Track is immutable once a frame refers to it: a
@@ -60,7 +63,8 @@ type Track struct {
 	ClockRate uint32 // RTP-style units per second: 90000 for video, the sample rate for audio
 	// Config is the decoder configuration in its ISO BMFF form:
 	// AVCDecoderConfigurationRecord for H.264, HEVCDecoderConfigurationRecord for H.265,
-	// AV1CodecConfigurationRecord for AV1, AudioSpecificConfig for AAC, OpusHead for Opus.
+	// AV1CodecConfigurationRecord for AV1, VPCodecConfigurationRecord (vpcC, with its FullBox
+	// version and flags) for VP9, AudioSpecificConfig for AAC, OpusHead for Opus.
 	Config []byte
 
 	// What a person wants to see in a stream list; zero when unknown.

@@ -189,7 +189,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
 	announced := func(fourCC string) bool { return slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") }
-	h.viewer.hevc, h.viewer.av1, h.viewer.opus = announced(fourCCHEVC), announced(fourCCAV1), announced(fourCCOpus)
+	h.viewer.hevc, h.viewer.av1, h.viewer.vp9, h.viewer.opus = announced(fourCCHEVC), announced(fourCCAV1), announced(fourCCVP9), announced(fourCCOpus)
 	h.viewer.open(h.srv.cfg.Sessions)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
@@ -200,7 +200,8 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
-		fourCC := map[relay.Codec]string{relay.CodecH265: fourCCHEVC, relay.CodecAV1: fourCCAV1, relay.CodecOpus: fourCCOpus}[t.Codec]
+		fourCC := map[relay.Codec]string{relay.CodecH265: fourCCHEVC, relay.CodecAV1: fourCCAV1, relay.CodecVP9: fourCCVP9,
+			relay.CodecOpus: fourCCOpus}[t.Codec]
 		switch {
 		case t.Codec == relay.CodecH264 || t.Codec == relay.CodecAAC:
 		case fourCC != "" && announced(fourCC):
@@ -208,7 +209,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 			h.log.Warn("track not sent to an RTMP player: "+t.Codec.String()+" goes to players that announce "+fourCC+" in the fourCcList of their connect (enhanced RTMP)",
 				"path", path, "codec", t.Codec, "fourCcList", h.fourCCs)
 		default:
-			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264, H.265, AV1, AAC and Opus", "path", path, "codec", t.Codec)
+			h.log.Warn("track not sent to an RTMP player: RTMP here carries H.264, H.265, AV1, VP9, AAC and Opus", "path", path, "codec", t.Codec)
 		}
 	}
 	return nil

@@ -37,12 +37,14 @@ const (
 	flvSoundEx      = 9
 	fourCCHEVC      = "hvc1"
 	fourCCAV1       = "av01"
+	fourCCVP9       = "vp09"
 	fourCCOpus      = "Opus"
 )
 
 var (
 	exSequenceStartHEVC = []byte{0x80 | 1<<4 | exSequenceStart, 'h', 'v', 'c', '1'}
 	exSequenceStartAV1  = []byte{0x80 | 1<<4 | exSequenceStart, 'a', 'v', '0', '1'}
+	exSequenceStartVP9  = []byte{0x80 | 1<<4 | exSequenceStart, 'v', 'p', '0', '9'}
 	exSequenceStartOpus = []byte{flvSoundEx<<4 | exSequenceStart, 'O', 'p', 'u', 's'}
 )
 
@@ -62,7 +64,7 @@ type viewer struct {
 	vod      *stored // a stored file's, nil for a live stream
 	sess     *session.Session
 	// The enhanced RTMP codecs the player announced (fourCcList), which it gets.
-	hevc, av1, opus bool
+	hevc, av1, vp9, opus bool
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -252,6 +254,18 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		prefix[5], prefix[6] = 0x12, 0 // a temporal delimiter, which ffmpeg wants and MP4-style payloads lack
 		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:7], f.Payload)
 		v.heldVideo = true
+	case relay.CodecVP9:
+		if !v.vp9 {
+			return
+		}
+		frameType := byte(2)
+		if f.Key {
+			frameType = 1
+		}
+		prefix[0] = 0x80 | frameType<<4 | exCodedFramesX
+		copy(prefix[1:5], fourCCVP9)
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:5], f.Payload)
+		v.heldVideo = true
 	case relay.CodecOpus:
 		if !v.opus {
 			return
@@ -325,6 +339,11 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 		if v.av1 && v.sentVideo != t {
 			v.sentVideo = t
 			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartAV1, t.Config)
+		}
+	case relay.CodecVP9:
+		if v.vp9 && v.sentVideo != t {
+			v.sentVideo = t
+			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartVP9, t.Config)
 		}
 	case relay.CodecOpus:
 		if v.opus && v.sentAudio != t {

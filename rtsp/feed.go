@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpvp9"
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/pion/rtp"
 
@@ -124,6 +125,12 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 			}
 			tr, err = newAV1(t)
 			f.video = tr
+		case relay.CodecVP9:
+			if f.video != nil {
+				continue
+			}
+			tr, err = newVP9()
+			f.video = tr
 		case relay.CodecAAC, relay.CodecOpus:
 			if f.audio != nil {
 				continue
@@ -215,6 +222,25 @@ func newAV1(t *relay.Track) (*track, error) {
 // rtpPayloadMax is the largest RTP payload the server sends, what gortsplib's packetizers
 // use: a packet fits an Ethernet MTU with IP, UDP and RTP headers.
 const rtpPayloadMax = 1450
+
+func newVP9() (*track, error) {
+	forma := &format.VP9{PayloadTyp: 96}
+	enc, err := forma.CreateEncoder()
+	if err != nil {
+		return nil, fmt.Errorf("vp9 packetizer: %w", err)
+	}
+	tr, err := newTrack(description.MediaTypeVideo, forma, *enc.InitialSequenceNumber)
+	if err != nil {
+		return nil, err
+	}
+	tr.video, tr.codec = vp9Encoder{enc}, relay.CodecVP9
+	return tr, nil
+}
+
+// vp9Encoder packetizes one VP9 frame.
+type vp9Encoder struct{ *rtpvp9.Encoder }
+
+func (e vp9Encoder) Encode(frame [][]byte) ([]*rtp.Packet, error) { return e.Encoder.Encode(frame[0]) }
 
 func b2i(b bool) int {
 	if b {
@@ -317,7 +343,7 @@ func (f *feed) packetize(fr *relay.Frame) (*track, []*rtp.Packet, error) {
 		err  error
 	)
 	switch {
-	case f.video != nil && fr.Track.Codec == relay.CodecAV1 && f.video.codec == relay.CodecAV1:
+	case f.video != nil && (fr.Track.Codec == relay.CodecAV1 || fr.Track.Codec == relay.CodecVP9) && f.video.codec == fr.Track.Codec:
 		t = f.video
 		pkts, err = t.video.Encode([][]byte{fr.Payload})
 	case f.video != nil && fr.Track.Codec == f.video.codec:

@@ -50,8 +50,8 @@ func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, err
 			if audio == nil {
 				audio = t
 			}
-		case relay.CodecAV1:
-			m.log.Info("track not sent to SRT readers: MPEG-TS carries no AV1", "codec", t.Codec)
+		case relay.CodecAV1, relay.CodecVP9:
+			m.log.Info("track not sent to SRT readers: MPEG-TS carries no "+t.Codec.String(), "codec", t.Codec)
 		}
 	}
 	if err := m.retrack(video, audio); err != nil {
@@ -101,8 +101,8 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch {
-	case f.Track.Codec == relay.CodecAV1:
-		return nil // MPEG-TS has no AV1
+	case f.Track.Codec == relay.CodecAV1 || f.Track.Codec == relay.CodecVP9:
+		return nil // MPEG-TS has neither
 	case f.Track.Codec.IsVideo() && f.Track != m.video:
 		if err := m.retrack(f.Track, m.audio); err != nil {
 			return err

@@ -30,3 +30,9 @@ ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 \
   -c:v libsvtav1 -preset 10 -g 30 -b:v 700k -pix_fmt yuv420p -svtav1-params "keyint=30:scd=0" \
   -c:a libopus -b:a 64k -ar 48000 -movflags +frag_keyframe+empty_moov+default_base_moof \
   testdata/sample-720p-av1.mp4
+# The same clip in VP9 (libvpx, a keyframe every second) with Opus, as fragmented MP4: for VP9
+# over enhanced RTMP and RTSP.
+ffmpeg -hide_banner -loglevel error -y -i testdata/sample-720p.mp4 \
+  -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -row-mt 1 -g 30 -keyint_min 30 -b:v 700k -pix_fmt yuv420p \
+  -c:a libopus -b:a 64k -ar 48000 -movflags +frag_keyframe+empty_moov+default_base_moof \
+  testdata/sample-720p-vp9.mp4

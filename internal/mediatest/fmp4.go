@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
 	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
@@ -40,11 +41,15 @@ func FMP4Frames(file string) ([]*relay.Frame, error) {
 	tracks := map[int]*relay.Track{}
 	scales := map[int]int64{}
 	for _, it := range init.Tracks {
+		scales[it.ID] = int64(it.TimeScale)
+		if _, ok := it.Codec.(*codecs.VP9); ok {
+			continue // its track comes from its first keyframe
+		}
 		t, err := trackOf(it.Codec)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
-		tracks[it.ID], scales[it.ID] = t, int64(it.TimeScale)
+		tracks[it.ID] = t
 	}
 	var parts mfmp4.Parts
 	if err := parts.Unmarshal(b[split:]); err != nil {
@@ -53,6 +58,13 @@ func FMP4Frames(file string) ([]*relay.Frame, error) {
 	var frames []*relay.Frame
 	for _, p := range parts {
 		for _, pt := range p.Tracks {
+			if tracks[pt.ID] == nil && len(pt.Samples) > 0 { // VP9
+				t, err := codec.VP9Params(pt.Samples[0].Payload)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", file, err)
+				}
+				tracks[pt.ID] = t
+			}
 			t, scale := tracks[pt.ID], scales[pt.ID]
 			at := int64(pt.BaseTime)
 			for _, s := range pt.Samples {
@@ -75,6 +87,8 @@ func keyframe(t *relay.Track, payload []byte) bool {
 	case relay.CodecAV1:
 		obus, err := codec.AV1Units(payload)
 		return err == nil && av1.IsRandomAccess2(obus)
+	case relay.CodecVP9:
+		return vp9.IsRandomAccess(payload)
 	case relay.CodecH264, relay.CodecH265:
 		c, err := codec.ParseNALConfig(t)
 		return err == nil && c.RandomAccess(payload)
@@ -104,6 +118,9 @@ func trackOf(c codecs.Codec) (*relay.Track, error) {
 
 // SampleAV1 is the test clip in AV1 and Opus (testdata/sample-720p-av1.mp4).
 func SampleAV1() string { return sampleFile("sample-720p-av1.mp4") }
+
+// SampleVP9 is the test clip in VP9 and Opus (testdata/sample-720p-vp9.mp4).
+func SampleVP9() string { return sampleFile("sample-720p-vp9.mp4") }
 
 func sampleFile(name string) string {
 	_, file, _, _ := runtime.Caller(0)

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/url"
 	"os/exec"
@@ -74,6 +75,8 @@ func PublishEnhanced(ctx context.Context, t testing.TB, rawURL string, frames []
 			vt = &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}}
 		case f.Track.Codec == relay.CodecAV1 && vt == nil:
 			vt = &gortmplib.Track{Codec: &rtmpcodecs.AV1{}}
+		case f.Track.Codec == relay.CodecVP9 && vt == nil:
+			vt = &gortmplib.Track{Codec: &rtmpcodecs.VP9{}}
 		case f.Track.Codec == relay.CodecAAC && at == nil:
 			var asc mpeg4audio.AudioSpecificConfig
 			_ = asc.Unmarshal(f.Track.Config)
@@ -106,6 +109,8 @@ func PublishEnhanced(ctx context.Context, t testing.TB, rawURL string, frames []
 			case relay.CodecAV1:
 				tu, _ := codec.AV1Units(f.Payload)
 				err = w.WriteAV1(vt, pts, tu)
+			case relay.CodecVP9:
+				err = w.WriteVP9(vt, pts, f.Payload)
 			case relay.CodecAAC:
 				err = w.WriteMPEG4Audio(at, pts, f.Payload)
 			case relay.CodecOpus:
@@ -120,7 +125,7 @@ func PublishEnhanced(ctx context.Context, t testing.TB, rawURL string, frames []
 
 // EnhancedPlay is what an enhanced RTMP player (gortmplib, which announces every codec it
 // knows) got: its video as a stream ffmpeg reads (H.265 Annex B, -f hevc; AV1 temporal
-// units, -f obu), and how many audio frames.
+// units, -f obu; VP9 in IVF), and how many audio frames.
 type EnhancedPlay struct {
 	Video       []byte
 	VideoFormat string
@@ -172,6 +177,15 @@ func PlayEnhanced(ctx context.Context, t testing.TB, rawURL string, d time.Durat
 				b, _ := av1.Bitstream(tu).Marshal()
 				p.Video = append(p.Video, b...)
 			})
+		case *rtmpcodecs.VP9:
+			p.VideoCodec, p.VideoFormat = "vp9", "ivf"
+			var frames [][]byte
+			var pts []time.Duration
+			r.OnDataVP9(tr, func(at time.Duration, frame []byte) {
+				seen(at)
+				frames, pts = append(frames, bytes.Clone(frame)), append(pts, at)
+				p.Video = ivf(frames, pts)
+			})
 		case *rtmpcodecs.MPEG4Audio:
 			p.AudioCodec = "aac"
 			r.OnDataMPEG4Audio(tr, func(time.Duration, []byte) { p.Audio++ })
@@ -187,6 +201,23 @@ func PlayEnhanced(ctx context.Context, t testing.TB, rawURL string, d time.Durat
 		}
 	}
 	return p
+}
+
+// ivf wraps VP9 frames in an IVF file, the container ffmpeg reads raw VP9 from.
+func ivf(frames [][]byte, pts []time.Duration) []byte {
+	b := []byte("DKIF\x00\x00\x20\x00VP90")
+	b = binary.LittleEndian.AppendUint16(b, 1280)
+	b = binary.LittleEndian.AppendUint16(b, 720)
+	b = binary.LittleEndian.AppendUint32(b, 1000) // time base 1/1000
+	b = binary.LittleEndian.AppendUint32(b, 1)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(frames)))
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	for i, f := range frames {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(f)))
+		b = binary.LittleEndian.AppendUint64(b, uint64((pts[i]-pts[0])/time.Millisecond))
+		b = append(b, f...)
+	}
+	return b
 }
 
 // DecodeVideo decodes what an enhanced player got with ffmpeg (DecodeStream).

@@ -51,7 +51,7 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	m.video, m.audio = nil, nil
 	for _, t := range tracks {
 		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265, relay.CodecAV1:
+		case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
 			if m.video == nil {
 				m.video = t
 			}
@@ -99,7 +99,7 @@ func (m *muxer) Run(ctx context.Context) {
 
 func (m *muxer) frame(f *relay.Frame) error {
 	switch f.Track.Codec {
-	case relay.CodecH264, relay.CodecH265, relay.CodecAV1:
+	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
 		if f.Track != m.video {
 			if err := m.retrack(f.Track, m.audio); err != nil {
 				return err

@@ -69,6 +69,18 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 			h.video = &gohlslib.Track{Codec: &codecs.AV1{SequenceHeader: c.SequenceHeader}, ClockRate: videoTimeScale}
 			h.srcVideo = t
 			lib.Tracks = append(lib.Tracks, h.video)
+		case relay.CodecVP9:
+			if h.video != nil {
+				continue
+			}
+			c, err := codec.ParseVP9Config(t.Config)
+			if err != nil {
+				return nil, fmt.Errorf("hls: %w", err)
+			}
+			h.video = &gohlslib.Track{Codec: &codecs.VP9{Width: t.Width, Height: t.Height, Profile: c.Profile,
+				BitDepth: c.BitDepth, ChromaSubsampling: c.ChromaSubsampling, ColorRange: c.FullRange}, ClockRate: videoTimeScale}
+			h.srcVideo = t
+			lib.Tracks = append(lib.Tracks, h.video)
 		case relay.CodecAAC, relay.CodecOpus:
 			if h.audio != nil {
 				continue
@@ -121,6 +133,8 @@ func (h *muxer) write(f *relay.Frame) error {
 			return fmt.Errorf("hls: %w", err)
 		}
 		return h.lib.WriteAV1(h.video, ntp, toScale(f.PTS, videoTimeScale), tu)
+	case h.video != nil && f.Track.Codec == relay.CodecVP9 && h.srcVideo.Codec == relay.CodecVP9:
+		return h.lib.WriteVP9(h.video, ntp, toScale(f.PTS, videoTimeScale), f.Payload)
 	case h.video != nil && f.Track.Codec == h.srcVideo.Codec:
 		// gohlslib finds DTS from the SPS, so every keyframe must carry it in-band; a
 		// publisher that took over with other settings brings its own.
