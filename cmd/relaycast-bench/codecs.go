@@ -5,14 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os/exec"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
-	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
@@ -22,12 +19,11 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	mopus "github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/internal/ertmpclient"
 	"github.com/relaycast/relaycast/internal/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -76,82 +72,11 @@ func lastUnit(f *relay.Frame) []byte {
 	return lastAVCCNALU(f.Payload)
 }
 
-// gortmplibURL turns rtmp://HOST/APP/NAME into gortmplib's rtmp://HOST/APP#NAME.
-func gortmplibURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, err
-	}
-	app, name, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	u.Path, u.Fragment = "/"+app, name
-	return u, nil
-}
-
 // publishEnhanced loops frames in real time over enhanced RTMP, marking each picture.
 func publishEnhanced(ctx context.Context, rawURL string, frames []*relay.Frame, clk *clock, published chan<- struct{}) error {
-	u, err := gortmplibURL(rawURL)
-	if err != nil {
-		return err
-	}
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
-		return err
-	}
-	defer c.Close()
-	var vt, at *gortmplib.Track
-	var nal codec.NALConfig
-	for _, f := range frames {
-		switch {
-		case f.Track.Codec == relay.CodecH265 && vt == nil:
-			nal, _ = codec.ParseNALConfig(f.Track)
-			ps := nal.Params()
-			vt = &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}}
-		case f.Track.Codec == relay.CodecAV1 && vt == nil:
-			vt = &gortmplib.Track{Codec: &rtmpcodecs.AV1{}}
-		case f.Track.Codec == relay.CodecAAC && at == nil:
-			var asc mpeg4audio.AudioSpecificConfig
-			_ = asc.Unmarshal(f.Track.Config)
-			at = &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: &asc}}
-		case f.Track.Codec == relay.CodecOpus && at == nil:
-			at = &gortmplib.Track{Codec: &rtmpcodecs.Opus{IDHeader: &mopus.IDHeader{Version: 1,
-				ChannelCount: uint8(f.Track.Channels), PreSkip: 312, InputSampleRate: 48000}}}
-		}
-	}
-	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{vt, at}}
-	if err := w.Initialize(); err != nil {
-		return err
-	}
-	close(published)
-	span := frames[len(frames)-1].DTS - frames[0].DTS + 33*time.Millisecond
-	start := time.Now()
-	for loop := time.Duration(0); ; loop++ {
-		for _, f := range frames {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Until(start.Add(f.DTS + loop*span))):
-			}
-			pts, dts := f.PTS+loop*span, f.DTS+loop*span
-			var err error
-			switch f.Track.Codec {
-			case relay.CodecH265:
-				clk.mark(0, pictureKey(lastUnit(f)), time.Now())
-				au, _ := nal.AccessUnit(nil, f.Payload)
-				err = w.WriteH265(vt, pts, dts, au)
-			case relay.CodecAV1:
-				clk.mark(0, pictureKey(lastUnit(f)), time.Now())
-				tu, _ := codec.AV1Units(f.Payload)
-				err = w.WriteAV1(vt, pts, tu)
-			case relay.CodecAAC:
-				err = w.WriteMPEG4Audio(at, pts, f.Payload)
-			case relay.CodecOpus:
-				err = w.WriteOpus(at, pts, f.Payload)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	return ertmpclient.Publish(ctx, rawURL, frames, published, func(f *relay.Frame) {
+		clk.mark(0, pictureKey(lastUnit(f)), time.Now())
+	})
 }
 
 // startsClean says whether a first picture is one a decoder can start from, with the
@@ -198,7 +123,7 @@ func (v *viewer) see(start time.Time, c relay.Codec, units [][]byte, inBand bool
 // sequence start.
 func (v *viewer) playEnhanced(ctx context.Context, rawURL string, clk *clock, measuring *atomic.Bool) {
 	start := time.Now()
-	u, err := gortmplibURL(rawURL)
+	u, err := ertmpclient.URL(rawURL)
 	if err != nil {
 		v.err = err
 		return

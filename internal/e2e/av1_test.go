@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -85,17 +84,5 @@ func TestAV1AndOpusOverEnhancedRTMPPlayEverywhere(t *testing.T) {
 		t.Errorf("srt: streams %v, want the Opus alone", got)
 	}
 
-	files, _ := filepath.Glob(filepath.Join(srv.Config().MediaDir, "recordings", "live", "av1", "*.mp4"))
-	if len(files) == 0 {
-		t.Fatal("no recording")
-	}
-	got := testenv.FFprobeStreams(ctx, t, files[0])
-	sort.Strings(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("recording: streams %v, want %v", got, want)
-	}
-	d := testenv.FFmpegDecode(ctx, t, files[0], time.Hour, "-loglevel", "warning")
-	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 30*4 {
-		t.Errorf("recording: exit %v, %d pictures, warnings:\n%s", d.Err, d.Frames, strings.Join(w, "\n"))
-	}
+	checkRecordingSoFar(ctx, t, srv, "live/av1", want)
 }

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -73,22 +71,5 @@ func TestHEVCPublishedOverRTSPAndSRTPlaysEverywhere(t *testing.T) {
 	}
 	srv.WaitLog(t, 5*time.Second, "track not sent to an RTMP player", "codec=hevc")
 
-	// The recording so far: hevc and aac, decoded without a warning.
-	files, _ := filepath.Glob(filepath.Join(srv.Config().MediaDir, "recordings", "live", "hevc-rtsp", "*.mp4"))
-	if len(files) == 0 {
-		t.Fatal("no recording")
-	}
-	rec := files[0]
-	if fi, err := os.Stat(rec); err != nil || fi.Size() < 100_000 {
-		t.Fatalf("recording %s: %v", rec, err)
-	}
-	got := testenv.FFprobeStreams(ctx, t, rec)
-	sort.Strings(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("recording: streams %v, want %v", got, want)
-	}
-	d := testenv.FFmpegDecode(ctx, t, rec, time.Hour, "-loglevel", "warning")
-	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 30*4 {
-		t.Errorf("recording: exit %v, %d pictures, warnings:\n%s", d.Err, d.Frames, strings.Join(w, "\n"))
-	}
+	checkRecordingSoFar(ctx, t, srv, "live/hevc-rtsp", want)
 }

@@ -23,11 +23,10 @@ import (
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	mopus "github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
-	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/internal/ertmpclient"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -54,72 +53,12 @@ func HEVCFrames(t testing.TB) []*relay.Frame {
 	return out.frames
 }
 
-// PublishEnhanced publishes frames (H.265 or AV1, AAC or Opus) over enhanced RTMP with
+// PublishEnhanced publishes frames (H.265, AV1 or VP9, AAC or Opus) over enhanced RTMP with
 // gortmplib, as OBS 30 does, looped in real time until ctx ends or the server hangs up.
 // rawURL names the stream as gortmplib wants it: rtmp://HOST/APP#NAME.
 func PublishEnhanced(ctx context.Context, t testing.TB, rawURL string, frames []*relay.Frame) {
-	u, _ := url.Parse(rawURL)
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
-		t.Errorf("enhanced publish: %v", err)
-		return
-	}
-	defer c.Close()
-	var vt, at *gortmplib.Track
-	var nal codec.NALConfig
-	for _, f := range frames {
-		switch {
-		case f.Track.Codec == relay.CodecH265 && vt == nil:
-			nal, _ = codec.ParseNALConfig(f.Track)
-			ps := nal.Params()
-			vt = &gortmplib.Track{Codec: &rtmpcodecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}}
-		case f.Track.Codec == relay.CodecAV1 && vt == nil:
-			vt = &gortmplib.Track{Codec: &rtmpcodecs.AV1{}}
-		case f.Track.Codec == relay.CodecVP9 && vt == nil:
-			vt = &gortmplib.Track{Codec: &rtmpcodecs.VP9{}}
-		case f.Track.Codec == relay.CodecAAC && at == nil:
-			var asc mpeg4audio.AudioSpecificConfig
-			_ = asc.Unmarshal(f.Track.Config)
-			at = &gortmplib.Track{Codec: &rtmpcodecs.MPEG4Audio{Config: &asc}}
-		case f.Track.Codec == relay.CodecOpus && at == nil:
-			at = &gortmplib.Track{Codec: &rtmpcodecs.Opus{IDHeader: &mopus.IDHeader{Version: 1,
-				ChannelCount: uint8(f.Track.Channels), PreSkip: 312, InputSampleRate: 48000}}}
-		}
-	}
-	w := &gortmplib.Writer{Conn: c, Tracks: []*gortmplib.Track{vt, at}}
-	if err := w.Initialize(); err != nil {
-		t.Errorf("enhanced publish: %v", err)
-		return
-	}
-	span := frames[len(frames)-1].DTS - frames[0].DTS + 33*time.Millisecond
-	start := time.Now()
-	for loop := time.Duration(0); ; loop++ {
-		for _, f := range frames {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Until(start.Add(f.DTS + loop*span))):
-			}
-			pts, dts := f.PTS+loop*span, f.DTS+loop*span
-			var err error
-			switch f.Track.Codec {
-			case relay.CodecH265:
-				au, _ := nal.AccessUnit(nil, f.Payload)
-				err = w.WriteH265(vt, pts, dts, au)
-			case relay.CodecAV1:
-				tu, _ := codec.AV1Units(f.Payload)
-				err = w.WriteAV1(vt, pts, tu)
-			case relay.CodecVP9:
-				err = w.WriteVP9(vt, pts, f.Payload)
-			case relay.CodecAAC:
-				err = w.WriteMPEG4Audio(at, pts, f.Payload)
-			case relay.CodecOpus:
-				err = w.WriteOpus(at, pts, f.Payload)
-			}
-			if err != nil {
-				return // the server hung up
-			}
-		}
+	if err := ertmpclient.Publish(ctx, rawURL, frames, nil, nil); err != nil && ctx.Err() == nil {
+		t.Logf("enhanced publish: %v", err)
 	}
 }
 
