@@ -21,7 +21,7 @@ func publishRTSP(t *testing.T, url string, extra ...string) *testenv.Proc {
 	return testenv.StartProc(t, "ffmpeg", append(append(args, extra...), url)...)
 }
 
-// H.264 and AAC published over RTSP, on UDP and on TCP, read back over RTMP, RTSP and LL-HLS
+// H.264 and AAC published over RTSP, on UDP and on TCP, read back over RTMP, RTSP, LL-HLS and SRT
 // as h264 1280x720 and aac; ffmpeg decodes 6 s of it without a warning.
 func TestFFmpegPublishesOverRTSP(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe")
@@ -34,10 +34,10 @@ func TestFFmpegPublishesOverRTSP(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			want := []string{"aac", "h264 1280x720"}
-			for _, url := range []string{srv.URL(path), srv.RTSPURL(path), srv.HTTPURL("/" + path + "/index.m3u8")} {
+			for _, url := range []string{srv.URL(path), srv.RTSPURL(path), srv.HTTPURL("/" + path + "/index.m3u8"), srv.SRTURL("read:" + path)} {
 				got := testenv.FFprobeStreams(ctx, t, url)
 				sort.Strings(got)
-				got = slices.Compact(got) // ffprobe lists an HLS stream under its program too
+				got = slices.Compact(got) // ffprobe lists HLS and MPEG-TS streams under their program too
 				if !slices.Equal(got, want) {
 					t.Errorf("%s: streams %v, want %v", url, got, want)
 				}

@@ -16,8 +16,8 @@ import (
 
 // H.265 and AAC published over RTSP (TCP) and over SRT are read back as hevc 1280x720 and
 // aac over RTSP, LL-HLS (fMP4 hvc1), the browsers' fMP4 and SRT, and recorded, each decoded
-// by ffmpeg with no warning; an RTMP player, which RTMP gives no H.265, gets the audio and the
-// log says why.
+// by ffmpeg with no warning, and to an enhanced RTMP player; a legacy RTMP player, which
+// announces no H.265, gets the audio and the log says why.
 func TestHEVCPublishedOverRTSPAndSRTPlaysEverywhere(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe")
 	on := true
@@ -66,6 +66,15 @@ func TestHEVCPublishedOverRTSPAndSRTPlaysEverywhere(t *testing.T) {
 	}
 	wg.Wait()
 
+	for _, path := range []string{"live/hevc-rtsp", "live/hevc-srt"} { // and to an enhanced RTMP player
+		p := testenv.PlayEnhanced(ctx, t, srv.URL(strings.Replace(path, "/", "#", 1)), window)
+		if p.VideoCodec != "hevc" || p.AudioCodec != "aac" {
+			t.Errorf("%s enhanced rtmp player: tracks %q and %q", path, p.VideoCodec, p.AudioCodec)
+		}
+		if w, n, err := p.DecodeVideo(ctx); err != nil || len(w) > 0 || n < testenv.MinFrames(window) {
+			t.Errorf("%s enhanced rtmp player's H.265: exit %v, %d pictures, warnings:\n%s", path, err, n, strings.Join(w, "\n"))
+		}
+	}
 	if got := testenv.FFprobeStreams(ctx, t, srv.URL("live/hevc-srt")); !slices.Equal(got, []string{"aac"}) {
 		t.Errorf("rtmp: streams %v, want the audio alone", got)
 	}

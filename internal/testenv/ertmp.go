@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	rtmpcodecs "github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	mopus "github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
 	"github.com/relaycast/relaycast/ingest"
@@ -101,8 +103,14 @@ func PlayEnhanced(ctx context.Context, t testing.TB, rawURL string, d time.Durat
 		switch tr.Codec.(type) {
 		case *rtmpcodecs.H265:
 			p.VideoCodec, p.VideoFormat = "hevc", "hevc"
+			params := [][]byte{tr.Codec.(*rtmpcodecs.H265).VPS, tr.Codec.(*rtmpcodecs.H265).SPS, tr.Codec.(*rtmpcodecs.H265).PPS}
 			r.OnDataH265(tr, func(pts, dts time.Duration, au [][]byte) {
 				seen(dts)
+				if h265.IsRandomAccess(au) && h265.NALUType(au[0][0]>>1&0x3f) != h265.NALUType_VPS_NUT {
+					// The parameter sets came in the sequence start (hvcC), as a player keeps
+					// them; a raw stream needs them in front of its keyframes.
+					au = append(slices.Clip(params), au...)
+				}
 				b, _ := h264.AnnexB(au).Marshal()
 				p.Video = append(p.Video, b...)
 			})
