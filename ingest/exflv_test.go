@@ -75,7 +75,7 @@ func TestEnhancedFLVCarriesH265(t *testing.T) {
 	}
 	for name, body := range map[string][]byte{
 		"multitrack": {0x80 | 1<<4 | exVideoMultitrack, 0, 'h', 'v', 'c', '1'},
-		"vp9":        exVideoTag(1, exSequenceStart, "vp09", 0x81),
+		"vvc":        exVideoTag(1, exSequenceStart, "vvc1", 0x81),
 	} {
 		if err := x.Video(0, body); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", name, err)
