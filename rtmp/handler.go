@@ -188,8 +188,11 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
-	announced := func(fourCC string) bool { return slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") }
-	h.viewer.hevc, h.viewer.av1, h.viewer.vp9, h.viewer.opus = announced(fourCCHEVC), announced(fourCCAV1), announced(fourCCVP9), announced(fourCCOpus)
+	for c, fourCC := range fourCCs {
+		if slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") {
+			h.viewer.codecs |= 1 << c
+		}
+	}
 	h.viewer.open(h.srv.cfg.Sessions)
 	h.c.detach(func() {
 		<-h.lib.GetChunkStreamer().Done()
@@ -200,12 +203,10 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
-		fourCC := map[relay.Codec]string{relay.CodecH265: fourCCHEVC, relay.CodecAV1: fourCCAV1, relay.CodecVP9: fourCCVP9,
-			relay.CodecOpus: fourCCOpus}[t.Codec]
+		fourCC, enhanced := fourCCs[t.Codec]
 		switch {
-		case t.Codec == relay.CodecH264 || t.Codec == relay.CodecAAC:
-		case fourCC != "" && announced(fourCC):
-		case fourCC != "":
+		case h.viewer.gets(t.Codec):
+		case enhanced:
 			h.log.Warn("track not sent to an RTMP player: "+t.Codec.String()+" goes to players that announce "+fourCC+" in the fourCcList of their connect (enhanced RTMP)",
 				"path", path, "codec", t.Codec, "fourCcList", h.fourCCs)
 		default:

@@ -35,18 +35,12 @@ const (
 	exCodedFrames   = 1 // video: with a composition time
 	exCodedFramesX  = 3 // video: without one
 	flvSoundEx      = 9
-	fourCCHEVC      = "hvc1"
-	fourCCAV1       = "av01"
-	fourCCVP9       = "vp09"
 	fourCCOpus      = "Opus"
 )
 
-var (
-	exSequenceStartHEVC = []byte{0x80 | 1<<4 | exSequenceStart, 'h', 'v', 'c', '1'}
-	exSequenceStartAV1  = []byte{0x80 | 1<<4 | exSequenceStart, 'a', 'v', '0', '1'}
-	exSequenceStartVP9  = []byte{0x80 | 1<<4 | exSequenceStart, 'v', 'p', '0', '9'}
-	exSequenceStartOpus = []byte{flvSoundEx<<4 | exSequenceStart, 'O', 'p', 'u', 's'}
-)
+// fourCCs name the codecs only enhanced RTMP carries, as tags and fourCcList name them.
+var fourCCs = map[relay.Codec]string{relay.CodecH265: "hvc1", relay.CodecAV1: "av01", relay.CodecVP9: "vp09",
+	relay.CodecOpus: fourCCOpus}
 
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
 // it writes its media and, on its tick, reads (and checks) the little a player sends and
@@ -63,8 +57,9 @@ type viewer struct {
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
 	sess     *session.Session
-	// The enhanced RTMP codecs the player announced (fourCcList), which it gets.
-	hevc, av1, vp9, opus bool
+	// codecs has bit c set for each codec c the player gets: H.264 and AAC, and the codecs
+	// of fourCCs it announced (fourCcList).
+	codecs uint32
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
 	ch                   *chunker
@@ -84,7 +79,7 @@ type viewer struct {
 
 func newViewer(c *conn, reader *relay.Reader, vod *stored, streamID uint32, chunkSize int, log *slog.Logger) *viewer {
 	v := &viewer{c: c, log: log, stream: reader.Stream(), reader: reader, vod: vod, streamID: streamID,
-		ch: newChunker(chunkSize)}
+		ch: newChunker(chunkSize), codecs: legacyCodecs}
 	if c.tcp != nil && nonBlocking {
 		v.raw, _ = c.tcp.SyscallConn()
 	}
@@ -225,77 +220,62 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		}
 	}
 	v.addConfig(f.Track, ts)
+	if !v.gets(f.Track.Codec) {
+		return
+	}
 	var prefix [8]byte
-	switch f.Track.Codec {
-	case relay.CodecH265:
-		if !v.hevc {
-			return
+	var h []byte
+	switch c := f.Track.Codec; c {
+	case relay.CodecH264:
+		h = append(prefix[:0], 0x27, 1) // inter frame, AVC; NALU
+		if f.Key {
+			h[0] = 0x17
 		}
+		h = appendCTS(h, f)
+	case relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
 		frameType := byte(2) // inter frame
 		if f.Key {
 			frameType = 1
 		}
-		prefix[0] = 0x80 | frameType<<4 | exCodedFrames
-		copy(prefix[1:5], fourCCHEVC)
-		cts := int32((f.PTS - f.DTS) / time.Millisecond)
-		prefix[5], prefix[6], prefix[7] = byte(cts>>16), byte(cts>>8), byte(cts)
-		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:8], f.Payload)
-		v.heldVideo = true
-	case relay.CodecAV1:
-		if !v.av1 {
-			return
+		h = append(prefix[:0], 0x80|frameType<<4|exCodedFramesX)
+		h = append(h, fourCCs[c]...)
+		switch c {
+		case relay.CodecH265:
+			h[0] = h[0]&0xf0 | exCodedFrames
+			h = appendCTS(h, f)
+		case relay.CodecAV1:
+			h = append(h, 0x12, 0) // a temporal delimiter, which ffmpeg wants and MP4-style payloads lack
 		}
-		frameType := byte(2)
-		if f.Key {
-			frameType = 1
-		}
-		prefix[0] = 0x80 | frameType<<4 | exCodedFramesX
-		copy(prefix[1:5], fourCCAV1)
-		prefix[5], prefix[6] = 0x12, 0 // a temporal delimiter, which ffmpeg wants and MP4-style payloads lack
-		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:7], f.Payload)
-		v.heldVideo = true
-	case relay.CodecVP9:
-		if !v.vp9 {
-			return
-		}
-		frameType := byte(2)
-		if f.Key {
-			frameType = 1
-		}
-		prefix[0] = 0x80 | frameType<<4 | exCodedFramesX
-		copy(prefix[1:5], fourCCVP9)
-		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:5], f.Payload)
-		v.heldVideo = true
-	case relay.CodecOpus:
-		if !v.opus {
-			return
-		}
-		prefix[0] = flvSoundEx<<4 | exCodedFrames
-		copy(prefix[1:5], fourCCOpus)
-		v.ch.add(csidAudio, typeAudio, v.streamID, ts, prefix[:5], f.Payload)
-		if !v.heldAudio {
-			v.heldAudio, v.heldFrom = true, f.DTS
-		}
-		v.heldTo = f.DTS
-	case relay.CodecH264:
-		prefix[0] = 0x27 // inter frame, AVC
-		if f.Key {
-			prefix[0] = 0x17
-		}
-		prefix[1] = 1 // NALU
-		cts := int32((f.PTS - f.DTS) / time.Millisecond)
-		prefix[2], prefix[3], prefix[4] = byte(cts>>16), byte(cts>>8), byte(cts)
-		v.ch.add(csidVideo, typeVideo, v.streamID, ts, prefix[:5], f.Payload)
-		v.heldVideo = true
 	case relay.CodecAAC:
-		prefix[0], prefix[1] = 0xaf, 1 // AAC, raw
-		v.ch.add(csidAudio, typeAudio, v.streamID, ts, prefix[:2], f.Payload)
-		if !v.heldAudio {
-			v.heldAudio, v.heldFrom = true, f.DTS
-		}
-		v.heldTo = f.DTS
+		h = append(prefix[:0], 0xaf, 1) // AAC, raw
+	case relay.CodecOpus:
+		h = append(append(prefix[:0], flvSoundEx<<4|exCodedFrames), fourCCOpus...)
+	default:
+		return
 	}
+	if f.Track.Codec.IsVideo() {
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, h, f.Payload)
+		v.heldVideo = true
+		return
+	}
+	v.ch.add(csidAudio, typeAudio, v.streamID, ts, h, f.Payload)
+	if !v.heldAudio {
+		v.heldAudio, v.heldFrom = true, f.DTS
+	}
+	v.heldTo = f.DTS
 }
+
+// appendCTS appends a frame's composition time: signed 24-bit milliseconds.
+func appendCTS(h []byte, f *relay.Frame) []byte {
+	cts := int32((f.PTS - f.DTS) / time.Millisecond)
+	return append(h, byte(cts>>16), byte(cts>>8), byte(cts))
+}
+
+// gets says whether the player is sent frames of c.
+func (v *viewer) gets(c relay.Codec) bool { return v.codecs&(1<<c) != 0 }
+
+// legacyCodecs are what every RTMP player gets.
+const legacyCodecs = 1<<relay.CodecH264 | 1<<relay.CodecAAC
 
 // path is what the player asked for: the live path, or vod/NAME (whose stream is the
 // viewer's own, named otherwise).
@@ -322,39 +302,34 @@ func (v *viewer) metadata() []byte {
 	return v.stream.Metadata()
 }
 
-// addConfig queues t's sequence header unless the player has it already.
+// addConfig queues t's sequence header unless the player has it already (or does not get
+// t's frames).
 func (v *viewer) addConfig(t *relay.Track, ts uint32) {
+	sent := &v.sentAudio
+	if t.Codec.IsVideo() {
+		sent = &v.sentVideo
+	}
+	if *sent == t || !v.gets(t.Codec) {
+		return
+	}
+	var h []byte
 	switch t.Codec {
 	case relay.CodecH264:
-		if v.sentVideo != t {
-			v.sentVideo = t
-			v.ch.add(csidVideo, typeVideo, v.streamID, ts, []byte{0x17, 0, 0, 0, 0}, t.Config)
-		}
-	case relay.CodecH265:
-		if v.hevc && v.sentVideo != t {
-			v.sentVideo = t
-			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartHEVC, t.Config)
-		}
-	case relay.CodecAV1:
-		if v.av1 && v.sentVideo != t {
-			v.sentVideo = t
-			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartAV1, t.Config)
-		}
-	case relay.CodecVP9:
-		if v.vp9 && v.sentVideo != t {
-			v.sentVideo = t
-			v.ch.add(csidVideo, typeVideo, v.streamID, ts, exSequenceStartVP9, t.Config)
-		}
-	case relay.CodecOpus:
-		if v.opus && v.sentAudio != t {
-			v.sentAudio = t
-			v.ch.add(csidAudio, typeAudio, v.streamID, ts, exSequenceStartOpus, t.Config)
-		}
+		h = []byte{0x17, 0, 0, 0, 0}
 	case relay.CodecAAC:
-		if v.sentAudio != t {
-			v.sentAudio = t
-			v.ch.add(csidAudio, typeAudio, v.streamID, ts, []byte{0xaf, 0}, t.Config)
-		}
+		h = []byte{0xaf, 0}
+	case relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
+		h = append([]byte{0x80 | 1<<4 | exSequenceStart}, fourCCs[t.Codec]...)
+	case relay.CodecOpus:
+		h = append([]byte{flvSoundEx<<4 | exSequenceStart}, fourCCOpus...)
+	default:
+		return
+	}
+	*sent = t
+	if t.Codec.IsVideo() {
+		v.ch.add(csidVideo, typeVideo, v.streamID, ts, h, t.Config)
+	} else {
+		v.ch.add(csidAudio, typeAudio, v.streamID, ts, h, t.Config)
 	}
 }
 
