@@ -200,7 +200,7 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	}
 
 	// A second publisher of live/m and a player of a missing path are refused, and counted.
-	if _, err := rtmpclient.Publish(ctx, srv.URL("live/m")); err == nil {
+	if _, err := rtmpclient.Publish(ctx, srv.URL("live/m"), nil); err == nil {
 		t.Error("a second publisher of live/m was not refused")
 	}
 	if p, err := rtmpclient.Play(ctx, srv.URL("live/none"), rtmpclient.Options{}); err == nil {

@@ -20,6 +20,10 @@ type Registry struct {
 	watchers []*watcher // copy on write, under mu
 	pending  []Event    // events not yet delivered, in order; under mu
 	deliver  sync.Mutex // held while events are delivered, so watchers see them in order
+
+	sourcer  Sourcer              // under mu
+	demanded map[string]time.Time // sourced path → when a viewer last asked; under mu
+	arrivals map[string]*arrival  // paths viewers wait to be published; under mu
 }
 
 // NewRegistry returns an empty registry. cfg must be valid (Config.Validate).
@@ -66,6 +70,7 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	}
 	p := &Publisher{s: s, g: g}
 	s.publisher = p
+	g.arrived(path)
 	s.gen++
 	if !ok {
 		s.since = time.Now()
@@ -191,6 +196,11 @@ func (g *Registry) Close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
+	for path, a := range g.arrivals {
+		delete(g.arrivals, path)
+		a.err = ErrClosed
+		close(a.ch)
+	}
 	for _, s := range g.streams {
 		s.mu.Lock()
 		g.remove(s)

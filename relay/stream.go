@@ -27,6 +27,7 @@ type Stream struct {
 	video   atomic.Bool   // a video track has been seen: readers start on its keyframes
 	ended   atomic.Bool
 	done    chan struct{}
+	keyed   chan struct{} // closed at the first video keyframe
 
 	readers atomic.Pointer[[]*Reader] // copy on write, under mu
 	subs    atomic.Pointer[[]chan struct{}]
@@ -53,6 +54,7 @@ func newStream(path string, cfg Config) *Stream {
 		ring:    make([]atomic.Pointer[Frame], cfg.RingSize),
 		mask:    uint64(cfg.RingSize - 1),
 		done:    make(chan struct{}),
+		keyed:   make(chan struct{}),
 		trackCh: make(chan struct{}),
 	}
 	s.readers.Store(&[]*Reader{})
@@ -155,6 +157,9 @@ func (s *Stream) publish(f *Frame) {
 	s.lastDTS.Store(int64(f.DTS))
 	s.head.Store(seq + 1)
 	if f.isVideoKey() {
+		if s.keyNext.Load() == 0 {
+			close(s.keyed)
+		}
 		s.keyNext.Store(seq + 1)
 	}
 	s.framesIn.Add(1)

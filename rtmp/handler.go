@@ -175,7 +175,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 			return fmt.Errorf("rtmp play %s: %w", path, err)
 		}
 	}
-	reader, vod, err := h.source(path, cmd.Start)
+	reader, vod, err := h.source(path, req.Query.Get("key"), cmd.Start)
 	if err != nil {
 		h.log.Info("play refused", "path", path, "err", err)
 		h.srv.refusals.Add("play", access.Reason(err))
@@ -220,10 +220,10 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 // cache, or, under vod/, on a stored file played to this viewer alone from start
 // (milliseconds; a negative start, as players send for "live or recorded", is the
 // beginning).
-func (h *handler) source(path string, start int64) (*relay.Reader, *stored, error) {
+func (h *handler) source(path, key string, start int64) (*relay.Reader, *stored, error) {
 	name, isStored := strings.CutPrefix(path, storedPrefix)
 	if !isStored || h.srv.cfg.Stored == nil {
-		s, err := h.srv.relays.Lookup(path)
+		s, err := h.srv.relays.Demand(context.Background(), path, key)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -20,7 +20,9 @@ import (
 // Relay is what the RTMP server needs from the relay: a place to publish and streams to read.
 type Relay interface {
 	Publish(path string) (*relay.Publisher, error)
-	Lookup(path string) (*relay.Stream, error)
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
 }
 
 // Authorizer decides who may publish and play; access.Policy is one.

@@ -224,33 +224,8 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		return
 	}
 	var prefix [8]byte
-	var h []byte
-	switch c := f.Track.Codec; c {
-	case relay.CodecH264:
-		h = append(prefix[:0], 0x27, 1) // inter frame, AVC; NALU
-		if f.Key {
-			h[0] = 0x17
-		}
-		h = appendCTS(h, f)
-	case relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
-		frameType := byte(2) // inter frame
-		if f.Key {
-			frameType = 1
-		}
-		h = append(prefix[:0], 0x80|frameType<<4|exCodedFramesX)
-		h = append(h, fourCCs[c]...)
-		switch c {
-		case relay.CodecH265:
-			h[0] = h[0]&0xf0 | exCodedFrames
-			h = appendCTS(h, f)
-		case relay.CodecAV1:
-			h = append(h, 0x12, 0) // a temporal delimiter, which ffmpeg wants and MP4-style payloads lack
-		}
-	case relay.CodecAAC:
-		h = append(prefix[:0], 0xaf, 1) // AAC, raw
-	case relay.CodecOpus:
-		h = append(append(prefix[:0], flvSoundEx<<4|exCodedFrames), fourCCOpus...)
-	default:
+	h, ok := FrameHeader(prefix[:0], f)
+	if !ok {
 		return
 	}
 	if f.Track.Codec.IsVideo() {
@@ -263,12 +238,6 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		v.heldAudio, v.heldFrom = true, f.DTS
 	}
 	v.heldTo = f.DTS
-}
-
-// appendCTS appends a frame's composition time: signed 24-bit milliseconds.
-func appendCTS(h []byte, f *relay.Frame) []byte {
-	cts := int32((f.PTS - f.DTS) / time.Millisecond)
-	return append(h, byte(cts>>16), byte(cts>>8), byte(cts))
 }
 
 // gets says whether the player is sent frames of c.
@@ -312,17 +281,8 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 	if *sent == t || !v.gets(t.Codec) {
 		return
 	}
-	var h []byte
-	switch t.Codec {
-	case relay.CodecH264:
-		h = []byte{0x17, 0, 0, 0, 0}
-	case relay.CodecAAC:
-		h = []byte{0xaf, 0}
-	case relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
-		h = append([]byte{0x80 | 1<<4 | exSequenceStart}, fourCCs[t.Codec]...)
-	case relay.CodecOpus:
-		h = append([]byte{flvSoundEx<<4 | exSequenceStart}, fourCCOpus...)
-	default:
+	h, ok := ConfigHeader(t)
+	if !ok {
 		return
 	}
 	*sent = t

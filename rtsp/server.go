@@ -26,7 +26,9 @@ import (
 // Relay is what the RTSP server needs from the relay: streams to read, and a place to
 // publish what RTSP publishers (ANNOUNCE, RECORD) send.
 type Relay interface {
-	Lookup(path string) (*relay.Stream, error)
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
 	Publish(path string) (*relay.Publisher, error)
 }
 
@@ -286,8 +288,9 @@ var errServerClosing = errors.New("server closing")
 func relayPath(p string) string { return strings.Trim(p, "/") }
 
 // feedFor returns the feed of a live path, starting it on first use.
-func (s *Server) feedFor(path string) (*feed, error) {
-	rs, err := s.relays.Lookup(path)
+func (s *Server) feedFor(path, query string) (*feed, error) {
+	q, _ := url.ParseQuery(query)
+	rs, err := s.relays.Demand(context.Background(), path, q.Get("key"))
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +340,7 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 		}
 		return &base.Response{StatusCode: base.StatusOK}, st, nil
 	}
-	f, err := s.feedFor(path)
+	f, err := s.feedFor(path, ctx.Query)
 	if err != nil {
 		s.refusals.Add("play", access.Reason(err))
 		return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp describe %s: %w", path, err)
@@ -362,7 +365,7 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		}
 		stream = st
 	} else {
-		f, err := s.feedFor(path)
+		f, err := s.feedFor(path, ctx.Query)
 		if err != nil {
 			return &base.Response{StatusCode: statusFor(err)}, nil, fmt.Errorf("rtsp setup %s: %w", path, err)
 		}
@@ -403,7 +406,7 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	if _, ok := storedName(path); ok {
 		return s.playStored(ctx, path)
 	}
-	f, err := s.feedFor(path)
+	f, err := s.feedFor(path, ctx.Query)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
 	}

@@ -336,6 +336,19 @@ func (t *Table) Readers(protocol string) map[string]int {
 	return out
 }
 
+// Viewers returns how many viewers path has now, over every protocol that keeps sessions.
+func (t *Table) Viewers(path string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, s := range t.live {
+		if s.Kind == Read && s.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 // KickPath ends every live session of kind on path and returns how many it ended.
 func (t *Table) KickPath(kind Kind, path string) int {
 	n := 0

@@ -126,7 +126,7 @@ func (m *muxer) frame(f *relay.Frame) error {
 // read serves one SRT reader: the stream's MPEG-TS from the latest keyframe (program tables
 // first), as it is made.
 func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
-	src, err := s.relays.Lookup(id.Path)
+	src, err := s.relays.Demand(context.Background(), id.Path, id.Key)
 	if err != nil {
 		s.refusals.Add("play", access.Reason(err))
 		req.Reject(gosrt.REJX_NOTFOUND)

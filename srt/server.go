@@ -24,7 +24,9 @@ import (
 // Relay is what the server needs from the relay.
 type Relay interface {
 	Publish(path string) (*relay.Publisher, error)
-	Lookup(path string) (*relay.Stream, error)
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
 }
 
 // Authorizer decides who may publish and watch; access.Policy is one.

@@ -19,6 +19,9 @@ type Control struct {
 	Recorder Recorder
 	// Config returns the running configuration as it should be shown (secrets hidden).
 	Config func() any
+	// Links returns the state of the pull sources, origin pulls and push relays; nil: the
+	// links call answers with none.
+	Links func() any
 	// ClientAddr is the address a request comes from, which decides whether it is a
 	// loopback one; nil: the connection's. Tests set it to play a remote client.
 	ClientAddr func(r *http.Request) netip.Addr
@@ -51,6 +54,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux, c *Control) {
 	mux.HandleFunc("PUT /api/v1/record/{path...}", s.guarded(s.setRecording(true)))
 	mux.HandleFunc("DELETE /api/v1/record/{path...}", s.guarded(s.setRecording(false)))
 	mux.HandleFunc("GET /api/v1/config", s.guarded(s.serveConfig))
+	mux.HandleFunc("GET /api/v1/links", s.guarded(s.serveLinks))
 }
 
 // guarded lets a request through to h if it may use the control API: 401 when a key is
@@ -207,6 +211,14 @@ func (s *Server) serveConfig(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.control.Config())
+}
+
+func (s *Server) serveLinks(w http.ResponseWriter, _ *http.Request) {
+	var links any = []any{}
+	if s.control.Links != nil {
+		links = s.control.Links()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": links})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

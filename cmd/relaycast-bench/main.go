@@ -333,7 +333,7 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 	if err != nil {
 		return err
 	}
-	p, err := rtmpclient.Publish(ctx, rawURL)
+	p, err := rtmpclient.Publish(ctx, rawURL, nil)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/relaycast/relaycast/metrics"
 	"github.com/relaycast/relaycast/player/fmp4"
 	"github.com/relaycast/relaycast/player/hls"
+	"github.com/relaycast/relaycast/push"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
@@ -64,6 +65,8 @@ type App struct {
 	Media  *vod.Library
 	Stored *vod.Player // stored files played to RTMP (and later RTSP) viewers
 	Record *record.Recorder
+	// Links pulls sources and origins' streams and pushes streams to other servers.
+	Links *push.Manager
 	// Sessions is the book of every publisher and viewer, of every protocol.
 	Sessions *session.Table
 	// LogLevel, when set, is the level of the log, which a reload changes.
@@ -130,6 +133,8 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
+	a.Links = push.New(a.Relays, a.Sessions.Viewers, log)
+	a.Relays.SetSourcer(a.Links)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
 	a.SRT = srt.New(t.SRT, a.Relays, log)
@@ -148,6 +153,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	t.Web.Control.Recorder = a.Record
 	t.Web.Control.Config = func() any { return a.Config().Shown() }
+	t.Web.Control.Links = func() any { return a.Links.Links() }
 	var m http.Handler
 	m, t.Web.Metrics = a.metricsHandler(viewers), nil
 	if lns.metrics == nil {
@@ -238,6 +244,7 @@ func (a *App) Start() {
 		})
 	}
 	a.Record.Watch(a.Relays) // before anything can publish
+	a.Links.Watch(a.Relays)
 	serve("rtmp", a.RTMP, a.lns.rtmp)
 	serve("rtsp", a.RTSP, a.lns.rtsp)
 	serve("http", a.Web, a.lns.http)
@@ -252,6 +259,7 @@ func (a *App) Start() {
 		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
 	}
 	a.applySources(a.Config())
+	a.Links.Set(a.Config().Links())
 	a.followCerts()
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
@@ -316,6 +324,7 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	var err error
 	a.stopOnce.Do(func() {
 		a.sources.stop()
+		a.Links.Close()
 		a.Relays.Close()
 		err = errors.Join(servers(), a.Record.Close()) // recordings end with their streams
 		a.closeListeners()                             // a listener never served (Start not called) closes here

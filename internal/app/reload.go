@@ -20,7 +20,7 @@ func policyOf(cfg conf.Config) *access.Policy {
 }
 
 // Reload applies cfg to the running server without dropping a viewer or a publisher: keys,
-// limits, recording, the demo and playlists, the control API key, the log level and the
+// limits, recording, the demo and playlists, pull sources, origins and push relays, the control API key, the log level and the
 // listening addresses (a changed address moves only that port). What a running server cannot
 // change is logged and keeps its old value. On an error nothing changes.
 func (a *App) Reload(cfg conf.Config) error {
@@ -58,6 +58,7 @@ func (a *App) Reload(cfg conf.Config) error {
 	a.cfg = cfg
 	a.cfgMu.Unlock()
 	a.applySources(cfg)
+	a.Links.Set(cfg.Links())
 	a.log.Info("configuration reloaded", "changed", conf.Changed(old, cfg))
 	return nil
 }

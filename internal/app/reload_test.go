@@ -48,7 +48,7 @@ func publishRefused(t *testing.T, srv *testenv.Server, path, key string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Publish(ctx, srv.URL(path+"?key="+key))
+	p, err := rtmpclient.Publish(ctx, srv.URL(path+"?key="+key), nil)
 	if err != nil {
 		return true
 	}

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/relaycast/relaycast/push"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	RecordSegment     time.Duration `yaml:"record_segment"`
 	RecordDeleteAfter time.Duration `yaml:"record_delete_after"`
 	RecordMaxBytes    int           `yaml:"record_max_bytes"`
+	// Origin makes this server an edge: it pulls any live path it does not have from the
+	// first of these servers that has it.
+	Origin List `yaml:"origin"`
 	// PublishKeys gives paths their own publish key (YAML only).
 	PublishKeys map[string]string `yaml:"publish_keys"`
 	// Paths sets what differs for one live path (YAML only).
@@ -83,6 +87,60 @@ type Path struct {
 	// shows/ep1.mp4]), played one after the other; Loop false stops after the last.
 	Playlist []string `yaml:"playlist"`
 	Loop     *bool    `yaml:"loop"`
+	// Source pulls the path from another server or a camera (rtsp://, rtmp://, srt://…);
+	// OnDemand (default true) connects at the first viewer and hangs up
+	// OnDemandCloseAfter (default 10s) after the last.
+	Source             string        `yaml:"source,omitempty"`
+	OnDemand           *bool         `yaml:"on_demand,omitempty"`
+	OnDemandCloseAfter time.Duration `yaml:"on_demand_close_after,omitempty"`
+	// Push restreams the path, whenever it is live, to each of these (rtmp://, rtmps://).
+	Push []string `yaml:"push,omitempty"`
+}
+
+// List is a list of values, given in YAML as a list or, like in flags and the environment,
+// separated by commas.
+type List []string
+
+// UnmarshalYAML takes [a, b] or "a,b".
+func (l *List) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = splitList(n.Value)
+		return nil
+	}
+	var v []string
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	*l = nil
+	if len(v) > 0 {
+		*l = v
+	}
+	return nil
+}
+
+func splitList(s string) List {
+	var out List
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Links is what the paths and origin ask to pull and push.
+func (c Config) Links() push.Links {
+	l := push.Links{Origins: c.Origin, Sources: map[string]push.Source{}, Pushes: map[string][]string{}}
+	for path, p := range c.Paths {
+		if p.Source != "" {
+			l.Sources[path] = push.Source{URL: p.Source, OnDemand: p.OnDemand == nil || *p.OnDemand,
+				CloseAfter: p.OnDemandCloseAfter}
+		}
+		if len(p.Push) > 0 {
+			l.Pushes[path] = p.Push
+		}
+	}
+	return l
 }
 
 // Recorded says whether a live path is recorded.
@@ -153,6 +211,7 @@ func (c *Config) fields() []field {
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
 		{"api_key", "key of the control API (Authorization: Bearer KEY); without it only loopback clients may use it", &c.APIKey},
 		{"api_key_loopback", "loopback clients of the control API need the key too", &c.APIKeyLoopback},
+		{"origin", "servers this edge pulls the live paths it does not have from, in order, e.g. rtmp://origin1:1935,rtmp://origin2:1935 (empty: not an edge)", &c.Origin},
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
 		{"record_segment", "length of one recording file; the next starts at the first keyframe after it", &c.RecordSegment},
 		{"record_delete_after", "delete recordings older than this (0: keep them)", &c.RecordDeleteAfter},
@@ -281,6 +340,8 @@ func setField(ptr any, v string) error {
 			return fmt.Errorf("%q is not a duration like 10s", v)
 		}
 		*p = d
+	case *List:
+		*p = splitList(v)
 	}
 	return nil
 }
@@ -295,6 +356,8 @@ func deref(ptr any) any {
 		return *p
 	case *time.Duration:
 		return *p
+	case *List:
+		return []string(*p)
 	}
 	return nil
 }
@@ -385,6 +448,12 @@ func (c Config) Validate() error {
 				return fmt.Errorf("config paths: %s: playlist: %w", path, err)
 			}
 		}
+		if p.Source != "" && len(p.Playlist) > 0 {
+			return fmt.Errorf("config paths: %s: source and playlist: a path has one or the other", path)
+		}
+	}
+	if err := c.Links().Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	if c.RecordSegment < time.Second {
 		return fmt.Errorf("config record_segment: %v, want at least 1s", c.RecordSegment)
@@ -417,6 +486,18 @@ var secrets = map[string]bool{"publish_key": true, "read_key": true, "api_key": 
 // and password replaced by "(set)".
 func (c Config) Shown() map[string]any {
 	out := c.raw()
+	if paths, ok := out["paths"].(map[string]any); ok {
+		for _, p := range paths {
+			if p, ok := p.(map[string]any); ok {
+				hideURLs(p, "source", "push")
+			}
+		}
+	}
+	if origins, ok := out["origin"].([]any); ok {
+		for i, o := range origins {
+			origins[i] = hideURL(fmt.Sprint(o))
+		}
+	}
 	for k, v := range out {
 		if !secrets[k] {
 			continue
@@ -433,6 +514,33 @@ func (c Config) Shown() map[string]any {
 		}
 	}
 	return out
+}
+
+// hideURLs replaces the URLs under keys of m with what hideURL shows of them.
+func hideURLs(m map[string]any, keys ...string) {
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case string:
+			m[k] = hideURL(v)
+		case []any:
+			for i, u := range v {
+				v[i] = hideURL(fmt.Sprint(u))
+			}
+		}
+	}
+}
+
+// hideURL shows a URL's scheme and host only: stream keys go in its path and query, and
+// credentials in its user part.
+func hideURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(set)"
+	}
+	if u.Path == "" && u.RawQuery == "" && u.User == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + "://" + u.Host + "/(set)"
 }
 
 // ParseLevel reads a log level name.

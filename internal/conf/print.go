@@ -21,14 +21,22 @@ func (c Config) YAML() []byte {
 		"# (vod/NAME: who may upload and delete NAME), e.g.\n#   live/show: SECRET\n")
 	block(&b, "publish_keys", c.PublishKeys)
 	b.WriteString("\n# what differs for one live path: record (true or false, over the server's record),\n" +
-		"# playlist (stored files played as a live stream) and loop (false: stop after the last), e.g.\n" +
-		"#   live/private: {record: false}\n#   live/tv: {playlist: [intro.mp4, shows/ep1.mp4], loop: true}\n")
+		"# playlist (stored files played as a live stream) and loop (false: stop after the last),\n" +
+		"# source (pulled from a camera or server: rtsp://, rtsps://, rtmp://, rtmps://, srt://) with\n" +
+		"# on_demand (default true: at the first viewer) and on_demand_close_after (default 10s), and\n" +
+		"# push (restreamed whenever live to rtmp:// or rtmps:// targets), e.g.\n" +
+		"#   live/private: {record: false}\n#   live/tv: {playlist: [intro.mp4, shows/ep1.mp4], loop: true}\n" +
+		"#   live/cam: {source: rtsp://192.168.1.20:554/stream1}\n" +
+		"#   live/show: {push: [rtmp://a.rtmp.youtube.com/live2/KEY]}\n")
 	block(&b, "paths", c.Paths)
 	return b.Bytes()
 }
 
 // scalar is v as one YAML value.
 func scalar(v any) string {
+	if l, ok := v.([]string); ok {
+		return "[" + strings.Join(l, ", ") + "]"
+	}
 	out, err := yaml.Marshal(v)
 	if err != nil {
 		return `""`

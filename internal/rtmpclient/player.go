@@ -1,11 +1,13 @@
-// Package rtmpclient is a small RTMP player for tests and the load tool: it connects, plays one
-// stream and hands out the messages the server sends, as raw bodies.
+// Package rtmpclient is a small RTMP (and RTMPS) client: a player that hands out the
+// messages the server sends, as raw bodies, and a publisher of FLV tags. The load tool and
+// the tests play with it; pull sources, origin pulls and push relays use both.
 package rtmpclient
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,32 +61,74 @@ type Options struct {
 	ReadBuffer int
 	// Start is where a stored file starts; zero asks for "live or recorded" (-1000).
 	Start time.Duration
+	// FourCCs are the enhanced RTMP codecs the player announces (fourCcList: "hvc1",
+	// "av01", "vp09", "Opus"); none: a legacy player, sent H.264 and AAC only.
+	FourCCs []string
+	// TLS configures rtmps:// connections; nil: the system's roots, the URL's host.
+	TLS *tls.Config
+}
+
+// dial connects to u's host: TCP for rtmp://, TLS for rtmps://; the ports default to 1935
+// and 443.
+func dial(ctx context.Context, u *url.URL, tc *tls.Config) (net.Conn, error) {
+	host := u.Host
+	if u.Port() == "" {
+		port := "1935"
+		if u.Scheme == "rtmps" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	var d net.Dialer
+	if u.Scheme != "rtmps" {
+		return d.DialContext(ctx, "tcp", host)
+	}
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" {
+		tc = tc.Clone()
+		tc.ServerName = u.Hostname()
+	}
+	return (&tls.Dialer{NetDialer: &d, Config: tc}).DialContext(ctx, "tcp", host)
+}
+
+// target splits an rtmp:// or rtmps:// URL into its app and stream name, the query (where
+// the stream key goes) kept on the name.
+func target(rawURL, verb string) (*url.URL, string, string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") {
+		return nil, "", "", fmt.Errorf("rtmp %s %s: not an rtmp:// or rtmps:// URL", verb, rawURL)
+	}
+	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+	if !ok || app == "" || name == "" {
+		return nil, "", "", fmt.Errorf("rtmp %s %s: want rtmp://host/app/name", verb, rawURL)
+	}
+	if u.RawQuery != "" {
+		name += "?" + u.RawQuery
+	}
+	return u, app, name, nil
 }
 
 // Play connects to rawURL (rtmp://host:port/app/name) and starts playing. It returns once the
 // play command is sent; the server's answer is among the first messages Next returns.
 func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "rtmp" {
-		return nil, fmt.Errorf("rtmp play %s: not an rtmp:// URL", rawURL)
+	u, app, name, err := target(rawURL, "play")
+	if err != nil {
+		return nil, err
 	}
-	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	if !ok {
-		return nil, fmt.Errorf("rtmp play %s: want rtmp://host/app/name", rawURL)
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	nc, err := dial(ctx, u, opt.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
 	}
-	if opt.ReadBuffer > 0 {
-		_ = nc.(*net.TCPConn).SetReadBuffer(opt.ReadBuffer)
+	if tc, ok := nc.(*net.TCPConn); ok && opt.ReadBuffer > 0 {
+		_ = tc.SetReadBuffer(opt.ReadBuffer)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
 	p := &Player{nc: nc}
-	if err := p.start(app, name, rawURL, opt.Start); err != nil {
+	if err := p.start(app, name, rawURL, opt); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
 	}
@@ -92,16 +136,24 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 	return p, nil
 }
 
-func (p *Player) start(app, name, rawURL string, start time.Duration) error {
-	if err := p.connect(rawURL, map[string]interface{}{
+func (p *Player) start(app, name, rawURL string, opt Options) error {
+	props := map[string]interface{}{
 		"app": app, "flashVer": "LNX 9,0,124,2", "fpad": false,
 		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
-	}); err != nil {
+	}
+	if len(opt.FourCCs) > 0 {
+		list := make([]interface{}, len(opt.FourCCs))
+		for i, c := range opt.FourCCs {
+			list[i] = c
+		}
+		props["fourCcList"] = list
+	}
+	if err := p.connect(rawURL, props); err != nil {
 		return err
 	}
 	ms := float64(-1000)
-	if start > 0 {
-		ms = float64(start.Milliseconds())
+	if opt.Start > 0 {
+		ms = float64(opt.Start.Milliseconds())
 	}
 	return p.command(p.streamID, 8, "play", 0, nil, name, ms)
 }

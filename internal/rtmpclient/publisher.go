@@ -3,10 +3,8 @@ package rtmpclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
-	"net"
-	"net/url"
-	"strings"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
@@ -18,21 +16,14 @@ type Publisher struct {
 	Player // the same connection set-up; Next is not used
 }
 
-// Publish connects to rawURL (rtmp://host:port/app/name) and starts publishing.
-func Publish(ctx context.Context, rawURL string) (*Publisher, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "rtmp" {
-		return nil, fmt.Errorf("rtmp publish %s: not an rtmp:// URL", rawURL)
+// Publish connects to rawURL (rtmp://host:port/app/name, or rtmps://) and starts
+// publishing; tc configures TLS (nil: the defaults).
+func Publish(ctx context.Context, rawURL string, tc *tls.Config) (*Publisher, error) {
+	u, app, name, err := target(rawURL, "publish")
+	if err != nil {
+		return nil, err
 	}
-	app, name, ok := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
-	if !ok {
-		return nil, fmt.Errorf("rtmp publish %s: want rtmp://host/app/name", rawURL)
-	}
-	if u.RawQuery != "" {
-		name += "?" + u.RawQuery // where the stream key goes
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	nc, err := dial(ctx, u, tc)
 	if err != nil {
 		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
 	}

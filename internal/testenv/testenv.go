@@ -221,11 +221,20 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// checked are the tests whose leaks are checked already: the first check registered runs
+// last, after every server of the test has closed.
+var checked sync.Map
+
 // CheckLeaks fails the test if, once it and its cleanups are done, goroutines of relaycast or
-// go-rtmp are still running. Register it before anything that starts goroutines.
+// go-rtmp are still running. Register it before anything that starts goroutines; a second
+// call in the same test does nothing.
 func CheckLeaks(t testing.TB) {
 	t.Helper()
+	if _, dup := checked.LoadOrStore(t, true); dup {
+		return
+	}
 	t.Cleanup(func() {
+		defer checked.Delete(t)
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			leaked := leakedGoroutines()

@@ -17,7 +17,9 @@ import (
 
 // Relay is what the server needs from the relay.
 type Relay interface {
-	Lookup(path string) (*relay.Stream, error)
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
 }
 
 // Config tunes fMP4 delivery.
@@ -86,7 +88,7 @@ func (s *Server) Close() error {
 // keyframe on, as they are made. An error means the stream cannot be served and nothing was
 // written.
 func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string) error {
-	src, err := s.relays.Lookup(path)
+	src, err := s.relays.Demand(r.Context(), path, r.URL.Query().Get("key"))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package hls
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,7 +14,9 @@ import (
 
 // Relay is what the server needs from the relay.
 type Relay interface {
-	Lookup(path string) (*relay.Stream, error)
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
 }
 
 // Config tunes HLS delivery.
@@ -47,7 +50,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 // ServeMedia answers one request for a file of path's LL-HLS (index.m3u8 and what it
 // lists). An error means the stream cannot be served and nothing was written.
 func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string) error {
-	src, err := s.relays.Lookup(path)
+	src, err := s.relays.Demand(r.Context(), path, r.URL.Query().Get("key"))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,124 @@
+package push_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/rtmpclient"
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/push"
+)
+
+// links reads a server's /api/v1/links.
+func links(t testing.TB, s *testenv.Server) []push.Status {
+	t.Helper()
+	res, err := http.Get(s.HTTPURL("/api/v1/links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Links []push.Status }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Links
+}
+
+// linkState returns the state of path's link of kind, or "".
+func linkState(t testing.TB, s *testenv.Server, kind, path string) push.Status {
+	for _, l := range links(t, s) {
+		if l.Kind == kind && l.Path == path {
+			return l
+		}
+	}
+	return push.Status{}
+}
+
+// waitFor polls cond every 50 ms until it holds or d passes, and says when it held.
+func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < d {
+		if cond() {
+			return time.Since(start), true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start), cond()
+}
+
+// firstPicture plays url over RTMP and returns how long its first video keyframe took.
+func firstPicture(ctx context.Context, t testing.TB, url string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	p, err := rtmpclient.Play(ctx, url, rtmpclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_ = p.Conn().SetReadDeadline(time.Now().Add(15 * time.Second))
+	for {
+		m, err := p.Next()
+		if err != nil {
+			t.Fatalf("%s: no picture: %v", url, err)
+		}
+		if m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1 {
+			return time.Since(start)
+		}
+	}
+}
+
+// TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast pulls a path from a
+// second relaycast over RTSP: nothing connects before a viewer comes, the first viewer
+// decodes at once and cleanly, and the pull hangs up its close-after time after the viewer
+// left.
+func TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	src := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, src, "live/cam")
+	edge := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/cam": {Source: src.RTSPURL("live/cam")}}
+	}})
+
+	time.Sleep(time.Second)
+	if n := src.Sessions.Viewers("live/cam"); n != 0 {
+		t.Fatalf("the source has %d viewers before the edge has any", n)
+	}
+	if st := linkState(t, edge, "source", "live/cam"); st.State != push.StateIdle {
+		t.Fatalf("before a viewer the source is %+v, want idle", st)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ttff := firstPicture(ctx, t, edge.URL("live/cam"))
+	t.Logf("a cold pull's first viewer had its first picture after %v", ttff)
+	if ttff > 2*time.Second {
+		t.Errorf("the first viewer's first picture came after %v, want within 2 s", ttff)
+	}
+	d := testenv.FFmpegDecode(ctx, t, edge.URL("live/cam"), 4*time.Second)
+	if d.Err != nil || d.Stderr != "" {
+		t.Fatalf("rtmp decode of the pulled path: %v\n%s", d.Err, d.Stderr)
+	}
+	if d.Frames < testenv.MinFrames(4*time.Second) {
+		t.Fatalf("decoded %d pictures of 4 s", d.Frames)
+	}
+	if st := linkState(t, edge, "source", "live/cam"); st.State != push.StateLive || st.Connects != 1 {
+		t.Errorf("while watched the source is %+v, want live after one connect (two viewers, one after the other)", st)
+	}
+	if n := src.Sessions.Viewers("live/cam"); n != 1 {
+		t.Errorf("the source has %d viewers, want the edge's one", n)
+	}
+
+	left := time.Now()
+	after, ok := waitFor(20*time.Second, func() bool { return src.Sessions.Viewers("live/cam") == 0 })
+	t.Logf("the pull hung up %v after the last viewer left", after)
+	if !ok || after < push.DefaultCloseAfter-time.Second || after > push.DefaultCloseAfter+3*time.Second {
+		t.Errorf("the pull hung up %v after the last viewer (ok %v), want about %v", time.Since(left), ok, push.DefaultCloseAfter)
+	}
+	if _, ok := waitFor(2*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == push.StateIdle }); !ok {
+		t.Errorf("after the hang-up the source is %+v, want idle", linkState(t, edge, "source", "live/cam"))
+	}
+}

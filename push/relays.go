@@ -1,0 +1,182 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/rtmpclient"
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtmp"
+)
+
+// pushKey names one push relay: a stream and a target.
+type pushKey struct {
+	path, target string
+}
+
+// pusher restreams one stream to one target for as long as the stream lasts, reconnecting
+// with backoff. Its own relay reader means a target that stalls skips ahead or falls off
+// like any viewer, and nobody else notices.
+type pusher struct {
+	stream *relay.Stream
+	target *url.URL
+	st     status
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *pusher) wait() {
+	p.cancel()
+	<-p.done
+}
+
+// Watch starts push relays as paths are published and lets them end with their streams.
+// Call once, before anything publishes; Close stops the watch.
+func (m *Manager) Watch(w interface {
+	Watch(func(relay.Event)) (stop func())
+}) {
+	stop := w.Watch(func(ev relay.Event) {
+		if ev.Kind == relay.PublisherJoined {
+			m.startPushes(ev.Stream)
+		}
+	})
+	m.mu.Lock()
+	m.stopWait = stop
+	m.mu.Unlock()
+}
+
+// startPushes runs a pusher for each target of s's path that has none for s.
+func (m *Manager) startPushes(s *relay.Stream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx.Err() != nil {
+		return
+	}
+	for _, raw := range m.links.Pushes[s.Path()] {
+		k := pushKey{s.Path(), raw}
+		if p, ok := m.pushing[k]; ok && p.stream == s {
+			continue // a hand-over: the pusher's reader goes on
+		}
+		u, _ := parseURL(raw, pushSchemes)
+		ctx, cancel := context.WithCancel(m.ctx)
+		p := &pusher{stream: s, target: u, cancel: cancel, done: make(chan struct{})}
+		p.st.s = Status{Kind: "push", Path: s.Path(), URL: redact(u), State: StateConnecting, Since: time.Now()}
+		if old, ok := m.pushing[k]; ok {
+			old.cancel()
+		}
+		m.pushing[k] = p
+		m.wg.Go(func() {
+			defer close(p.done)
+			p.run(ctx, m)
+			m.mu.Lock()
+			if m.pushing[k] == p {
+				delete(m.pushing, k)
+			}
+			m.mu.Unlock()
+		})
+	}
+}
+
+// prunePushes stops the pushers whose target left the configuration. The caller holds mu.
+func (m *Manager) prunePushes() {
+	for k, p := range m.pushing {
+		found := false
+		for _, t := range m.links.Pushes[k.path] {
+			found = found || t == k.target
+		}
+		if !found {
+			p.cancel()
+			delete(m.pushing, k)
+		}
+	}
+}
+
+func (p *pusher) run(ctx context.Context, m *Manager) {
+	log := m.log.With("link", "push", "path", p.stream.Path(), "url", redact(p.target))
+	bo := newBackoff()
+	for {
+		began := time.Now()
+		err := p.send(ctx)
+		up := time.Since(began)
+		if ctx.Err() != nil || errors.Is(err, relay.ErrEnded) {
+			return
+		}
+		p.st.set(StateRetrying, err)
+		log.Warn("push failed, retrying", "err", err)
+		if !bo.wait(ctx, up) {
+			return
+		}
+	}
+}
+
+// send connects, then sends the stream from its latest keyframe until the stream, the
+// connection or ctx ends.
+func (p *pusher) send(ctx context.Context) error {
+	p.st.set(StateConnecting, nil)
+	dctx, cancel := context.WithTimeout(ctx, readTimeout)
+	pub, err := rtmpclient.Publish(dctx, p.target.String(), nil)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	defer context.AfterFunc(ctx, pub.Close)()
+	// The server's acknowledgements and pings are read and dropped; a read error means the
+	// target hung up, and closing the connection fails the next write at once.
+	var drained sync.WaitGroup
+	defer drained.Wait()
+	defer pub.Close()
+	drained.Go(func() {
+		for {
+			if _, err := pub.Next(); err != nil {
+				pub.Close()
+				return
+			}
+		}
+	})
+	r := p.stream.NewReader()
+	defer r.Close()
+	if meta := p.stream.Metadata(); meta != nil {
+		if err := pub.WriteTag(18, 0, meta); err != nil {
+			return fmt.Errorf("rtmp push: %w", err)
+		}
+	}
+	var sentVideo, sentAudio *relay.Track
+	live := false
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		ts := uint32(max(f.DTS, 0) / time.Millisecond)
+		typ, sent := byte(8), &sentAudio
+		if f.Track.Codec.IsVideo() {
+			typ, sent = 9, &sentVideo
+		}
+		if *sent != f.Track {
+			h, ok := rtmp.ConfigHeader(f.Track)
+			if !ok {
+				continue
+			}
+			if err := pub.WriteTag(typ, ts, append(h, f.Track.Config...)); err != nil {
+				return fmt.Errorf("rtmp push: %w", err)
+			}
+			*sent = f.Track
+		}
+		h, ok := rtmp.FrameHeader(make([]byte, 0, 8+len(f.Payload)), f)
+		if !ok {
+			continue
+		}
+		if err := pub.WriteTag(typ, ts, append(h, f.Payload...)); err != nil {
+			return fmt.Errorf("rtmp push: %w", err)
+		}
+		if !live {
+			live = true
+			p.st.set(StateLive, nil)
+		}
+	}
+}
