@@ -123,8 +123,10 @@ func (s *source) run(ctx context.Context) {
 		if up == 0 {
 			s.relays.DemandFailed(s.path, err) // the viewers waiting hear it now
 		}
-		if errors.Is(err, errIdle) || s.onDemand && !s.wanted(time.Now().Add(-s.closeAfter)) {
-			if s.idle() {
+		// An on-demand source that never came up stops when no viewer stays connected: the
+		// viewers that waited were told, and the next to ask starts it again.
+		if s.onDemand && (errors.Is(err, errIdle) || !s.wanted(time.Now().Add(-s.closeAfter)) || up == 0 && s.viewers(s.path) == 0) {
+			if s.idle(up == 0) {
 				s.log.Info("source closed: no viewers", "path", s.path, "after", s.closeAfter)
 				return
 			}
@@ -137,11 +139,12 @@ func (s *source) run(ctx context.Context) {
 	}
 }
 
-// idle stops an on-demand source's run, unless a viewer came meanwhile.
-func (s *source) idle() bool {
+// idle stops an on-demand source's run, unless a viewer came meanwhile: one connected, or,
+// unless failed (the waiting viewers were told), one that asked within closeAfter.
+func (s *source) idle(failed bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.wanted(time.Now().Add(-s.closeAfter)) {
+	if s.viewers(s.path) > 0 || !failed && s.wanted(time.Now().Add(-s.closeAfter)) {
 		return false
 	}
 	s.running = false

@@ -16,6 +16,8 @@ have cvlc || need+=(vlc-bin vlc-plugin-base)
 have curl || need+=(curl ca-certificates)
 have promtool || need+=(prometheus)
 have chromium || need+=(chromium fonts-dejavu-core)
+# nginx-rtmp is a push relay's target in the tests; nginx's proxy_cache fronts LL-HLS.
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx libnginx-mod-rtmp)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

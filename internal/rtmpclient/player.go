@@ -53,6 +53,9 @@ type Player struct {
 	in       *chunkReader
 	streamID uint32
 	closed   sync.Once
+	// life ends at Close, and with it a publisher's write waiting for go-rtmp's writer.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // Options tune a Player.
@@ -309,6 +312,9 @@ func (p *Player) Conn() net.Conn { return p.nc }
 // Close hangs up. It may be called more than once, from any goroutine.
 func (p *Player) Close() {
 	p.closed.Do(func() {
+		if p.endLife != nil {
+			p.endLife()
+		}
 		_ = p.nc.Close()
 		if p.cs != nil {
 			_ = p.cs.Close()

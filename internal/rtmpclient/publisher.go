@@ -28,6 +28,7 @@ func Publish(ctx context.Context, rawURL string, tc *tls.Config) (*Publisher, er
 		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
 	}
 	p := &Publisher{Player{nc: nc}}
+	p.life, p.endLife = context.WithCancel(context.Background())
 	if err := p.startPublish(app, name, rawURL); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
@@ -72,7 +73,7 @@ func (p *Publisher) WriteTag(typ byte, ts uint32, body []byte) error {
 	default:
 		msg, csid = &message.DataMessage{Name: "@setDataFrame", Encoding: message.EncodingTypeAMF0, Body: bytes.NewReader(body)}, 5
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(p.life, 5*time.Second)
 	defer cancel()
 	return p.cs.Write(ctx, csid, ts, &gortmp.ChunkMessage{StreamID: p.streamID, Message: msg})
 }
