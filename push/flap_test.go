@@ -1,0 +1,64 @@
+package push_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/session"
+)
+
+// kickOne ends the first live session of kind on path, and reports whether there was one.
+func kickOne(s *testenv.Server, kind session.Kind, path string) bool {
+	for _, ss := range s.Sessions.List() {
+		if ss.Kind == kind && ss.Path == path {
+			if live := s.Sessions.Get(ss.ID); live != nil && live.Kick() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestFlappingPeersLeaveNoGoroutinesBehind drops a push relay's connection and an origin
+// pull's connection 100 times each: every time the link comes back, and the goroutines it
+// leaves are as many as before.
+func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
+	target := testenv.Start(t, testenv.Options{})
+	src := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/flap": {Push: []string{target.URL("live/flap")}}}
+	}})
+	testenv.PublishDemo(t, src, "live/flap")
+	edge := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.Origin = conf.List{"rtmp://" + src.RTMPAddr} }})
+	viewer := watch(t, edge.URL("live/flap"))
+
+	cycle := func(peer *testenv.Server, kind session.Kind) bool {
+		_, ok := waitFor(10*time.Second, func() bool { return kickOne(peer, kind, "live/flap") })
+		return ok
+	}
+	var before int
+	for i := range 100 {
+		if i == 5 { // the servers' own goroutines have all started
+			before = runtime.NumGoroutine()
+		}
+		if !cycle(target, session.Publish) {
+			t.Fatalf("cycle %d: the push did not come back", i)
+		}
+		if !cycle(src, session.Read) {
+			t.Fatalf("cycle %d: the origin pull did not come back", i)
+		}
+	}
+	// Let the last reconnections settle, then count.
+	var after int
+	if _, ok := waitFor(10*time.Second, func() bool {
+		after = runtime.NumGoroutine()
+		return after <= before+5
+	}); !ok {
+		t.Errorf("goroutines: %d after 95 flaps of each link, %d before", after, before)
+	}
+	if n, _, err := viewer.since(time.Now().Add(-2 * time.Second)); err != nil || n == 0 {
+		t.Errorf("the edge's viewer after the flaps: %d pictures in the last 2 s, err %v", n, err)
+	}
+}
