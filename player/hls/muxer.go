@@ -189,30 +189,14 @@ func (h *muxer) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	tw := &trackingWriter{ResponseWriter: w}
-	h.lib.Handle(tw, r)
-	if !tw.wrote {
+	cw := newCachedWriter(w, r)
+	h.lib.Handle(cw, r)
+	if !cw.wrote {
 		http.NotFound(w, r)
+		return
 	}
+	cw.finish()
 }
-
-type trackingWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (t *trackingWriter) WriteHeader(code int) {
-	t.wrote = true
-	t.ResponseWriter.WriteHeader(code)
-}
-
-func (t *trackingWriter) Write(b []byte) (int, error) {
-	t.wrote = true
-	return t.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection (gohlslib flushes).
-func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // gapSegment is the URI gohlslib gives the EXT-X-GAP segments that fill a young LL-HLS
 // playlist (iOS wants a full window from the start). A client that does not know EXT-X-GAP,
