@@ -157,7 +157,7 @@ func hasPicture(ctx context.Context, url string) bool {
 		if err != nil {
 			return false
 		}
-		if m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1 {
+		if isKeyframe(m) {
 			return true
 		}
 	}

@@ -50,6 +50,11 @@ func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
 	return time.Since(start), cond()
 }
 
+// isKeyframe says whether m is a video keyframe (not a sequence header).
+func isKeyframe(m rtmpclient.Message) bool {
+	return m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1
+}
+
 // firstPicture plays url over RTMP and returns how long its first video keyframe took.
 func firstPicture(ctx context.Context, t testing.TB, url string) time.Duration {
 	t.Helper()
@@ -65,7 +70,7 @@ func firstPicture(ctx context.Context, t testing.TB, url string) time.Duration {
 		if err != nil {
 			t.Fatalf("%s: no picture: %v", url, err)
 		}
-		if m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1 {
+		if isKeyframe(m) {
 			return time.Since(start)
 		}
 	}

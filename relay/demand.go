@@ -63,13 +63,28 @@ func (g *Registry) noteDemand(path string, src Sourcer) {
 	if src == nil {
 		return
 	}
+	now := time.Now()
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.demanded == nil {
 		g.demanded = map[string]time.Time{}
 	}
-	g.demanded[path] = time.Now()
-	g.mu.Unlock()
+	g.demanded[path] = now
+	if len(g.demanded) > maxDemanded { // live paths that are not sourced are noted too
+		for p, at := range g.demanded {
+			if now.Sub(at) > demandKept {
+				delete(g.demanded, p)
+			}
+		}
+	}
 }
+
+// maxDemanded and demandKept bound what LastDemand remembers: past maxDemanded paths, those
+// nobody asked for in demandKept (longer than any close-after time) are forgotten.
+const (
+	maxDemanded = 10000
+	demandKept  = 10 * time.Minute
+)
 
 // LastDemand returns when a viewer last asked for path through Demand (zero: never since
 // the source started). A source that serves viewers without sessions of their own (HLS
