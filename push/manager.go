@@ -230,9 +230,13 @@ func (m *Manager) Links() []Status {
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.cancel()
-	if m.stopWait != nil {
-		m.stopWait()
+	stopWatch := m.stopWait
+	m.mu.Unlock()
+	// Outside mu: the registry may be delivering an event to startPushes, which takes mu.
+	if stopWatch != nil {
+		stopWatch()
 	}
+	m.mu.Lock()
 	all := slices.Collect(maps.Values(m.sources))
 	all = append(all, slices.Collect(maps.Values(m.edges))...)
 	pushers := slices.Collect(maps.Values(m.pushing))
