@@ -9,7 +9,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./vod:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
 
-.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges fuzz media clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench-vod:
 ## readers each; first frame, keyframe-with-config starts (not part of `make test`)
 bench-codecs:
 	./scripts/bench-codecs.sh
+
+## bench-edges: an origin and two edges, relaycast's then nginx-rtmp's: 1000 RTMP players
+## shared out between the edges (PLAYERS=N for another count; not part of `make test`)
+bench-edges:
+	./scripts/bench-edges.sh $(PLAYERS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

@@ -75,7 +75,7 @@ func lastUnit(f *relay.Frame) []byte {
 // publishEnhanced loops frames in real time over enhanced RTMP, marking each picture.
 func publishEnhanced(ctx context.Context, rawURL string, frames []*relay.Frame, clk *clock, published chan<- struct{}) error {
 	return ertmpclient.Publish(ctx, rawURL, frames, published, func(f *relay.Frame) {
-		clk.mark(0, pictureKey(lastUnit(f)), time.Now())
+		clk.mark(pictureKey(lastUnit(f)), time.Now())
 	})
 }
 

@@ -28,12 +28,13 @@ import (
 
 type options struct {
 	url      string
+	pubURL   string // where the publisher goes; the first of url when empty
 	rtspURL  string
 	players  int
 	readers  int
 	ramp     time.Duration
 	duration time.Duration
-	pid      int
+	pids     []int
 	label    string
 	jsonOut  bool
 	stored   bool
@@ -43,15 +44,33 @@ type options struct {
 
 func (o options) enhanced() bool { return o.codec != "" && o.codec != "h264" }
 
+func (o options) publishURL() string {
+	if o.pubURL != "" {
+		return o.pubURL
+	}
+	first, _, _ := strings.Cut(o.url, ",")
+	return first
+}
+
 func main() {
 	var o options
 	flag.StringVar(&o.url, "url", "rtmp://127.0.0.1:1935/live/bench", "stream to publish and play (loopback only)")
+	flag.StringVar(&o.pubURL, "publish-url", "", "where to publish (default: the first -url); the players play -url, a comma-separated list they share out in turn, e.g. edges of this origin")
 	flag.IntVar(&o.players, "players", 100, "RTMP players")
 	flag.StringVar(&o.rtspURL, "rtsp-url", "", "RTSP URL of the same stream, for -rtsp-readers (loopback only)")
 	flag.IntVar(&o.readers, "rtsp-readers", 0, "RTSP readers (RTP interleaved over TCP)")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "time over which the players join")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement after the ramp")
-	flag.IntVar(&o.pid, "pid", 0, "server process id, for CPU and memory from /proc (0: not measured)")
+	flag.Func("pid", "server process ids, comma-separated, for CPU and memory from /proc (summed; none: not measured)", func(v string) error {
+		for f := range strings.SplitSeq(v, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || pid <= 0 {
+				return fmt.Errorf("%q is not a process id", f)
+			}
+			o.pids = append(o.pids, pid)
+		}
+		return nil
+	})
 	flag.StringVar(&o.label, "label", "server", "name of the server in the report")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as JSON")
 	flag.BoolVar(&o.stored, "stored", false, "the URLs are stored files (comma-separated, shared out in turn): play them, publish nothing")
@@ -61,7 +80,7 @@ func main() {
 	if o.clip == "" && o.enhanced() {
 		o.clip = "testdata/sample-720p-" + o.codec + ".mp4"
 	}
-	for _, u := range append(strings.Split(o.url, ","), strings.Split(o.rtspURL, ",")...) {
+	for _, u := range append(strings.Split(o.url+","+o.publishURL(), ","), strings.Split(o.rtspURL, ",")...) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
 			os.Exit(2)
@@ -112,6 +131,8 @@ type Result struct {
 	PeakRSSMiB       float64 `json:"peak_rss_mib"`
 	KiBPerViewer     float64 `json:"kib_per_viewer"` // (peak - idle) / viewers
 	MeasuredFor      float64 `json:"measured_s"`
+	// The first player of each -url, in order: a cold start (an edge pulling from its origin).
+	FirstTTFF []float64 `json:"first_ttff_ms,omitempty"`
 }
 
 // Group is what one kind of viewer saw.
@@ -141,20 +162,21 @@ func (r Result) String() string {
 	if r.RTSP != nil {
 		s += fmt.Sprintf("\n%-10s rtsp readers %v", r.Label, *r.RTSP)
 	}
+	if len(r.FirstTTFF) > 1 {
+		s += fmt.Sprintf("\n%-10s first frame of the first player of each URL (ms): %.1f", r.Label, r.FirstTTFF)
+	}
 	return s + fmt.Sprintf("\n%-10s cpu %5.1f%% (load tool %.1f%%)  rss idle %.1f MiB, peak %.1f MiB (%.1f KiB per viewer)",
 		r.Label, r.CPUPercent, r.ClientCPUPercent, r.IdleRSSMiB, r.PeakRSSMiB, r.KiBPerViewer)
 }
 
-// clock maps video frames, by RTMP timestamp and by picture, to when the publisher sent them.
+// clock maps video frames, by picture, to when the publisher sent them.
 type clock struct {
 	mu       sync.RWMutex
-	sent     map[uint32]time.Time
 	pictures map[uint64]time.Time // the clip loops: the latest sending of each picture
 }
 
-func (c *clock) mark(ts uint32, picture uint64, at time.Time) {
+func (c *clock) mark(picture uint64, at time.Time) {
 	c.mu.Lock()
-	c.sent[ts] = at
 	c.pictures[picture] = at
 	c.mu.Unlock()
 }
@@ -163,13 +185,6 @@ func (c *clock) pictureAt(key uint64) (time.Time, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.pictures[key]
-	return t, ok
-}
-
-func (c *clock) at(ts uint32) (time.Time, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	t, ok := c.sent[ts]
 	return t, ok
 }
 
@@ -185,7 +200,7 @@ type viewer struct {
 func run(o options) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.ramp+o.duration+30*time.Second)
 	defer cancel()
-	clk := &clock{sent: map[uint32]time.Time{}, pictures: map[uint64]time.Time{}}
+	clk := &clock{pictures: map[uint64]time.Time{}}
 	pubCtx, stopPub := context.WithCancel(ctx)
 	defer stopPub()
 	if !o.stored {
@@ -197,7 +212,7 @@ func run(o options) (Result, error) {
 	if o.stored {
 		warmUp(ctx, o, urls, rtspURLs, clk)
 	}
-	idleRSS := rssMiB(o.pid, "VmRSS:")
+	idleRSS := rssMiB(o.pids, "VmRSS:")
 
 	var players, readers []*viewer
 	var measuring atomic.Bool
@@ -228,19 +243,22 @@ func run(o options) (Result, error) {
 			}
 		}
 	}
-	cpu0, self0 := cpuSeconds(o.pid), cpuSeconds(os.Getpid())
+	cpu0, self0 := cpuSeconds(o.pids), cpuSeconds([]int{os.Getpid()})
 	start := time.Now()
 	measuring.Store(true)
 	time.Sleep(o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	cpu, self := cpuSeconds(o.pid)-cpu0, cpuSeconds(os.Getpid())-self0
+	cpu, self := cpuSeconds(o.pids)-cpu0, cpuSeconds([]int{os.Getpid()})-self0
 	stopPlay()
 	wg.Wait()
 	stopPub()
 	r := Result{Label: o.label, Group: summarize(players, elapsed), MeasuredFor: elapsed.Seconds(),
 		CPUSeconds: cpu, CPUPercent: 100 * cpu / elapsed.Seconds(), ClientCPUPercent: 100 * self / elapsed.Seconds(),
-		IdleRSSMiB: idleRSS, PeakRSSMiB: rssMiB(o.pid, "VmHWM:")}
+		IdleRSSMiB: idleRSS, PeakRSSMiB: rssMiB(o.pids, "VmHWM:")}
+	for _, v := range players[:min(len(urls), len(players))] {
+		r.FirstTTFF = append(r.FirstTTFF, float64(v.ttff)/float64(time.Millisecond))
+	}
 	if o.readers > 0 {
 		g := summarize(readers, elapsed)
 		r.RTSP = &g
@@ -276,7 +294,10 @@ func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring 
 			continue
 		}
 		v.frames.Add(1)
-		if sent, ok := clk.at(m.Timestamp); ok && len(v.delays) < 4096 {
+		if len(v.delays) >= 4096 || len(m.Body) <= 5 {
+			continue
+		}
+		if sent, ok := clk.pictureAt(pictureKey(lastAVCCNALU(m.Body[5:]))); ok {
 			v.delays = append(v.delays, now.Sub(sent))
 		}
 	}
@@ -310,13 +331,13 @@ func startPublisher(ctx context.Context, o options, clk *clock) error {
 	pubErr := make(chan error, 1)
 	published := make(chan struct{})
 	if !o.enhanced() {
-		go func() { pubErr <- publish(ctx, o.url, clk, published) }()
+		go func() { pubErr <- publish(ctx, o.publishURL(), clk, published) }()
 	} else {
 		frames, err := clipFrames(o.codec, o.clip)
 		if err != nil {
 			return err
 		}
-		go func() { pubErr <- publishEnhanced(ctx, o.url, frames, clk, published) }()
+		go func() { pubErr <- publishEnhanced(ctx, o.publishURL(), frames, clk, published) }()
 	}
 	select {
 	case <-published:
@@ -362,7 +383,7 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 				}
 			}
 			if t.Type == ingest.TagVideo && len(t.Body) > 5 {
-				clk.mark(ts, pictureKey(lastAVCCNALU(t.Body[5:])), time.Now())
+				clk.mark(pictureKey(lastAVCCNALU(t.Body[5:])), time.Now())
 			}
 			if err := p.WriteTag(t.Type, ts, t.Body); err != nil {
 				return err
@@ -412,11 +433,16 @@ func percentileMS(d []time.Duration, p int) float64 {
 	return float64(d[i]) / float64(time.Millisecond)
 }
 
-// cpuSeconds is the user+system CPU time of a process, from /proc/PID/stat.
-func cpuSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
+// cpuSeconds is the user+system CPU time of processes, from /proc/PID/stat.
+func cpuSeconds(pids []int) float64 {
+	var sum float64
+	for _, pid := range pids {
+		sum += processCPUSeconds(pid)
 	}
+	return sum
+}
+
+func processCPUSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
@@ -431,12 +457,17 @@ func cpuSeconds(pid int) float64 {
 	return (ut + st) / 100 // clock ticks; 100 a second on Linux
 }
 
-// rssMiB reads a memory field of a process's /proc status: VmRSS (resident now) or VmHWM
-// (its high-water mark).
-func rssMiB(pid int, field string) float64 {
-	if pid == 0 {
-		return 0
+// rssMiB sums a memory field of processes' /proc status: VmRSS (resident now) or VmHWM
+// (the high-water mark).
+func rssMiB(pids []int, field string) float64 {
+	var sum float64
+	for _, pid := range pids {
+		sum += processRSSMiB(pid, field)
 	}
+	return sum
+}
+
+func processRSSMiB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0

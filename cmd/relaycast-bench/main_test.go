@@ -15,7 +15,7 @@ import (
 func TestLoadRunAgainstRelaycast(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	r, err := run(options{url: srv.URL("live/bench"), players: 20, rtspURL: srv.RTSPURL("live/bench"), readers: 10,
-		ramp: time.Second, duration: 3 * time.Second, pid: os.Getpid(), label: "relaycast"})
+		ramp: time.Second, duration: 3 * time.Second, pids: []int{os.Getpid()}, label: "relaycast"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestLoadRunOfStoredFiles(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
 	r, err := run(options{stored: true, url: srv.URL("vod/a") + "," + srv.URL("vod/b"), players: 10,
 		rtspURL: srv.RTSPURL("vod/a") + "," + srv.RTSPURL("vod/b"), readers: 10,
-		ramp: time.Second, duration: 2 * time.Second, pid: os.Getpid(), label: "relaycast"})
+		ramp: time.Second, duration: 2 * time.Second, pids: []int{os.Getpid()}, label: "relaycast"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestLoadRunOfEachCodec(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			srv := testenv.Start(t, testenv.Options{})
 			r, err := run(options{url: srv.URL("live/" + c), players: 10, rtspURL: srv.RTSPURL("live/" + c), readers: 5,
-				ramp: time.Second, duration: 3 * time.Second, pid: os.Getpid(), label: c, codec: c, clip: clip})
+				ramp: time.Second, duration: 3 * time.Second, pids: []int{os.Getpid()}, label: c, codec: c, clip: clip})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,5 +89,22 @@ func TestLoadRunOfEachCodec(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The players share the edges out in turn while the publisher goes to the origin: each
+// edge's first player is reported as a cold start, and everyone keeps real time.
+func TestLoadRunThroughEdges(t *testing.T) {
+	origin := testenv.Start(t, testenv.Options{})
+	edge := func(c *conf.Config) { c.Origin = conf.List{"rtmp://" + origin.RTMPAddr} }
+	a, b := testenv.Start(t, testenv.Options{Conf: edge}), testenv.Start(t, testenv.Options{Conf: edge})
+	r, err := run(options{pubURL: origin.URL("live/bench"), url: a.URL("live/bench") + "," + b.URL("live/bench"),
+		players: 20, ramp: time.Second, duration: 3 * time.Second, pids: []int{os.Getpid()}, label: "edges"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	if r.KeptUp != r.Players || r.Failed > 0 || len(r.FirstTTFF) != 2 || r.FirstTTFF[0] <= 0 || r.FirstTTFF[1] <= 0 {
+		t.Fatalf("result %+v: want every player kept up and a first frame from each edge", r)
 	}
 }
