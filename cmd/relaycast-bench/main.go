@@ -7,12 +7,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"slices"
@@ -30,8 +32,11 @@ type options struct {
 	url      string
 	pubURL   string // where the publisher goes; the first of url when empty
 	rtspURL  string
+	hlsURL   string // LL-HLS multivariant playlists, comma-separated (through a cache)
+	hlsLive  string // the same stream's playlist straight from the server, where live is
 	players  int
 	readers  int
+	hlsCount int
 	ramp     time.Duration
 	duration time.Duration
 	pids     []int
@@ -59,6 +64,9 @@ func main() {
 	flag.IntVar(&o.players, "players", 100, "RTMP players")
 	flag.StringVar(&o.rtspURL, "rtsp-url", "", "RTSP URL of the same stream, for -rtsp-readers (loopback only)")
 	flag.IntVar(&o.readers, "rtsp-readers", 0, "RTSP readers (RTP interleaved over TCP)")
+	flag.StringVar(&o.hlsURL, "hls-url", "", "LL-HLS playlist (index.m3u8) of the same stream, for -hls-clients, e.g. through an HTTP cache; comma-separated, shared out in turn")
+	flag.StringVar(&o.hlsLive, "hls-live", "", "the stream's LL-HLS playlist straight from the server, to measure the clients' lag against (default: the first -hls-url)")
+	flag.IntVar(&o.hlsCount, "hls-clients", 0, "LL-HLS clients: blocking playlist reloads, every part fetched")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "time over which the players join")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement after the ramp")
 	flag.Func("pid", "server process ids, comma-separated, for CPU and memory from /proc (summed; none: not measured)", func(v string) error {
@@ -80,7 +88,8 @@ func main() {
 	if o.clip == "" && o.enhanced() {
 		o.clip = "testdata/sample-720p-" + o.codec + ".mp4"
 	}
-	for _, u := range append(strings.Split(o.url+","+o.publishURL(), ","), strings.Split(o.rtspURL, ",")...) {
+	for _, u := range slices.Concat(strings.Split(o.url+","+o.publishURL(), ","), strings.Split(o.rtspURL, ","),
+		strings.Split(o.hlsURL, ","), []string{o.hlsLive}) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
 			os.Exit(2)
@@ -88,6 +97,10 @@ func main() {
 	}
 	if o.readers > 0 && o.rtspURL == "" {
 		fmt.Fprintln(os.Stderr, "relaycast-bench: -rtsp-readers needs -rtsp-url")
+		os.Exit(2)
+	}
+	if o.hlsCount > 0 && o.hlsURL == "" {
+		fmt.Fprintln(os.Stderr, "relaycast-bench: -hls-clients needs -hls-url")
 		os.Exit(2)
 	}
 	r, err := run(o)
@@ -122,9 +135,10 @@ func checkLoopback(raw string) error {
 type Result struct {
 	Label string `json:"label"`
 	Group
-	RTSP       *Group  `json:"rtsp,omitempty"`
-	CPUSeconds float64 `json:"cpu_seconds"`
-	CPUPercent float64 `json:"cpu_percent"`
+	RTSP       *Group    `json:"rtsp,omitempty"`
+	HLS        *HLSGroup `json:"hls,omitempty"`
+	CPUSeconds float64   `json:"cpu_seconds"`
+	CPUPercent float64   `json:"cpu_percent"`
 	// The load tool's own CPU: near 200 % on two cores, its players are the bottleneck.
 	ClientCPUPercent float64 `json:"client_cpu_percent"`
 	IdleRSSMiB       float64 `json:"idle_rss_mib"` // with the publisher, before any viewer
@@ -161,6 +175,9 @@ func (r Result) String() string {
 	s := fmt.Sprintf("%-10s rtmp players %v", r.Label, r.Group)
 	if r.RTSP != nil {
 		s += fmt.Sprintf("\n%-10s rtsp readers %v", r.Label, *r.RTSP)
+	}
+	if r.HLS != nil {
+		s += fmt.Sprintf("\n%-10s ll-hls       %v", r.Label, *r.HLS)
 	}
 	if len(r.FirstTTFF) > 1 {
 		s += fmt.Sprintf("\n%-10s first frame of the first player of each URL (ms): %.1f", r.Label, r.FirstTTFF)
@@ -215,25 +232,23 @@ func run(o options) (Result, error) {
 	idleRSS := rssMiB(o.pids, "VmRSS:")
 
 	var players, readers []*viewer
+	var hlsClients []*hlsClient
 	var measuring atomic.Bool
 	var wg sync.WaitGroup
 	playCtx, stopPlay := context.WithCancel(ctx)
-	total := o.players + o.readers
-	for i := range total {
-		v := &viewer{}
-		if total > 1 {
-			time.Sleep(o.ramp / time.Duration(total))
+	defer stopPlay()
+	hls, err := startHLS(playCtx, o, &wg)
+	if err != nil {
+		return Result{}, err
+	}
+	kinds := schedule(o.players, o.readers, o.hlsCount)
+	for _, kind := range kinds {
+		if len(kinds) > 1 {
+			time.Sleep(o.ramp / time.Duration(len(kinds)))
 		}
-		// RTSP readers spread evenly among the players, so both join over the whole ramp.
-		if i*o.readers/total != (i+1)*o.readers/total {
-			url := rtspURLs[len(readers)%len(rtspURLs)]
-			readers = append(readers, v)
-			if !o.enhanced() {
-				wg.Go(func() { v.playRTSP(playCtx, url, clk, &measuring) })
-			} else {
-				wg.Go(func() { v.playRTSPCodec(playCtx, url, clk, &measuring) })
-			}
-		} else {
+		switch kind {
+		case 0:
+			v := &viewer{}
 			url := urls[len(players)%len(urls)]
 			players = append(players, v)
 			if !o.enhanced() {
@@ -241,6 +256,20 @@ func run(o options) (Result, error) {
 			} else {
 				wg.Go(func() { v.playEnhanced(playCtx, url, clk, &measuring) })
 			}
+		case 1:
+			v := &viewer{}
+			url := rtspURLs[len(readers)%len(rtspURLs)]
+			readers = append(readers, v)
+			if !o.enhanced() {
+				wg.Go(func() { v.playRTSP(playCtx, url, clk, &measuring) })
+			} else {
+				wg.Go(func() { v.playRTSPCodec(playCtx, url, clk, &measuring) })
+			}
+		case 2:
+			c := &hlsClient{}
+			pl := hls.playlists[len(hlsClients)%len(hls.playlists)]
+			hlsClients = append(hlsClients, c)
+			wg.Go(func() { c.play(playCtx, hls.client, pl[0], pl[1], hls.live, &measuring) })
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pids), cpuSeconds([]int{os.Getpid()})
@@ -263,8 +292,11 @@ func run(o options) (Result, error) {
 		g := summarize(readers, elapsed)
 		r.RTSP = &g
 	}
-	if total > 0 {
-		r.KiBPerViewer = (r.PeakRSSMiB - r.IdleRSSMiB) * 1024 / float64(total)
+	if o.hlsCount > 0 {
+		r.HLS = summarizeHLS(hlsClients, hls.live)
+	}
+	if len(kinds) > 0 {
+		r.KiBPerViewer = (r.PeakRSSMiB - r.IdleRSSMiB) * 1024 / float64(len(kinds))
 	}
 	return r, nil
 }
@@ -301,6 +333,62 @@ func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring 
 			v.delays = append(v.delays, now.Sub(sent))
 		}
 	}
+}
+
+// schedule orders viewers of several kinds (0, 1, … with the counts given) so that each kind
+// joins evenly over the whole ramp.
+func schedule(counts ...int) []int {
+	type slot struct {
+		at   float64
+		kind int
+	}
+	var slots []slot
+	for kind, n := range counts {
+		for j := range n {
+			slots = append(slots, slot{(float64(j) + 0.5) / float64(n), kind})
+		}
+	}
+	slices.SortStableFunc(slots, func(a, b slot) int { return cmp.Compare(a.at, b.at) })
+	kinds := make([]int, len(slots))
+	for i, s := range slots {
+		kinds[i] = s.kind
+	}
+	return kinds
+}
+
+// hlsRun is what the LL-HLS clients share: an HTTP client, each -hls-url's directory and
+// media playlist, and the live edge watched straight on the server.
+type hlsRun struct {
+	client    *http.Client
+	playlists [][2]string
+	live      *liveParts
+}
+
+func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, error) {
+	h := &hlsRun{live: &liveParts{index: map[string]int{}}}
+	if o.hlsCount == 0 {
+		return h, nil
+	}
+	h.client = &http.Client{Timeout: 15 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 2 * o.hlsCount, MaxIdleConnsPerHost: 2 * o.hlsCount}}
+	context.AfterFunc(ctx, h.client.CloseIdleConnections)
+	for u := range strings.SplitSeq(o.hlsURL, ",") {
+		base, media, err := hlsMedia(ctx, h.client, u)
+		if err != nil {
+			return nil, err
+		}
+		h.playlists = append(h.playlists, [2]string{base, media})
+	}
+	live := o.hlsLive
+	if live == "" {
+		live, _, _ = strings.Cut(o.hlsURL, ",")
+	}
+	base, media, err := hlsMedia(ctx, h.client, live)
+	if err != nil {
+		return nil, err
+	}
+	wg.Go(func() { h.live.watch(ctx, h.client, base, media) })
+	return h, nil
 }
 
 // warmUp plays each stored URL with one viewer of each kind for two seconds, then waits a

@@ -565,3 +565,16 @@ func CheckTakeOver(t *testing.T, s *Server, path string, first *Proc, second fun
 	}
 	t.Logf("outage %v, longest stall %v, %d frames", outage, d.LongestStall(time.Hour), d.Frames)
 }
+
+// GoBuild compiles a command of this module (a package path such as
+// "github.com/relaycast/relaycast/cmd/relaycast-bench") into the test's temporary directory,
+// without the race detector the tests may run under: a load tool so built costs the machine
+// what it does in a benchmark.
+func GoBuild(t testing.TB, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}

@@ -1,0 +1,96 @@
+package hls_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/relaycast/relaycast/internal/testenv"
+)
+
+// TestLLHLSThroughNginxProxyCache puts the README's nginx proxy_cache in front of relaycast
+// and has the load tool play one live stream with 200 LL-HLS clients through it, each
+// reloading its playlist with blocking requests and fetching every part, as hls.js does.
+// relaycast must see at most two requests per part and per blocking playlist request
+// (nginx's cache lock lets one through, its lock age a second after 5 s), and the clients
+// must stay within two parts of live, as a client straight on relaycast sees it.
+func TestLLHLSThroughNginxProxyCache(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	cache := testenv.StartNginxCache(t, srv.HTTPAddr)
+	bench := testenv.GoBuild(t, "github.com/relaycast/relaycast/cmd/relaycast-bench")
+	out, err := exec.CommandContext(t.Context(), bench, "-publish-url", srv.URL("live/cdn"), "-players", "0",
+		"-hls-url", "http://"+cache.HTTPAddr+"/live/cdn/index.m3u8", "-hls-live", srv.HTTPURL("/live/cdn/index.m3u8"),
+		"-hls-clients", "200", "-ramp", "2s", "-duration", "10s", "-json").Output()
+	if err != nil {
+		t.Fatalf("load tool: %v\n%s", err, out)
+	}
+	var r struct {
+		HLS *struct {
+			Clients, Failed int
+			KeptUp          int `json:"kept_up"`
+			Playlists       int
+			LiveParts       int `json:"live_parts"`
+			LagP50          int `json:"lag_p50_parts"`
+			LagP99          int `json:"lag_p99_parts"`
+			LagMax          int `json:"lag_max_parts"`
+			Lags            map[int]int
+			FirstError      string `json:"first_error"`
+		}
+	}
+	if err := json.Unmarshal(out, &r); err != nil || r.HLS == nil {
+		t.Fatalf("load tool said %s (%v)", out, err)
+	}
+	h := r.HLS
+	t.Logf("LL-HLS through the cache: %d clients, %d kept within 2 parts, %d failed, %d playlists; lag p50/p99/max %d/%d/%d parts (%v) of %d live parts",
+		h.Clients, h.KeptUp, h.Failed, h.Playlists, h.LagP50, h.LagP99, h.LagMax, h.Lags, h.LiveParts)
+	if h.Clients != 200 || h.Failed > 0 || h.Playlists < 200*h.LiveParts/4 {
+		t.Errorf("want 200 clients, none failed (first error %q), each reloading about once a part", h.FirstError)
+	}
+	// nginx wakes a request waiting on its cache lock every 500 ms: with 200 ms parts a
+	// waiter gets a part up to two later than the one that went upstream.
+	if h.LagP99 > 2 || h.KeptUp < h.Clients*95/100 {
+		t.Errorf("lag p99 %d parts behind live, %d of %d clients never more than 2 behind; want p99 at most 2 and 95 %% of the clients",
+			h.LagP99, h.KeptUp, h.Clients)
+	}
+	checkUpstreamRequests(t, cache.CacheLog(t))
+}
+
+// checkUpstreamRequests reads the cache's log: every part and every blocking playlist
+// request reached relaycast at most twice.
+func checkUpstreamRequests(t *testing.T, log string) {
+	t.Helper()
+	upstream, total := map[string]int{}, map[string]int{}
+	for line := range strings.Lines(log) {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			continue
+		}
+		total[f[3]]++
+		if f[1] != "-" {
+			upstream[f[3]]++
+		}
+	}
+	var media, blocking, plain, requests, passed int
+	for uri, n := range total {
+		requests += n
+		passed += upstream[uri]
+		switch {
+		case strings.HasSuffix(uri, ".mp4"):
+			media++
+		case strings.Contains(uri, "_HLS_msn="):
+			blocking++
+		default:
+			plain += upstream[uri]
+			continue
+		}
+		if upstream[uri] > 2 {
+			t.Errorf("%s: %d requests reached relaycast (of %d), want at most 2", uri, upstream[uri], n)
+		}
+	}
+	t.Logf("cache: %d requests, %d passed to relaycast; %d media files, %d blocking playlist versions, %d plain playlist requests passed (revalidated)",
+		requests, passed, media, blocking, plain)
+	if media < 10 || blocking < 10 {
+		t.Fatalf("the cache saw %d media files and %d blocking playlist requests, want the clients' reloads", media, blocking)
+	}
+}
