@@ -51,33 +51,51 @@ func (ix *Index) cut() []segment {
 // seek in fMP4 HLS at all: its mov demuxer keeps the fragments it read before the seek and
 // yields no frame after it, so `ffmpeg -ss` over an fMP4 playlist gets nothing.
 func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file string) {
-	f, ix, err := h.Lib.openIndexed(name)
+	f, c, e, err := h.Lib.indexed(name)
 	if err != nil {
 		httpError(w, err)
 		return
 	}
 	defer f.Close()
-	w.Header().Set("Cache-Control", "max-age=60")
+	ix := c.ix
+	// A file may be replaced under its name: a cache keeps the responses a minute, then
+	// revalidates them against the version of the file they were made from.
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, file, e.Size, e.modTime.UnixNano()))
+	var body []byte
 	if file == "index.m3u8" {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		_, _ = io.WriteString(w, playlist(ix, r.URL.RawQuery))
-		return
+		body = []byte(playlist(ix, r.URL.RawQuery))
+	} else {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
+		segs := ix.segments
+		if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".ts" {
+			w.Header().Del("ETag")
+			http.NotFound(w, r)
+			return
+		}
+		if notModified(w, r) {
+			return
+		}
+		if body, err = ix.tsSegment(f, segs[n]); err != nil {
+			h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
+			w.Header().Del("ETag")
+			http.Error(w, "segment unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "video/mp2t")
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
-	segs := ix.segments
-	if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".ts" {
-		http.NotFound(w, r)
-		return
+	http.ServeContent(w, r, file, e.modTime, bytes.NewReader(body))
+}
+
+// notModified answers 304 when the client holds this version, before a segment is muxed.
+func notModified(w http.ResponseWriter, r *http.Request) bool {
+	match := r.Header.Get("If-None-Match")
+	if match == "" || !strings.Contains(match, w.Header().Get("ETag")) {
+		return false
 	}
-	b, err := ix.tsSegment(f, segs[n])
-	if err != nil {
-		h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
-		http.Error(w, "segment unavailable", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "video/mp2t")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	_, _ = w.Write(b)
+	w.WriteHeader(http.StatusNotModified)
+	return true
 }
 
 func (ix *Index) track(c relay.Codec) *relay.Track {

@@ -351,6 +351,48 @@ func TestStoredFilePlaysOverHLS(t *testing.T) {
 	}
 }
 
+// HLS VOD responses carry what a cache revalidates with: an ETag of the file's version, a
+// 304 for it, and a new ETag once the file under the name is replaced.
+func TestStoredHLSCarriesValidators(t *testing.T) {
+	dir := mediaDirWithClip(t)
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	get := func(url, etag string) (int, string, string) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get("ETag"), res.Header.Get("Cache-Control") + "|" + strconv.Itoa(len(b))
+	}
+	var tags []string
+	for _, file := range []string{"index.m3u8", "seg0.ts"} {
+		url := srv.HTTPURL("/vod/clip/" + file)
+		code, tag, cc := get(url, "")
+		if code != http.StatusOK || tag == "" || !strings.Contains(cc, "max-age=60") {
+			t.Fatalf("%s: %d, ETag %q, Cache-Control|length %q; want 200 with an ETag, cacheable a minute", file, code, tag, cc)
+		}
+		if code, _, _ := get(url, tag); code != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match %s: %d, want 304", file, tag, code)
+		}
+		tags = append(tags, tag)
+	}
+	// Replaced: same name, another version (a newer modification time).
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(filepath.Join(dir, "clip.mp4"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	for i, file := range []string{"index.m3u8", "seg0.ts"} {
+		if code, tag, _ := get(srv.HTTPURL("/vod/clip/"+file), tags[i]); code != http.StatusOK || tag == tags[i] {
+			t.Errorf("%s of the replaced file with the old ETag: %d, ETag %q; want 200 and a new ETag", file, code, tag)
+		}
+	}
+}
+
 // A viewer that stops reading for longer than its stream's MaxLag (a stalled network, a
 // starved player) gets every frame of a file once it reads again: the file waits for it
 // instead of skipping ahead, as a live stream would.
