@@ -8,6 +8,9 @@ import (
 	"sync"
 	"time"
 
+	gosrt "github.com/datarhei/gosrt"
+
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
@@ -117,6 +120,13 @@ func (p *pusher) run(ctx context.Context, m *Manager) {
 // connection or ctx ends.
 func (p *pusher) send(ctx context.Context) error {
 	p.st.set(StateConnecting, nil)
+	if p.target.Scheme == "srt" {
+		return p.sendSRT(ctx)
+	}
+	return p.sendRTMP(ctx)
+}
+
+func (p *pusher) sendRTMP(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(ctx, readTimeout)
 	pub, err := rtmpclient.Publish(dctx, p.target.String(), nil)
 	cancel()
@@ -173,6 +183,76 @@ func (p *pusher) send(ctx context.Context) error {
 		}
 		if err := pub.WriteTag(typ, ts, append(h, f.Payload...)); err != nil {
 			return fmt.Errorf("rtmp push: %w", err)
+		}
+		if !live {
+			live = true
+			p.st.set(StateLive, nil)
+		}
+	}
+}
+
+// trackSettle is how long a stream that has shown one track may take to show the other,
+// before a target that needs both up front (an MPEG-TS program, an SDP) is told of one.
+const trackSettle = 500 * time.Millisecond
+
+// srtPayload is the media bytes of one SRT packet: seven MPEG-TS packets, what every SRT
+// listener expects (libsrt's live mode default).
+const srtPayload = 7 * 188
+
+// sendSRT sends the stream as MPEG-TS to an SRT listener, the URL's streamid (such as
+// publish:live/show) naming it there, as ffmpeg's srt:// URLs do.
+func (p *pusher) sendSRT(ctx context.Context) error {
+	cfg := gosrt.DefaultConfig()
+	addr, err := cfg.UnmarshalURL(p.target.String())
+	if err != nil {
+		return fmt.Errorf("srt push: %w", err)
+	}
+	r := p.stream.NewReader()
+	defer r.Close()
+	tracks, err := p.stream.WaitTracks(ctx, trackSettle)
+	if err != nil {
+		return fmt.Errorf("srt push: %w", err)
+	}
+	ts, err := codec.NewTSFramer(tracks)
+	if err != nil {
+		return fmt.Errorf("srt push: %w", err)
+	}
+	conn, err := gosrt.Dial("srt", addr, cfg)
+	if err != nil {
+		return fmt.Errorf("srt push: %w", err)
+	}
+	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	// A listener sends nothing back on a publishing connection; a read error means it hung
+	// up, and closing the connection fails the next write at once.
+	var drained sync.WaitGroup
+	defer drained.Wait()
+	defer conn.Close()
+	drained.Go(func() {
+		b := make([]byte, 1500)
+		for {
+			if _, err := conn.Read(b); err != nil {
+				conn.Close()
+				return
+			}
+		}
+	})
+	live := false
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		b, err := ts.Frame(f)
+		if err != nil {
+			return fmt.Errorf("srt push: %w", err)
+		}
+		// gosrt queues what is written and fails when its queue is full: a target that far
+		// behind is dropped and reconnected to.
+		for ; len(b) > 0; b = b[min(len(b), srtPayload):] {
+			if _, err := conn.Write(b[:min(len(b), srtPayload)]); err != nil {
+				return fmt.Errorf("srt push: %w", err)
+			}
 		}
 		if !live {
 			live = true

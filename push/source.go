@@ -243,5 +243,20 @@ func (s *source) watchIdle(ctx context.Context, cancel context.CancelCauseFunc) 
 	return func() { close(done); wg.Wait() }
 }
 
-// redact returns u without its password, for logs and the API.
-func redact(u *url.URL) string { return u.Redacted() }
+// redact returns u without its password, SRT passphrase or read key, for logs and the API.
+func redact(u *url.URL) string {
+	q := u.Query()
+	secret := false
+	for _, k := range []string{"passphrase", "key"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+			secret = true
+		}
+	}
+	if !secret {
+		return u.Redacted()
+	}
+	v := *u
+	v.RawQuery = q.Encode()
+	return v.Redacted()
+}

@@ -27,10 +27,9 @@ type muxer struct {
 	out *relay.Publisher
 	log *slog.Logger
 
-	video, audio *relay.Track // source tracks the writer was made for
+	ts           *codec.TSFramer
+	video, audio *relay.Track // source tracks of track
 	track        *relay.Track // derived track
-	buf          bytes.Buffer
-	w            *codec.TSWriter
 }
 
 func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
@@ -39,45 +38,16 @@ func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, err
 		return nil, fmt.Errorf("srt mpegts %s: %w", src.Path(), err)
 	}
 	m := &muxer{src: src, out: pub, log: s.log.With("path", src.Path())}
-	var video, audio *relay.Track
 	for _, t := range tracks {
-		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265:
-			if video == nil {
-				video = t
-			}
-		case relay.CodecAAC, relay.CodecOpus:
-			if audio == nil {
-				audio = t
-			}
-		case relay.CodecAV1, relay.CodecVP9:
+		if !codec.TSCarries(t.Codec) {
 			m.log.Info("track not sent to SRT readers: MPEG-TS carries no "+t.Codec.String(), "codec", t.Codec)
 		}
 	}
-	if err := m.retrack(video, audio); err != nil {
+	if m.ts, err = codec.NewTSFramer(tracks); err != nil {
 		pub.Close()
-		return nil, err
+		return nil, fmt.Errorf("srt mpegts: %w", err)
 	}
 	return m, nil
-}
-
-// retrack starts a new program for these source tracks.
-func (m *muxer) retrack(video, audio *relay.Track) error {
-	m.buf.Reset()
-	w, err := codec.NewTSWriter(&m.buf, video, audio, codec.TSOffset)
-	if err != nil {
-		return fmt.Errorf("srt mpegts: %w", err)
-	}
-	m.w, m.video, m.audio = w, video, audio
-	info := relay.Track{Codec: relay.CodecMPEGTS}
-	if video != nil {
-		info.Width, info.Height = video.Width, video.Height
-	}
-	if audio != nil {
-		info.SampleRate, info.Channels = audio.SampleRate, audio.Channels
-	}
-	m.track = &info
-	return nil
 }
 
 // Run muxes until the source ends or ctx does; then the derived stream ends too.
@@ -100,27 +70,23 @@ func (m *muxer) Run(ctx context.Context) {
 }
 
 func (m *muxer) frame(f *relay.Frame) error {
-	switch {
-	case f.Track.Codec == relay.CodecAV1 || f.Track.Codec == relay.CodecVP9:
-		return nil // MPEG-TS has neither
-	case f.Track.Codec.IsVideo() && f.Track != m.video:
-		if err := m.retrack(f.Track, m.audio); err != nil {
-			return err
-		}
-	case !f.Track.Codec.IsVideo() && f.Track != m.audio:
-		if err := m.retrack(m.video, f.Track); err != nil {
-			return err
-		}
-	}
-	m.buf.Reset()
-	if err := m.w.Write(f.Track.Codec, f.DTS, f.PTS, f.Payload); err != nil {
+	b, err := m.ts.Frame(f)
+	if err != nil || len(b) == 0 {
 		return err
 	}
-	if m.buf.Len() == 0 {
-		return nil
+	if video, audio := m.ts.Tracks(); m.track == nil || video != m.video || audio != m.audio {
+		m.video, m.audio = video, audio
+		info := relay.Track{Codec: relay.CodecMPEGTS}
+		if video != nil {
+			info.Width, info.Height = video.Width, video.Height
+		}
+		if audio != nil {
+			info.SampleRate, info.Channels = audio.SampleRate, audio.Channels
+		}
+		m.track = &info
 	}
 	key := f.Key && f.Track.Codec.IsVideo() || m.video == nil
-	return m.out.WriteFrame(&relay.Frame{Track: m.track, DTS: f.DTS, PTS: f.PTS, Key: key, Payload: bytes.Clone(m.buf.Bytes())})
+	return m.out.WriteFrame(&relay.Frame{Track: m.track, DTS: f.DTS, PTS: f.PTS, Key: key, Payload: bytes.Clone(b)})
 }
 
 // read serves one SRT reader: the stream's MPEG-TS from the latest keyframe (program tables
