@@ -66,7 +66,7 @@ func (l Links) Validate() error {
 
 var (
 	sourceSchemes = []string{"rtmp", "rtmps", "rtsp", "rtsps", "srt"}
-	pushSchemes   = []string{"rtmp", "rtmps", "srt"}
+	pushSchemes   = []string{"rtmp", "rtmps", "srt", "rtsp", "rtsps"}
 )
 
 func parseURL(raw string, schemes []string) (*url.URL, error) {

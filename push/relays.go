@@ -8,12 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5"
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
+	"github.com/relaycast/relaycast/rtsp"
 )
 
 // pushKey names one push relay: a stream and a target.
@@ -120,8 +122,11 @@ func (p *pusher) run(ctx context.Context, m *Manager) {
 // connection or ctx ends.
 func (p *pusher) send(ctx context.Context) error {
 	p.st.set(StateConnecting, nil)
-	if p.target.Scheme == "srt" {
+	switch p.target.Scheme {
+	case "srt":
 		return p.sendSRT(ctx)
+	case "rtsp", "rtsps":
+		return p.sendRTSP(ctx)
 	}
 	return p.sendRTMP(ctx)
 }
@@ -255,6 +260,55 @@ func (p *pusher) sendSRT(ctx context.Context) error {
 			}
 		}
 		if !live {
+			live = true
+			p.st.set(StateLive, nil)
+		}
+	}
+}
+
+// sendRTSP records the stream to an RTSP server (ANNOUNCE, SETUP, RECORD), with RTP
+// interleaved in the TCP connection, which passes the firewalls and NATs a target may be
+// behind; the packets are the ones relaycast's own RTSP viewers get.
+func (p *pusher) sendRTSP(ctx context.Context) error {
+	r := p.stream.NewReader()
+	defer r.Close()
+	tracks, err := p.stream.WaitTracks(ctx, trackSettle)
+	if err != nil {
+		return fmt.Errorf("rtsp push: %w", err)
+	}
+	pk, desc, err := rtsp.NewPacketizer(tracks)
+	if err != nil {
+		return fmt.Errorf("rtsp push: %w", err)
+	}
+	tcp := gortsplib.ProtocolTCP
+	// A target that stops reading fills the write queue: gortsplib then drops packets
+	// rather than block, and the target's timeout ends the session.
+	c := &gortsplib.Client{Protocol: &tcp, ReadTimeout: readTimeout, WriteTimeout: readTimeout}
+	if err := c.StartRecording(p.target.String(), desc); err != nil {
+		return fmt.Errorf("rtsp push: %w", err)
+	}
+	defer c.Close()
+	defer context.AfterFunc(ctx, c.Close)()
+	epoch := time.Time{}
+	live := false
+	for {
+		f, err := r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		m, pkts, err := pk.Packetize(f)
+		if err != nil {
+			return fmt.Errorf("rtsp push: %w", err)
+		}
+		if epoch.IsZero() {
+			epoch = time.Now().Add(-f.PTS)
+		}
+		for _, pkt := range pkts {
+			if err := c.WritePacketRTPWithNTP(m, pkt, epoch.Add(f.PTS)); err != nil {
+				return fmt.Errorf("rtsp push: %w", err)
+			}
+		}
+		if !live && len(pkts) > 0 {
 			live = true
 			p.st.set(StateLive, nil)
 		}

@@ -106,6 +106,24 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 		return nil, relay.ErrClosed
 	}
 	f := &feed{rs: rs, out: out, rtp: &relay.Track{Codec: relay.CodecRTP}, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
+	medias, err := f.newTracks(tracks)
+	if err != nil {
+		return nil, fmt.Errorf("rtsp %s: %w", path, err)
+	}
+	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
+	if err := f.stream.Initialize(); err != nil {
+		return nil, fmt.Errorf("rtsp %s: %w", path, err)
+	}
+	stats := f.stream.Stats().Medias
+	for _, t := range f.tracks {
+		t.ssrc = stats[t.media].Formats[t.media.Formats[0]].LocalSSRC
+	}
+	return f, nil
+}
+
+// newTracks makes a packetizer for the first video and the first audio track RTSP carries,
+// and returns their SDP medias.
+func (f *feed) newTracks(tracks []*relay.Track) ([]*description.Media, error) {
 	var medias []*description.Media
 	for _, t := range tracks {
 		var (
@@ -141,24 +159,16 @@ func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("rtsp %s: %w", path, err)
+			return nil, err
 		}
 		tr.index = len(medias)
 		medias = append(medias, tr.media)
 		f.tracks = append(f.tracks, tr)
 	}
 	if len(medias) == 0 {
-		return nil, fmt.Errorf("rtsp %s: stream has no track RTSP carries", path)
+		return nil, errors.New("stream has no track RTSP carries")
 	}
-	f.stream = &gortsplib.ServerStream{Server: lib, Desc: &description.Session{Medias: medias}}
-	if err := f.stream.Initialize(); err != nil {
-		return nil, fmt.Errorf("rtsp %s: %w", path, err)
-	}
-	stats := f.stream.Stats().Medias
-	for _, t := range f.tracks {
-		t.ssrc = stats[t.media].Formats[t.media.Formats[0]].LocalSSRC
-	}
-	return f, nil
+	return medias, nil
 }
 
 // videoEncoder is gortsplib's RTP packetizer of H.264 or H.265.
