@@ -65,7 +65,7 @@ func (l Links) Validate() error {
 }
 
 var (
-	sourceSchemes = []string{"rtmp", "rtmps", "rtsp", "rtsps", "srt"}
+	sourceSchemes = []string{"rtmp", "rtmps", "rtsp", "rtsps", "srt", "http", "https"}
 	pushSchemes   = []string{"rtmp", "rtmps", "srt", "rtsp", "rtsps"}
 )
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	gosrt "github.com/datarhei/gosrt"
@@ -37,8 +39,10 @@ func pull(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 		err = pullRTSP(ctx, u, out)
 	case "srt":
 		err = pullSRT(ctx, u, out)
+	case "http", "https":
+		err = pullHLS(ctx, u, out)
 	default:
-		err = fmt.Errorf("%s: pulls are rtmp://, rtmps://, rtsp://, rtsps:// or srt://", u.Scheme)
+		err = fmt.Errorf("%s: pulls are rtmp://, rtmps://, rtsp://, rtsps://, srt:// or http(s)://…/index.m3u8", u.Scheme)
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -180,6 +184,39 @@ func pullSRT(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 		if err := x.Read(); err != nil {
 			return fmt.Errorf("srt pull: %w", err)
 		}
+	}
+}
+
+// pullHLS plays an HLS stream (MPEG-TS or fMP4 segments, LL-HLS parts) with gohlslib's
+// client, which paces it in real time from a few segments before the live edge.
+func pullHLS(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default:
+		}
+	}
+	var c *gohlslib.Client
+	quiet := func(string) {} // gohlslib logs every download by default
+	c = &gohlslib.Client{URI: u.String(), HTTPClient: &http.Client{Timeout: readTimeout},
+		OnDownloadPrimaryPlaylist: quiet, OnDownloadStreamPlaylist: quiet, OnDownloadSegment: quiet, OnDownloadPart: quiet,
+		OnDecodeError: func(error) {},
+		OnTracks: func(tracks []*gohlslib.Track) error {
+			_, err := ingest.NewHLS(c, tracks, out, fail)
+			return err
+		}}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("hls pull: %w", err)
+	}
+	defer c.Close()
+	select {
+	case err := <-c.Wait():
+		return fmt.Errorf("hls pull: %w", err)
+	case err := <-failed:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
