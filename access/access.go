@@ -171,7 +171,17 @@ func Reason(err error) string {
 
 // Switch is a Policy that may be replaced while servers use it (a configuration reload):
 // every request is decided by the policy current when it asks.
-type Switch struct{ p atomic.Pointer[Policy] }
+type Switch struct {
+	p  atomic.Pointer[Policy]
+	up atomic.Pointer[Upstream]
+}
+
+// Upstream decides on a publish in the policy's place when it says it decided: an edge
+// asks its origin, whose policy then applies to the edge's publishers.
+type Upstream func(ctx context.Context, r Request) (decided bool, err error)
+
+// SetUpstream has u decide on publishes first.
+func (s *Switch) SetUpstream(u Upstream) { s.up.Store(&u) }
 
 // NewSwitch returns a Switch deciding with p.
 func NewSwitch(p *Policy) *Switch {
@@ -185,6 +195,11 @@ func (s *Switch) Set(p *Policy) { s.p.Store(p) }
 
 // AllowPublish says whether r may publish, by the current policy.
 func (s *Switch) AllowPublish(ctx context.Context, r Request) error {
+	if up := s.up.Load(); up != nil {
+		if decided, err := (*up)(ctx, r); decided {
+			return err
+		}
+	}
 	return s.p.Load().AllowPublish(ctx, r)
 }
 

@@ -97,6 +97,7 @@ type Manager struct {
 	sources  map[string]*source // configured, by path
 	edges    map[string]*source // pulled from the origins, by path, while in use
 	pushing  map[pushKey]*pusher
+	reserved map[string]*reservation // origin connections taken for an edge's publishers (forward.go)
 	stopWait func()
 	wg       sync.WaitGroup
 }
@@ -106,7 +107,7 @@ type Manager struct {
 func New(relays Relay, viewers func(path string) int, log *slog.Logger) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{relays: relays, viewers: viewers, log: log, ctx: ctx, cancel: cancel,
-		sources: map[string]*source{}, edges: map[string]*source{}, pushing: map[pushKey]*pusher{}}
+		sources: map[string]*source{}, edges: map[string]*source{}, pushing: map[pushKey]*pusher{}, reserved: map[string]*reservation{}}
 }
 
 // Set replaces the links (start, or a reload): sources that changed restart, sources and
@@ -168,21 +169,16 @@ func (m *Manager) Demand(path, key string) bool {
 		src.start(m.ctx)
 		return true
 	}
-	if len(m.links.Origins) == 0 || len(m.links.Pushes[path]) > 0 {
-		return false
+	_, forwarding := m.pushing[pushKey{path, forwardTarget}]
+	if len(m.links.Origins) == 0 || len(m.links.Pushes[path]) > 0 || forwarding || m.reserved[path] != nil {
+		return false // what is published here goes to the origins, never back from them
 	}
 	e, ok := m.edges[path]
 	if !ok {
 		var urls []*url.URL
 		for _, o := range m.links.Origins {
 			u, _ := parseURL(o, sourceSchemes)
-			u = u.JoinPath(path)
-			if key != "" {
-				q := u.Query()
-				q.Set("key", key)
-				u.RawQuery = q.Encode()
-			}
-			urls = append(urls, u)
+			urls = append(urls, withKey(u.JoinPath(path), key))
 		}
 		e = m.newSource("origin", path, urls, true, DefaultCloseAfter)
 		e.done = m.forgetEdge
@@ -240,6 +236,11 @@ func (m *Manager) Close() {
 	all := slices.Collect(maps.Values(m.sources))
 	all = append(all, slices.Collect(maps.Values(m.edges))...)
 	pushers := slices.Collect(maps.Values(m.pushing))
+	for path, r := range m.reserved {
+		r.timer.Stop()
+		r.pub.Close()
+		delete(m.reserved, path)
+	}
 	m.mu.Unlock()
 	for _, s := range all {
 		s.stop()

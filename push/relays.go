@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,9 +30,13 @@ type pushKey struct {
 type pusher struct {
 	stream *relay.Stream
 	target *url.URL
-	st     status
-	cancel context.CancelFunc
-	done   chan struct{}
+	// An edge's forward push: the origins, tried in turn at each connection, and the one
+	// that took the publish when the edge asked it (Forward), for the first.
+	origins  []*url.URL
+	reserved *rtmpclient.Publisher
+	st       status
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func (p *pusher) wait() {
@@ -67,29 +72,42 @@ func (m *Manager) startPushes(s *relay.Stream) {
 			continue // a hand-over: the pusher's reader goes on
 		}
 		u, _ := parseURL(raw, pushSchemes)
-		ctx, cancel := context.WithCancel(m.ctx)
-		p := &pusher{stream: s, target: u, cancel: cancel, done: make(chan struct{})}
-		p.st.s = Status{Kind: "push", Path: s.Path(), URL: redact(u), State: StateConnecting, Since: time.Now()}
-		if old, ok := m.pushing[k]; ok {
-			old.cancel()
-		}
-		m.pushing[k] = p
-		m.wg.Go(func() {
-			defer close(p.done)
-			p.run(ctx, m)
-			m.mu.Lock()
-			if m.pushing[k] == p {
-				delete(m.pushing, k)
-			}
-			m.mu.Unlock()
-		})
+		m.startPush(k, &pusher{stream: s, target: u}, "push")
 	}
+	if r := m.takeReservation(s.Path()); r != nil {
+		k := pushKey{s.Path(), forwardTarget}
+		if p, ok := m.pushing[k]; ok && p.stream == s {
+			r.pub.Close() // a hand-over: the push to the origin goes on
+			return
+		}
+		m.startPush(k, &pusher{stream: s, target: r.urls[0], origins: r.urls, reserved: r.pub}, "forward")
+	}
+}
+
+// startPush runs p in place of any pusher under k. The caller holds mu.
+func (m *Manager) startPush(k pushKey, p *pusher, kind string) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	p.cancel, p.done = cancel, make(chan struct{})
+	p.st.s = Status{Kind: kind, Path: k.path, URL: redact(p.target), State: StateConnecting, Since: time.Now()}
+	if old, ok := m.pushing[k]; ok {
+		old.cancel()
+	}
+	m.pushing[k] = p
+	m.wg.Go(func() {
+		defer close(p.done)
+		p.run(ctx, m)
+		m.mu.Lock()
+		if m.pushing[k] == p {
+			delete(m.pushing, k)
+		}
+		m.mu.Unlock()
+	})
 }
 
 // prunePushes stops the pushers whose target left the configuration. The caller holds mu.
 func (m *Manager) prunePushes() {
 	for k, p := range m.pushing {
-		found := false
+		found := k.target == forwardTarget && len(m.links.Origins) > 0
 		for _, t := range m.links.Pushes[k.path] {
 			found = found || t == k.target
 		}
@@ -132,9 +150,7 @@ func (p *pusher) send(ctx context.Context) error {
 }
 
 func (p *pusher) sendRTMP(ctx context.Context) error {
-	dctx, cancel := context.WithTimeout(ctx, readTimeout)
-	pub, err := rtmpclient.Publish(dctx, p.target.String(), nil)
-	cancel()
+	pub, err := p.dialRTMP(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,6 +210,30 @@ func (p *pusher) sendRTMP(ctx context.Context) error {
 			p.st.set(StateLive, nil)
 		}
 	}
+}
+
+// dialRTMP connects to the target, or to the first of an edge's origins that takes the
+// publish; the connection an origin took when the edge asked it goes first.
+func (p *pusher) dialRTMP(ctx context.Context) (*rtmpclient.Publisher, error) {
+	if pub := p.reserved; pub != nil {
+		p.reserved = nil
+		return pub, nil
+	}
+	targets := p.origins
+	if len(targets) == 0 {
+		targets = []*url.URL{p.target}
+	}
+	var errs []error
+	for _, u := range targets {
+		dctx, cancel := context.WithTimeout(ctx, readTimeout)
+		pub, err := rtmpclient.Publish(dctx, u.String(), nil)
+		cancel()
+		if err == nil {
+			return pub, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
 }
 
 // trackSettle is how long a stream that has shown one track may take to show the other,
@@ -291,17 +331,25 @@ func (p *pusher) sendRTSP(ctx context.Context) error {
 	defer context.AfterFunc(ctx, c.Close)()
 	epoch := time.Time{}
 	live := false
+	video := slices.ContainsFunc(tracks, func(t *relay.Track) bool { return t.Codec.IsVideo() })
+	var start time.Duration // of the first picture sent
 	for {
 		f, err := r.Next(ctx)
 		if err != nil {
 			return err
 		}
+		// Audio from before the first picture goes unsent. A receiver times each media from
+		// its first packet until the first sender reports, then by their clocks; audio that
+		// began earlier would step back then (ffmpeg: "non monotonically increasing dts").
+		if video && !f.Track.Codec.IsVideo() && (epoch.IsZero() || f.PTS < start) {
+			continue
+		}
 		m, pkts, err := pk.Packetize(f)
 		if err != nil {
 			return fmt.Errorf("rtsp push: %w", err)
 		}
-		if epoch.IsZero() {
-			epoch = time.Now().Add(-f.PTS)
+		if epoch.IsZero() && len(pkts) > 0 {
+			epoch, start = time.Now().Add(-f.PTS), f.PTS
 		}
 		for _, pkt := range pkts {
 			if err := c.WritePacketRTPWithNTP(m, pkt, epoch.Add(f.PTS)); err != nil {

@@ -25,7 +25,7 @@ var errIdle = errors.New("no viewers")
 
 // Status is one link's state for the API and metrics.
 type Status struct {
-	Kind     string    `json:"kind"` // source, origin or push
+	Kind     string    `json:"kind"` // source, origin, push or forward (an edge's publish to its origin)
 	Path     string    `json:"path"`
 	URL      string    `json:"url"` // the peer, without credentials
 	State    string    `json:"state"`

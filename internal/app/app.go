@@ -135,6 +135,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.Links = push.New(a.Relays, a.Sessions.Viewers, log)
 	a.Relays.SetSourcer(a.Links)
+	a.policy.SetUpstream(a.Links.Upstream)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
 	a.SRT = srt.New(t.SRT, a.Relays, log)

@@ -42,6 +42,7 @@ type Message struct {
 	Body      []byte
 	Code      string // for Status: e.g. NetStream.Play.Start
 	Level     string // for Status: status or error
+	Text      string // for Status: its description
 }
 
 // Player is a connection playing one stream. It writes its commands with go-rtmp and reads
@@ -122,7 +123,7 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 	}
 	nc, err := dial(ctx, u, opt.TLS)
 	if err != nil {
-		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
+		return nil, fmt.Errorf("rtmp play %s: %w", withoutQuery(rawURL), err)
 	}
 	if tc, ok := nc.(*net.TCPConn); ok && opt.ReadBuffer > 0 {
 		_ = tc.SetReadBuffer(opt.ReadBuffer)
@@ -133,7 +134,7 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 	p := &Player{nc: nc}
 	if err := p.start(app, name, rawURL, opt); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("rtmp play %s: %w", rawURL, err)
+		return nil, fmt.Errorf("rtmp play %s: %w", withoutQuery(rawURL), err)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return p, nil
@@ -280,6 +281,7 @@ func status(m inMessage) (Message, bool, error) {
 		if obj, ok := v.(map[string]interface{}); ok {
 			msg.Code, _ = obj["code"].(string)
 			msg.Level, _ = obj["level"].(string)
+			msg.Text, _ = obj["description"].(string)
 		}
 	}
 	return msg, true, nil

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	gortmp "github.com/yutopp/go-rtmp"
@@ -25,13 +27,13 @@ func Publish(ctx context.Context, rawURL string, tc *tls.Config) (*Publisher, er
 	}
 	nc, err := dial(ctx, u, tc)
 	if err != nil {
-		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
+		return nil, fmt.Errorf("rtmp publish %s: %w", withoutQuery(rawURL), err)
 	}
 	p := &Publisher{Player{nc: nc}}
 	p.life, p.endLife = context.WithCancel(context.Background())
 	if err := p.startPublish(app, name, rawURL); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("rtmp publish %s: %w", rawURL, err)
+		return nil, fmt.Errorf("rtmp publish %s: %w", withoutQuery(rawURL), err)
 	}
 	return p, nil
 }
@@ -54,12 +56,16 @@ func (p *Publisher) startPublish(app, name, rawURL string) error {
 		}
 		if m.Kind == Status {
 			if m.Code != "NetStream.Publish.Start" {
-				return fmt.Errorf("publish refused: %s", m.Code)
+				return fmt.Errorf("%w: %s %s", ErrRefused, m.Code, m.Text)
 			}
 			return nil
 		}
 	}
 }
+
+// ErrRefused is returned by Publish when the server answered the publish with an error
+// status (a wrong key, a path taken).
+var ErrRefused = errors.New("publish refused")
 
 // WriteTag sends one FLV tag body (typ 8 audio, 9 video, 18 script data) with its timestamp.
 func (p *Publisher) WriteTag(typ byte, ts uint32, body []byte) error {
@@ -76,4 +82,10 @@ func (p *Publisher) WriteTag(typ byte, ts uint32, body []byte) error {
 	ctx, cancel := context.WithTimeout(p.life, 5*time.Second)
 	defer cancel()
 	return p.cs.Write(ctx, csid, ts, &gortmp.ChunkMessage{StreamID: p.streamID, Message: msg})
+}
+
+// withoutQuery is a URL for an error message: its query may hold a stream key.
+func withoutQuery(rawURL string) string {
+	u, _, _ := strings.Cut(rawURL, "?")
+	return u
 }
