@@ -35,9 +35,18 @@ type Sources struct {
 	Recordings func() (bytes, files uint64)
 	// Uploaded gives the bytes of stored media uploaded so far; nil: no uploads.
 	Uploaded func() uint64
+	// Links gives the state of the pulls and pushes to other servers; nil: none.
+	Links func() []Link
 	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
 	// that a server with thousands of streams does not make thousands of series.
 	MaxPaths int
+}
+
+// Link is one pull or push to another server (see the push package).
+type Link struct {
+	Kind, Path, URL    string // URL without credentials
+	Live               bool   // media flows
+	Connects, Failures uint64
 }
 
 // DefaultMaxPaths is the default of Sources.MaxPaths.
@@ -92,6 +101,12 @@ var (
 		"Bytes of stored media received by uploads (kept or not).", nil, nil)
 	descConnections = prometheus.NewDesc("relaycast_connections",
 		"Connections held now, on every port together.", nil, nil)
+	descLinkUp = prometheus.NewDesc("relaycast_link_up",
+		"1 while a pull or push to another server carries media, else 0; by kind (source, origin, push, forward), path and peer URL.", []string{"kind", "path", "url"}, nil)
+	descLinkConnects = prometheus.NewDesc("relaycast_link_connects_total",
+		"Connections of a link that carried media.", []string{"kind", "path", "url"}, nil)
+	descLinkFailures = prometheus.NewDesc("relaycast_link_failures_total",
+		"Attempts of a link that failed or ended (each is followed by a reconnect after a backoff).", []string{"kind", "path", "url"}, nil)
 	descConnectionsRefused = prometheus.NewDesc("relaycast_connections_refused_total",
 		"Connections closed at once by a connection limit (server: the total; per_address).", []string{"limit"}, nil)
 )
@@ -102,7 +117,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreams, descPublishers, descIngestFrames, descIngestBytes,
 		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
 		descConnectionsRefused, descSent, descReceived, descDropped, descTooSlow, descStreamSent, descRecordBytes,
-		descRecordFiles, descUploaded} {
+		descRecordFiles, descUploaded, descLinkUp, descLinkConnects, descLinkFailures} {
 		ch <- d
 	}
 }
@@ -157,6 +172,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Uploaded != nil {
 		ch <- prometheus.MustNewConstMetric(descUploaded, prometheus.CounterValue, float64(c.src.Uploaded()))
+	}
+	if c.src.Links != nil {
+		links := c.src.Links()
+		for _, l := range links[:min(len(links), c.src.MaxPaths)] {
+			up := 0.0
+			if l.Live {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descLinkUp, prometheus.GaugeValue, up, l.Kind, l.Path, l.URL)
+			ch <- prometheus.MustNewConstMetric(descLinkConnects, prometheus.CounterValue, float64(l.Connects), l.Kind, l.Path, l.URL)
+			ch <- prometheus.MustNewConstMetric(descLinkFailures, prometheus.CounterValue, float64(l.Failures), l.Kind, l.Path, l.URL)
+		}
 	}
 	for _, s := range streams[:min(len(streams), c.src.MaxPaths)] {
 		st := s.Stats()

@@ -2,6 +2,10 @@ package push_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,7 +144,30 @@ func TestPushRelaysResumeAfterTheirTargetsRestart(t *testing.T) {
 		if st.State != push.StateLive || st.Connects < 2 || st.Failures < 1 {
 			t.Errorf("push to %s: %+v, want live after a reconnect", url, st)
 		}
+		labels := `{kind="push",path="live/show",url="` + url + `"}`
+		up, connects := metric(t, src, "relaycast_link_up"+labels), metric(t, src, "relaycast_link_connects_total"+labels)
+		if up != 1 || connects < 2 {
+			t.Errorf("metrics of the push to %s: up %v, connects %v; want 1 and at least 2", url, up, connects)
+		}
 	}
+}
+
+// metric returns the value of one series in the server's /metrics, -1 when it has none.
+func metric(t *testing.T, s *testenv.Server, series string) float64 {
+	t.Helper()
+	res, err := http.Get(s.HTTPURL("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return -1
 }
 
 // hasPicture reports whether url plays a keyframe before ctx ends.

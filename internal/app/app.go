@@ -179,6 +179,14 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 			return st.Bytes, st.Files
 		},
 		Uploaded: func() uint64 { return a.Web.Uploaded() },
+		Links: func() []metrics.Link {
+			var out []metrics.Link
+			for _, l := range a.Links.Links() {
+				out = append(out, metrics.Link{Kind: l.Kind, Path: l.Path, URL: l.URL, Live: l.State == push.StateLive,
+					Connects: l.Connects, Failures: l.Failures})
+			}
+			return out
+		},
 	}
 	for proto, v := range viewers {
 		src.Readers[proto] = v.Viewers
