@@ -22,20 +22,21 @@ func kickOne(s *testenv.Server, kind session.Kind, path string) bool {
 	return false
 }
 
-// TestFlappingPeersLeaveNoGoroutinesBehind drops a push relay's connection and an origin
-// pull's connection 100 times each: every time the link comes back, and the goroutines it
-// leaves are as many as before.
+// TestFlappingPeersLeaveNoGoroutinesBehind drops the connections of three push relays (RTMP,
+// SRT, RTSP) and of an origin pull 100 times each: every time the link comes back, and the
+// goroutines it leaves are as many as before.
 func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
 	target := testenv.Start(t, testenv.Options{})
 	src := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
-		c.Paths = map[string]conf.Path{"live/flap": {Push: []string{target.URL("live/flap")}}}
+		c.Paths = map[string]conf.Path{"live/flap": {Push: []string{target.URL("live/flap"),
+			target.SRTURL("publish:live/flap-srt"), target.RTSPURL("live/flap-rtsp")}}}
 	}})
 	testenv.PublishDemo(t, src, "live/flap")
 	edge := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.Origin = conf.List{"rtmp://" + src.RTMPAddr} }})
 	viewer := watch(t, edge.URL("live/flap"))
 
-	cycle := func(peer *testenv.Server, kind session.Kind) bool {
-		_, ok := waitFor(10*time.Second, func() bool { return kickOne(peer, kind, "live/flap") })
+	cycle := func(peer *testenv.Server, kind session.Kind, path string) bool {
+		_, ok := waitFor(10*time.Second, func() bool { return kickOne(peer, kind, path) })
 		return ok
 	}
 	var before int
@@ -43,10 +44,12 @@ func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
 		if i == 5 { // the servers' own goroutines have all started
 			before = runtime.NumGoroutine()
 		}
-		if !cycle(target, session.Publish) {
-			t.Fatalf("cycle %d: the push did not come back", i)
+		for _, path := range []string{"live/flap", "live/flap-srt", "live/flap-rtsp"} {
+			if !cycle(target, session.Publish, path) {
+				t.Fatalf("cycle %d: the push to %s did not come back", i, path)
+			}
 		}
-		if !cycle(src, session.Read) {
+		if !cycle(src, session.Read, "live/flap") {
 			t.Fatalf("cycle %d: the origin pull did not come back", i)
 		}
 	}
