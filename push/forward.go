@@ -52,21 +52,35 @@ func (m *Manager) Forward(ctx context.Context, path, key string) (ok bool, err e
 	if len(urls) == 0 {
 		return false, nil
 	}
+	pub, i, err := publishFirst(ctx, urls)
+	switch {
+	case errors.Is(err, rtmpclient.ErrRefused):
+		return true, fmt.Errorf("%w: %w", access.ErrUnauthorized, err)
+	case err != nil:
+		return true, fmt.Errorf("%w: %w", ErrNoOrigin, err)
+	}
+	// The origin that took it goes first when the forward reconnects.
+	m.reserve(path, &reservation{urls: append(urls[i:i+1:i+1], append(urls[:i:i], urls[i+1:]...)...), pub: pub})
+	return true, nil
+}
+
+// publishFirst opens an RTMP publish on the first of urls that takes it, and says which;
+// one that cannot be reached passes the publish on to the next, one that refuses ends it.
+func publishFirst(ctx context.Context, urls []*url.URL) (*rtmpclient.Publisher, int, error) {
 	var errs []error
 	for i, u := range urls {
 		dctx, cancel := context.WithTimeout(ctx, readTimeout)
 		pub, err := rtmpclient.Publish(dctx, u.String(), nil)
 		cancel()
-		if err == nil {
-			m.reserve(path, &reservation{urls: append(urls[i:i+1:i+1], append(urls[:i:i], urls[i+1:]...)...), pub: pub})
-			return true, nil
-		}
-		if errors.Is(err, rtmpclient.ErrRefused) {
-			return true, fmt.Errorf("%w: the origin %s refused: %w", access.ErrUnauthorized, redact(u), err)
+		switch {
+		case err == nil:
+			return pub, i, nil
+		case errors.Is(err, rtmpclient.ErrRefused):
+			return nil, i, fmt.Errorf("%s refused: %w", redact(u), err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", redact(u), err))
 	}
-	return true, fmt.Errorf("%w: %w", ErrNoOrigin, errors.Join(errs...))
+	return nil, 0, errors.Join(errs...)
 }
 
 // reserve holds r for path's forward push, closing any reservation it replaces; r is

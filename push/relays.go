@@ -223,17 +223,8 @@ func (p *pusher) dialRTMP(ctx context.Context) (*rtmpclient.Publisher, error) {
 	if len(targets) == 0 {
 		targets = []*url.URL{p.target}
 	}
-	var errs []error
-	for _, u := range targets {
-		dctx, cancel := context.WithTimeout(ctx, readTimeout)
-		pub, err := rtmpclient.Publish(dctx, u.String(), nil)
-		cancel()
-		if err == nil {
-			return pub, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
+	pub, _, err := publishFirst(ctx, targets)
+	return pub, err
 }
 
 // trackSettle is how long a stream that has shown one track may take to show the other,
