@@ -53,3 +53,32 @@ func TestEdgesForwardPublishesToTheirOrigin(t *testing.T) {
 		t.Errorf("the origin has %d viewers of the path, want the other edge's one", n)
 	}
 }
+
+// TestAnEdgesForwardMovesToTheNextOriginWhenItsOriginDies forwards a publish from an edge
+// to the first of two origins, then closes that origin: the forward is on the second within
+// 5 s, and the edge's own viewer never notices.
+func TestAnEdgesForwardMovesToTheNextOriginWhenItsOriginDies(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	first, second := testenv.Start(t, testenv.Options{}), testenv.Start(t, testenv.Options{})
+	in := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Origin = conf.List{"rtmp://" + first.RTMPAddr, "rtmp://" + second.RTMPAddr}
+	}})
+	testenv.PublishSample(t, in.URL("live/show"))
+	testenv.WaitLive(t, first, "live/show", 10*time.Second)
+	start := time.Now()
+	viewer := watch(t, in.URL("live/show"))
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Now()
+	testenv.WaitLive(t, second, "live/show", 10*time.Second)
+	t.Logf("the forward was on the second origin %v after the first closed", time.Since(closed))
+	if after := time.Since(closed); after > 5*time.Second {
+		t.Errorf("the forward reached the second origin %v after the first closed, want within 5 s", after)
+	}
+	time.Sleep(time.Second)
+	n, gap, err := viewer.since(start)
+	if err != nil || n == 0 || gap > 500*time.Millisecond {
+		t.Errorf("the edge's viewer: %d pictures, longest wait %v, err %v; want no gap", n, gap, err)
+	}
+}

@@ -119,7 +119,7 @@ func (m *Manager) prunePushes() {
 }
 
 func (p *pusher) run(ctx context.Context, m *Manager) {
-	log := m.log.With("link", "push", "path", p.stream.Path(), "url", redact(p.target))
+	log := m.log.With("link", p.st.get().Kind, "path", p.stream.Path(), "url", redact(p.target))
 	bo := newBackoff()
 	for {
 		began := time.Now()
