@@ -50,11 +50,14 @@ type Looper struct {
 	i      int
 }
 
-// NewLooper loops frames.
+// NewLooper loops frames: the next loop's first picture comes a frame (at 30 fps) after the
+// last one's, as in a stream that goes on.
 func NewLooper(frames []*relay.Frame) *Looper {
 	var last time.Duration
 	for _, f := range frames {
-		last = max(last, f.DTS, f.PTS)
+		if f.Track.Codec.IsVideo() {
+			last = max(last, f.DTS)
+		}
 	}
 	return &Looper{frames: frames, step: last - frames[0].DTS + time.Second/30}
 }

@@ -116,3 +116,60 @@ func attr(line, name string) string {
 	v, _, _ = strings.Cut(v, `"`)
 	return v
 }
+
+// TestLLHLSPartTargetHoldsStill watches a live stream's media playlist for 10 s, longer than
+// its window of segments: the part target duration never changes (iOS players fail when it
+// does) and no part is longer, and every part but a segment's last and independent ones is
+// at least 85 % of it, as the LL-HLS specification wants.
+func TestLLHLSPartTargetHoldsStill(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishDemo(t, srv, "live/parts")
+	_, multi := get(t, srv.HTTPURL("/live/parts/index.m3u8"))
+	media := ""
+	for line := range strings.Lines(multi) {
+		if line = strings.TrimSpace(line); strings.HasSuffix(line, ".m3u8") {
+			media = line
+		}
+	}
+	if media == "" {
+		t.Fatalf("no media playlist in\n%s", multi)
+	}
+	type part struct {
+		d         float64
+		mayBeLess bool // a segment's last part, or an independent one
+	}
+	targets := map[string]bool{}
+	var parts []part
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		_, pl := get(t, srv.HTTPURL("/live/parts/"+media))
+		for line := range strings.Lines(pl) {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "#EXT-X-PART-INF:PART-TARGET="); ok {
+				targets[v] = true
+			}
+			if strings.HasPrefix(line, "#EXTINF:") && len(parts) > 0 {
+				parts[len(parts)-1].mayBeLess = true
+			}
+			if v, ok := strings.CutPrefix(line, "#EXT-X-PART:DURATION="); ok {
+				d, _ := strconv.ParseFloat(strings.Split(v, ",")[0], 64)
+				parts = append(parts, part{d, strings.Contains(v, "INDEPENDENT=YES")})
+			}
+		}
+		if len(parts) > 0 { // the newest part may be a segment's last: the next playlist says
+			parts[len(parts)-1].mayBeLess = true
+		}
+	}
+	if len(targets) != 1 || len(parts) == 0 {
+		t.Fatalf("part targets %v over 10 s (%d parts seen), want one", targets, len(parts))
+	}
+	var target float64
+	for v := range targets {
+		target, _ = strconv.ParseFloat(v, 64)
+	}
+	for _, p := range parts {
+		if p.d > target || p.d < 0.85*target && !p.mayBeLess {
+			t.Fatalf("a part of %.5f s with a part target of %.5f s, want within 85 %% of it and no longer", p.d, target)
+		}
+	}
+	t.Logf("part target %.3f s over 10 s, %d parts seen", target, len(parts))
+}

@@ -37,8 +37,12 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 		Variant:            gohlslib.MuxerVariantLowLatency,
 		SegmentCount:       7,
 		SegmentMinDuration: time.Second,
-		PartMinDuration:    200 * time.Millisecond,
-		OnEncodeError:      func(err error) { log.Warn("hls: frame not muxed", "err", err) },
+		// Parts of 6 frames at 30 fps. At 200 ms exactly, a part whose frames' millisecond
+		// timestamps (RTMP's) add up to 199 ms takes a 7th frame, and the part target
+		// duration the playlist announces then changes, which iOS players fail on.
+		PartMinDuration: 190 * time.Millisecond,
+		// Warnings of the muxer; the frame is muxed.
+		OnEncodeError: func(err error) { log.Warn("hls muxer", "err", err) },
 	}
 	for _, t := range tracks {
 		switch t.Codec {
