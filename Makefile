@@ -4,7 +4,7 @@ BIN      := bin/relaycast
 FUZZTIME ?= 30s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 # Each fuzz target as package:Target; `make fuzz` runs each for FUZZTIME.
-FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets ./ingest:FuzzMPEGTS ./srt:FuzzStreamID \
+FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets ./ingest:FuzzRTPCodecs ./ingest:FuzzMPEGTS ./srt:FuzzStreamID \
 	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./vod:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
