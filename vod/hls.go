@@ -2,6 +2,7 @@ package vod
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -62,6 +63,11 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 	// revalidates them against the version of the file they were made from.
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Header().Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, file, e.Size, e.modTime.UnixNano()))
+	if _, _, err := ix.tsTracks(); err != nil {
+		w.Header().Del("ETag")
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
 	var body []byte
 	if file == "index.m3u8" {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
@@ -98,13 +104,23 @@ func notModified(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (ix *Index) track(c relay.Codec) *relay.Track {
+// errNotInTS is the answer for a file whose video MPEG-TS cannot carry (AV1, VP9).
+var errNotInTS = errors.New("HLS of stored files is MPEG-TS, which carries no AV1 or VP9 video: play the file as MP4, over RTSP or over RTMP")
+
+// tsTracks are the first video and audio track of the file MPEG-TS carries.
+func (ix *Index) tsTracks() (video, audio *relay.Track, err error) {
 	for _, t := range ix.Tracks {
-		if t.Codec == c {
-			return t
+		switch {
+		case t.Codec.IsVideo() && video == nil:
+			if !codec.TSCarries(t.Codec) {
+				return nil, nil, errNotInTS
+			}
+			video = t
+		case !t.Codec.IsVideo() && audio == nil && codec.TSCarries(t.Codec):
+			audio = t
 		}
 	}
-	return nil
+	return video, audio, nil
 }
 
 func playlist(ix *Index, query string) string {
@@ -129,12 +145,19 @@ func playlist(ix *Index, query string) string {
 // tsSegment reads a segment's samples and writes them as MPEG-TS.
 func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
 	var buf bytes.Buffer
-	w, err := codec.NewTSWriter(&buf, ix.track(relay.CodecH264), ix.track(relay.CodecAAC), codec.TSOffset)
+	video, audio, err := ix.tsTracks()
+	if err != nil {
+		return nil, err
+	}
+	w, err := codec.NewTSWriter(&buf, video, audio, codec.TSOffset)
 	if err != nil {
 		return nil, err
 	}
 	for i := seg.first; i < seg.end; i++ {
 		s := ix.Samples[i]
+		if t := ix.Tracks[s.Track]; t != video && t != audio {
+			continue
+		}
 		payload := make([]byte, s.Size)
 		if _, err := f.ReadAt(payload, s.Offset); err != nil {
 			return nil, err

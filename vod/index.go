@@ -1,6 +1,7 @@
 package vod
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +104,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 	}
 	if len(ix.Tracks) == 0 {
-		return nil, fmt.Errorf("%w: no H.264 video or AAC audio track (not an MP4, or one cut before its moov box)", errUnplayable)
+		return nil, fmt.Errorf("%w: no H.264, H.265 or AV1 video or AAC or Opus audio track (not an MP4, or one cut before its moov box)", errUnplayable)
 	}
 	// Video first, so a frame of each track is at hand as soon as playback starts.
 	slices.SortStableFunc(ix.Samples, func(a, b Sample) int {
@@ -118,29 +119,20 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 
 var errSkip = errors.New("track not carried")
 
-// relayTrack reads the codec configuration of a track: the raw avcC box, or the
-// AudioSpecificConfig inside esds.
+// relayTrack reads the codec configuration of a track: the raw avcC, hvcC or av1C box, the
+// AudioSpecificConfig inside esds, or an Opus dOps made an OpusHead.
 func relayTrack(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track) (*relay.Track, error) {
 	stsd := mp4.BoxPath{mp4.BoxTypeMdia(), mp4.BoxTypeMinf(), mp4.BoxTypeStbl(), mp4.BoxTypeStsd()}
 	switch {
-	case t.Codec == mp4.CodecAVC1 && !t.Encrypted:
-		boxes, err := mp4.ExtractBox(r, trak, append(stsd, mp4.BoxTypeAvc1(), mp4.BoxTypeAvcC()))
-		if err != nil || len(boxes) == 0 {
-			return nil, fmt.Errorf("no avcC box: %v", err)
-		}
-		b := boxes[0]
-		if b.Size-b.HeaderSize > 1<<16 {
-			return nil, fmt.Errorf("avcC of %d bytes", b.Size)
-		}
-		record := make([]byte, b.Size-b.HeaderSize)
-		if _, err := b.SeekToPayload(r); err != nil {
-			return nil, err
-		}
-		if _, err := io.ReadFull(r, record); err != nil {
-			return nil, err
+	case t.Encrypted:
+		return nil, errSkip
+	case t.Codec == mp4.CodecAVC1:
+		record, err := boxPayload(r, trak, append(stsd, mp4.BoxTypeAvc1(), mp4.BoxTypeAvcC()))
+		if err != nil {
+			return nil, fmt.Errorf("avcC: %w", err)
 		}
 		return codec.H264Track(record)
-	case t.Codec == mp4.CodecMP4A && !t.Encrypted && t.MP4A != nil && t.MP4A.OTI == 0x40:
+	case t.Codec == mp4.CodecMP4A && t.MP4A != nil && t.MP4A.OTI == 0x40:
 		boxes, err := mp4.ExtractBoxWithPayload(r, trak, append(stsd, mp4.BoxTypeMp4a(), mp4.BoxTypeEsds()))
 		if err != nil || len(boxes) == 0 {
 			return nil, fmt.Errorf("no esds box: %v", err)
@@ -151,8 +143,66 @@ func relayTrack(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track) (*relay.Track,
 			}
 		}
 		return nil, errors.New("no AudioSpecificConfig in esds")
+	case t.Codec != mp4.CodecUnknown:
+		return nil, errSkip
+	}
+	// go-mp4 names only avc1 and mp4a: the others by their sample entry.
+	for _, e := range []struct {
+		entry, config mp4.BoxType
+		track         func([]byte) (*relay.Track, error)
+	}{
+		{mp4.BoxTypeHvc1(), mp4.BoxTypeHvcC(), codec.H265Track},
+		{mp4.BoxTypeHev1(), mp4.BoxTypeHvcC(), codec.H265Track},
+		{mp4.BoxTypeAv01(), mp4.BoxTypeAv1C(), codec.AV1Track},
+	} {
+		if entries, err := mp4.ExtractBox(r, trak, append(stsd, e.entry)); err != nil || len(entries) == 0 {
+			continue
+		}
+		record, err := boxPayload(r, trak, append(stsd, e.entry, e.config))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.config, err)
+		}
+		return e.track(record)
+	}
+	if boxes, err := mp4.ExtractBoxWithPayload(r, trak, append(stsd, mp4.BoxTypeOpus(), mp4.BoxTypeDOps())); err == nil && len(boxes) > 0 {
+		return codec.OpusTrack(opusHead(boxes[0].Payload.(*mp4.DOps)))
 	}
 	return nil, errSkip
+}
+
+// boxPayload reads the payload of the first box at path (a codec configuration record).
+func boxPayload(r io.ReadSeeker, trak *mp4.BoxInfo, path mp4.BoxPath) ([]byte, error) {
+	boxes, err := mp4.ExtractBox(r, trak, path)
+	if err != nil || len(boxes) == 0 {
+		return nil, fmt.Errorf("no such box: %v", err)
+	}
+	b := boxes[0]
+	if b.Size-b.HeaderSize > 1<<16 {
+		return nil, fmt.Errorf("a box of %d bytes", b.Size)
+	}
+	record := make([]byte, b.Size-b.HeaderSize)
+	if _, err := b.SeekToPayload(r); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(r, record); err != nil {
+		return nil, err
+	}
+	return record, nil
+}
+
+// opusHead writes an MP4's Opus configuration (dOps, big-endian) as the OpusHead of Ogg and
+// WebM (little-endian) that relay tracks carry.
+func opusHead(d *mp4.DOps) []byte {
+	h := append([]byte("OpusHead"), 1, d.OutputChannelCount)
+	h = binary.LittleEndian.AppendUint16(h, d.PreSkip)
+	h = binary.LittleEndian.AppendUint32(h, d.InputSampleRate)
+	h = binary.LittleEndian.AppendUint16(h, uint16(d.OutputGain))
+	h = append(h, d.ChannelMappingFamily)
+	if d.ChannelMappingFamily != 0 {
+		h = append(h, d.StreamCount, d.CoupledCount)
+		h = append(h, d.ChannelMapping...)
+	}
+	return h
 }
 
 // addSamples places every sample of a track: its offset from the chunk table, its times

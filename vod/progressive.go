@@ -9,11 +9,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/relay"
 )
 
 // remux is a faststart MP4 made from a file's index, for a file that is not one (an FLV,
@@ -34,21 +32,16 @@ func newRemux(ix *Index) (*remux, error) {
 	scales := make([]int64, len(ix.Tracks))
 	for i, t := range ix.Tracks {
 		pt := &pmp4.Track{ID: i + 1}
-		switch t.Codec {
-		case relay.CodecH264:
-			c, err := codec.ParseH264Config(t.Config)
-			if err != nil {
-				return nil, err
-			}
-			pt.TimeScale, pt.Codec = codec.FMP4VideoScale, &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]}
-		case relay.CodecAAC:
-			asc, err := codec.ParseAACConfig(t.Config)
-			if err != nil {
-				return nil, err
-			}
-			pt.TimeScale, pt.Codec = uint32(asc.SampleRate), &mp4.CodecMPEG4Audio{Config: asc}
-		default:
-			return nil, fmt.Errorf("remux: no MP4 sample entry for %s", t.Codec)
+		var err error
+		if t.Codec.IsVideo() {
+			pt.TimeScale = codec.FMP4VideoScale
+			pt.Codec, _, err = codec.VideoSampleEntry(t)
+		} else {
+			pt.TimeScale = uint32(t.ClockRate)
+			pt.Codec, _, err = codec.AudioSampleEntry(t)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("remux: %w", err)
 		}
 		scales[i] = int64(pt.TimeScale)
 		p.Tracks = append(p.Tracks, pt)
