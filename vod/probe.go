@@ -30,7 +30,7 @@ type Info struct {
 var errUnplayable = errors.New("not a playable file")
 
 // Probe checks that an MP4 plays, by reading its sample index (boxes, never the media):
-// H.264 video or AAC audio, every sample inside the file's size bytes, which a truncated
+// H.264, H.265 or AV1 video or AAC or Opus audio, every sample inside the file's size bytes, which a truncated
 // copy fails. What it plays is what every protocol then serves.
 func Probe(r io.ReadSeeker, size int64) (Info, error) {
 	ix, err := ReadIndex(r, size)
