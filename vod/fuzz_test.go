@@ -10,7 +10,8 @@ import (
 // hold: it must return, with a playable file or an error, and never panic; what it indexes
 // must read, and remux into an MP4 whose every byte reads. Seeds in testdata/fuzz/FuzzProbe:
 // a tiny H.264+AAC MP4, faststart and not, one whose stts claimed billions of samples (go-mp4
-// appended them all until the guard, checkTables), and a tiny FLV.
+// appended them all until the guard, checkTables), a tiny FLV, and tiny H.265+AAC and
+// AV1+Opus MP4s.
 func FuzzProbe(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x00\x00\x00\x08moov"))
