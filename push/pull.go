@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -30,17 +31,17 @@ var errSourceEnded = errors.New("the source's stream ended")
 
 // pull connects to u and writes what it sends to out until the connection ends; it returns
 // nil only when ctx ended.
-func pull(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+func pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
 	var err error
 	switch u.Scheme {
 	case "rtmp", "rtmps":
 		err = pullRTMP(ctx, u, out)
 	case "rtsp", "rtsps":
-		err = pullRTSP(ctx, u, out)
+		err = pullRTSP(ctx, u, out, log)
 	case "srt":
 		err = pullSRT(ctx, u, out)
 	case "http", "https":
-		err = pullHLS(ctx, u, out)
+		err = pullHLS(ctx, u, out, log)
 	default:
 		err = fmt.Errorf("%s: pulls are rtmp://, rtmps://, rtsp://, rtsps://, srt:// or http(s)://…/index.m3u8", u.Scheme)
 	}
@@ -92,13 +93,14 @@ func pullRTMP(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 	}
 }
 
-func pullRTSP(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+func pullRTSP(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
 	bu, err := base.ParseURL(u.String())
 	if err != nil {
 		return fmt.Errorf("rtsp pull: %w", err)
 	}
 	// No protocol set: gortsplib tries UDP and falls back to TCP when no packet comes.
 	c := &gortsplib.Client{Scheme: bu.Scheme, Host: bu.Host, ReadTimeout: readTimeout}
+	quietRTSP(c, log)
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("rtsp pull: %w", err)
 	}
@@ -187,9 +189,16 @@ func pullSRT(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 	}
 }
 
+// quietRTSP sends what gortsplib's client would print to the standard logger to log.
+func quietRTSP(c *gortsplib.Client, log *slog.Logger) {
+	c.OnTransportSwitch = func(err error) { log.Info("rtsp: transport switched", "why", err) }
+	c.OnPacketsLost = func(lost uint64) { log.Debug("rtsp: RTP packets lost", "lost", lost) }
+	c.OnDecodeError = func(err error) { log.Debug("rtsp: input skipped", "err", err) }
+}
+
 // pullHLS plays an HLS stream (MPEG-TS or fMP4 segments, LL-HLS parts) with gohlslib's
 // client, which paces it in real time from a few segments before the live edge.
-func pullHLS(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+func pullHLS(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
 	failed := make(chan error, 1)
 	fail := func(err error) {
 		select {
@@ -201,7 +210,7 @@ func pullHLS(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 	quiet := func(string) {} // gohlslib logs every download by default
 	c = &gohlslib.Client{URI: u.String(), HTTPClient: &http.Client{Timeout: readTimeout},
 		OnDownloadPrimaryPlaylist: quiet, OnDownloadStreamPlaylist: quiet, OnDownloadSegment: quiet, OnDownloadPart: quiet,
-		OnDecodeError: func(error) {},
+		OnDecodeError: func(err error) { log.Debug("hls source: input skipped", "err", err) },
 		OnTracks: func(tracks []*gohlslib.Track) error {
 			_, err := ingest.NewHLS(c, tracks, out, fail)
 			return err

@@ -127,3 +127,43 @@ func TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast(t *tes
 		t.Errorf("after the hang-up the source is %+v, want idle", linkState(t, edge, "source", "live/cam"))
 	}
 }
+
+// TestAlwaysOnRTSPSourceOverTCPAndAfterTheCameraRestarts pulls an always-on path from an
+// RTSP "camera" that takes no RTP over UDP (a relaycast with no RTP port): the pull falls
+// back to TCP and connects with no viewer there; the camera restarts, and the pull is back
+// by itself, its viewers decoding cleanly after.
+func TestAlwaysOnRTSPSourceOverTCPAndAfterTheCameraRestarts(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	camAddr := testenv.FreeTCPAddr(t)
+	startCam := func() *testenv.Server {
+		cam := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.RTSP, c.RTSPRTPPort = camAddr, 0 }})
+		testenv.PublishDemo(t, cam, "cam/1")
+		return cam
+	}
+	cam := startCam()
+	off := false
+	edge := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/cam": {Source: "rtsp://" + camAddr + "/cam/1", OnDemand: &off}}
+	}})
+	if _, ok := waitFor(15*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == push.StateLive }); !ok {
+		t.Fatalf("with no viewer, the always-on source is %+v, want live", linkState(t, edge, "source", "live/cam"))
+	}
+	if err := cam.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cam = startCam()
+	after, ok := waitFor(20*time.Second, func() bool {
+		st := linkState(t, edge, "source", "live/cam")
+		return st.State == push.StateLive && st.Connects >= 2
+	})
+	if !ok {
+		t.Fatalf("after the camera restarted the source is %+v, want live again", linkState(t, edge, "source", "live/cam"))
+	}
+	t.Logf("the source was back %v after the camera restarted", after)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := testenv.FFmpegDecode(ctx, t, edge.URL("live/cam"), 4*time.Second)
+	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(4*time.Second) {
+		t.Fatalf("decoded %d pictures of 4 s of the source, exit %v\n%s", d.Frames, d.Err, d.Stderr)
+	}
+}

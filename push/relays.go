@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"sync"
@@ -34,6 +35,7 @@ type pusher struct {
 	// that took the publish when the edge asked it (Forward), for the first.
 	origins  []*url.URL
 	reserved *rtmpclient.Publisher
+	log      *slog.Logger
 	st       status
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -120,6 +122,7 @@ func (m *Manager) prunePushes() {
 
 func (p *pusher) run(ctx context.Context, m *Manager) {
 	log := m.log.With("link", p.st.get().Kind, "path", p.stream.Path(), "url", redact(p.target))
+	p.log = log
 	bo := newBackoff()
 	for {
 		began := time.Now()
@@ -315,6 +318,7 @@ func (p *pusher) sendRTSP(ctx context.Context) error {
 	// A target that stops reading fills the write queue: gortsplib then drops packets
 	// rather than block, and the target's timeout ends the session.
 	c := &gortsplib.Client{Protocol: &tcp, ReadTimeout: readTimeout, WriteTimeout: readTimeout}
+	quietRTSP(c, p.log)
 	if err := c.StartRecording(p.target.String(), desc); err != nil {
 		return fmt.Errorf("rtsp push: %w", err)
 	}

@@ -197,7 +197,7 @@ func (s *source) serve(ctx context.Context, u *url.URL) (time.Duration, error) {
 		stop := s.watchIdle(cctx, cancel)
 		defer stop()
 	}
-	err := pull(cctx, u, out)
+	err := pull(cctx, u, out, s.log.With("path", s.path, "url", redact(u)))
 	if cause := context.Cause(cctx); errors.Is(cause, errIdle) {
 		err = errIdle
 	}

@@ -87,13 +87,15 @@ type Path struct {
 	// shows/ep1.mp4]), played one after the other; Loop false stops after the last.
 	Playlist []string `yaml:"playlist"`
 	Loop     *bool    `yaml:"loop"`
-	// Source pulls the path from another server or a camera (rtsp://, rtmp://, srt://…);
+	// Source pulls the path from another server or a camera (rtsp://, rtmp://, srt://,
+	// http(s)://…/index.m3u8);
 	// OnDemand (default true) connects at the first viewer and hangs up
 	// OnDemandCloseAfter (default 10s) after the last.
 	Source             string        `yaml:"source,omitempty"`
 	OnDemand           *bool         `yaml:"on_demand,omitempty"`
 	OnDemandCloseAfter time.Duration `yaml:"on_demand_close_after,omitempty"`
-	// Push restreams the path, whenever it is live, to each of these (rtmp://, rtmps://).
+	// Push restreams the path, whenever it is live, to each of these (rtmp://, rtmps://,
+	// srt://, rtsp://, rtsps://).
 	Push []string `yaml:"push,omitempty"`
 }
 
