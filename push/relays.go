@@ -36,9 +36,15 @@ type pusher struct {
 	origins  []*url.URL
 	reserved *rtmpclient.Publisher
 	log      *slog.Logger
+	liveAt   time.Time // when the current connection began to deliver; zero: it has not
 	st       status
 	cancel   context.CancelFunc
 	done     chan struct{}
+}
+
+func (p *pusher) setLive() {
+	p.liveAt = time.Now()
+	p.st.set(StateLive, nil)
 }
 
 func (p *pusher) wait() {
@@ -125,9 +131,12 @@ func (p *pusher) run(ctx context.Context, m *Manager) {
 	p.log = log
 	bo := newBackoff()
 	for {
-		began := time.Now()
+		p.liveAt = time.Time{}
 		err := p.send(ctx)
-		up := time.Since(began)
+		var up time.Duration // how long it delivered: a target that refuses backs off
+		if !p.liveAt.IsZero() {
+			up = time.Since(p.liveAt)
+		}
 		if ctx.Err() != nil || errors.Is(err, relay.ErrEnded) {
 			return
 		}
@@ -210,7 +219,7 @@ func (p *pusher) sendRTMP(ctx context.Context) error {
 		}
 		if !live {
 			live = true
-			p.st.set(StateLive, nil)
+			p.setLive()
 		}
 	}
 }
@@ -295,7 +304,7 @@ func (p *pusher) sendSRT(ctx context.Context) error {
 		}
 		if !live {
 			live = true
-			p.st.set(StateLive, nil)
+			p.setLive()
 		}
 	}
 }
@@ -353,7 +362,7 @@ func (p *pusher) sendRTSP(ctx context.Context) error {
 		}
 		if !live && len(pkts) > 0 {
 			live = true
-			p.st.set(StateLive, nil)
+			p.setLive()
 		}
 	}
 }

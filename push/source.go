@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,18 +246,16 @@ func (s *source) watchIdle(ctx context.Context, cancel context.CancelCauseFunc) 
 
 // redact returns u without its password, SRT passphrase or read key, for logs and the API.
 func redact(u *url.URL) string {
-	q := u.Query()
-	secret := false
-	for _, k := range []string{"passphrase", "key"} {
-		if q.Has(k) {
-			q.Set(k, "xxxxx")
-			secret = true
-		}
-	}
-	if !secret {
+	if u.RawQuery == "" {
 		return u.Redacted()
 	}
 	v := *u
-	v.RawQuery = q.Encode()
+	parts := strings.Split(v.RawQuery, "&")
+	for i, kv := range parts {
+		if k, _, ok := strings.Cut(kv, "="); ok && (k == "passphrase" || k == "key") {
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	v.RawQuery = strings.Join(parts, "&")
 	return v.Redacted()
 }

@@ -3,6 +3,7 @@ package push_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,46 @@ func TestRTSPPushToFFmpeg(t *testing.T) {
 		t.Fatalf("ffmpeg decoded %d frames of the RTSP push in 5 s, exit %v\n%s", d.Frames, d.Err, d.Stderr)
 	}
 	t.Logf("ffmpeg decoded %d frames of the RTSP push", d.Frames)
+}
+
+// TestSRTPushWithAPassphrase pushes to an SRT listener that wants encryption: with the
+// passphrase in the URL the target has the stream; with a wrong one the link says why it
+// cannot get through, and the API shows neither passphrase.
+func TestSRTPushWithAPassphrase(t *testing.T) {
+	target := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.SRTPassphrase = "right-secret-1" }})
+	good := target.SRTURL("publish:live/good") + "&passphrase=right-secret-1"
+	bad := target.SRTURL("publish:live/bad") + "&passphrase=wrong-secret-1"
+	src := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Paths = map[string]conf.Path{"live/show": {Push: []string{good, bad}}}
+	}})
+	testenv.PublishDemo(t, src, "live/show")
+	testenv.WaitLive(t, target, "live/good", 15*time.Second)
+	var failed push.Status
+	if _, ok := waitFor(15*time.Second, func() bool {
+		for _, l := range links(t, src) {
+			if strings.Contains(l.URL, "live/bad") && l.Failures > 0 {
+				failed = l
+				return true
+			}
+		}
+		return false
+	}); !ok {
+		t.Fatalf("the push with a wrong passphrase never failed: %+v", links(t, src))
+	}
+	t.Logf("with a wrong passphrase: %s", failed.Error)
+	// Backoff: attempts 0.25, 0.5, 1 and 2 s apart, not one every quarter second.
+	time.Sleep(4 * time.Second)
+	for _, l := range links(t, src) {
+		if strings.Contains(l.URL, "live/bad") && (l.Failures-failed.Failures > 5 || l.Failures-failed.Failures < 2) {
+			t.Errorf("the refused push tried %d more times in 4 s, want 2 to 5 (exponential backoff)", l.Failures-failed.Failures)
+		}
+	}
+	for _, l := range links(t, src) {
+		if strings.Contains(l.URL, "secret") || strings.Contains(l.Error, "secret") {
+			t.Errorf("the API shows a passphrase: %+v", l)
+		}
+	}
+	if _, err := target.Relays.Lookup("live/bad"); err == nil {
+		t.Error("the push with a wrong passphrase got its stream through")
+	}
 }
