@@ -208,21 +208,30 @@ func FuzzRTPPackets(f *testing.F) {
 		var out frames
 		vm, _ := ingest.NewRTPMedia(h, &out)
 		am, _ := ingest.NewRTPMedia(a, &out)
-		for len(data) >= 3 {
-			n := int(binary.BigEndian.Uint16(data))
-			data = data[2:]
-			if n == 0 || n > len(data) {
-				return
+		eachPacket(data, func(sel byte, pkt *rtp.Packet) {
+			m := am
+			if sel&1 == 1 {
+				m = vm
 			}
-			var pkt rtp.Packet
-			if pkt.Unmarshal(data[1:n]) == nil {
-				m := am
-				if data[0]&1 == 1 {
-					m = vm
-				}
-				_ = m.Packet(&pkt, int64(pkt.Timestamp))
-			}
-			data = data[n:]
-		}
+			_ = m.Packet(pkt, int64(pkt.Timestamp))
+		})
 	})
+}
+
+// eachPacket reads the fuzz targets' input: packets, each as a 16-bit length (of what
+// follows), a byte choosing the media, and the RTP packet; one that does not parse is
+// skipped, and a length past the end stops the reading.
+func eachPacket(data []byte, fn func(sel byte, pkt *rtp.Packet)) {
+	for len(data) >= 3 {
+		n := int(binary.BigEndian.Uint16(data))
+		data = data[2:]
+		if n == 0 || n > len(data) {
+			return
+		}
+		var pkt rtp.Packet
+		if pkt.Unmarshal(data[1:n]) == nil {
+			fn(data[0], &pkt)
+		}
+		data = data[n:]
+	}
 }

@@ -86,18 +86,9 @@ func FuzzRTPCodecs(f *testing.F) {
 				ms = append(ms, x)
 			}
 		}
-		for len(data) >= 3 {
-			n := int(binary.BigEndian.Uint16(data))
-			data = data[2:]
-			if n == 0 || n > len(data) {
-				return
-			}
-			var pkt rtp.Packet
-			if pkt.Unmarshal(data[1:n]) == nil {
-				_ = ms[int(data[0])%len(ms)].Packet(&pkt, int64(pkt.Timestamp))
-			}
-			data = data[n:]
-		}
+		eachPacket(data, func(sel byte, pkt *rtp.Packet) {
+			_ = ms[int(sel)%len(ms)].Packet(pkt, int64(pkt.Timestamp))
+		})
 	})
 }
 
@@ -114,17 +105,11 @@ func TestRTPCodecSeedsDepacketize(t *testing.T) {
 		ms[i] = x
 	}
 	for _, data := range seeds {
-		for len(data) >= 3 {
-			n := int(binary.BigEndian.Uint16(data))
-			var pkt rtp.Packet
-			if err := pkt.Unmarshal(data[3 : 2+n]); err != nil {
+		eachPacket(data, func(sel byte, pkt *rtp.Packet) {
+			if err := ms[sel].Packet(pkt, int64(pkt.Timestamp)); err != nil {
 				t.Fatal(err)
 			}
-			if err := ms[data[2]].Packet(&pkt, int64(pkt.Timestamp)); err != nil {
-				t.Fatal(err)
-			}
-			data = data[2+n:]
-		}
+		})
 	}
 	got := map[relay.Codec]int{}
 	for _, f := range out.got {
