@@ -12,9 +12,22 @@ import (
 // into LL-HLS parts and segments that every client then fetches. A client costs nothing per
 // frame, only per request.
 func BenchmarkMuxer(b *testing.B) {
+	m, loop := demoMuxer(b, slog.New(slog.DiscardHandler))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.write(loop.Next()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// demoMuxer is the muxer of the demo's tracks, closed when the test ends, and the demo's
+// frames looped.
+func demoMuxer(t testing.TB, log *slog.Logger) (*muxer, *mediatest.Looper) {
+	t.Helper()
 	frames, err := mediatest.DemoFrames()
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	var tracks []*relay.Track
 	for _, f := range frames {
@@ -22,16 +35,10 @@ func BenchmarkMuxer(b *testing.B) {
 			tracks = append(tracks, f.Track)
 		}
 	}
-	m, err := newMuxer(nil, tracks, slog.New(slog.DiscardHandler))
+	m, err := newMuxer(nil, tracks, log)
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	defer m.lib.Close()
-	loop := mediatest.NewLooper(frames)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := m.write(loop.Next()); err != nil {
-			b.Fatal(err)
-		}
-	}
+	t.Cleanup(m.lib.Close)
+	return m, mediatest.NewLooper(frames)
 }
