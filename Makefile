@@ -9,7 +9,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./vod:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
 
-.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls fuzz media clean
 
 all: build
 
@@ -60,6 +60,11 @@ bench-codecs:
 ## shared out between the edges (PLAYERS=N for another count; not part of `make test`)
 bench-edges:
 	./scripts/bench-edges.sh $(PLAYERS)
+
+## bench-hls: LL-HLS clients (300, or CLIENTS=N) straight on relaycast, then on MediaMTX:
+## CPU, memory, first part, lag in parts (not part of `make test`)
+bench-hls:
+	./scripts/bench-hls.sh $(CLIENTS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,36 +38,72 @@ func (g HLSGroup) String() string {
 		g.Clients, g.KeptUp, g.Failed, g.FirstPartP50, g.FirstPartP99, g.Playlists, g.LagP50, g.LagP99, g.LagMax, g.LivePart, g.FirstError)
 }
 
-// hlsClient plays a media playlist as an LL-HLS player does: it loads it once, fetches the
-// last three parts, then asks for each next part's version with a blocking request
-// (_HLS_msn, _HLS_part) and fetches the parts it has not had.
+// hlsClient plays a stream as an LL-HLS player does: each rendition (video, and the audio
+// one a player also loads) it loads once, fetches its last three parts, then asks for each
+// next part's version with a blocking request (_HLS_msn, _HLS_part) and fetches the parts
+// it has not had. The lag is the video's.
 type hlsClient struct {
 	firstPart time.Duration
 	playlists int
 	lags      []int
+	mu        sync.Mutex
 	err       error
 }
 
-func (c *hlsClient) play(ctx context.Context, hc *http.Client, base, media string, live *liveParts, measuring *atomic.Bool) {
+func (c *hlsClient) play(ctx context.Context, hc *http.Client, s hlsStream, live *liveParts, measuring *atomic.Bool) {
 	start := time.Now()
-	got := map[string]bool{}
-	uri := base + media
-	for ctx.Err() == nil {
-		pl, err := getMediaPlaylist(ctx, hc, uri)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			c.err = err
-			return
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, u := range s.others {
+		wg.Go(func() { c.fail(playRendition(ctx, hc, u, nil), cancel) })
+	}
+	c.fail(playRendition(ctx, hc, s.video, func(pl *playlist.Media, fetched bool) {
+		if fetched && c.firstPart == 0 {
+			c.firstPart = time.Since(start)
 		}
 		parts := allParts(pl)
-		if len(parts) > 0 && measuring.Load() {
-			c.playlists++
-			if lag, ok := live.behind(parts[len(parts)-1].URI, time.Now()); ok {
-				c.lags = append(c.lags, lag)
-			}
+		if fetched || len(parts) == 0 || !measuring.Load() {
+			return
 		}
+		c.playlists++
+		if lag, ok := live.behind(parts[len(parts)-1].URI, time.Now()); ok {
+			c.lags = append(c.lags, lag)
+		}
+	}), cancel)
+	wg.Wait()
+}
+
+// fail keeps a rendition's error, the first, and ends the others.
+func (c *hlsClient) fail(err error, cancel context.CancelFunc) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+	cancel()
+}
+
+// playRendition plays one media playlist until ctx ends (then it returns nil). seen, when
+// set, hears of each playlist, then (fetched true) of the parts of it fetched.
+func playRendition(ctx context.Context, hc *http.Client, media *url.URL, seen func(*playlist.Media, bool)) error {
+	got := map[string]bool{}
+	uri := media
+	for ctx.Err() == nil {
+		pl, err := getMediaPlaylist(ctx, hc, uri.String())
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if seen != nil {
+			seen(pl, false)
+		}
+		parts := allParts(pl)
 		if len(got) == 0 {
 			parts = parts[max(0, len(parts)-3):]
 		}
@@ -73,19 +111,34 @@ func (c *hlsClient) play(ctx context.Context, hc *http.Client, base, media strin
 			if got[p.URI] {
 				continue
 			}
-			if _, err := httpGet(ctx, hc, base+p.URI); err != nil {
-				if ctx.Err() == nil {
-					c.err = err
+			pu, err := media.Parse(p.URI)
+			if err != nil {
+				return err
+			}
+			if _, err := httpGet(ctx, hc, pu.String()); err != nil {
+				if ctx.Err() != nil {
+					return nil
 				}
-				return
+				return err
 			}
 			got[p.URI] = true
-			if c.firstPart == 0 {
-				c.firstPart = time.Since(start)
-			}
 		}
-		uri = fmt.Sprintf("%s%s?_HLS_msn=%d&_HLS_part=%d", base, media, pl.MediaSequence+len(pl.Segments), len(pl.Parts))
+		if seen != nil && len(parts) > 0 {
+			seen(pl, true)
+		}
+		uri = nextPart(media, pl)
 	}
+	return nil
+}
+
+// nextPart is the blocking request for the part after the newest of pl.
+func nextPart(media *url.URL, pl *playlist.Media) *url.URL {
+	u := *media
+	q := u.Query()
+	q.Set("_HLS_msn", strconv.Itoa(pl.MediaSequence+len(pl.Segments)))
+	q.Set("_HLS_part", strconv.Itoa(len(pl.Parts)))
+	u.RawQuery = q.Encode()
+	return &u
 }
 
 // liveParts is when each part first showed in a playlist fetched straight from the server.
@@ -95,10 +148,10 @@ type liveParts struct {
 	seen  []time.Time // in playlist order, so never decreasing
 }
 
-func (l *liveParts) watch(ctx context.Context, hc *http.Client, base, media string) {
-	uri := base + media
+func (l *liveParts) watch(ctx context.Context, hc *http.Client, media *url.URL) {
+	uri := media
 	for ctx.Err() == nil {
-		pl, err := getMediaPlaylist(ctx, hc, uri)
+		pl, err := getMediaPlaylist(ctx, hc, uri.String())
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -106,13 +159,13 @@ func (l *liveParts) watch(ctx context.Context, hc *http.Client, base, media stri
 		now := time.Now()
 		l.mu.Lock()
 		for _, p := range allParts(pl) {
-			if _, ok := l.index[p.URI]; !ok {
-				l.index[p.URI] = len(l.seen)
+			if _, ok := l.index[partName(p.URI)]; !ok {
+				l.index[partName(p.URI)] = len(l.seen)
 				l.seen = append(l.seen, now)
 			}
 		}
 		l.mu.Unlock()
-		uri = fmt.Sprintf("%s%s?_HLS_msn=%d&_HLS_part=%d", base, media, pl.MediaSequence+len(pl.Segments), len(pl.Parts))
+		uri = nextPart(media, pl)
 	}
 }
 
@@ -120,7 +173,7 @@ func (l *liveParts) watch(ctx context.Context, hc *http.Client, base, media stri
 func (l *liveParts) behind(part string, at time.Time) (int, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, ok := l.index[part]
+	i, ok := l.index[partName(part)]
 	if !ok {
 		return 0, false
 	}
@@ -132,6 +185,13 @@ func (l *liveParts) behind(part string, at time.Time) (int, bool) {
 		return -1
 	})
 	return n, true
+}
+
+// partName is a part's URI without its query, which may name the client's session
+// (MediaMTX's ?session=).
+func partName(uri string) string {
+	name, _, _ := strings.Cut(uri, "?")
+	return name
 }
 
 func (l *liveParts) count() int {
@@ -160,26 +220,53 @@ func getMediaPlaylist(ctx context.Context, hc *http.Client, uri string) (*playli
 	return &pl, nil
 }
 
-// hlsMedia finds the media playlist of a multivariant playlist URL, waiting for the stream
-// to have one: it returns the URL's directory and the media playlist's name.
-func hlsMedia(ctx context.Context, hc *http.Client, rawURL string) (string, string, error) {
-	base := rawURL[:strings.LastIndexByte(rawURL, '/')+1]
+// hlsStream is what a player loads of a stream: its video playlist and the others (audio)
+// the variant names.
+type hlsStream struct {
+	video  *url.URL
+	others []*url.URL
+}
+
+// hlsMedia reads a multivariant playlist, waiting for the stream to have one: the first
+// variant's playlist and its audio rendition's.
+func hlsMedia(ctx context.Context, hc *http.Client, rawURL string) (hlsStream, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	var err error
+	base, err := url.Parse(rawURL)
+	if err != nil {
+		return hlsStream{}, err
+	}
 	for ctx.Err() == nil {
 		var body []byte
 		if body, err = httpGet(ctx, hc, rawURL); err == nil {
-			for line := range strings.Lines(string(body)) {
-				if line = strings.TrimSpace(line); strings.HasSuffix(line, ".m3u8") {
-					return base, line, nil
-				}
+			var mv playlist.Multivariant
+			if err = mv.Unmarshal(body); err == nil && len(mv.Variants) > 0 {
+				return streamOf(base, &mv)
 			}
-			err = fmt.Errorf("%s: no media playlist in it", rawURL)
+			err = fmt.Errorf("%s: no variant in it (%v)", rawURL, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return "", "", fmt.Errorf("hls: %w", err)
+	return hlsStream{}, fmt.Errorf("hls: %w", err)
+}
+
+func streamOf(base *url.URL, mv *playlist.Multivariant) (hlsStream, error) {
+	v := mv.Variants[0]
+	video, err := base.Parse(v.URI)
+	if err != nil {
+		return hlsStream{}, err
+	}
+	s := hlsStream{video: video}
+	for _, r := range mv.Renditions {
+		if r.URI != nil && r.Type == playlist.MultivariantRenditionTypeAudio && r.GroupID == v.Audio {
+			u, err := base.Parse(*r.URI)
+			if err != nil {
+				return hlsStream{}, err
+			}
+			s.others = append(s.others, u)
+		}
+	}
+	return s, nil
 }
 
 func httpGet(ctx context.Context, hc *http.Client, url string) ([]byte, error) {

@@ -267,9 +267,9 @@ func run(o options) (Result, error) {
 			}
 		case 2:
 			c := &hlsClient{}
-			pl := hls.playlists[len(hlsClients)%len(hls.playlists)]
+			st := hls.streams[len(hlsClients)%len(hls.streams)]
 			hlsClients = append(hlsClients, c)
-			wg.Go(func() { c.play(playCtx, hls.client, pl[0], pl[1], hls.live, &measuring) })
+			wg.Go(func() { c.play(playCtx, hls.client, st, hls.live, &measuring) })
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pids), cpuSeconds([]int{os.Getpid()})
@@ -356,12 +356,12 @@ func schedule(counts ...int) []int {
 	return kinds
 }
 
-// hlsRun is what the LL-HLS clients share: an HTTP client, each -hls-url's directory and
-// media playlist, and the live edge watched straight on the server.
+// hlsRun is what the LL-HLS clients share: an HTTP client, each -hls-url's playlists, and
+// the live edge watched straight on the server.
 type hlsRun struct {
-	client    *http.Client
-	playlists [][2]string
-	live      *liveParts
+	client  *http.Client
+	streams []hlsStream
+	live    *liveParts
 }
 
 func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, error) {
@@ -373,21 +373,21 @@ func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, erro
 		Transport: &http.Transport{MaxIdleConns: 2 * o.hlsCount, MaxIdleConnsPerHost: 2 * o.hlsCount}}
 	context.AfterFunc(ctx, h.client.CloseIdleConnections)
 	for u := range strings.SplitSeq(o.hlsURL, ",") {
-		base, media, err := hlsMedia(ctx, h.client, u)
+		st, err := hlsMedia(ctx, h.client, u)
 		if err != nil {
 			return nil, err
 		}
-		h.playlists = append(h.playlists, [2]string{base, media})
+		h.streams = append(h.streams, st)
 	}
 	live := o.hlsLive
 	if live == "" {
 		live, _, _ = strings.Cut(o.hlsURL, ",")
 	}
-	base, media, err := hlsMedia(ctx, h.client, live)
+	st, err := hlsMedia(ctx, h.client, live)
 	if err != nil {
 		return nil, err
 	}
-	wg.Go(func() { h.live.watch(ctx, h.client, base, media) })
+	wg.Go(func() { h.live.watch(ctx, h.client, st.video) })
 	return h, nil
 }
 

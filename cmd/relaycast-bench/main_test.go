@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/mediatest"
@@ -106,5 +109,27 @@ func TestLoadRunThroughEdges(t *testing.T) {
 	t.Log(r)
 	if r.KeptUp != r.Players || r.Failed > 0 || len(r.FirstTTFF) != 2 || r.FirstTTFF[0] <= 0 || r.FirstTTFF[1] <= 0 {
 		t.Fatalf("result %+v: want every player kept up and a first frame from each edge", r)
+	}
+}
+
+// An LL-HLS client loads the variant's video and its audio rendition, and its blocking
+// requests keep the query a server put in the playlist's URI (MediaMTX's session).
+func TestHLSClientFindsEveryRenditionAndKeepsTheirQuery(t *testing.T) {
+	var mv playlist.Multivariant
+	err := mv.Unmarshal([]byte("#EXTM3U\n#EXT-X-VERSION:10\n#EXT-X-INDEPENDENT-SEGMENTS\n" +
+		`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio2",AUTOSELECT=YES,DEFAULT=YES,URI="audio2_stream.m3u8?session=s1"` + "\n" +
+		`#EXT-X-STREAM-INF:BANDWIDTH=1000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="audio"` + "\nvideo1_stream.m3u8?session=s1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := url.Parse("http://127.0.0.1:1/live/x/index.m3u8")
+	s, err := streamOf(base, &mv)
+	if err != nil || s.video.String() != "http://127.0.0.1:1/live/x/video1_stream.m3u8?session=s1" || len(s.others) != 1 ||
+		s.others[0].String() != "http://127.0.0.1:1/live/x/audio2_stream.m3u8?session=s1" {
+		t.Fatalf("stream %+v, %v", s, err)
+	}
+	next := nextPart(s.video, &playlist.Media{MediaSequence: 4, Segments: make([]*playlist.MediaSegment, 3), Parts: make([]*playlist.MediaPart, 2)})
+	if q := next.Query(); q.Get("session") != "s1" || q.Get("_HLS_msn") != "7" || q.Get("_HLS_part") != "2" {
+		t.Errorf("blocking request %s", next)
 	}
 }
