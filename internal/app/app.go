@@ -397,6 +397,10 @@ func listenAll(cfg conf.Config, tc *tls.Config) (listeners, error) {
 			return ls, fmt.Errorf("%s listen %s: %w", p.name, p.addr, err)
 		}
 	}
+	if err := probeUDP(cfg); err != nil {
+		ls.close()
+		return ls, err
+	}
 	return ls, nil
 }
 
