@@ -107,5 +107,5 @@ func (t *TSWriter) Write(c relay.Codec, dts, pts time.Duration, payload []byte) 
 }
 
 func (t *TSWriter) ticks(d time.Duration) int64 {
-	return int64(d+t.offset) * 90000 / int64(time.Second)
+	return Ticks(d+t.offset, 90000)
 }

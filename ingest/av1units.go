@@ -53,7 +53,7 @@ func (x *av1Units) write(tu [][]byte, pts int64) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", x.what, err)
 	}
-	t := clockTime(pts, 90000)
+	t := codec.Duration(pts, 90000)
 	if err := x.out.WriteFrame(&relay.Frame{Track: x.track, DTS: t, PTS: t, Key: key, Payload: payload}); err != nil {
 		return fmt.Errorf("%s: %w", x.what, err)
 	}

@@ -57,13 +57,31 @@ type FLV struct {
 	videoNAL     codec.NALConfig // of video, when H.264 or H.265
 	av1          av1Units        // when AV1
 	vp9          vp9Units        // when VP9
-	clock        tsExtender
+	clock        codec.Timeline
 	// Dropped counts media tags that came before their sequence header.
 	Dropped int
+	// OnClockJump, when set, hears of each discontinuity of the source's clock, which the
+	// frames' timestamps run on through.
+	OnClockJump func(step time.Duration)
 }
 
-// NewFLV returns an FLV ingest that writes frames to out.
-func NewFLV(out FrameWriter) *FLV { return &FLV{out: out} }
+// The FLV tracks on the source's timeline.
+const (
+	flvVideo = iota
+	flvAudio
+)
+
+// NewFLV returns an FLV ingest that writes frames to out. The timestamps are read modulo
+// 2^31 ms: ffmpeg's FLV muxer wraps there (after 24.8 days), RTMP's field at 2^32.
+func NewFLV(out FrameWriter) *FLV {
+	x := &FLV{out: out}
+	x.clock = codec.Timeline{Rate: 1000, Wrap: 1 << 31, OnJump: func(step time.Duration) {
+		if x.OnClockJump != nil {
+			x.OnClockJump(step)
+		}
+	}}
+	return x
+}
 
 // Video handles one video tag body with its 32-bit millisecond timestamp. body is only read
 // during the call.
@@ -167,8 +185,8 @@ func (x *FLV) exAV1(ts uint32, packetType byte, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	dts := x.clock.extend(ts)
-	return x.av1.write(tu, int64(dts)*90000/int64(time.Second))
+	dts := x.clock.At(flvVideo, int64(ts))
+	return x.av1.write(tu, codec.Ticks(dts, 90000))
 }
 
 // exVP9 handles a VP9 tag: the track is the keyframes' (a sequence start's vpcC has no
@@ -187,8 +205,8 @@ func (x *FLV) exVP9(ts uint32, packetType byte, data []byte) error {
 		x.Dropped++
 		return nil
 	}
-	dts := x.clock.extend(ts)
-	return x.vp9.write(data, int64(dts)*90000/int64(time.Second))
+	dts := x.clock.At(flvVideo, int64(ts))
+	return x.vp9.write(data, codec.Ticks(dts, 90000))
 }
 
 func (x *FLV) setVideoConfig(t *relay.Track, err error) error {
@@ -216,7 +234,7 @@ func (x *FLV) picture(c relay.Codec, ts uint32, cts int32, key bool, data []byte
 	if c == relay.CodecH265 {
 		key = x.videoNAL.RandomAccess(data)
 	}
-	dts := x.clock.extend(ts)
+	dts := x.clock.At(flvVideo, int64(ts))
 	return x.write(&relay.Frame{
 		Track: x.video, DTS: dts, PTS: dts + time.Duration(cts)*time.Millisecond,
 		Key: key, Payload: clone(data),
@@ -302,7 +320,7 @@ func (x *FLV) sound(ts uint32, data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	dts := x.clock.extend(ts)
+	dts := x.clock.At(flvAudio, int64(ts))
 	return x.write(&relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: clone(data)})
 }
 
@@ -321,22 +339,4 @@ func clone(b []byte) []byte {
 	c := make([]byte, len(b))
 	copy(c, b)
 	return c
-}
-
-// tsExtender turns 32-bit millisecond timestamps, which wrap after 49.7 days and may step
-// back a little between interleaved tracks, into a monotonic-enough 64-bit timeline.
-type tsExtender struct {
-	started bool
-	last    uint32
-	ms      int64
-}
-
-func (e *tsExtender) extend(ts uint32) time.Duration {
-	if !e.started {
-		e.started, e.last, e.ms = true, ts, int64(ts)
-	} else {
-		e.ms += int64(int32(ts - e.last))
-		e.last = ts
-	}
-	return time.Duration(e.ms) * time.Millisecond
 }

@@ -138,19 +138,54 @@ func TestMalformedTagsGiveErrors(t *testing.T) {
 	}
 }
 
-func TestTimestampExtenderWrapsAndStepsBack(t *testing.T) {
-	var e tsExtender
+// An FLV source crosses ffmpeg's 31-bit wrap (24.8 days), RTMP's 32-bit one (49.7 days) and
+// then restarts its clock at zero: the frames run on, each track forward only, with their
+// true spacing across the wraps and one frame's step at the restart, which is reported.
+func TestFLVTimestampsRunOnAcrossWrapsAndARestart(t *testing.T) {
+	tags := demoTags(t)
 	for _, tc := range []struct {
-		in   uint32
-		want time.Duration
+		name  string
+		start uint64 // ms of the first tag
+		field uint64 // the wire's counter modulo this
+		jumps int
 	}{
-		{0xffffff00, 0xffffff00 * time.Millisecond},
-		{0x00000010, (0xffffff00 + 0x110) * time.Millisecond}, // wrapped
-		{0x00000008, (0xffffff00 + 0x108) * time.Millisecond}, // a little back
+		{"ffmpeg's 31 bits", 1<<31 - 3000, 1 << 31, 0},
+		{"RTMP's 32 bits", 1<<32 - 3000, 1 << 32, 0},
+		{"a restart at zero", 3600_000, 1 << 32, 1},
 	} {
-		if got := e.extend(tc.in); got != tc.want {
-			t.Fatalf("extend(%#x) = %v, want %v", tc.in, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var out captured
+			x := NewFLV(&out)
+			jumps := 0
+			x.OnClockJump = func(time.Duration) { jumps++ }
+			for i, tag := range tags {
+				ms := tc.start + uint64(tag.Timestamp)
+				if tc.jumps > 0 && i >= len(tags)/2 {
+					ms = uint64(tag.Timestamp) - uint64(tags[len(tags)/2].Timestamp)
+				}
+				tag.Timestamp = uint32(ms % tc.field)
+				if err := x.Feed(tag, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			last := map[*relay.Track]*relay.Frame{}
+			for i, f := range out.frames {
+				if p := last[f.Track]; p != nil {
+					if step := f.DTS - p.DTS; step <= 0 || step > 100*time.Millisecond {
+						t.Fatalf("frame %d (%s): DTS %v after %v", i, f.Track.Codec, f.DTS, p.DTS)
+					}
+				}
+				last[f.Track] = f
+			}
+			if jumps != tc.jumps {
+				t.Errorf("%d jumps reported, want %d", jumps, tc.jumps)
+			}
+			if tc.jumps == 0 {
+				if got, want := out.frames[len(out.frames)-1].DTS-out.frames[0].DTS, time.Duration(tags[len(tags)-1].Timestamp-tags[0].Timestamp)*time.Millisecond; got != want {
+					t.Errorf("the frames span %v, the tags %v", got, want)
+				}
+			}
+		})
 	}
 }
 

@@ -27,7 +27,7 @@ type HLS struct {
 // NewHLS registers the data callbacks of the client's tracks (call it from OnTracks).
 // fail hears of the first frame that could not be written, after which nothing more is.
 func NewHLS(c *gohlslib.Client, tracks []*gohlslib.Track, out FrameWriter, fail func(error)) (*HLS, error) {
-	x := &HLS{il: &interleaver{out: out}, fail: fail}
+	x := &HLS{il: newJoiningInterleaver(out, nil), fail: fail}
 	for _, t := range tracks {
 		if err := x.track(c, t); err != nil {
 			x.skipped = append(x.skipped, fmt.Sprintf("%T: %v", t.Codec, err))
@@ -82,7 +82,7 @@ func (x *HLS) track(c *gohlslib.Client, t *gohlslib.Track) error {
 		c.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) {
 			x.do("aac", func() error {
 				for i, au := range aus {
-					at := clockTime(pts+int64(i)*1024, rate)
+					at := codec.Duration(pts+int64(i)*1024, rate)
 					if err := out.WriteFrame(&relay.Frame{Track: track, DTS: at, PTS: at, Key: true, Payload: bytes.Clone(au)}); err != nil {
 						return err
 					}
@@ -99,7 +99,7 @@ func (x *HLS) track(c *gohlslib.Client, t *gohlslib.Track) error {
 		c.OnDataOpus(t, func(pts int64, packets [][]byte) {
 			x.do("opus", func() error {
 				for _, p := range packets {
-					at := clockTime(pts, 48000)
+					at := codec.Duration(pts, 48000)
 					if err := out.WriteFrame(&relay.Frame{Track: track, DTS: at, PTS: at, Key: true, Payload: bytes.Clone(p)}); err != nil {
 						return err
 					}

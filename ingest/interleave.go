@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -19,14 +20,36 @@ type interleaver struct {
 	out    FrameWriter
 	mu     sync.Mutex       // for inputs whose tracks arrive on goroutines of their own
 	queues [][]*relay.Frame // one per track, in arrival (DTS) order
+	// clock, when set, joins the tracks' jumps as continuity (their own clocks' wraps are
+	// the caller's: gortsplib and gohlslib unwrap them)
+	clock *codec.Timeline
 }
 
 // Interleaver passes the frames of several tracks to one writer in DTS order; each track
-// writes through its own Track(). It is safe for concurrent use.
-type Interleaver struct{ x *interleaver }
+// writes through its own Track(). The timestamps run on through a jump of the source's
+// clock (codec.Timeline). It is safe for concurrent use.
+type Interleaver struct {
+	x *interleaver
+	// OnClockJump, when set before the first frame, hears of each discontinuity.
+	OnClockJump func(step time.Duration)
+}
 
 // NewInterleaver returns an interleaver into out.
-func NewInterleaver(out FrameWriter) *Interleaver { return &Interleaver{&interleaver{out: out}} }
+func NewInterleaver(out FrameWriter) *Interleaver {
+	il := &Interleaver{}
+	il.x = newJoiningInterleaver(out, func(step time.Duration) {
+		if il.OnClockJump != nil {
+			il.OnClockJump(step)
+		}
+	})
+	return il
+}
+
+// newJoiningInterleaver returns an interleaver whose tracks' timestamps run on through a jump
+// of the source's clock.
+func newJoiningInterleaver(out FrameWriter, onJump func(time.Duration)) *interleaver {
+	return &interleaver{out: out, clock: &codec.Timeline{Rate: int64(time.Second), OnJump: onJump}}
+}
 
 // Track adds a track and returns its writer. Add every track before the first frame.
 func (il *Interleaver) Track() FrameWriter { return il.x.add() }
@@ -72,6 +95,11 @@ func (x *interleaver) pop(i int) error {
 func (x *interleaver) write(i int, f *relay.Frame) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.clock != nil {
+		shift := x.clock.At(i, int64(f.DTS)) - f.DTS
+		f.DTS += shift
+		f.PTS += shift
+	}
 	x.queues[i] = append(x.queues[i], f)
 	for {
 		next, ready := -1, true
@@ -101,3 +129,10 @@ type trackWriter struct {
 
 func (w trackWriter) WriteFrame(f *relay.Frame) error { return w.x.write(w.i, f) }
 func (w trackWriter) SetMetadata([]byte)              {}
+
+// LogClockJump returns an OnClockJump that logs each discontinuity as a warning.
+func LogClockJump(log interface{ Warn(string, ...any) }) func(time.Duration) {
+	return func(step time.Duration) {
+		log.Warn("the source's clock jumped: its timestamps run on from where they were", "step", step)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
@@ -29,11 +30,14 @@ var ErrNoTracks = errors.New("no track the server carries (H.264, H.265, AAC, Op
 type MPEGTS struct {
 	r       *mpegts.Reader
 	il      *interleaver
-	time    mpegts.TimeDecoder // one for all tracks: they share the program clock
-	skipped []string           // tracks not carried, as "pid 257: mpeg1 audio"
+	clock   codec.Timeline // one for all tracks: they share the program clock
+	skipped []string       // tracks not carried, as "pid 257: mpeg1 audio"
 	src     *probeLimit
 	// OnDecodeError hears of input the reader skipped (a broken PES, a missing PTS).
 	OnDecodeError func(error)
+	// OnClockJump, when set, hears of each discontinuity of the program clock, which the
+	// frames' timestamps run on through.
+	OnClockJump func(step time.Duration)
 	// Live marks an input that can end in the middle of a frame (a connection): frames
 	// the reader gives out only because the input ended are dropped. A video PES has no
 	// length, so the last one, which the end completes, may be cut short.
@@ -44,6 +48,11 @@ type MPEGTS struct {
 func NewMPEGTS(r io.Reader, out FrameWriter) (*MPEGTS, error) {
 	probe := &probeLimit{r: r, left: MaxMPEGTSProbe}
 	x := &MPEGTS{r: &mpegts.Reader{R: probe}, src: probe}
+	x.clock = codec.Timeline{Rate: 90000, Wrap: 1 << 33, OnJump: func(step time.Duration) {
+		if x.OnClockJump != nil {
+			x.OnClockJump(step)
+		}
+	}}
 	if err := x.r.Initialize(); err != nil {
 		if probe.left <= 0 {
 			return nil, fmt.Errorf("mpegts: no program table or track configuration in the first %d bytes", MaxMPEGTSProbe)
@@ -75,9 +84,9 @@ func (x *MPEGTS) Skipped() []string { return x.skipped }
 func (x *MPEGTS) track(t *mpegts.Track) bool {
 	switch c := t.Codec.(type) {
 	case *codecs.H264:
-		x.r.OnDataH264(t, x.video(newNALUnits(h264NAL, x.il.add(), "mpegts h264")))
+		x.r.OnDataH264(t, x.video(len(x.il.queues), newNALUnits(h264NAL, x.il.add(), "mpegts h264")))
 	case *codecs.H265:
-		x.r.OnDataH265(t, x.video(newNALUnits(h265NAL, x.il.add(), "mpegts h265")))
+		x.r.OnDataH265(t, x.video(len(x.il.queues), newNALUnits(h265NAL, x.il.add(), "mpegts h265")))
 	case *codecs.MPEG4Audio:
 		asc, err := c.Config.Marshal()
 		if err != nil {
@@ -87,9 +96,9 @@ func (x *MPEGTS) track(t *mpegts.Track) bool {
 		if err != nil {
 			return false
 		}
-		out := x.il.add()
+		i, out := len(x.il.queues), x.il.add()
 		x.r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
-			return x.aac(out, track, x.time.Decode(pts), aus)
+			return x.aac(out, track, x.clock.Ticks(i, pts), aus)
 		})
 	case *codecs.Opus:
 		if c.Desc == nil {
@@ -99,9 +108,9 @@ func (x *MPEGTS) track(t *mpegts.Track) bool {
 		if err != nil {
 			return false
 		}
-		out := x.il.add()
+		i, out := len(x.il.queues), x.il.add()
 		x.r.OnDataOpus(t, func(pts int64, packets [][]byte) error {
-			return x.opus(out, track, x.time.Decode(pts), packets)
+			return x.opus(out, track, x.clock.Ticks(i, pts), packets)
 		})
 	default:
 		return false
@@ -111,7 +120,7 @@ func (x *MPEGTS) track(t *mpegts.Track) bool {
 
 // opus writes the packets of one PES, each as long as its own TOC says.
 func (x *MPEGTS) opus(out FrameWriter, t *relay.Track, pts int64, packets [][]byte) error {
-	at := clockTime(pts, 90000)
+	at := codec.Duration(pts, 90000)
 	for _, p := range packets {
 		if len(p) == 0 {
 			continue
@@ -119,13 +128,13 @@ func (x *MPEGTS) opus(out FrameWriter, t *relay.Track, pts int64, packets [][]by
 		if err := out.WriteFrame(&relay.Frame{Track: t, DTS: at, PTS: at, Key: true, Payload: bytes.Clone(p)}); err != nil {
 			return fmt.Errorf("mpegts opus: %w", err)
 		}
-		at += clockTime(opus.PacketDuration2(p), 48000)
+		at += codec.Duration(opus.PacketDuration2(p), 48000)
 	}
 	return nil
 }
 
-// video returns the reader's callback for a video track.
-func (x *MPEGTS) video(u *nalUnits) func(pts, dts int64, au [][]byte) error {
+// video returns the reader's callback for video track i.
+func (x *MPEGTS) video(i int, u *nalUnits) func(pts, dts int64, au [][]byte) error {
 	return func(pts, dts int64, au [][]byte) error {
 		if x.Live && x.src.ended {
 			return nil
@@ -138,7 +147,7 @@ func (x *MPEGTS) video(u *nalUnits) func(pts, dts int64, au [][]byte) error {
 		if off > maxReorder {
 			off = 0
 		}
-		dts = x.time.Decode(dts)
+		dts = x.clock.Ticks(i, dts)
 		return u.write(payload, key, dts, dts+off)
 	}
 }
@@ -149,7 +158,7 @@ func (x *MPEGTS) aac(out FrameWriter, t *relay.Track, pts int64, aus [][]byte) e
 		if len(au) == 0 {
 			continue
 		}
-		at := clockTime(pts, 90000) + clockTime(int64(i)*1024, int64(t.ClockRate))
+		at := codec.Duration(pts, 90000) + codec.Duration(int64(i)*1024, int64(t.ClockRate))
 		if err := out.WriteFrame(&relay.Frame{Track: t, DTS: at, PTS: at, Key: true, Payload: bytes.Clone(au)}); err != nil {
 			return fmt.Errorf("mpegts aac: %w", err)
 		}

@@ -130,7 +130,7 @@ func (x *nalUnits) prepare(au [][]byte) (payload []byte, key, newParams bool, er
 
 // write hands out one frame; dts and pts are in the 90 kHz clock.
 func (x *nalUnits) write(payload []byte, key bool, dts, pts int64) error {
-	f := &relay.Frame{Track: x.track, DTS: clockTime(dts, 90000), PTS: clockTime(pts, 90000), Key: key, Payload: payload}
+	f := &relay.Frame{Track: x.track, DTS: codec.Duration(dts, 90000), PTS: codec.Duration(pts, 90000), Key: key, Payload: payload}
 	if err := x.out.WriteFrame(f); err != nil {
 		return fmt.Errorf("%s: %w", x.what, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpav1"
@@ -177,7 +176,7 @@ func (x *rtpAAC) Packet(pkt *rtp.Packet, pts int64) error {
 		if len(au) == 0 {
 			continue
 		}
-		t := clockTime(pts+int64(i)*1024, rate)
+		t := codec.Duration(pts+int64(i)*1024, rate)
 		f := &relay.Frame{Track: x.track, DTS: t, PTS: t, Key: true, Payload: bytes.Clone(au)}
 		if err := x.out.WriteFrame(f); err != nil {
 			return fmt.Errorf("rtp aac: %w", err)
@@ -234,7 +233,7 @@ func (x *rtpOpus) Packet(pkt *rtp.Packet, pts int64) error {
 	if err != nil || len(p) == 0 {
 		return nil
 	}
-	t := clockTime(pts, 48000)
+	t := codec.Duration(pts, 48000)
 	if err := x.out.WriteFrame(&relay.Frame{Track: x.track, DTS: t, PTS: t, Key: true, Payload: bytes.Clone(p)}); err != nil {
 		return fmt.Errorf("rtp opus: %w", err)
 	}
@@ -242,6 +241,3 @@ func (x *rtpOpus) Packet(pkt *rtp.Packet, pts int64) error {
 }
 
 // clockTime converts a time in units of 1/rate s.
-func clockTime(v, rate int64) time.Duration {
-	return time.Duration(v/rate)*time.Second + time.Duration(v%rate)*time.Second/time.Duration(rate)
-}

@@ -40,7 +40,7 @@ func (x *vp9Units) write(frame []byte, pts int64) error {
 		return nil
 	}
 	x.needKey = false
-	at := clockTime(pts, 90000)
+	at := codec.Duration(pts, 90000)
 	if err := x.out.WriteFrame(&relay.Frame{Track: x.track, DTS: at, PTS: at, Key: key, Payload: bytes.Clone(frame)}); err != nil {
 		return fmt.Errorf("%s: %w", x.what, err)
 	}

@@ -35,11 +35,11 @@ func pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Log
 	var err error
 	switch u.Scheme {
 	case "rtmp", "rtmps":
-		err = pullRTMP(ctx, u, out)
+		err = pullRTMP(ctx, u, out, log)
 	case "rtsp", "rtsps":
 		err = pullRTSP(ctx, u, out, log)
 	case "srt":
-		err = pullSRT(ctx, u, out)
+		err = pullSRT(ctx, u, out, log)
 	case "http", "https":
 		err = pullHLS(ctx, u, out, log)
 	default:
@@ -54,7 +54,7 @@ func pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Log
 // enhancedFourCCs are the codecs a pull asks an RTMP server for besides H.264 and AAC.
 var enhancedFourCCs = []string{"hvc1", "av01", "vp09", "Opus"}
 
-func pullRTMP(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+func pullRTMP(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
 	p, err := rtmpclient.Play(ctx, u.String(), rtmpclient.Options{FourCCs: enhancedFourCCs})
 	if err != nil {
 		return err
@@ -62,6 +62,7 @@ func pullRTMP(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 	defer p.Close()
 	defer context.AfterFunc(ctx, p.Close)()
 	x := ingest.NewFLV(out)
+	x.OnClockJump = ingest.LogClockJump(log)
 	for {
 		_ = p.Conn().SetReadDeadline(time.Now().Add(readTimeout))
 		m, err := p.Next()
@@ -111,6 +112,7 @@ func pullRTSP(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog
 		return fmt.Errorf("rtsp pull: %w", err)
 	}
 	il := ingest.NewInterleaver(out)
+	il.OnClockJump = ingest.LogClockJump(log)
 	var (
 		mu      sync.Mutex
 		failure error
@@ -164,7 +166,7 @@ func pullRTSP(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog
 	return fmt.Errorf("rtsp pull: %w", err)
 }
 
-func pullSRT(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
+func pullSRT(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
 	cfg := gosrt.DefaultConfig()
 	addr, err := cfg.UnmarshalURL(u.String())
 	if err != nil {
@@ -182,6 +184,7 @@ func pullSRT(ctx context.Context, u *url.URL, out ingest.FrameWriter) error {
 		return fmt.Errorf("srt pull: %w", err)
 	}
 	x.Live = true
+	x.OnClockJump = ingest.LogClockJump(log)
 	for {
 		if err := x.Read(); err != nil {
 			return fmt.Errorf("srt pull: %w", err)

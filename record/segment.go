@@ -100,7 +100,7 @@ func (s *segment) carries(tracks []*relay.Track) bool {
 }
 
 func (sl *slot) ticks(d time.Duration) int64 {
-	return int64(d/time.Second)*sl.scale + int64(d%time.Second)*sl.scale/int64(time.Second)
+	return codec.Ticks(d, sl.scale)
 }
 
 // add appends a frame; the one before it on its track now has a duration and joins the

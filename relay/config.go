@@ -26,6 +26,9 @@ type Config struct {
 	// before the first frame (a stored file's playback to one viewer), which then hold only
 	// what their readers have not read yet.
 	ReleaseRead bool
+	// TimelineStart is where a new stream's timeline starts: zero, or days in, so that a
+	// test reaches the wraps and overflows of a stream published for weeks in seconds.
+	TimelineStart time.Duration
 }
 
 // DefaultConfig returns the settings a media server wants without tuning.
@@ -44,6 +47,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("relay: MaxSkips %d: want >= 1", c.MaxSkips)
 	case c.Grace < 0:
 		return fmt.Errorf("relay: Grace %v: want >= 0", c.Grace)
+	case c.TimelineStart < 0:
+		return fmt.Errorf("relay: TimelineStart %v: want >= 0", c.TimelineStart)
 	case c.MaxStreams < 0:
 		return fmt.Errorf("relay: MaxStreams %d: want >= 0", c.MaxStreams)
 	}

@@ -101,12 +101,12 @@ func (p *Publisher) Close() {
 	p.g.unpublish(p)
 }
 
-// firstDTS is where a new publisher's first frame lands on the stream's timeline: zero for a
-// new stream, otherwise after the last frame by the time the stream was without a publisher,
+// firstDTS is where a new publisher's first frame lands on the stream's timeline: the
+// configured start for a new stream, otherwise after the last frame by the time the stream was without a publisher,
 // so timestamps keep pace with the wall clock. The caller holds mu.
 func (s *Stream) firstDTS() time.Duration {
 	if s.framesIn.Load() == 0 {
-		return 0
+		return s.cfg.TimelineStart
 	}
 	gap := time.Since(s.since)
 	gap = max(gap, minHandoverGap)

@@ -25,7 +25,9 @@ type publishSession struct {
 }
 
 func newPublishSession(pub *relay.Publisher, log *slog.Logger) *publishSession {
-	return &publishSession{pub: pub, ingest: ingest.NewFLV(pub), log: log}
+	x := ingest.NewFLV(pub)
+	x.OnClockJump = ingest.LogClockJump(log)
+	return &publishSession{pub: pub, ingest: x, log: log}
 }
 
 func (p *publishSession) video(ts uint32, body io.Reader) error {

@@ -82,8 +82,7 @@ type track struct {
 
 // timestamp converts a presentation time to the track's RTP clock, exactly for any duration.
 func (t *track) timestamp(pts time.Duration) uint32 {
-	sec, rest := int64(pts/time.Second), int64(pts%time.Second)
-	return t.base + uint32(sec*t.clockRate+rest*t.clockRate/int64(time.Second))
+	return t.base + uint32(codec.Ticks(pts, t.clockRate))
 }
 
 // rtpStart is the first packet a joining session gets on a media, for its RTP-Info.

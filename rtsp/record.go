@@ -93,6 +93,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 	// Each media comes on RTP of its own, audio often well ahead of video: frames go out in
 	// DTS order.
 	il := ingest.NewInterleaver(pub)
+	il.OnClockJump = ingest.LogClockJump(log)
 	for _, m := range ss.AnnouncedDescription().Medias {
 		for _, f := range m.Formats {
 			if _, err := ingest.NewRTPMedia(f, nil); err != nil {

@@ -62,6 +62,7 @@ func (s *Server) demux(conn gosrt.Conn, pub *relay.Publisher, sess *session.Sess
 		return err
 	}
 	x.Live = true
+	x.OnClockJump = ingest.LogClockJump(log)
 	if skipped := x.Skipped(); len(skipped) > 0 {
 		log.Info("publisher tracks not carried", "tracks", skipped)
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	mp4 "github.com/abema/go-mp4"
+
+	"github.com/relaycast/relaycast/codec"
 )
 
 // A fragmented MP4 (recordings; also what many encoders write) keeps its samples in
@@ -148,7 +150,7 @@ func (ix *Index) addTrun(t *fragTrack, tfhd *mp4.Tfhd, trun *mp4.Trun, base, dts
 	if tfhd.CheckFlag(mp4.TfhdDefaultSampleFlagsPresent) {
 		defFlags = tfhd.DefaultSampleFlags
 	}
-	at := func(ticks int64) time.Duration { return ticksToDuration(ticks, t.timescale) }
+	at := func(ticks int64) time.Duration { return codec.Duration(ticks, int64(t.timescale)) }
 	off := base + int64(trun.DataOffset)
 	for i, e := range trun.Entries {
 		dur, sz, flags := defDur, defSize, defFlags
@@ -181,9 +183,4 @@ func (ix *Index) addTrun(t *fragTrack, tfhd *mp4.Tfhd, trun *mp4.Trun, base, dts
 	}
 	ix.Duration = max(ix.Duration, at(dts))
 	return dts, nil
-}
-
-func ticksToDuration(ticks int64, scale uint32) time.Duration {
-	s := int64(scale)
-	return time.Duration(ticks/s)*time.Second + time.Duration(ticks%s)*time.Second/time.Duration(s)
 }

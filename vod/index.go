@@ -221,7 +221,7 @@ func (ix *Index) addSamples(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track, tr
 	n := uint8(len(ix.Tracks))
 	ix.Tracks = append(ix.Tracks, track)
 	at := func(ticks int64) time.Duration {
-		return time.Duration(ticks/int64(t.Timescale))*time.Second + time.Duration(ticks%int64(t.Timescale))*time.Second/time.Duration(t.Timescale)
+		return codec.Duration(ticks, int64(t.Timescale))
 	}
 	var dts int64
 	i := 0

@@ -46,7 +46,7 @@ func newRemux(ix *Index) (*remux, error) {
 		scales[i] = int64(pt.TimeScale)
 		p.Tracks = append(p.Tracks, pt)
 	}
-	ticks := func(tr uint8, d time.Duration) int64 { return int64(d) * scales[tr] / int64(time.Second) }
+	ticks := func(tr uint8, d time.Duration) int64 { return codec.Ticks(d, scales[tr]) }
 	r := &remux{}
 	var data int64
 	byTrack := make([][]int, len(ix.Tracks))

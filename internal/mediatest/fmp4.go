@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/vp9"
@@ -68,8 +67,8 @@ func FMP4Frames(file string) ([]*relay.Frame, error) {
 			t, scale := tracks[pt.ID], scales[pt.ID]
 			at := int64(pt.BaseTime)
 			for _, s := range pt.Samples {
-				dts := time.Duration(at) * time.Second / time.Duration(scale)
-				pts := time.Duration(at+int64(s.PTSOffset)) * time.Second / time.Duration(scale)
+				dts := codec.Duration(at, int64(scale))
+				pts := codec.Duration(at+int64(s.PTSOffset), int64(scale))
 				frames = append(frames, &relay.Frame{Track: t, DTS: dts, PTS: pts,
 					Key: keyframe(t, s.Payload), Payload: s.Payload})
 				at += int64(s.Duration)

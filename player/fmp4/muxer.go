@@ -147,7 +147,7 @@ func (m *muxer) retrack(video, audio *relay.Track) error {
 // samples of AAC, an Opus packet's own duration).
 func (m *muxer) queueAudio(f *relay.Frame) {
 	samples := codec.AudioFrameSamples(f.Track, f.Payload)
-	dts := int64(f.DTS) * m.rate / int64(time.Second)
+	dts := codec.Ticks(f.DTS, m.rate)
 	if m.audioNext >= 0 && abs(dts-m.audioNext) < samples/2 {
 		dts = m.audioNext
 	}
@@ -176,12 +176,13 @@ func (m *muxer) emit(d time.Duration) error {
 	if v := m.pending; v != nil {
 		m.pending = nil
 		out.DTS, out.PTS, out.Key = v.DTS, v.PTS, v.Key
+		base := codec.Ticks(v.DTS, videoTimeScale)
 		part.Tracks = append(part.Tracks, &mfmp4.PartTrack{
 			ID:       videoTrackID,
-			BaseTime: uint64(max(0, toScale(v.DTS, videoTimeScale))),
+			BaseTime: uint64(max(0, base)),
 			Samples: []*mfmp4.Sample{{
-				Duration:        uint32(max(1, toScale(d, videoTimeScale))),
-				PTSOffset:       int32(toScale(v.PTS-v.DTS, videoTimeScale)),
+				Duration:        uint32(max(1, codec.Ticks(v.DTS+d, videoTimeScale)-base)),
+				PTSOffset:       int32(codec.Ticks(v.PTS, videoTimeScale) - base),
 				IsNonSyncSample: !v.Key,
 				Payload:         v.Payload,
 			}},
@@ -189,7 +190,7 @@ func (m *muxer) emit(d time.Duration) error {
 	}
 	if len(m.audioQ) > 0 {
 		if m.video == nil {
-			out.DTS = time.Duration(m.audioBase) * time.Second / time.Duration(m.rate)
+			out.DTS = codec.Duration(m.audioBase, m.rate)
 			out.PTS = out.DTS
 		}
 		part.Tracks = append(part.Tracks, &mfmp4.PartTrack{
@@ -206,8 +207,4 @@ func (m *muxer) emit(d time.Duration) error {
 	m.audioQ = make([]*mfmp4.Sample, 0, 4)
 	out.Payload = buf.Bytes()
 	return m.out.WriteFrame(out)
-}
-
-func toScale(d time.Duration, scale int64) int64 {
-	return int64(d) * scale / int64(time.Second)
 }

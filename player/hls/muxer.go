@@ -136,9 +136,9 @@ func (h *muxer) write(f *relay.Frame) error {
 		if err != nil {
 			return fmt.Errorf("hls: %w", err)
 		}
-		return h.lib.WriteAV1(h.video, ntp, toScale(f.PTS, videoTimeScale), tu)
+		return h.lib.WriteAV1(h.video, ntp, codec.Ticks(f.PTS, videoTimeScale), tu)
 	case h.video != nil && f.Track.Codec == relay.CodecVP9 && h.srcVideo.Codec == relay.CodecVP9:
-		return h.lib.WriteVP9(h.video, ntp, toScale(f.PTS, videoTimeScale), f.Payload)
+		return h.lib.WriteVP9(h.video, ntp, codec.Ticks(f.PTS, videoTimeScale), f.Payload)
 	case h.video != nil && f.Track.Codec == h.srcVideo.Codec:
 		// gohlslib finds DTS from the SPS, so every keyframe must carry it in-band; a
 		// publisher that took over with other settings brings its own.
@@ -158,13 +158,13 @@ func (h *muxer) write(f *relay.Frame) error {
 		h.nalus = au
 		defer clear(h.nalus)
 		if f.Track.Codec == relay.CodecH265 {
-			return h.lib.WriteH265(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
+			return h.lib.WriteH265(h.video, ntp, codec.Ticks(f.PTS, videoTimeScale), au)
 		}
-		return h.lib.WriteH264(h.video, ntp, toScale(f.PTS, videoTimeScale), au)
+		return h.lib.WriteH264(h.video, ntp, codec.Ticks(f.PTS, videoTimeScale), au)
 	case h.audio != nil && f.Track.Codec == h.srcAudio.Codec && f.Track.Codec == relay.CodecOpus:
-		return h.lib.WriteOpus(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
+		return h.lib.WriteOpus(h.audio, ntp, codec.Ticks(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
 	case h.audio != nil && f.Track.Codec == h.srcAudio.Codec:
-		return h.lib.WriteMPEG4Audio(h.audio, ntp, toScale(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
+		return h.lib.WriteMPEG4Audio(h.audio, ntp, codec.Ticks(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
 	}
 	return nil
 }
@@ -209,7 +209,3 @@ const gapSegment = "gap.mp4"
 
 // videoTimeScale is the clock of H.264 in HLS: 90 kHz, as in MPEG-TS.
 const videoTimeScale = 90000
-
-func toScale(d time.Duration, scale int64) int64 {
-	return int64(d) * scale / int64(time.Second)
-}
