@@ -89,6 +89,11 @@ func (t *track) timestamp(pts time.Duration) uint32 {
 type rtpStart struct {
 	seq uint16
 	ts  uint32
+	// noSeq: the media's first packet is not sent yet (a session that joins at a keyframe
+	// before the audio after it came). RTP-Info then gives its RTP time alone, which players
+	// still need: ffmpeg takes the first packet's time as the media's start otherwise, and
+	// moves the media by the difference at the first sender report.
+	noSeq bool
 }
 
 type replayPacket struct {
@@ -469,11 +474,18 @@ func (f *feed) join(ss *gortsplib.ServerSession) *ticket {
 				from = p.pts
 			}
 			if _, ok := starts[m]; !ok {
-				starts[m] = rtpStart{p.pkt.SequenceNumber, p.track.timestamp(from)}
+				starts[m] = rtpStart{seq: p.pkt.SequenceNumber, ts: p.track.timestamp(from)}
 			}
 			// With the packet's own NTP time: the session's RTCP sender reports map RTP to
 			// NTP from what it sent last, and players line audio up with video by them.
 			_ = ss.WritePacketRTPWithNTP(m, p.pkt, f.epoch.Add(p.pts))
+		}
+		if len(starts) > 0 {
+			for _, t := range f.tracks {
+				if _, ok := starts[t.media]; !ok && setup[t.media] {
+					starts[t.media] = rtpStart{ts: t.timestamp(from), noSeq: true}
+				}
+			}
 		}
 	}
 	f.hold()
@@ -554,29 +566,47 @@ func (f *feed) replayFits(tr *gortsplib.SessionTransport) bool {
 
 // rewriteRTPInfo makes a PLAY response's RTP-Info name the first packet the session gets on
 // each media, with the RTP times of one instant, the start of the replay. gortsplib fills it
-// with the live edge, but a joining session gets the GOP before it first, and a player that
-// trusts RTP-Info (ffmpeg) would place those packets in the past, or, with per-media
-// instants, shift audio against video when the first RTCP sender report arrives.
+// with the live edge (and leaves out a media it has sent nothing of yet), but a joining
+// session gets the GOP before it first, and a player that trusts RTP-Info (ffmpeg) would
+// place those packets in the past, or, with per-media instants, shift audio against video
+// when the first RTCP sender report arrives.
 func (f *feed) rewriteRTPInfo(res *base.Response, starts map[*description.Media]rtpStart) {
 	v, ok := res.Header["RTP-Info"]
 	if !ok || len(starts) == 0 {
 		return
 	}
 	var info headers.RTPInfo
-	if err := info.Unmarshal(v); err != nil {
+	if err := info.Unmarshal(v); err != nil || len(info) == 0 {
 		return
 	}
+	prefix := info[0].URL // up to the media's number: gortsplib's control URLs end in trackID=N
+	if i := strings.LastIndex(prefix, "trackID="); i >= 0 {
+		prefix = prefix[:i+len("trackID=")]
+	} else {
+		prefix = ""
+	}
+	named := map[int]*headers.RTPInfoEntry{}
 	for _, e := range info {
-		i := strings.LastIndex(e.URL, "trackID=")
-		if i < 0 {
+		if n, err := strconv.Atoi(strings.TrimPrefix(e.URL, prefix)); prefix != "" && err == nil {
+			named[n] = e
+		}
+	}
+	for n, m := range f.stream.Desc.Medias {
+		st, ok := starts[m]
+		if !ok {
 			continue
 		}
-		n, err := strconv.Atoi(e.URL[i+len("trackID="):])
-		if err != nil || n < 0 || n >= len(f.stream.Desc.Medias) {
-			continue
+		e := named[n]
+		if e == nil {
+			if prefix == "" {
+				continue
+			}
+			e = &headers.RTPInfoEntry{URL: prefix + strconv.Itoa(n)}
+			info = append(info, e)
 		}
-		if st, ok := starts[f.stream.Desc.Medias[n]]; ok {
-			e.SequenceNumber, e.Timestamp = &st.seq, &st.ts
+		e.SequenceNumber, e.Timestamp = &st.seq, &st.ts
+		if st.noSeq {
+			e.SequenceNumber = nil
 		}
 	}
 	res.Header["RTP-Info"] = info.Marshal()

@@ -123,6 +123,14 @@ func (v *tcpViewer) play() {
 			v.starts[m] = rtpStart{seq: binary.BigEndian.Uint16(pkt[2:]), ts: v.tracks[m].timestamp(at)}
 		}
 	}
+	if len(v.pending) == 0 {
+		return
+	}
+	for m, ch := range v.channels { // a media whose first packet is not in the stream yet
+		if _, ok := v.starts[m]; !ok && ch >= 0 {
+			v.starts[m] = rtpStart{ts: v.tracks[m].timestamp(at), noSeq: true}
+		}
+	}
 }
 
 func (v *tcpViewer) setUp() int {
