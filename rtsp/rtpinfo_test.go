@@ -26,7 +26,7 @@ import (
 // flake of TestHEVCPublishedOverRTSPAndSRTPlaysEverywhere under load.
 func TestSessionJoiningBeforeTheAudioGetsRTPInfoForEveryMedia(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
-	frames := testenv.HEVCFrames(t)
+	clip := testenv.HEVCFrames(t)
 	for _, transport := range []gortsplib.Protocol{gortsplib.ProtocolTCP, gortsplib.ProtocolUDP} {
 		t.Run(transport.String(), func(t *testing.T) {
 			path := "live/info" + transport.String()
@@ -35,6 +35,11 @@ func TestSessionJoiningBeforeTheAudioGetsRTPInfoForEveryMedia(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pub.Close()
+			frames := make([]*relay.Frame, len(clip)) // WriteFrame rebases them: a copy per stream
+			for i, f := range clip {
+				c := *f
+				frames[i] = &c
+			}
 			k := secondKeyframe(t, frames)
 			for _, f := range frames[:k+1] { // the keyframe is the last frame in the stream
 				if err := pub.WriteFrame(f); err != nil {
