@@ -20,7 +20,7 @@ build:
 run: build
 	./$(BIN)
 
-## test: install the test peers if missing (ffmpeg, gstreamer, VLC, Chromium, curl, promtool, nginx-rtmp), then every
+## test: install the test peers if missing (ffmpeg, gstreamer, VLC, Chromium, curl, promtool, nginx-rtmp, srt-tools), then every
 ## check and test; screenshots the browser tests take land in artifacts/
 test: test-deps check
 	mkdir -p artifacts

@@ -15,6 +15,8 @@ gst_has avdec_h264 || need+=(gstreamer1.0-libav)
 have cvlc || need+=(vlc-bin vlc-plugin-base)
 have curl || need+=(curl ca-certificates)
 have promtool || need+=(prometheus)
+# libsrt's own listener: the bar for SRT over a lossy link.
+have srt-live-transmit || need+=(srt-tools)
 have chromium || need+=(chromium fonts-dejavu-core)
 # nginx-rtmp is a push relay's target in the tests; nginx's proxy_cache fronts LL-HLS.
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx libnginx-mod-rtmp)

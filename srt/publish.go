@@ -44,7 +44,7 @@ func (s *Server) publish(req gosrt.ConnRequest, id StreamID) {
 	log.Info("publish start")
 	err = s.demux(conn, pub, sess, log)
 	sess.Close(err)
-	log.Info("publish end", "reason", err)
+	log.Info("publish end", "reason", err, "link", linkStats(conn))
 }
 
 // demux reads the caller's MPEG-TS into pub; it returns why it stopped.

@@ -139,15 +139,20 @@ func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
 	}
 	conn.Close() // ends the goroutine above
 	sess.Close(err)
-	log.Info("viewer leave", "reason", err)
+	log.Info("viewer leave", "reason", err, "link", linkStats(conn))
 }
 
-// send writes each MPEG-TS frame in packets of payloadSize bytes. gosrt queues them without
+// send writes each MPEG-TS frame in packets of payloadSize bytes, the GOP the reader starts
+// with paced (relay.CatchUp: gosrt sends what it is given at once). gosrt queues them without
 // blocking and fails when its queue is full: a reader that far behind is dropped.
 func send(ctx context.Context, conn gosrt.Conn, reader *relay.Reader, sess *session.Session) error {
+	pace := relay.CatchUp{Speed: 2}
 	for {
 		f, err := reader.Next(ctx)
 		if err != nil {
+			return err
+		}
+		if err := pace.Wait(ctx, f.DTS); err != nil {
 			return err
 		}
 		for b := f.Payload; len(b) > 0; {
@@ -159,4 +164,16 @@ func send(ctx context.Context, conn gosrt.Conn, reader *relay.Reader, sess *sess
 			b = b[n:]
 		}
 	}
+}
+
+// linkStats sums up how the network treated a connection, for its leave line: what an
+// operator reads first when a viewer or publisher on a lossy uplink complains.
+func linkStats(conn gosrt.Conn) slog.Value {
+	var st gosrt.Statistics
+	conn.Stats(&st)
+	a := st.Accumulated
+	return slog.GroupValue(
+		slog.Uint64("sent", a.PktSent), slog.Uint64("retransmitted", a.PktRetrans), slog.Uint64("naks_in", a.PktRecvNAK),
+		slog.Uint64("send_dropped", a.PktSendDrop), slog.Uint64("received", a.PktRecv), slog.Uint64("lost", a.PktRecvLoss),
+		slog.Uint64("recv_dropped", a.PktRecvDrop), slog.Float64("rtt_ms", st.Instantaneous.MsRTT))
 }

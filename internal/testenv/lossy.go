@@ -1,0 +1,158 @@
+package testenv
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Link is how one direction of a lossy link treats each datagram. These machines have no
+// netem: a test puts a LossyUDP between a UDP peer and the server instead.
+type Link struct {
+	Loss   float64       // the fraction of datagrams dropped, at random
+	Delay  time.Duration // added to every datagram
+	Jitter time.Duration // up to this much more, at random: later datagrams may overtake
+	// Drop lists datagrams to drop whatever Loss says, by number (the first is 1): a lost
+	// handshake packet on demand.
+	Drop []int
+}
+
+// LinkStats counts one direction's datagrams.
+type LinkStats struct{ Passed, Dropped int64 }
+
+// LossyUDP relays datagrams between one caller and one target, each direction through its
+// own Link. It sends to the target from a socket of its own (PeerAddr), as a NAT would; the
+// caller is whoever sent to Addr last.
+type LossyUDP struct {
+	Addr     string // where the caller sends
+	PeerAddr string // where the target sees the caller's datagrams come from
+	up, down Link   // caller to target, target to caller
+	conn     *net.UDPConn
+	peer     *net.UDPConn
+
+	mu       sync.Mutex
+	rnd      *rand.Rand
+	target   *net.UDPAddr
+	caller   *net.UDPAddr
+	upStats  LinkStats
+	dnStats  LinkStats
+	upSeen   int
+	dnSeen   int
+	closed   atomic.Bool
+	wg       sync.WaitGroup
+	inFlight sync.WaitGroup
+}
+
+// NewLossyUDP starts a relay to the UDP address target ("": set later with SetTarget) on
+// free loopback ports; the test's cleanup stops it. seed makes the pattern of losses
+// repeatable.
+func NewLossyUDP(t testing.TB, target string, up, down Link, seed uint64) *LossyUDP {
+	t.Helper()
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	l := &LossyUDP{up: up, down: down, conn: listen(), peer: listen(),
+		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	l.Addr, l.PeerAddr = l.conn.LocalAddr().String(), l.peer.LocalAddr().String()
+	if target != "" {
+		if err := l.SetTarget(target); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.wg.Go(func() { l.relay(l.conn, true) })
+	l.wg.Go(func() { l.relay(l.peer, false) })
+	t.Cleanup(l.Close)
+	return l
+}
+
+// SetTarget sets where the caller's datagrams go.
+func (l *LossyUDP) SetTarget(target string) error {
+	ta, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.target = ta
+	l.mu.Unlock()
+	return nil
+}
+
+// Stats returns the counts of each direction so far.
+func (l *LossyUDP) Stats() (up, down LinkStats) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.upStats, l.dnStats
+}
+
+// Close stops the relay and waits for its goroutines and the datagrams still in flight.
+func (l *LossyUDP) Close() {
+	if l.closed.Swap(true) {
+		return
+	}
+	l.conn.Close()
+	l.peer.Close()
+	l.wg.Wait()
+	l.inFlight.Wait()
+}
+
+// relay reads the datagrams of one side (up: the caller's) and forwards them to the other.
+func (l *LossyUDP) relay(c *net.UDPConn, up bool) {
+	b := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFromUDP(b)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue // ICMP unreachable while the other side is not up yet
+		}
+		l.forward(up, from, append([]byte(nil), b[:n]...))
+	}
+}
+
+// forward drops datagram b or sends it on after its link's delay.
+func (l *LossyUDP) forward(up bool, from *net.UDPAddr, b []byte) {
+	link, stats, seen, out := l.down, &l.dnStats, &l.dnSeen, l.conn
+	if up {
+		link, stats, seen, out = l.up, &l.upStats, &l.upSeen, l.peer
+	}
+	l.mu.Lock()
+	if up {
+		l.caller = from
+	}
+	to := l.caller
+	if up {
+		to = l.target
+	}
+	*seen++
+	drop := to == nil || slices.Contains(link.Drop, *seen) || l.rnd.Float64() < link.Loss
+	delay := link.Delay
+	if link.Jitter > 0 {
+		delay += time.Duration(l.rnd.Int64N(int64(link.Jitter)))
+	}
+	if drop {
+		stats.Dropped++
+	} else {
+		stats.Passed++
+	}
+	l.mu.Unlock()
+	if drop {
+		return
+	}
+	l.inFlight.Add(1)
+	time.AfterFunc(delay, func() {
+		defer l.inFlight.Done()
+		if !l.closed.Load() {
+			out.WriteToUDP(b, to)
+		}
+	})
+}
