@@ -88,11 +88,21 @@ func (x *nalUnits) setParams(params [][]byte) (changed bool, err error) {
 	return true, nil
 }
 
-// prepare returns the length-prefixed payload of au without its parameter sets and
-// delimiters, whether it is a random access picture and whether it brought new parameter
-// sets. A nil payload means the unit is skipped: no track yet, nothing but parameter sets,
-// or waiting for a random access picture.
+// prepare is split, then admit: a nil payload means the unit is skipped (no track yet,
+// nothing but parameter sets, or waiting for a random access picture).
 func (x *nalUnits) prepare(au [][]byte) (payload []byte, key, newParams bool, err error) {
+	payload, key, newParams, err = x.split(au)
+	if payload == nil || !x.admit(key) {
+		return nil, key, newParams, err
+	}
+	return payload, key, newParams, nil
+}
+
+// split returns the length-prefixed payload of au without its parameter sets and
+// delimiters, whether it is a random access picture and whether it brought new parameter
+// sets. A nil payload means there is nothing to send: no track yet, or nothing but
+// parameter sets.
+func (x *nalUnits) split(au [][]byte) (payload []byte, key, newParams bool, err error) {
 	var params [3][]byte
 	found := 0
 	payload = make([]byte, 0, auSize(au))
@@ -116,16 +126,21 @@ func (x *nalUnits) prepare(au [][]byte) (payload []byte, key, newParams bool, er
 		}
 	}
 	key = x.kind.randomAccess(au)
-	if x.track == nil || len(payload) == 0 || x.needKey && !key {
-		if x.track != nil && len(payload) > 0 {
-			x.Lost++
-		}
+	if x.track == nil || len(payload) == 0 {
 		return nil, key, newParams, nil
 	}
-	if key {
-		x.needKey = false
-	}
 	return payload, key, newParams, nil
+}
+
+// admit reports whether a picture goes out: not while waiting for a random access picture
+// after a loss.
+func (x *nalUnits) admit(key bool) bool {
+	if x.needKey && !key {
+		x.Lost++
+		return false
+	}
+	x.needKey = x.needKey && !key
+	return true
 }
 
 // write hands out one frame; dts and pts are in the 90 kHz clock.

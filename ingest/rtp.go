@@ -108,6 +108,13 @@ type rtpVideo struct {
 	dts    dtsExtractor
 	newDTS func() dtsExtractor
 	wait   []error // the decoder's "not yet" answers
+	loss   lossTracker
+	// fresh: dts has seen no keyframe yet. The pictures that follow its first keyframe but
+	// show before it (leading B-frames, before keyPTS) are skipped: it cannot place them,
+	// and they may refer to pictures it never saw.
+	fresh   bool
+	leading bool
+	keyPTS  int64
 }
 
 type dtsExtractor interface {
@@ -118,17 +125,25 @@ func newRTPVideo(u *nalUnits, dec interface {
 	Decode(*rtp.Packet) ([][]byte, error)
 }, newDTS func() dtsExtractor,
 	wait ...error) *rtpVideo {
-	return &rtpVideo{nalUnits: u, dec: dec, dts: newDTS(), newDTS: newDTS, wait: wait}
+	return &rtpVideo{nalUnits: u, dec: dec, dts: newDTS(), newDTS: newDTS, wait: wait, fresh: true}
 }
 
 func (x *rtpVideo) setParams(params [][]byte) {
 	if changed, _ := x.nalUnits.setParams(params); changed {
-		x.dts = x.newDTS() // new parameter sets may change the picture order
+		x.dts, x.fresh = x.newDTS(), true // new parameter sets may change the picture order
 	}
 }
 
 func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
+	if x.loss.gap(pkt) {
+		x.needKey = true
+	}
 	au, err := x.dec.Decode(pkt)
+	if x.loss.brokenAU(pkt, au != nil) {
+		x.needKey = true
+		x.Lost++
+		return nil
+	}
 	switch {
 	case err != nil && slices.ContainsFunc(x.wait, func(w error) bool { return errors.Is(err, w) }):
 		return nil
@@ -137,9 +152,9 @@ func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 		x.Lost++
 		return nil
 	}
-	payload, key, newParams, err := x.prepare(au)
+	payload, key, newParams, err := x.split(au)
 	if newParams {
-		x.dts = x.newDTS()
+		x.dts, x.fresh = x.newDTS(), true
 	}
 	if err != nil || payload == nil {
 		return err
@@ -147,10 +162,25 @@ func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 	if key && !newParams { // the extractor reads the picture order with the parameter sets it is given
 		au = append(slices.Clip(x.params), au...)
 	}
+	// Every whole picture goes through the extractor, also those skipped after a loss: one
+	// started afresh at a keyframe cannot place the B-frames after it (their DTS came out
+	// past their PTS).
 	dts, err := x.dts.Extract(au, pts)
-	if err != nil { // a picture order the extractor cannot follow: wait for the next keyframe
-		x.needKey, x.dts = true, x.newDTS()
+	if err != nil { // a picture the extractor cannot place (one it needs was lost): wait for the next keyframe
+		x.needKey = true
 		x.Lost++
+		return nil
+	}
+	switch {
+	case key && x.fresh:
+		x.fresh, x.leading, x.keyPTS = false, true, pts
+	case x.leading && pts < x.keyPTS:
+		x.Lost++
+		return nil
+	default:
+		x.leading = false
+	}
+	if !x.admit(key) {
 		return nil
 	}
 	return x.write(payload, key, dts, pts)
@@ -187,12 +217,20 @@ func (x *rtpAAC) Packet(pkt *rtp.Packet, pts int64) error {
 
 // rtpAV1 reassembles temporal units (the AV1 RTP payload format).
 type rtpAV1 struct {
-	dec *rtpav1.Decoder
+	dec  *rtpav1.Decoder
+	loss lossTracker
 	av1Units
 }
 
 func (x *rtpAV1) Packet(pkt *rtp.Packet, pts int64) error {
+	if x.loss.gap(pkt) {
+		x.needKey = true
+	}
 	tu, err := x.dec.Decode(pkt)
+	if x.loss.brokenAU(pkt, tu != nil) {
+		x.needKey = true
+		return nil
+	}
 	switch {
 	case errors.Is(err, rtpav1.ErrMorePacketsNeeded), errors.Is(err, rtpav1.ErrNonStartingPacketAndNoPrevious):
 		return nil
@@ -205,12 +243,20 @@ func (x *rtpAV1) Packet(pkt *rtp.Packet, pts int64) error {
 
 // rtpVP9 reassembles VP9 frames (RFC 9628).
 type rtpVP9 struct {
-	dec *rtpvp9.Decoder
+	dec  *rtpvp9.Decoder
+	loss lossTracker
 	vp9Units
 }
 
 func (x *rtpVP9) Packet(pkt *rtp.Packet, pts int64) error {
+	if x.loss.gap(pkt) {
+		x.needKey = true
+	}
 	frame, err := x.dec.Decode(pkt)
+	if x.loss.brokenAU(pkt, frame != nil) {
+		x.needKey = true
+		return nil
+	}
 	switch {
 	case errors.Is(err, rtpvp9.ErrMorePacketsNeeded), errors.Is(err, rtpvp9.ErrNonStartingPacketAndNoPrevious):
 		return nil
@@ -219,6 +265,61 @@ func (x *rtpVP9) Packet(pkt *rtp.Packet, pts int64) error {
 		return nil
 	}
 	return x.write(frame, pts)
+}
+
+// lossTracker finds the pictures that lost RTP packets, from gaps in the sequence numbers
+// (gortsplib has put UDP packets back in order). A depacketizer notices a lost fragment of a
+// NAL unit, but not a lost packet that held whole NAL units: the slice of a picture made of
+// several, or the picture's last packet, after which it runs into the next. Either way the
+// picture is broken, and forwarded it would be concealed by every player until the next
+// keyframe; dropped with what follows, players see whole pictures only.
+type lossTracker struct {
+	started    bool
+	next       uint16 // the sequence number expected next
+	lastTS     uint32 // of the packet before
+	lastMarker bool
+	broken     [4]uint32 // timestamps of the pictures that lost packets, latest gaps
+	nBroken    int
+}
+
+// gap reports whether packets were lost just before pkt, and notes the pictures they
+// belonged to: pkt's, and the one before when it had not ended.
+func (l *lossTracker) gap(pkt *rtp.Packet) bool {
+	if !l.started {
+		l.started, l.next = true, pkt.SequenceNumber+1
+		l.lastTS, l.lastMarker = pkt.Timestamp, true
+		return false
+	}
+	d := int16(pkt.SequenceNumber - l.next)
+	if d < 0 { // a late duplicate
+		return false
+	}
+	l.next = pkt.SequenceNumber + 1
+	if d == 0 {
+		return false
+	}
+	l.mark(pkt.Timestamp)
+	if !l.lastMarker && l.lastTS != pkt.Timestamp {
+		l.mark(l.lastTS)
+	}
+	return true
+}
+
+func (l *lossTracker) mark(ts uint32) {
+	l.broken[l.nBroken%len(l.broken)] = ts
+	l.nBroken++
+}
+
+// brokenAU reports whether the picture the depacketizer gave for pkt (done) lost packets.
+// It is pkt's own unless pkt began a new timestamp after a picture with no marker: then the
+// depacketizer has just ended the one before. It notes pkt for the next call.
+func (l *lossTracker) brokenAU(pkt *rtp.Packet, done bool) bool {
+	ts := pkt.Timestamp
+	if !l.lastMarker && pkt.Timestamp != l.lastTS {
+		ts = l.lastTS
+	}
+	l.lastTS, l.lastMarker = pkt.Timestamp, pkt.Marker
+	return done && slices.Contains(l.broken[:min(l.nBroken, len(l.broken))], ts)
 }
 
 // rtpOpus takes one Opus packet per RTP packet (RFC 7587).

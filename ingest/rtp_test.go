@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 	"time"
@@ -75,15 +76,16 @@ func demoRTP(t testing.TB, max int) (*format.H264, *format.MPEG4Audio, []rtpPack
 			if err != nil {
 				t.Fatal(err)
 			}
-			pts = int64(f.PTS * 90000 / time.Second)
+			pts = codec.Ticks(f.PTS, 90000)
 		} else {
 			pkts, err = aenc.Encode([][]byte{f.Payload})
 			if err != nil {
 				t.Fatal(err)
 			}
-			pts = int64(f.PTS) * int64(a.ClockRate()) / int64(time.Second)
+			pts = codec.Ticks(f.PTS, int64(a.ClockRate()))
 		}
 		for _, p := range pkts {
+			p.Timestamp = uint32(pts) // as a sender's clock would, from 0
 			out = append(out, rtpPacket{f.Track.Codec == relay.CodecH264, p, pts})
 		}
 	}
@@ -233,5 +235,54 @@ func eachPacket(data []byte, fn func(sel byte, pkt *rtp.Packet)) {
 			fn(data[0], &pkt)
 		}
 		data = data[n:]
+	}
+}
+
+// A lost packet breaks the picture it belonged to, whatever it held: a fragment, a picture's
+// last packet (the marker: the depacketizer then runs into the next picture), or a picture's
+// first. Every picture handed out is then one sent whole (the bytes that went in), and none
+// comes between the loss and the next keyframe: players have nothing to conceal.
+func TestRTPLossHandsOutWholePicturesOnly(t *testing.T) {
+	h, _, pkts, demo := demoRTP(t, 400)
+	sent := map[time.Duration][]byte{}
+	for _, f := range demo {
+		if f.Track.Codec.IsVideo() {
+			sent[f.PTS.Round(time.Millisecond)] = f.Payload
+		}
+	}
+	for name, lose := range map[string]func(prev, p *rtp.Packet) bool{
+		"a fragment":        func(prev, p *rtp.Packet) bool { return !p.Marker && !prev.Marker },
+		"a picture's last":  func(prev, p *rtp.Packet) bool { return p.Marker && !prev.Marker },
+		"a picture's first": func(prev, p *rtp.Packet) bool { return prev.Marker && !p.Marker },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out frames
+			vm, _ := ingest.NewRTPMedia(h, &out)
+			var prev *rtp.Packet
+			lostAt := -1
+			for i, p := range pkts {
+				if !p.video {
+					continue
+				}
+				if lostAt < 0 && i > 60 && prev != nil && lose(prev, p.pkt) {
+					lostAt = len(out.got)
+					prev = p.pkt
+					continue
+				}
+				prev = p.pkt
+				_ = vm.Packet(p.pkt, p.pts)
+			}
+			if lostAt < 0 {
+				t.Fatal("no packet of the kind to lose")
+			}
+			for i, f := range out.got {
+				if want, ok := sent[f.PTS.Round(time.Millisecond)]; !ok || !bytes.Equal(f.Payload, want) {
+					t.Fatalf("picture %d (PTS %v, key %v) is not one that was sent", i, f.PTS, f.Key)
+				}
+			}
+			if lostAt >= len(out.got) || !out.got[lostAt].Key {
+				t.Fatalf("after the loss came a picture that is no keyframe (or none: %d of %d)", lostAt, len(out.got))
+			}
+		})
 	}
 }

@@ -151,3 +151,15 @@ func (s *Server) endRecording(ss *gortsplib.ServerSession, reason error) {
 	}
 	s.log.Info("publish stop", "path", rec.sess.Path, "protocol", "rtsp", "reason", why)
 }
+
+// OnPacketsLost hears of RTP packets a publisher sent over UDP that never came (the
+// depacketizers drop the pictures they belonged to). gortsplib would print each to the
+// standard logger.
+func (s *Server) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	s.log.Debug("rtp packets lost", "path", ctx.Session.Path(), "lost", ctx.Lost)
+}
+
+// OnDecodeError hears of packets gortsplib could not read (gortsplib would print them).
+func (s *Server) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	s.log.Debug("rtp input skipped", "path", ctx.Session.Path(), "err", ctx.Error)
+}

@@ -188,3 +188,38 @@ func TestSRTConnectsThroughLostHandshakes(t *testing.T) {
 		srv.WaitLog(t, 5*time.Second, "publish start", fmt.Sprintf("path=live/hs%d ", i))
 	}
 }
+
+// A publisher over RTSP/UDP on a link that loses 2 % of the datagrams: players (RTMP and the
+// browsers' fMP4) get only pictures they can decode whole, none concealed: after a loss the
+// server waits for the next keyframe. Video only: gortsplib holds a format's packets after a
+// loss until 64 more have come (its reorder buffer counts packets, not time), which for AAC
+// at 6 packets a second is 10 s of silence and then a burst (MediaMTX #6188, the same code).
+func TestRTSPPublishedOverALossyUDPLinkGivesOnlyWholePictures(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	srv := testenv.Start(t, testenv.Options{})
+	link := testenv.Link{Loss: 0.02, Delay: 10 * time.Millisecond, Jitter: 5 * time.Millisecond}
+	proxy := testenv.NewLossyRTSP(t, srv.RTSPAddr, link, link, 11)
+	testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", testenv.Sample(), "-an", "-c", "copy", "-f", "rtsp", "-rtsp_transport", "udp", "rtsp://"+proxy.Addr+"/live/lossy")
+	testenv.WaitLive(t, srv, "live/lossy", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const window = 15 * time.Second
+	var wg sync.WaitGroup
+	for name, url := range map[string]string{"rtmp": srv.URL("live/lossy"), "fmp4": srv.HTTPURL("/live/lossy/stream.mp4")} {
+		wg.Go(func() {
+			d := testenv.FFmpegDecode(ctx, t, url, window, "-loglevel", "warning")
+			w := testenv.DecoderWarnings(d.Stderr)
+			t.Logf("%s: %d pictures in %v, %d warnings", name, d.Frames, window, len(w))
+			if len(w) > 0 || d.Frames < testenv.MinFrames(window)/5 {
+				t.Errorf("%s: %d pictures of %v, want %d at least; warnings:\n%s", name, d.Frames, window, testenv.MinFrames(window)/5, strings.Join(w, "\n"))
+			}
+		})
+	}
+	wg.Wait()
+	up, down := proxy.Stats()
+	t.Logf("link up %d of %d lost, down %d of %d", up.Dropped, up.Dropped+up.Passed, down.Dropped, down.Dropped+down.Passed)
+	if up.Dropped == 0 {
+		t.Error("the link lost nothing")
+	}
+}

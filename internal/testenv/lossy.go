@@ -86,6 +86,28 @@ func (l *LossyUDP) SetTarget(target string) error {
 	return nil
 }
 
+// SetCaller sets where the target's datagrams go before the caller has sent any (an RTSP
+// player, which sends nothing until its first receiver report).
+func (l *LossyUDP) SetCaller(caller string) error {
+	ca, err := net.ResolveUDPAddr("udp", caller)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.caller = ca
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *LossyUDP) callerAddr() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.caller == nil {
+		return ""
+	}
+	return l.caller.String()
+}
+
 // Stats returns the counts of each direction so far.
 func (l *LossyUDP) Stats() (up, down LinkStats) {
 	l.mu.Lock()
