@@ -52,6 +52,9 @@ type Config struct {
 	FragmentEvery time.Duration
 	// TrackWait is how long a new stream may take to show its tracks.
 	TrackWait time.Duration
+	// RetryEvery is how long a recording whose writes failed (a full disk) waits before it
+	// tries a new file; 0 is 5 s.
+	RetryEvery time.Duration
 }
 
 // DefaultConfig records nothing; segments of an hour, fragments of a second, kept for ever.
@@ -249,6 +252,10 @@ type recording struct {
 	ctx  context.Context // ends when the recording is stopped
 	seg  *segment
 	last time.Duration // stream time of the newest frame
+	// paused: the store failed a write (a full disk) and no fragment has been written
+	// since; frames are skipped until retryAt, then a new file is tried.
+	paused  bool
+	retryAt time.Time
 }
 
 func (rec *recording) run(reader *relay.Reader) error {
@@ -258,10 +265,42 @@ func (rec *recording) run(reader *relay.Reader) error {
 			return err
 		}
 		rec.last = max(rec.last, f.DTS)
-		if err := rec.frame(f); err != nil {
+		err = rec.frame(f)
+		var we writeError
+		if errors.As(err, &we) {
+			rec.pause(we)
+		} else if err != nil {
 			return err
 		}
 	}
+}
+
+// writeError is a failure of the store (a full disk, an I/O error): the recording pauses
+// and tries again, and the live stream goes on for its viewers.
+type writeError struct{ error }
+
+func (e writeError) Unwrap() error { return e.error }
+
+// pause gives up the current file, keeping what was written whole, and waits before the
+// next try. It logs only the first failure of a run of them.
+func (rec *recording) pause(err error) {
+	if seg := rec.seg; seg != nil {
+		rec.seg = nil
+		seg.abandon()
+		rec.r.done(seg.file)
+		if seg.fragments == 0 { // not a playable file
+			_ = rec.r.store.Remove(seg.file)
+		}
+		rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.good)
+	}
+	if !rec.paused {
+		rec.log.Warn("recording paused: the disk takes no writes; the live stream goes on, and the recording resumes in a new file when it does", "err", err)
+	}
+	retry := rec.r.cfg.RetryEvery
+	if retry <= 0 {
+		retry = 5 * time.Second
+	}
+	rec.paused, rec.retryAt = true, time.Now().Add(retry)
 }
 
 // frame writes one frame, starting a new file at a video keyframe when the current one is
@@ -269,6 +308,9 @@ func (rec *recording) run(reader *relay.Reader) error {
 func (rec *recording) frame(f *relay.Frame) error {
 	if !codec.InFMP4(f.Track.Codec) {
 		return nil // what FMP4Init cannot describe yet
+	}
+	if rec.seg == nil && rec.paused && time.Now().Before(rec.retryAt) {
+		return nil
 	}
 	key := f.Key && f.Track.Codec.IsVideo()
 	seg := rec.seg
@@ -285,7 +327,14 @@ func (rec *recording) frame(f *relay.Frame) error {
 	if sl == nil || f.DTS < rec.seg.start {
 		return nil // audio from before the file's first picture, or of an older configuration
 	}
-	return rec.seg.add(sl, f, rec.r.cfg.FragmentEvery)
+	if err := rec.seg.add(sl, f, rec.r.cfg.FragmentEvery); err != nil {
+		return err
+	}
+	if rec.paused && rec.seg.fragments > 0 {
+		rec.paused = false
+		rec.log.Info("recording resumed: the disk takes writes again", "file", rec.seg.file)
+	}
+	return nil
 }
 
 func (rec *recording) hasVideo() bool {
@@ -305,6 +354,9 @@ func (rec *recording) next(start time.Duration) error {
 	if err != nil {
 		_ = w.Close()
 		rec.r.done(file)
+		if errors.As(err, new(writeError)) {
+			_ = rec.r.store.Remove(file) // not even the init segment: no playable file
+		}
 		return err
 	}
 	rec.seg = seg
@@ -340,7 +392,7 @@ func (r *Recorder) create(streamPath string) (io.WriteCloser, string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("record %s: %w", streamPath, err)
+			return nil, "", writeError{fmt.Errorf("record %s: %w", streamPath, err)}
 		}
 		r.mu.Lock()
 		r.writing[file] = true
@@ -428,4 +480,12 @@ func (w countingWriter) Write(p []byte) (int, error) {
 	n, err := w.WriteCloser.Write(p)
 	w.n.Add(uint64(n))
 	return n, err
+}
+
+// Truncate cuts the file back, when the store's file can (an *os.File).
+func (w countingWriter) Truncate(size int64) error {
+	if t, ok := w.WriteCloser.(interface{ Truncate(int64) error }); ok {
+		return t.Truncate(size)
+	}
+	return errors.ErrUnsupported
 }

@@ -23,7 +23,10 @@ type segment struct {
 	slots []*slot       // by track: video first
 	seq   uint32
 	from  time.Duration // stream time the fragment being gathered starts at
-	bytes int64
+	bytes int64         // written, a failed write's part included
+	good  int64         // written by writes that succeeded: whole boxes
+	// fragments counts the fragments written: a file with none is no playable file.
+	fragments int
 }
 
 // slot is one track of a segment.
@@ -65,10 +68,12 @@ func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time
 		}
 		s.slots = append(s.slots, &slot{track: audio, id: codec.FMP4AudioID, scale: scale})
 	}
-	if _, err := w.Write(init); err != nil {
-		return nil, fmt.Errorf("record %s: %w", file, err)
+	n, err := w.Write(init)
+	s.bytes = int64(n)
+	if err != nil {
+		return s, writeError{fmt.Errorf("record %s: %w", file, err)}
 	}
-	s.bytes = int64(len(init))
+	s.good = s.bytes
 	return s, nil
 }
 
@@ -154,9 +159,20 @@ func (s *segment) flush(now time.Duration) error {
 	n, err := s.w.Write(buf.Bytes())
 	s.bytes += int64(n)
 	if err != nil {
-		return fmt.Errorf("record %s: %w", s.file, err)
+		return writeError{fmt.Errorf("record %s: %w", s.file, err)}
 	}
+	s.good = s.bytes
+	s.fragments++
 	return nil
+}
+
+// abandon closes a file whose write failed, cut back to its last whole fragment so that it
+// plays to there (a failed write may have written a part of a box).
+func (s *segment) abandon() {
+	if t, ok := s.w.(interface{ Truncate(int64) error }); ok && s.bytes > s.good {
+		_ = t.Truncate(s.good)
+	}
+	_ = s.w.Close()
 }
 
 // close writes the last frames, each as long as the one before it on its track (a frame's
@@ -172,9 +188,12 @@ func (s *segment) close(last time.Duration) error {
 			sl.pending = nil
 		}
 	}
-	err := s.flush(last)
-	if cerr := s.w.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("record %s: %w", s.file, cerr)
+	if err := s.flush(last); err != nil {
+		s.abandon()
+		return err
 	}
-	return err
+	if err := s.w.Close(); err != nil {
+		return writeError{fmt.Errorf("record %s: %w", s.file, err)}
+	}
+	return nil
 }

@@ -87,6 +87,8 @@ type Options struct {
 	RTMP  rtmp.Config        // zero: from the configuration
 	RTSP  *rtsp.Config       // nil: from the configuration, on free UDP ports
 	Tune  func(*app.Tuning)  // last word on the parts' configuration
+	// Quiet logs warnings and errors only: for tests that connect thousands of times.
+	Quiet bool
 	// YAML, when set, is written to a configuration file read over the test's defaults
 	// (before Conf); the server reloads it when it changes (Server.ConfigFile).
 	YAML string
@@ -125,7 +127,11 @@ func Start(t testing.TB, opt Options) *Server {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if opt.Quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: level}))
 	a, err := app.New(cfg, log, func(tu *app.Tuning) {
 		if opt.Relay != (relay.Config{}) {
 			tu.Relay = opt.Relay

@@ -114,7 +114,7 @@ func Dial(network, address string, config Config) (Conn, error) {
 
 	dl.rcvQueue = make(chan packet.Packet, 2048)
 
-	dl.doneChan = make(chan error)
+	dl.doneChan = make(chan error, 1) // the reader's one send never waits: Close may have stopped looking
 
 	dl.start = time.Now()
 
