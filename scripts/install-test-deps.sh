@@ -17,6 +17,8 @@ have curl || need+=(curl ca-certificates)
 have promtool || need+=(prometheus)
 # libsrt's own listener: the bar for SRT over a lossy link.
 have srt-live-transmit || need+=(srt-tools)
+# setpriv runs a server as nobody, for the test of a media directory it may not read.
+have setpriv || need+=(util-linux)
 have chromium || need+=(chromium fonts-dejavu-core)
 # nginx-rtmp is a push relay's target in the tests; nginx's proxy_cache fronts LL-HLS.
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx libnginx-mod-rtmp)

@@ -169,3 +169,29 @@ func TestDockerfileBuilds(t *testing.T) {
 		t.Fatalf("%s run -version: %v: %s", engine, err, out)
 	}
 }
+
+// A media directory the server may not read stops it at start with an error that names it,
+// before any port is opened. As root (where modes do not bind) the server runs as nobody.
+func TestUnreadableMediaDirectoryIsRefusedAtStart(t *testing.T) {
+	bin := build(t)
+	parent := t.TempDir()
+	media := filepath.Join(parent, "media")
+	if err := os.Mkdir(media, 0o000); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-demo=false", "-media-dir", media, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0",
+		"-http", "127.0.0.1:0", "-srt", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-metrics", ""}
+	cmd := exec.Command(bin, args...)
+	if os.Geteuid() == 0 {
+		for _, d := range []string{filepath.Dir(parent), parent, filepath.Dir(bin)} { // nobody reaches them
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd = exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", bin}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "media directory: open "+media+": permission denied") {
+		t.Fatalf("exit %v, want a refusal naming the media directory:\n%s", err, out)
+	}
+}
