@@ -1,7 +1,6 @@
 package record_test
 
 import (
-	"bytes"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -9,13 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/internal/testenv"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -76,31 +75,13 @@ func (f *fillingFile) Write(p []byte) (int, error) {
 	return 0, &fs.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 }
 
-// lockedBuffer is a log a recorder writes from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // The disk fills for 3 s in the middle of a 9 s recording: the live stream's viewer gets
 // every frame, the recorder logs once that it paused and once that it resumed, and leaves
 // two files that play to the end of what they hold: the first cut back to its last whole
 // fragment, the second from the first keyframe after the disk took writes again.
 func TestAFullDiskPausesTheRecordingAndItResumes(t *testing.T) {
 	disk := &fullDisk{dir: t.TempDir()}
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cfg := record.DefaultConfig()
 	cfg.Enabled = func(string) bool { return true }
 	cfg.FragmentEvery, cfg.RetryEvery = 500*time.Millisecond, 500*time.Millisecond

@@ -286,10 +286,14 @@ func rtspPublishOnce(raw string, frames []*relay.Frame, live func() error) error
 	return live()
 }
 
-func srtReadOnce(addr, streamID string) error {
+func dialSRT(addr, streamID string) (gosrt.Conn, error) {
 	cfg := gosrt.DefaultConfig()
 	cfg.StreamId = streamID
-	conn, err := gosrt.Dial("srt", addr, cfg)
+	return gosrt.Dial("srt", addr, cfg)
+}
+
+func srtReadOnce(addr, streamID string) error {
+	conn, err := dialSRT(addr, streamID)
 	if err != nil {
 		return err
 	}
@@ -306,9 +310,7 @@ func srtPublishOnce(addr, streamID string, frames []*relay.Frame, live func() er
 	if err != nil {
 		return err
 	}
-	cfg := gosrt.DefaultConfig()
-	cfg.StreamId = streamID
-	conn, err := gosrt.Dial("srt", addr, cfg)
+	conn, err := dialSRT(addr, streamID)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ type Server struct {
 	// ConfigFile is the configuration file of Options.YAML, which the server reloads when
 	// it changes; empty without one.
 	ConfigFile string
-	logs       *syncBuffer
+	logs       *SyncBuffer
 }
 
 // HTTPURL returns the http:// URL of a path (e.g. "/live/demo") on this server.
@@ -126,7 +126,7 @@ func Start(t testing.TB, opt Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	level := slog.LevelInfo
 	if opt.Quiet {
 		level = slog.LevelWarn
@@ -274,7 +274,7 @@ func leakedGoroutines() string {
 // Proc is a running peer program.
 type Proc struct {
 	cmd    *exec.Cmd
-	stderr syncBuffer
+	stderr SyncBuffer
 	done   chan struct{}
 	err    error
 }
@@ -321,18 +321,19 @@ func (p *Proc) Exited() bool {
 // Stderr is what the program has written to stderr so far.
 func (p *Proc) Stderr() string { return p.stderr.String() }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer that goroutines may write to at once: a log, a program's stderr.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
