@@ -54,3 +54,5 @@ require (
 )
 
 replace github.com/datarhei/gosrt => ./third_party/gosrt
+
+replace github.com/bluenviron/gohlslib/v2 => ./third_party/gohlslib
