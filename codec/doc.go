@@ -1,3 +1,11 @@
-// Package codec parses codec configurations and access units (H.264, AAC) for ingest and
-// every output, so no output imports ingest.
+// Package codec knows the codecs every input and output shares, so that no output imports
+// ingest: the configurations of H.264, H.265, AV1, VP9, AAC and Opus (parsed from what a
+// publisher sends, written back as each container wants them), access units in both
+// framings, and time: Ticks and Duration, the one exact conversion between durations and
+// clock ticks, and Timeline, which keeps a source's timestamps monotonic through counter
+// wraps and encoder clock jumps.
+//
+// It also holds, for now, the containers several outputs write: the fMP4 init segment and
+// fragments, and MPEG-TS (TSWriter, TSFramer). Issue 27 moves those to their own format/
+// packages.
 package codec
