@@ -29,16 +29,7 @@ type TSFramer struct {
 // NewTSFramer returns a framer for the first video and audio tracks of tracks that TS
 // carries.
 func NewTSFramer(tracks []*relay.Track) (*TSFramer, error) {
-	var video, audio *relay.Track
-	for _, t := range tracks {
-		switch {
-		case !TSCarries(t.Codec):
-		case t.Codec.IsVideo() && video == nil:
-			video = t
-		case !t.Codec.IsVideo() && audio == nil:
-			audio = t
-		}
-	}
+	video, audio := relay.FirstTracks(tracks, TSCarries)
 	m := &TSFramer{}
 	return m, m.retrack(video, audio)
 }

@@ -41,15 +41,7 @@ type slot struct {
 }
 
 func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time.Duration) (*segment, error) {
-	var video, audio *relay.Track
-	for _, t := range tracks {
-		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
-			video = t
-		case relay.CodecAAC, relay.CodecOpus:
-			audio = t
-		}
-	}
+	video, audio := relay.FirstTracks(tracks, codec.InFMP4) // as the live outputs choose
 	init, _, err := codec.FMP4Init(video, audio)
 	if err != nil {
 		return nil, err

@@ -72,3 +72,18 @@ type Track struct {
 	SampleRate    int
 	Channels      int
 }
+
+// FirstTracks returns the first video and the first audio track among tracks whose codec an
+// output carries (carries nil: any): every output that takes one of each chooses the same.
+func FirstTracks(tracks []*Track, carries func(Codec) bool) (video, audio *Track) {
+	for _, t := range tracks {
+		switch {
+		case carries != nil && !carries(t.Codec):
+		case t.Codec.IsVideo() && video == nil:
+			video = t
+		case !t.Codec.IsVideo() && audio == nil:
+			audio = t
+		}
+	}
+	return video, audio
+}

@@ -109,17 +109,10 @@ var errNotInTS = errors.New("HLS of stored files is MPEG-TS, which carries no AV
 
 // tsTracks are the first video and audio track of the file MPEG-TS carries.
 func (ix *Index) tsTracks() (video, audio *relay.Track, err error) {
-	for _, t := range ix.Tracks {
-		switch {
-		case t.Codec.IsVideo() && video == nil:
-			if !codec.TSCarries(t.Codec) {
-				return nil, nil, errNotInTS
-			}
-			video = t
-		case !t.Codec.IsVideo() && audio == nil && codec.TSCarries(t.Codec):
-			audio = t
-		}
+	if v, _ := relay.FirstTracks(ix.Tracks, nil); v != nil && !codec.TSCarries(v.Codec) {
+		return nil, nil, errNotInTS
 	}
+	video, audio = relay.FirstTracks(ix.Tracks, codec.TSCarries)
 	return video, audio, nil
 }
 

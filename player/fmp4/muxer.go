@@ -48,18 +48,9 @@ func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer 
 
 // setTracks builds the init segment for the given source tracks.
 func (m *muxer) setTracks(tracks []*relay.Track) error {
-	m.video, m.audio = nil, nil
-	for _, t := range tracks {
-		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
-			if m.video == nil {
-				m.video = t
-			}
-		case relay.CodecAAC, relay.CodecOpus:
-			if m.audio == nil {
-				m.audio, m.rate = t, int64(t.ClockRate)
-			}
-		}
+	m.video, m.audio = relay.FirstTracks(tracks, codec.InFMP4)
+	if m.audio != nil {
+		m.rate = int64(m.audio.ClockRate)
 	}
 	initSeg, codecs, err := codec.FMP4Init(m.video, m.audio)
 	if err != nil {

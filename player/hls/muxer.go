@@ -38,64 +38,28 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 		SegmentCount:       7,
 		SegmentMinDuration: time.Second,
 		// Parts of 6 frames at 30 fps. At 200 ms exactly, a part whose frames' millisecond
-		// timestamps (RTMP's) add up to 199 ms takes a 7th frame, and the part target
-		// duration the playlist announces then changes, which iOS players fail on.
+		// timestamps (RTMP's) add up to 199 ms takes a 7th frame: parts of 199 and 233 ms
+		// are too far apart for one part target, which each part must fill to 85 %.
 		PartMinDuration: 190 * time.Millisecond,
 		// Warnings of the muxer; the frame is muxed.
 		OnEncodeError: func(err error) { log.Warn("hls muxer", "err", err) },
 	}
-	for _, t := range tracks {
-		switch t.Codec {
-		case relay.CodecH264, relay.CodecH265:
-			if h.video != nil {
-				continue
-			}
-			c, err := codec.ParseNALConfig(t)
-			if err != nil {
-				return nil, fmt.Errorf("hls: %w", err)
-			}
-			ps := c.Params()
-			var vc codecs.Codec = &codecs.H264{SPS: ps[0], PPS: ps[1]}
-			if t.Codec == relay.CodecH265 {
-				vc = &codecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}
-			}
-			h.video = &gohlslib.Track{Codec: vc, ClockRate: videoTimeScale}
-			h.srcVideo, h.params = t, c
-			lib.Tracks = append(lib.Tracks, h.video)
-		case relay.CodecAV1:
-			if h.video != nil {
-				continue
-			}
-			c, err := codec.ParseAV1Config(t.Config)
-			if err != nil {
-				return nil, fmt.Errorf("hls: %w", err)
-			}
-			h.video = &gohlslib.Track{Codec: &codecs.AV1{SequenceHeader: c.SequenceHeader}, ClockRate: videoTimeScale}
-			h.srcVideo = t
-			lib.Tracks = append(lib.Tracks, h.video)
-		case relay.CodecVP9:
-			if h.video != nil {
-				continue
-			}
-			c, err := codec.ParseVP9Config(t.Config)
-			if err != nil {
-				return nil, fmt.Errorf("hls: %w", err)
-			}
-			h.video = &gohlslib.Track{Codec: &codecs.VP9{Width: t.Width, Height: t.Height, Profile: c.Profile,
-				BitDepth: c.BitDepth, ChromaSubsampling: c.ChromaSubsampling, ColorRange: c.FullRange}, ClockRate: videoTimeScale}
-			h.srcVideo = t
-			lib.Tracks = append(lib.Tracks, h.video)
-		case relay.CodecAAC, relay.CodecOpus:
-			if h.audio != nil {
-				continue
-			}
-			a, err := audioTrack(t)
-			if err != nil {
-				return nil, fmt.Errorf("hls: %w", err)
-			}
-			h.audio, h.srcAudio = a, t
-			lib.Tracks = append(lib.Tracks, h.audio)
+	video, audio := relay.FirstTracks(tracks, codec.InFMP4)
+	if video != nil {
+		vt, params, err := videoTrack(video)
+		if err != nil {
+			return nil, fmt.Errorf("hls: %w", err)
 		}
+		h.video, h.srcVideo, h.params = vt, video, params
+		lib.Tracks = append(lib.Tracks, h.video)
+	}
+	if audio != nil {
+		a, err := audioTrack(audio)
+		if err != nil {
+			return nil, fmt.Errorf("hls: %w", err)
+		}
+		h.audio, h.srcAudio = a, audio
+		lib.Tracks = append(lib.Tracks, h.audio)
 	}
 	if len(lib.Tracks) == 0 {
 		return nil, errors.New("hls: stream has no track HLS carries")
@@ -167,6 +131,36 @@ func (h *muxer) write(f *relay.Frame) error {
 		return h.lib.WriteMPEG4Audio(h.audio, ntp, codec.Ticks(f.PTS, int64(h.audio.ClockRate)), [][]byte{f.Payload})
 	}
 	return nil
+}
+
+// videoTrack is gohlslib's track of an H.264, H.265, AV1 or VP9 relay track, and for H.26x
+// its parameter sets, which every keyframe given to gohlslib carries.
+func videoTrack(t *relay.Track) (*gohlslib.Track, codec.NALConfig, error) {
+	switch t.Codec {
+	case relay.CodecAV1:
+		c, err := codec.ParseAV1Config(t.Config)
+		if err != nil {
+			return nil, codec.NALConfig{}, err
+		}
+		return &gohlslib.Track{Codec: &codecs.AV1{SequenceHeader: c.SequenceHeader}, ClockRate: videoTimeScale}, codec.NALConfig{}, nil
+	case relay.CodecVP9:
+		c, err := codec.ParseVP9Config(t.Config)
+		if err != nil {
+			return nil, codec.NALConfig{}, err
+		}
+		return &gohlslib.Track{Codec: &codecs.VP9{Width: t.Width, Height: t.Height, Profile: c.Profile,
+			BitDepth: c.BitDepth, ChromaSubsampling: c.ChromaSubsampling, ColorRange: c.FullRange}, ClockRate: videoTimeScale}, codec.NALConfig{}, nil
+	}
+	c, err := codec.ParseNALConfig(t)
+	if err != nil {
+		return nil, codec.NALConfig{}, err
+	}
+	ps := c.Params()
+	var vc codecs.Codec = &codecs.H264{SPS: ps[0], PPS: ps[1]}
+	if t.Codec == relay.CodecH265 {
+		vc = &codecs.H265{VPS: ps[0], SPS: ps[1], PPS: ps[2]}
+	}
+	return &gohlslib.Track{Codec: vc, ClockRate: videoTimeScale}, c, nil
 }
 
 // audioTrack is gohlslib's track of an AAC or Opus relay track.
