@@ -109,12 +109,6 @@ type rtpVideo struct {
 	newDTS func() dtsExtractor
 	wait   []error // the decoder's "not yet" answers
 	loss   lossTracker
-	// fresh: dts has seen no keyframe yet. The pictures that follow its first keyframe but
-	// show before it (leading B-frames, before keyPTS) are skipped: it cannot place them,
-	// and they may refer to pictures it never saw.
-	fresh   bool
-	leading bool
-	keyPTS  int64
 }
 
 type dtsExtractor interface {
@@ -125,12 +119,12 @@ func newRTPVideo(u *nalUnits, dec interface {
 	Decode(*rtp.Packet) ([][]byte, error)
 }, newDTS func() dtsExtractor,
 	wait ...error) *rtpVideo {
-	return &rtpVideo{nalUnits: u, dec: dec, dts: newDTS(), newDTS: newDTS, wait: wait, fresh: true}
+	return &rtpVideo{nalUnits: u, dec: dec, dts: newDTS(), newDTS: newDTS, wait: wait}
 }
 
 func (x *rtpVideo) setParams(params [][]byte) {
 	if changed, _ := x.nalUnits.setParams(params); changed {
-		x.dts, x.fresh = x.newDTS(), true // new parameter sets may change the picture order
+		x.dts = x.newDTS() // new parameter sets may change the picture order
 	}
 }
 
@@ -154,7 +148,7 @@ func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 	}
 	payload, key, newParams, err := x.split(au)
 	if newParams {
-		x.dts, x.fresh = x.newDTS(), true
+		x.dts = x.newDTS()
 	}
 	if err != nil || payload == nil {
 		return err
@@ -170,15 +164,6 @@ func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 		x.needKey = true
 		x.Lost++
 		return nil
-	}
-	switch {
-	case key && x.fresh:
-		x.fresh, x.leading, x.keyPTS = false, true, pts
-	case x.leading && pts < x.keyPTS:
-		x.Lost++
-		return nil
-	default:
-		x.leading = false
 	}
 	if !x.admit(key) {
 		return nil

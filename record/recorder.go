@@ -287,11 +287,7 @@ func (rec *recording) pause(err error) {
 	if seg := rec.seg; seg != nil {
 		rec.seg = nil
 		seg.abandon()
-		rec.r.done(seg.file)
-		if seg.fragments == 0 { // not a playable file
-			_ = rec.r.store.Remove(seg.file)
-		}
-		rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.good)
+		rec.closed(seg, err)
 	}
 	if !rec.paused {
 		rec.log.Warn("recording paused: the disk takes no writes; the live stream goes on, and the recording resumes in a new file when it does", "err", err)
@@ -373,9 +369,18 @@ func (rec *recording) finish() error {
 	}
 	rec.seg = nil
 	err := seg.close(rec.last)
-	rec.r.done(seg.file)
-	rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.bytes)
+	rec.closed(seg, err)
 	return err
+}
+
+// closed books a file as done. One whose writes failed before its first fragment is no
+// playable file, and goes.
+func (rec *recording) closed(seg *segment, err error) {
+	rec.r.done(seg.file)
+	if err != nil && seg.fragments == 0 {
+		_ = rec.r.store.Remove(seg.file)
+	}
+	rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.good)
 }
 
 // create makes the next file of a path, named by the wall clock.

@@ -46,11 +46,12 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hevc []*relay.Frame // from 0, so that the publisher's first frame goes at once
-	for _, f := range testenv.HEVCFrames(t)[:90] {
+	clip := testenv.HEVCFrames(t)[:90]
+	hevc := make([]*relay.Frame, len(clip)) // from 0, so that the publisher's first frame goes at once
+	for i, f := range clip {
 		g := *f
-		g.DTS, g.PTS = f.DTS-testenv.HEVCFrames(t)[0].DTS, f.PTS-testenv.HEVCFrames(t)[0].DTS
-		hevc = append(hevc, &g)
+		g.DTS, g.PTS = f.DTS-clip[0].DTS, f.PTS-clip[0].DTS
+		hevc[i] = &g
 	}
 	http := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 	// live waits until a churning publisher's stream is up, then its publisher may go.
