@@ -59,7 +59,8 @@ func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
 		after = runtime.NumGoroutine()
 		return after <= before+5
 	}); !ok {
-		t.Errorf("goroutines: %d after 95 flaps of each link, %d before", after, before)
+		b := make([]byte, 1<<20)
+		t.Errorf("goroutines: %d after 95 flaps of each link, %d before:\n%s", after, before, b[:runtime.Stack(b, true)])
 	}
 	if n, _, err := viewer.since(time.Now().Add(-2 * time.Second)); err != nil || n == 0 {
 		t.Errorf("the edge's viewer after the flaps: %d pictures in the last 2 s, err %v", n, err)
