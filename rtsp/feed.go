@@ -36,7 +36,6 @@ const holdTimeout = 250 * time.Millisecond
 // UDP, and to a derived relay stream of interleaved packets that TCP viewers read
 // (interleaved.go).
 type feed struct {
-	rs           *relay.Stream
 	stream       *gortsplib.ServerStream
 	out          *relay.Publisher // the interleaved stream
 	rtp          *relay.Track     // its one track
@@ -102,14 +101,14 @@ type replayPacket struct {
 	pts   time.Duration
 }
 
-// newFeed builds the SDP medias from the relay tracks of rs (named path); Run then
-// packetizes. The feed owns out from then on, and closes it when it ends. A stored file's
-// feed has neither rs nor out: its session's playbacks feed it (stored.go).
-func newFeed(lib *gortsplib.Server, out *relay.Publisher, rs *relay.Stream, path string, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
+// newFeed builds the SDP medias from the relay tracks of a live path, which Frame then
+// packetizes into out (a relay.Deriver of the path). A stored file's feed has no out: its
+// session's playbacks feed it (stored.go).
+func newFeed(lib *gortsplib.Server, out *relay.Publisher, path string, tracks []*relay.Track, maxReplay, maxUDPReplay int, log *slog.Logger) (*feed, error) {
 	if lib == nil {
 		return nil, relay.ErrClosed
 	}
-	f := &feed{rs: rs, out: out, rtp: &relay.Track{Codec: relay.CodecRTP}, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
+	f := &feed{out: out, rtp: &relay.Track{Codec: relay.CodecRTP}, log: log, maxReplay: maxReplay, maxUDPReplay: maxUDPReplay}
 	medias, err := f.newTracks(tracks)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp %s: %w", path, err)
@@ -319,27 +318,15 @@ func newTrack(typ description.MediaType, forma format.Format, seq uint16) (*trac
 	}, nil
 }
 
-// Run packetizes frames until the relay stream ends or ctx does, then says goodbye and
-// closes the ServerStream, which ends its sessions.
-func (f *feed) Run(ctx context.Context) {
-	r := f.rs.NewReader()
-	defer r.Close()
-	defer f.stream.Close()
-	defer f.out.Close()
-	for {
-		fr, err := r.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
-				f.log.Warn("rtsp feed stopped", "err", err)
-			}
-			f.startAtKeyframe() // none will come: let the waiting sessions go
-			f.goodbye()
-			return
-		}
-		if err := f.write(ctx, fr); err != nil {
-			f.log.Warn("rtsp: frame not sent", "err", err)
-		}
-	}
+// Frame packetizes one frame of the live path (relay.Deriver).
+func (f *feed) Frame(ctx context.Context, fr *relay.Frame) error { return f.write(ctx, fr) }
+
+// End lets the sessions waiting for a keyframe go, since none will come, says goodbye on
+// every media and closes the gortsplib stream (relay.Ender).
+func (f *feed) End() {
+	f.startAtKeyframe()
+	f.goodbye()
+	f.stream.Close()
 }
 
 // goodbye sends RTCP BYE on every media, so players know the stream is over and not lost.

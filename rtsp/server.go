@@ -115,15 +115,14 @@ type detaching struct {
 // to the end; a session over TCP is gortsplib's until its PLAY is answered, and then a
 // tcpViewer's (tcpviewer.go).
 type Server struct {
-	cfg         Config
-	relays      Relay
-	log         *slog.Logger
-	lib         *gortsplib.Server
-	feeds       relay.Outputs[*feed]
-	interleaved *relay.Registry // the feeds' packets as TCP viewers read them
-	closed      chan struct{}
-	once        sync.Once
-	workers     sync.WaitGroup // the tcpViewers' goroutines
+	cfg     Config
+	relays  Relay
+	log     *slog.Logger
+	lib     *gortsplib.Server
+	feeds   relay.Derive[*feed] // each live path's packets, as TCP viewers read them
+	closed  chan struct{}
+	once    sync.Once
+	workers sync.WaitGroup // the tcpViewers' goroutines
 
 	mu      sync.Mutex
 	setupMu sync.Mutex            // see holdSetup
@@ -165,31 +164,12 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		describing:  make(map[*gortsplib.ServerConn]time.Duration),
 		liveOptions: make(map[*gortsplib.ServerConn]bool),
 	}
-	dc := relay.DefaultConfig()
-	dc.Grace = 0 // the source stream has the grace window; its packets just follow it
-	if cfg.MaxLag > 0 {
-		dc.MaxLag = cfg.MaxLag
-	}
-	s.interleaved = relay.NewRegistry(dc)
-	s.feeds = relay.Outputs[*feed]{
-		TrackWait: cfg.TrackWait,
-		Label:     "rtsp",
-		New:       s.newFeed,
-	}
+	s.feeds = relay.Derive[*feed]{New: s.newFeed, TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Label: "rtsp", Log: log}
 	return s
 }
 
-func (s *Server) newFeed(rs *relay.Stream, tracks []*relay.Track) (*feed, error) {
-	out, err := s.interleaved.Publish(rs.Path())
-	if err != nil {
-		return nil, fmt.Errorf("rtsp %s: %w", rs.Path(), err)
-	}
-	f, err := newFeed(s.lib, out, rs, rs.Path(), tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
-	if err != nil {
-		out.Close()
-		return nil, err
-	}
-	return f, nil
+func (s *Server) newFeed(rs *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*feed, error) {
+	return newFeed(s.lib, out, rs.Path(), tracks, s.maxReplay(), s.cfg.UDPReplayBytes, s.log.With("path", rs.Path()))
 }
 
 // maxReplay is how many packets a joining session may be sent from the GOP cache: most of
@@ -271,7 +251,6 @@ func (s *Server) Close() error {
 			lib.Close()
 		}
 		s.workers.Wait()
-		s.interleaved.Close()
 		s.mu.Lock()
 		for name, st := range s.described {
 			st.Close()
@@ -294,7 +273,11 @@ func (s *Server) feedFor(path, query string) (*feed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.feeds.Get(context.Background(), rs)
+	d, err := s.feeds.Get(context.Background(), rs)
+	if err != nil {
+		return nil, err
+	}
+	return d.Deriver, nil
 }
 
 func statusFor(err error) base.StatusCode {

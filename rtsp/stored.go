@@ -64,7 +64,7 @@ func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortspl
 	if st, ok := s.described[name]; ok {
 		return st, nil
 	}
-	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, 0, 0, s.log)
+	f, err := newFeed(s.lib, nil, storedPrefix+name, tracks, 0, 0, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFeed(s.lib, nil, nil, storedPrefix+name, tracks, 0, 0, s.log.With("path", storedPrefix+name))
+	f, err := newFeed(s.lib, nil, storedPrefix+name, tracks, 0, 0, s.log.With("path", storedPrefix+name))
 	if err != nil {
 		return nil, err
 	}

@@ -23,53 +23,28 @@ const payloadSize = 7 * 188
 // and publishes each frame's packets as a frame of a derived relay stream that every SRT
 // reader reads.
 type muxer struct {
-	src *relay.Stream
 	out *relay.Publisher
-	log *slog.Logger
 
 	ts           *codec.TSFramer
 	video, audio *relay.Track // source tracks of track
 	track        *relay.Track // derived track
 }
 
-func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
-	pub, err := s.derived.Publish(src.Path())
-	if err != nil {
-		return nil, fmt.Errorf("srt mpegts %s: %w", src.Path(), err)
-	}
-	m := &muxer{src: src, out: pub, log: s.log.With("path", src.Path())}
+func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*muxer, error) {
 	for _, t := range tracks {
 		if !codec.TSCarries(t.Codec) {
-			m.log.Info("track not sent to SRT readers: MPEG-TS carries no "+t.Codec.String(), "codec", t.Codec)
+			s.log.Info("track not sent to SRT readers: MPEG-TS carries no "+t.Codec.String(), "path", src.Path(), "codec", t.Codec)
 		}
 	}
-	if m.ts, err = codec.NewTSFramer(tracks); err != nil {
-		pub.Close()
+	ts, err := codec.NewTSFramer(tracks)
+	if err != nil {
 		return nil, fmt.Errorf("srt mpegts: %w", err)
 	}
-	return m, nil
+	return &muxer{out: out, ts: ts}, nil
 }
 
-// Run muxes until the source ends or ctx does; then the derived stream ends too.
-func (m *muxer) Run(ctx context.Context) {
-	defer m.out.Close()
-	r := m.src.NewReader()
-	defer r.Close()
-	for {
-		f, err := r.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
-				m.log.Warn("srt muxer stopped", "err", err)
-			}
-			return
-		}
-		if err := m.frame(f); err != nil {
-			m.log.Warn("srt mpegts: frame not muxed", "err", err)
-		}
-	}
-}
-
-func (m *muxer) frame(f *relay.Frame) error {
+// Frame muxes one source frame into the packets of one derived frame (relay.Deriver).
+func (m *muxer) Frame(_ context.Context, f *relay.Frame) error {
 	b, err := m.ts.Frame(f)
 	if err != nil || len(b) == 0 {
 		return err
@@ -107,7 +82,7 @@ func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
 		req.Reject(gosrt.REJX_NOTFOUND)
 		return
 	}
-	reader := m.out.Stream().NewReader()
+	reader := m.Stream().NewReader()
 	defer reader.Close()
 	conn, err := s.accept(req)
 	if err != nil {

@@ -68,8 +68,7 @@ type Server struct {
 	cfg      Config
 	relays   Relay
 	log      *slog.Logger
-	derived  *relay.Registry // the MPEG-TS streams, one per muxed relay stream
-	muxers   relay.Outputs[*muxer]
+	muxers   relay.Derive[*muxer] // the MPEG-TS streams, one per muxed relay stream
 	refusals relay.Refusals
 	secret   atomic.Pointer[string] // the passphrase, which a reload may change
 
@@ -85,14 +84,9 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	if cfg.Sessions == nil {
 		cfg.Sessions = &session.Table{}
 	}
-	dc := relay.DefaultConfig()
-	dc.Grace = 0 // the source stream has the grace window; its MPEG-TS just follows it
-	if cfg.MaxLag > 0 {
-		dc.MaxLag = cfg.MaxLag
-	}
-	s := &Server{cfg: cfg, relays: relays, log: log.With("protocol", "srt"), derived: relay.NewRegistry(dc),
+	s := &Server{cfg: cfg, relays: relays, log: log.With("protocol", "srt"),
 		conns: map[gosrt.Conn]struct{}{}, lns: map[gosrt.Listener]struct{}{}}
-	s.muxers = relay.Outputs[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, Label: "srt"}
+	s.muxers = relay.Derive[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Label: "srt", Log: s.log}
 	s.SetPassphrase(cfg.Passphrase)
 	return s
 }
@@ -272,7 +266,6 @@ func (s *Server) closeAll() {
 	}
 	s.mu.Unlock()
 	s.muxers.Close()
-	s.derived.Close()
 }
 
 // Viewers returns how many SRT readers watch each path.

@@ -3,7 +3,6 @@ package fmp4
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"runtime"
 	"testing"
@@ -98,14 +97,14 @@ func BenchmarkMuxer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := newMuxer(nil, out, slog.New(slog.DiscardHandler))
+	m := newMuxer(out)
 	if err := m.setTracks([]*relay.Track{frames[0].Track}); err != nil {
 		b.Fatal(err)
 	}
 	loop := mediatest.NewLooper(frames)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := m.frame(loop.Next()); err != nil {
+		if err := m.Frame(b.Context(), loop.Next()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,9 +2,7 @@ package fmp4
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,9 +25,7 @@ const (
 // A fragment holds one video frame and the audio that came with it; a video frame goes out
 // when the next one arrives, because a sample's duration is the distance to the next.
 type muxer struct {
-	src *relay.Stream
 	out *relay.Publisher
-	log *slog.Logger
 
 	video, audio *relay.Track           // source tracks the current init segment describes
 	init         *relay.Track           // derived track: Config is the init segment
@@ -42,8 +38,8 @@ type muxer struct {
 	seq          uint32
 }
 
-func newMuxer(src *relay.Stream, out *relay.Publisher, log *slog.Logger) *muxer {
-	return &muxer{src: src, out: out, log: log, audioNext: -1}
+func newMuxer(out *relay.Publisher) *muxer {
+	return &muxer{out: out, audioNext: -1}
 }
 
 // setTracks builds the init segment for the given source tracks.
@@ -69,26 +65,9 @@ func (m *muxer) setTracks(tracks []*relay.Track) error {
 	return nil
 }
 
-// Run muxes until the source ends or stop; then the derived stream ends too.
-func (m *muxer) Run(ctx context.Context) {
-	defer m.out.Close()
-	r := m.src.NewReader()
-	defer r.Close()
-	for {
-		f, err := r.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, relay.ErrEnded) {
-				m.log.Warn("fmp4 muxer stopped", "err", err)
-			}
-			return
-		}
-		if err := m.frame(f); err != nil {
-			m.log.Warn("fmp4: frame not muxed", "err", err)
-		}
-	}
-}
-
-func (m *muxer) frame(f *relay.Frame) error {
+// Frame muxes one source frame (relay.Deriver): a video frame goes out as a fragment when the
+// next one gives its duration, with the audio since.
+func (m *muxer) Frame(_ context.Context, f *relay.Frame) error {
 	switch f.Track.Codec {
 	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9:
 		if f.Track != m.video {

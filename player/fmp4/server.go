@@ -6,7 +6,6 @@ package fmp4
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -42,36 +41,25 @@ func DefaultConfig() Config {
 
 // Server muxes relay streams for browsers and streams the fragments.
 type Server struct {
-	cfg     Config
-	relays  Relay
-	log     *slog.Logger
-	derived *relay.Registry // the fragment streams, one per muxed relay stream
-	muxers  relay.Outputs[*muxer]
+	cfg    Config
+	relays Relay
+	log    *slog.Logger
+	muxers relay.Derive[*muxer] // the fragment streams, one per muxed relay stream
 }
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
-	dc := relay.DefaultConfig()
-	dc.Grace = 0 // the source stream has the grace window; its fragments just follow it
-	if cfg.MaxLag > 0 {
-		dc.MaxLag = cfg.MaxLag
-	}
 	if cfg.Sessions == nil {
 		cfg.Sessions = &session.Table{}
 	}
-	s := &Server{cfg: cfg, relays: relays, log: log, derived: relay.NewRegistry(dc)}
-	s.muxers = relay.Outputs[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, Label: "http-fmp4"}
+	s := &Server{cfg: cfg, relays: relays, log: log}
+	s.muxers = relay.Derive[*muxer]{New: newStreamMuxer, TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Label: "http-fmp4", Log: log}
 	return s
 }
 
-func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
-	pub, err := s.derived.Publish(src.Path())
-	if err != nil {
-		return nil, fmt.Errorf("fmp4 %s: %w", src.Path(), err)
-	}
-	m := newMuxer(src, pub, s.log.With("path", src.Path()))
+func newStreamMuxer(_ *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*muxer, error) {
+	m := newMuxer(out)
 	if err := m.setTracks(tracks); err != nil {
-		pub.Close()
 		return nil, err
 	}
 	return m, nil
@@ -80,7 +68,6 @@ func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track) (*muxer, err
 // Close stops every muxer; browsers' responses end.
 func (s *Server) Close() error {
 	s.muxers.Close()
-	s.derived.Close()
 	return nil
 }
 
@@ -96,10 +83,10 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string)
 	if err != nil {
 		return err
 	}
-	reader := m.out.Stream().NewReader()
+	reader := m.Stream().NewReader()
 	defer reader.Close()
 	h := w.Header()
-	h.Set("Content-Type", *m.mime.Load())
+	h.Set("Content-Type", *m.Deriver.mime.Load())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
