@@ -94,7 +94,7 @@ type App struct {
 // New validates cfg, derives each part's configuration (passed to tune, when not nil), opens
 // the listeners and builds the parts.
 func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		return nil, err
 	}
 	t := tuning(cfg)
@@ -268,7 +268,7 @@ func (a *App) Start() {
 		serve("metrics", metricsServer{a.metrics}, a.lns.metrics)
 	}
 	a.applySources(a.Config())
-	a.Links.Set(a.Config().Links())
+	a.Links.Set(links(a.Config()))
 	a.followCerts()
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/push"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
 )
@@ -24,7 +25,7 @@ func policyOf(cfg conf.Config) *access.Policy {
 // listening addresses (a changed address moves only that port). What a running server cannot
 // change is logged and keeps its old value. On an error nothing changes.
 func (a *App) Reload(cfg conf.Config) error {
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		return err
 	}
 	a.reloadMu.Lock()
@@ -58,7 +59,7 @@ func (a *App) Reload(cfg conf.Config) error {
 	a.cfg = cfg
 	a.cfgMu.Unlock()
 	a.applySources(cfg)
-	a.Links.Set(cfg.Links())
+	a.Links.Set(links(cfg))
 	a.log.Info("configuration reloaded", "changed", conf.Changed(old, cfg))
 	return nil
 }
@@ -245,3 +246,30 @@ func (a *App) applySources(cfg conf.Config) {
 }
 
 func describe(pl *vod.Playlist) string { return fmt.Sprint(pl.Files, pl.Once) }
+
+// links is what the paths and origin of c ask to pull and push.
+func links(c conf.Config) push.Links {
+	l := push.Links{Origins: c.Origin, Sources: map[string]push.Source{}, Pushes: map[string][]string{}}
+	for path, p := range c.Paths {
+		if p.Source != "" {
+			l.Sources[path] = push.Source{URL: p.Source, OnDemand: p.OnDemand == nil || *p.OnDemand,
+				CloseAfter: p.OnDemandCloseAfter}
+		}
+		if len(p.Push) > 0 {
+			l.Pushes[path] = p.Push
+		}
+	}
+	return l
+}
+
+// validate checks cfg and the links it asks for, which the link package knows how to make:
+// the first error names the field.
+func validate(cfg conf.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := links(cfg).Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
+	return nil
+}

@@ -19,7 +19,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/relaycast/relaycast/push"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )
@@ -128,21 +127,6 @@ func splitList(s string) List {
 		}
 	}
 	return out
-}
-
-// Links is what the paths and origin ask to pull and push.
-func (c Config) Links() push.Links {
-	l := push.Links{Origins: c.Origin, Sources: map[string]push.Source{}, Pushes: map[string][]string{}}
-	for path, p := range c.Paths {
-		if p.Source != "" {
-			l.Sources[path] = push.Source{URL: p.Source, OnDemand: p.OnDemand == nil || *p.OnDemand,
-				CloseAfter: p.OnDemandCloseAfter}
-		}
-		if len(p.Push) > 0 {
-			l.Pushes[path] = p.Push
-		}
-	}
-	return l
 }
 
 // Recorded says whether a live path is recorded.
@@ -453,9 +437,6 @@ func (c Config) Validate() error {
 		if p.Source != "" && len(p.Playlist) > 0 {
 			return fmt.Errorf("config paths: %s: source and playlist: a path has one or the other", path)
 		}
-	}
-	if err := c.Links().Validate(); err != nil {
-		return fmt.Errorf("config %w", err)
 	}
 	if c.RecordSegment < time.Second {
 		return fmt.Errorf("config record_segment: %v, want at least 1s", c.RecordSegment)
