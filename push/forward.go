@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/access"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // forwardTarget names, among a path's pushes, the one to the origins of an edge.
@@ -25,7 +25,7 @@ var ErrNoOrigin = errors.New("no origin answered")
 // publisher is on and its push takes it over.
 type reservation struct {
 	urls  []*url.URL // the origins, the one that took it first
-	pub   *rtmpclient.Publisher
+	pub   *rtmp.Publication
 	timer *time.Timer
 }
 
@@ -54,7 +54,7 @@ func (m *Manager) Forward(ctx context.Context, path, key string) (ok bool, err e
 	}
 	pub, i, err := publishFirst(ctx, urls)
 	switch {
-	case errors.Is(err, rtmpclient.ErrRefused):
+	case errors.Is(err, rtmp.ErrRefused):
 		return true, fmt.Errorf("%w: %w", access.ErrUnauthorized, err)
 	case err != nil:
 		return true, fmt.Errorf("%w: %w", ErrNoOrigin, err)
@@ -66,16 +66,14 @@ func (m *Manager) Forward(ctx context.Context, path, key string) (ok bool, err e
 
 // publishFirst opens an RTMP publish on the first of urls that takes it, and says which;
 // one that cannot be reached passes the publish on to the next, one that refuses ends it.
-func publishFirst(ctx context.Context, urls []*url.URL) (*rtmpclient.Publisher, int, error) {
+func publishFirst(ctx context.Context, urls []*url.URL) (*rtmp.Publication, int, error) {
 	var errs []error
 	for i, u := range urls {
-		dctx, cancel := context.WithTimeout(ctx, readTimeout)
-		pub, err := rtmpclient.Publish(dctx, u.String(), nil)
-		cancel()
+		pub, err := rtmp.Dial(ctx, u)
 		switch {
 		case err == nil:
 			return pub, i, nil
-		case errors.Is(err, rtmpclient.ErrRefused):
+		case errors.Is(err, rtmp.ErrRefused):
 			return nil, i, fmt.Errorf("%s refused: %w", redact(u), err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", redact(u), err))

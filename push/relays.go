@@ -3,21 +3,14 @@ package push
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
-	"slices"
-	"sync"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v5"
-	gosrt "github.com/datarhei/gosrt"
-
-	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
+	"github.com/relaycast/relaycast/srt"
 )
 
 // pushKey names one push relay: a stream and a target.
@@ -34,7 +27,7 @@ type pusher struct {
 	// An edge's forward push: the origins, tried in turn at each connection, and the one
 	// that took the publish when the edge asked it (Forward), for the first.
 	origins  []*url.URL
-	reserved *rtmpclient.Publisher
+	reserved *rtmp.Publication
 	log      *slog.Logger
 	liveAt   time.Time // when the current connection began to deliver; zero: it has not
 	st       status
@@ -154,9 +147,9 @@ func (p *pusher) send(ctx context.Context) error {
 	p.st.set(StateConnecting, nil)
 	switch p.target.Scheme {
 	case "srt":
-		return p.sendSRT(ctx)
+		return srt.Push(ctx, p.stream, p.target, p.setLive)
 	case "rtsp", "rtsps":
-		return p.sendRTSP(ctx)
+		return rtsp.Push(ctx, p.stream, p.target, p.setLive, p.log)
 	}
 	return p.sendRTMP(ctx)
 }
@@ -167,66 +160,12 @@ func (p *pusher) sendRTMP(ctx context.Context) error {
 		return err
 	}
 	defer pub.Close()
-	defer context.AfterFunc(ctx, pub.Close)()
-	// The server's acknowledgements and pings are read and dropped; a read error means the
-	// target hung up, and closing the connection fails the next write at once.
-	var drained sync.WaitGroup
-	defer drained.Wait()
-	defer pub.Close()
-	drained.Go(func() {
-		for {
-			if _, err := pub.Next(); err != nil {
-				pub.Close()
-				return
-			}
-		}
-	})
-	r := p.stream.NewReader()
-	defer r.Close()
-	if meta := p.stream.Metadata(); meta != nil {
-		if err := pub.WriteTag(18, 0, meta); err != nil {
-			return fmt.Errorf("rtmp push: %w", err)
-		}
-	}
-	var sentVideo, sentAudio *relay.Track
-	live := false
-	for {
-		f, err := r.Next(ctx)
-		if err != nil {
-			return err
-		}
-		ts := uint32(max(f.DTS, 0) / time.Millisecond)
-		typ, sent := byte(8), &sentAudio
-		if f.Track.Codec.IsVideo() {
-			typ, sent = 9, &sentVideo
-		}
-		if *sent != f.Track {
-			h, ok := rtmp.ConfigHeader(f.Track)
-			if !ok {
-				continue
-			}
-			if err := pub.WriteTag(typ, ts, append(h, f.Track.Config...)); err != nil {
-				return fmt.Errorf("rtmp push: %w", err)
-			}
-			*sent = f.Track
-		}
-		h, ok := rtmp.FrameHeader(make([]byte, 0, 8+len(f.Payload)), f)
-		if !ok {
-			continue
-		}
-		if err := pub.WriteTag(typ, ts, append(h, f.Payload...)); err != nil {
-			return fmt.Errorf("rtmp push: %w", err)
-		}
-		if !live {
-			live = true
-			p.setLive()
-		}
-	}
+	return pub.Send(ctx, p.stream, p.setLive)
 }
 
 // dialRTMP connects to the target, or to the first of an edge's origins that takes the
 // publish; the connection an origin took when the edge asked it goes first.
-func (p *pusher) dialRTMP(ctx context.Context) (*rtmpclient.Publisher, error) {
+func (p *pusher) dialRTMP(ctx context.Context) (*rtmp.Publication, error) {
 	if pub := p.reserved; pub != nil {
 		p.reserved = nil
 		return pub, nil
@@ -237,132 +176,4 @@ func (p *pusher) dialRTMP(ctx context.Context) (*rtmpclient.Publisher, error) {
 	}
 	pub, _, err := publishFirst(ctx, targets)
 	return pub, err
-}
-
-// trackSettle is how long a stream that has shown one track may take to show the other,
-// before a target that needs both up front (an MPEG-TS program, an SDP) is told of one.
-const trackSettle = 500 * time.Millisecond
-
-// srtPayload is the media bytes of one SRT packet: seven MPEG-TS packets, what every SRT
-// listener expects (libsrt's live mode default).
-const srtPayload = 7 * 188
-
-// sendSRT sends the stream as MPEG-TS to an SRT listener, the URL's streamid (such as
-// publish:live/show) naming it there, as ffmpeg's srt:// URLs do.
-func (p *pusher) sendSRT(ctx context.Context) error {
-	cfg := gosrt.DefaultConfig()
-	addr, err := cfg.UnmarshalURL(p.target.String())
-	if err != nil {
-		return fmt.Errorf("srt push: %w", err)
-	}
-	r := p.stream.NewReader()
-	defer r.Close()
-	tracks, err := p.stream.WaitTracks(ctx, trackSettle)
-	if err != nil {
-		return fmt.Errorf("srt push: %w", err)
-	}
-	ts, err := codec.NewTSFramer(tracks)
-	if err != nil {
-		return fmt.Errorf("srt push: %w", err)
-	}
-	conn, err := gosrt.Dial("srt", addr, cfg)
-	if err != nil {
-		return fmt.Errorf("srt push: %w", err)
-	}
-	defer conn.Close()
-	defer context.AfterFunc(ctx, func() { conn.Close() })()
-	// A listener sends nothing back on a publishing connection; a read error means it hung
-	// up, and closing the connection fails the next write at once.
-	var drained sync.WaitGroup
-	defer drained.Wait()
-	defer conn.Close()
-	drained.Go(func() {
-		b := make([]byte, 1500)
-		for {
-			if _, err := conn.Read(b); err != nil {
-				conn.Close()
-				return
-			}
-		}
-	})
-	live := false
-	for {
-		f, err := r.Next(ctx)
-		if err != nil {
-			return err
-		}
-		b, err := ts.Frame(f)
-		if err != nil {
-			return fmt.Errorf("srt push: %w", err)
-		}
-		// gosrt queues what is written and fails when its queue is full: a target that far
-		// behind is dropped and reconnected to.
-		for ; len(b) > 0; b = b[min(len(b), srtPayload):] {
-			if _, err := conn.Write(b[:min(len(b), srtPayload)]); err != nil {
-				return fmt.Errorf("srt push: %w", err)
-			}
-		}
-		if !live {
-			live = true
-			p.setLive()
-		}
-	}
-}
-
-// sendRTSP records the stream to an RTSP server (ANNOUNCE, SETUP, RECORD), with RTP
-// interleaved in the TCP connection, which passes the firewalls and NATs a target may be
-// behind; the packets are the ones relaycast's own RTSP viewers get.
-func (p *pusher) sendRTSP(ctx context.Context) error {
-	r := p.stream.NewReader()
-	defer r.Close()
-	tracks, err := p.stream.WaitTracks(ctx, trackSettle)
-	if err != nil {
-		return fmt.Errorf("rtsp push: %w", err)
-	}
-	pk, desc, err := rtsp.NewPacketizer(tracks)
-	if err != nil {
-		return fmt.Errorf("rtsp push: %w", err)
-	}
-	tcp := gortsplib.ProtocolTCP
-	// A target that stops reading fills the write queue: gortsplib then drops packets
-	// rather than block, and the target's timeout ends the session.
-	c := &gortsplib.Client{Protocol: &tcp, ReadTimeout: readTimeout, WriteTimeout: readTimeout}
-	quietRTSP(c, p.log)
-	if err := c.StartRecording(p.target.String(), desc); err != nil {
-		return fmt.Errorf("rtsp push: %w", err)
-	}
-	defer c.Close()
-	defer context.AfterFunc(ctx, c.Close)()
-	epoch := time.Time{}
-	live := false
-	video := slices.ContainsFunc(tracks, func(t *relay.Track) bool { return t.Codec.IsVideo() })
-	var start time.Duration // of the first picture sent
-	for {
-		f, err := r.Next(ctx)
-		if err != nil {
-			return err
-		}
-		// Audio from before the first picture goes unsent. A receiver times each media from
-		// its first packet until the first sender reports, then by their clocks; audio that
-		// began earlier would step back then (ffmpeg: "non monotonically increasing dts").
-		if video && !f.Track.Codec.IsVideo() && (epoch.IsZero() || f.PTS < start) {
-			continue
-		}
-		m, pkts, err := pk.Packetize(f)
-		if err != nil {
-			return fmt.Errorf("rtsp push: %w", err)
-		}
-		if epoch.IsZero() && len(pkts) > 0 {
-			epoch, start = time.Now().Add(-f.PTS), f.PTS
-		}
-		for _, pkt := range pkts {
-			if err := c.WritePacketRTPWithNTP(m, pkt, epoch.Add(f.PTS)); err != nil {
-				return fmt.Errorf("rtsp push: %w", err)
-			}
-		}
-		if !live && len(pkts) > 0 {
-			live = true
-			p.setLive()
-		}
-	}
 }

@@ -167,7 +167,7 @@ func (g *Registry) arrived(path string) {
 // awaitStart waits until a reader that starts now gets a picture at once: the stream's
 // first video keyframe, or its tracks when it has no video.
 func (s *Stream) awaitStart(ctx context.Context) error {
-	tracks, err := s.WaitTracks(ctx, trackSettle)
+	tracks, err := s.WaitTracks(ctx, TrackSettle)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,10 @@ type running[W Worker] struct {
 	cancel context.CancelFunc
 }
 
-// trackSettle is how long a stream that has shown one track may take to show the other.
-const trackSettle = 500 * time.Millisecond
+// TrackSettle is how long a stream that has shown one track may take to show the other,
+// before an output that needs all of them up front (an SDP, an MPEG-TS program, an init
+// segment) is told of one.
+const TrackSettle = 500 * time.Millisecond
 
 // Get returns the worker of s, starting it if none runs yet.
 func (o *Outputs[W]) Get(ctx context.Context, s *Stream) (W, error) {
@@ -50,7 +52,7 @@ func (o *Outputs[W]) Get(ctx context.Context, s *Stream) (W, error) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, o.TrackWait)
 	defer cancel()
-	tracks, err := s.WaitTracks(wctx, trackSettle)
+	tracks, err := s.WaitTracks(wctx, TrackSettle)
 	if err != nil {
 		return zero, err
 	}
