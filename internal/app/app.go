@@ -24,7 +24,7 @@ import (
 	"github.com/relaycast/relaycast/metrics"
 	"github.com/relaycast/relaycast/player/fmp4"
 	"github.com/relaycast/relaycast/player/hls"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
@@ -66,7 +66,7 @@ type App struct {
 	Stored *vod.Player // stored files played to RTMP (and later RTSP) viewers
 	Record *record.Recorder
 	// Links pulls sources and origins' streams and pushes streams to other servers.
-	Links *push.Manager
+	Links *link.Manager
 	// Sessions is the book of every publisher and viewer, of every protocol.
 	Sessions *session.Table
 	// LogLevel, when set, is the level of the log, which a reload changes.
@@ -133,7 +133,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
-	a.Links = push.New(a.Relays, a.Sessions.Viewers, log)
+	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
 	a.Relays.SetSourcer(a.Links)
 	a.policy.SetUpstream(a.Links.Upstream)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
@@ -182,7 +182,7 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 		Links: func() []metrics.Link {
 			var out []metrics.Link
 			for _, l := range a.Links.Links() {
-				out = append(out, metrics.Link{Kind: l.Kind, Path: l.Path, URL: l.URL, Live: l.State == push.StateLive,
+				out = append(out, metrics.Link{Kind: l.Kind, Path: l.Path, URL: l.URL, Live: l.State == link.StateLive,
 					Connects: l.Connects, Failures: l.Failures})
 			}
 			return out

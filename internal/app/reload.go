@@ -11,7 +11,7 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
 )
@@ -248,11 +248,11 @@ func (a *App) applySources(cfg conf.Config) {
 func describe(pl *vod.Playlist) string { return fmt.Sprint(pl.Files, pl.Once) }
 
 // links is what the paths and origin of c ask to pull and push.
-func links(c conf.Config) push.Links {
-	l := push.Links{Origins: c.Origin, Sources: map[string]push.Source{}, Pushes: map[string][]string{}}
+func links(c conf.Config) link.Links {
+	l := link.Links{Origins: c.Origin, Sources: map[string]link.Source{}, Pushes: map[string][]string{}}
 	for path, p := range c.Paths {
 		if p.Source != "" {
-			l.Sources[path] = push.Source{URL: p.Source, OnDemand: p.OnDemand == nil || *p.OnDemand,
+			l.Sources[path] = link.Source{URL: p.Source, OnDemand: p.OnDemand == nil || *p.OnDemand,
 				CloseAfter: p.OnDemandCloseAfter}
 		}
 		if len(p.Push) > 0 {

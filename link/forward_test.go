@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 )
 
 // TestEdgesForwardPublishesToTheirOrigin publishes to one edge of an origin that wants a
@@ -40,13 +40,13 @@ func TestEdgesForwardPublishesToTheirOrigin(t *testing.T) {
 	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(4*time.Second) {
 		t.Fatalf("the other edge's viewer decoded %d pictures of 4 s, exit %v\n%s", d.Frames, d.Err, d.Stderr)
 	}
-	var forward push.Status
+	var forward link.Status
 	for _, l := range links(t, in) {
 		if l.Kind == "forward" {
 			forward = l
 		}
 	}
-	if forward.State != push.StateLive || forward.Path != "live/show" {
+	if forward.State != link.StateLive || forward.Path != "live/show" {
 		t.Errorf("the edge's forward: %+v, want live", forward)
 	}
 	if n := origin.Sessions.Viewers("live/show"); n != 1 {

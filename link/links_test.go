@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 )
 
 // watcher is an RTMP player that notes when each picture comes.
@@ -135,13 +135,13 @@ func TestPushRelaysResumeAfterTheirTargetsRestart(t *testing.T) {
 		t.Errorf("the source's own viewer noticed the targets' restarts: longest wait %v, err %v", gap, err)
 	}
 	for _, url := range []string{toNginx, toTarget} {
-		var st push.Status
+		var st link.Status
 		for _, l := range links(t, src) {
 			if l.Kind == "push" && l.URL == url {
 				st = l
 			}
 		}
-		if st.State != push.StateLive || st.Connects < 2 || st.Failures < 1 {
+		if st.State != link.StateLive || st.Connects < 2 || st.Failures < 1 {
 			t.Errorf("push to %s: %+v, want live after a reconnect", url, st)
 		}
 		labels := `{kind="push",path="live/show",url="` + url + `"}`
@@ -251,7 +251,7 @@ func TestEdgesPullEachPathOnceAndFailOverToTheNextOrigin(t *testing.T) {
 		}
 	}
 	for i, e := range edges {
-		if st := linkState(t, e, "origin", "live/show"); st.State != push.StateLive || st.Connects != 2 {
+		if st := linkState(t, e, "origin", "live/show"); st.State != link.StateLive || st.Connects != 2 {
 			t.Errorf("edge %d's origin pull: %+v, want live on its second connection", i, st)
 		}
 	}

@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 )
 
 // TestSRTAndRTSPPushesResumeAfterTheirTargetRestarts restreams a path to a second
@@ -76,7 +76,7 @@ func checkPushResumes(t *testing.T, pushURL string, startTarget func() *testenv.
 		t.Logf("the push resumed %v after its target restarted", after)
 	}
 	for _, l := range links(t, src) {
-		if l.Kind == "push" && (l.State != push.StateLive || l.Connects < 2 || l.Failures < 1) {
+		if l.Kind == "push" && (l.State != link.StateLive || l.Connects < 2 || l.Failures < 1) {
 			t.Errorf("push %s: %+v, want live after a reconnect", l.URL, l)
 		}
 	}
@@ -115,7 +115,7 @@ func TestSRTPushWithAPassphrase(t *testing.T) {
 	}})
 	testenv.PublishDemo(t, src, "live/show")
 	testenv.WaitLive(t, target, "live/good", 15*time.Second)
-	var failed push.Status
+	var failed link.Status
 	if _, ok := waitFor(15*time.Second, func() bool {
 		for _, l := range links(t, src) {
 			if strings.Contains(l.URL, "live/bad") && l.Failures > 0 {

@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"runtime"

@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"context"
@@ -10,18 +10,18 @@ import (
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 )
 
 // links reads a server's /api/v1/links.
-func links(t testing.TB, s *testenv.Server) []push.Status {
+func links(t testing.TB, s *testenv.Server) []link.Status {
 	t.Helper()
 	res, err := http.Get(s.HTTPURL("/api/v1/links"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var body struct{ Links []push.Status }
+	var body struct{ Links []link.Status }
 	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
@@ -29,13 +29,13 @@ func links(t testing.TB, s *testenv.Server) []push.Status {
 }
 
 // linkState returns the state of path's link of kind, or "".
-func linkState(t testing.TB, s *testenv.Server, kind, path string) push.Status {
+func linkState(t testing.TB, s *testenv.Server, kind, path string) link.Status {
 	for _, l := range links(t, s) {
 		if l.Kind == kind && l.Path == path {
 			return l
 		}
 	}
-	return push.Status{}
+	return link.Status{}
 }
 
 // waitFor polls cond every 50 ms until it holds or d passes, and says when it held.
@@ -92,7 +92,7 @@ func TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast(t *tes
 	if n := src.Sessions.Viewers("live/cam"); n != 0 {
 		t.Fatalf("the source has %d viewers before the edge has any", n)
 	}
-	if st := linkState(t, edge, "source", "live/cam"); st.State != push.StateIdle {
+	if st := linkState(t, edge, "source", "live/cam"); st.State != link.StateIdle {
 		t.Fatalf("before a viewer the source is %+v, want idle", st)
 	}
 
@@ -110,7 +110,7 @@ func TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast(t *tes
 	if d.Frames < testenv.MinFrames(4*time.Second) {
 		t.Fatalf("decoded %d pictures of 4 s", d.Frames)
 	}
-	if st := linkState(t, edge, "source", "live/cam"); st.State != push.StateLive || st.Connects != 1 {
+	if st := linkState(t, edge, "source", "live/cam"); st.State != link.StateLive || st.Connects != 1 {
 		t.Errorf("while watched the source is %+v, want live after one connect (two viewers, one after the other)", st)
 	}
 	if n := src.Sessions.Viewers("live/cam"); n != 1 {
@@ -120,10 +120,10 @@ func TestOnDemandRTSPSourceConnectsAtTheFirstViewerAndHangsUpAfterTheLast(t *tes
 	left := time.Now()
 	after, ok := waitFor(20*time.Second, func() bool { return src.Sessions.Viewers("live/cam") == 0 })
 	t.Logf("the pull hung up %v after the last viewer left", after)
-	if !ok || after < push.DefaultCloseAfter-time.Second || after > push.DefaultCloseAfter+3*time.Second {
-		t.Errorf("the pull hung up %v after the last viewer (ok %v), want about %v", time.Since(left), ok, push.DefaultCloseAfter)
+	if !ok || after < link.DefaultCloseAfter-time.Second || after > link.DefaultCloseAfter+3*time.Second {
+		t.Errorf("the pull hung up %v after the last viewer (ok %v), want about %v", time.Since(left), ok, link.DefaultCloseAfter)
 	}
-	if _, ok := waitFor(2*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == push.StateIdle }); !ok {
+	if _, ok := waitFor(2*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == link.StateIdle }); !ok {
 		t.Errorf("after the hang-up the source is %+v, want idle", linkState(t, edge, "source", "live/cam"))
 	}
 }
@@ -145,7 +145,7 @@ func TestAlwaysOnRTSPSourceOverTCPAndAfterTheCameraRestarts(t *testing.T) {
 	edge := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
 		c.Paths = map[string]conf.Path{"live/cam": {Source: "rtsp://" + camAddr + "/cam/1", OnDemand: &off}}
 	}})
-	if _, ok := waitFor(15*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == push.StateLive }); !ok {
+	if _, ok := waitFor(15*time.Second, func() bool { return linkState(t, edge, "source", "live/cam").State == link.StateLive }); !ok {
 		t.Fatalf("with no viewer, the always-on source is %+v, want live", linkState(t, edge, "source", "live/cam"))
 	}
 	if err := cam.Close(); err != nil {
@@ -154,7 +154,7 @@ func TestAlwaysOnRTSPSourceOverTCPAndAfterTheCameraRestarts(t *testing.T) {
 	cam = startCam()
 	after, ok := waitFor(20*time.Second, func() bool {
 		st := linkState(t, edge, "source", "live/cam")
-		return st.State == push.StateLive && st.Connects >= 2
+		return st.State == link.StateLive && st.Connects >= 2
 	})
 	if !ok {
 		t.Fatalf("after the camera restarted the source is %+v, want live again", linkState(t, edge, "source", "live/cam"))

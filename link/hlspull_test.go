@@ -1,4 +1,4 @@
-package push_test
+package link_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testenv"
-	"github.com/relaycast/relaycast/push"
+	"github.com/relaycast/relaycast/link"
 )
 
 // TestHLSSources pulls a path from HLS, the way a server takes in a stream only published
@@ -59,7 +59,7 @@ func checkHLSSource(t *testing.T, source string) {
 	if got := testenv.FFprobeStreams(ctx, t, edge.URL("live/cam")); len(got) != 2 || got[0] != "h264 1280x720" || got[1] != "aac" {
 		t.Errorf("ffprobe of the HLS source: %q, want h264 1280x720 and aac", got)
 	}
-	if st := linkState(t, edge, "source", "live/cam"); st.State != push.StateLive {
+	if st := linkState(t, edge, "source", "live/cam"); st.State != link.StateLive {
 		t.Errorf("the HLS source is %+v, want live", st)
 	}
 }
