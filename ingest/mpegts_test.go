@@ -8,7 +8,7 @@ import (
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 

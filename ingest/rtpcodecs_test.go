@@ -8,8 +8,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtsp"
 )

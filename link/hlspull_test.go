@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/link"
 )
 

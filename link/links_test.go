@@ -12,7 +12,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/link"
 )
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 )

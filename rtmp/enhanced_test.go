@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // H.265 and AAC published over enhanced RTMP (gortmplib, as OBS sends them) are read back as

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/rtmpclient"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
 )

@@ -14,7 +14,7 @@ import (
 
 	"github.com/yutopp/go-rtmp/handshake"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/rtmp"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/rtmpclient"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 )
 

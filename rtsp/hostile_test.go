@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/access"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/rtsp"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 )
 

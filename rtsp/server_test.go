@@ -15,7 +15,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/pion/rtp"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtsp"
 )

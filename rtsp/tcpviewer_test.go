@@ -14,7 +14,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // A player that sets up one media of two gets that media's packets on the channel it asked

@@ -11,7 +11,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 )
 

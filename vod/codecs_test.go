@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // TestStoredH265AndAV1FilesPlay stores an H.265+AAC MP4 (as phones record) and an AV1+Opus

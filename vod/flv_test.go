@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // remuxed makes the sample as ffmpeg writes it without faststart (moov at the end) and as

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )

@@ -10,7 +10,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // ffmpeg -ss over RTMP sends a seek after play: it gets the file from the keyframe before the

@@ -14,7 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // A stored file over RTSP, UDP and TCP: ffprobe reads its codecs and duration (the SDP's

@@ -8,8 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // AV1 and Opus published over enhanced RTMP play on the page in Chromium (which decodes

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 func TestBadRequestsGetClearAnswers(t *testing.T) {

@@ -23,8 +23,8 @@ import (
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/ertmpclient"
-	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 func TestLoadRunAgainstRelaycast(t *testing.T) {

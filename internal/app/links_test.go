@@ -8,7 +8,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // A link the server cannot make (a scheme it does not pull or push, no host) is refused at

@@ -6,7 +6,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/relaycast/relaycast/internal/testcert"
+	"github.com/relaycast/relaycast/internal/testkit/testcert"
 )
 
 func echo(ln net.Listener) {

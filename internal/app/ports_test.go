@@ -10,7 +10,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // A second server started on a port the first one holds is refused at start with the

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testcert"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testcert"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // ffmpeg publishes over RTMPS and plays over RTMPS and RTSPS without a warning; curl reads the

@@ -26,9 +26,9 @@ import (
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/ertmpclient"
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 )
 

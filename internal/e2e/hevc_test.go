@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // H.265 and AAC published over RTSP (TCP) and over SRT are read back as hevc 1280x720 and

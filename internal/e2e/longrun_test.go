@@ -14,7 +14,7 @@ import (
 
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // smallClip encodes 10 s of 320x240 30 fps H.264 with B-frames (a keyframe a second) and

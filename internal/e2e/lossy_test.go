@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // lossy5 is a mobile uplink's worst minute: 5 % of the datagrams lost each way, 10–15 ms

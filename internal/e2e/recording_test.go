@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // checkRecordingSoFar checks the first recording of path so far: the streams want, and at least

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // TestThirtySecondUploadPlaysAndSeeksEverywhere uploads a 30 s MP4 with curl, then plays it

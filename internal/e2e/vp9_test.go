@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/mediatest"
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // ffmpegVP9RTP is ffmpeg 5.1's notice that its VP9 RTP support is experimental: about

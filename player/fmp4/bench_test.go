@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 )

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 // fragmentReader reads a live fMP4 response and checks what a browser's MediaSource needs:

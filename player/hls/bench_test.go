@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/relaycast/relaycast/internal/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 func get(t *testing.T, url string, header ...string) (*http.Response, string) {

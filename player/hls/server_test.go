@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/testenv"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
 func TestLLHLSPlaysInFFmpeg(t *testing.T) {

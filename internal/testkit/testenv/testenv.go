@@ -34,7 +34,7 @@ func MinFrames(window time.Duration) int { return int(window.Seconds() * 30 * 0.
 // Sample is the test clip: 6 s of 1280x720 30 fps H.264 High with B-frames and AAC.
 func Sample() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "sample-720p.mp4")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "sample-720p.mp4")
 }
 
 // SampleHEVC is the test clip in H.265 (Main, B-frames, an IDR every second) with the same
@@ -261,7 +261,7 @@ func leakedGoroutines() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "internal/testenv.leakedGoroutines") || strings.Contains(g, "testing.tRunner") {
+		if strings.Contains(g, "internal/testkit/testenv.leakedGoroutines") || strings.Contains(g, "testing.tRunner") {
 			continue
 		}
 		if strings.Contains(g, "relaycast/relaycast/") || strings.Contains(g, "yutopp/go-rtmp") || strings.Contains(g, "gortsplib") {

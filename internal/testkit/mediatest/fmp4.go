@@ -123,5 +123,5 @@ func SampleVP9() string { return sampleFile("sample-720p-vp9.mp4") }
 
 func sampleFile(name string) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", name)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", name)
 }

@@ -28,7 +28,7 @@ import (
 	mopus "github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/ertmpclient"
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/relay"
 )
 
