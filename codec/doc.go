@@ -3,9 +3,5 @@
 // publisher sends, written back as each container wants them), access units in both
 // framings, and time: Ticks and Duration, the one exact conversion between durations and
 // clock ticks, and Timeline, which keeps a source's timestamps monotonic through counter
-// wraps and encoder clock jumps.
-//
-// It also holds, for now, the containers several outputs write: the fMP4 init segment and
-// fragments, and MPEG-TS (TSWriter, TSFramer). Issue 27 moves those to their own format/
-// packages.
+// wraps and encoder clock jumps. The containers built on them are in format.
 package codec

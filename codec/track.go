@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -43,4 +45,12 @@ func H264Params(sps, pps []byte) (*relay.Track, error) {
 	rec = append(rec, 1, byte(len(pps)>>8), byte(len(pps)))
 	rec = append(rec, pps...)
 	return H264Track(rec)
+}
+
+// AudioFrameSamples is how many samples (in the track's clock) an audio frame lasts.
+func AudioFrameSamples(t *relay.Track, payload []byte) int64 {
+	if t.Codec == relay.CodecOpus {
+		return opus.PacketDuration2(payload)
+	}
+	return 1024 // AAC
 }

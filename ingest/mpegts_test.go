@@ -6,7 +6,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
@@ -29,7 +29,7 @@ func demoTS(t testing.TB, max int) ([]byte, []*relay.Frame) {
 		}
 	}
 	var buf bytes.Buffer
-	w, err := codec.NewTSWriter(&buf, video, audio, 0)
+	w, err := format.NewTSWriter(&buf, video, audio, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -302,7 +302,7 @@ func (rec *recording) pause(err error) {
 // frame writes one frame, starting a new file at a video keyframe when the current one is
 // long enough or does not carry the frame's track (a new codec configuration).
 func (rec *recording) frame(f *relay.Frame) error {
-	if !codec.InFMP4(f.Track.Codec) {
+	if !format.InFMP4(f.Track.Codec) {
 		return nil // what FMP4Init cannot describe yet
 	}
 	if rec.seg == nil && rec.paused && time.Now().Before(rec.retryAt) {

@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -41,14 +42,14 @@ type slot struct {
 }
 
 func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time.Duration) (*segment, error) {
-	video, audio := relay.FirstTracks(tracks, codec.InFMP4) // as the live outputs choose
-	init, _, err := codec.FMP4Init(video, audio)
+	video, audio := relay.FirstTracks(tracks, format.InFMP4) // as the live outputs choose
+	init, _, err := format.FMP4Init(video, audio)
 	if err != nil {
 		return nil, err
 	}
 	s := &segment{w: w, file: file, start: start, from: start}
 	if video != nil {
-		s.slots = append(s.slots, &slot{track: video, id: codec.FMP4VideoID, scale: codec.FMP4VideoScale})
+		s.slots = append(s.slots, &slot{track: video, id: format.FMP4VideoID, scale: format.FMP4VideoScale})
 	}
 	if audio != nil {
 		scale := int64(audio.ClockRate)
@@ -58,7 +59,7 @@ func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time
 		if scale == 0 {
 			return nil, fmt.Errorf("record %s: audio track without a sample rate", file)
 		}
-		s.slots = append(s.slots, &slot{track: audio, id: codec.FMP4AudioID, scale: scale})
+		s.slots = append(s.slots, &slot{track: audio, id: format.FMP4AudioID, scale: scale})
 	}
 	n, err := w.Write(init)
 	s.bytes = int64(n)
@@ -85,7 +86,7 @@ func (s *segment) slotOf(f *relay.Frame) *slot {
 func (s *segment) carries(tracks []*relay.Track) bool {
 	n := 0
 	for _, t := range tracks {
-		if !codec.InFMP4(t.Codec) {
+		if !format.InFMP4(t.Codec) {
 			continue
 		}
 		n++

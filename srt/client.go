@@ -10,7 +10,7 @@ import (
 
 	gosrt "github.com/datarhei/gosrt"
 
-	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -72,7 +72,7 @@ func Push(ctx context.Context, stream *relay.Stream, u *url.URL, live func()) er
 	if err != nil {
 		return fmt.Errorf("srt push: %w", err)
 	}
-	ts, err := codec.NewTSFramer(tracks)
+	ts, err := format.NewTSFramer(tracks)
 	if err != nil {
 		return fmt.Errorf("srt push: %w", err)
 	}

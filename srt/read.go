@@ -10,7 +10,7 @@ import (
 	gosrt "github.com/datarhei/gosrt"
 
 	"github.com/relaycast/relaycast/access"
-	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 )
@@ -25,18 +25,18 @@ const payloadSize = 7 * 188
 type muxer struct {
 	out *relay.Publisher
 
-	ts           *codec.TSFramer
+	ts           *format.TSFramer
 	video, audio *relay.Track // source tracks of track
 	track        *relay.Track // derived track
 }
 
 func (s *Server) newMuxer(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*muxer, error) {
 	for _, t := range tracks {
-		if !codec.TSCarries(t.Codec) {
+		if !format.TSCarries(t.Codec) {
 			s.log.Info("track not sent to SRT readers: MPEG-TS carries no "+t.Codec.String(), "path", src.Path(), "codec", t.Codec)
 		}
 	}
-	ts, err := codec.NewTSFramer(tracks)
+	ts, err := format.NewTSFramer(tracks)
 	if err != nil {
 		return nil, fmt.Errorf("srt mpegts: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -109,10 +109,10 @@ var errNotInTS = errors.New("HLS of stored files is MPEG-TS, which carries no AV
 
 // tsTracks are the first video and audio track of the file MPEG-TS carries.
 func (ix *Index) tsTracks() (video, audio *relay.Track, err error) {
-	if v, _ := relay.FirstTracks(ix.Tracks, nil); v != nil && !codec.TSCarries(v.Codec) {
+	if v, _ := relay.FirstTracks(ix.Tracks, nil); v != nil && !format.TSCarries(v.Codec) {
 		return nil, nil, errNotInTS
 	}
-	video, audio = relay.FirstTracks(ix.Tracks, codec.TSCarries)
+	video, audio = relay.FirstTracks(ix.Tracks, format.TSCarries)
 	return video, audio, nil
 }
 
@@ -142,7 +142,7 @@ func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := codec.NewTSWriter(&buf, video, audio, codec.TSOffset)
+	w, err := format.NewTSWriter(&buf, video, audio, format.TSOffset)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 )
 
 // remux is a faststart MP4 made from a file's index, for a file that is not one (an FLV,
@@ -34,11 +35,11 @@ func newRemux(ix *Index) (*remux, error) {
 		pt := &pmp4.Track{ID: i + 1}
 		var err error
 		if t.Codec.IsVideo() {
-			pt.TimeScale = codec.FMP4VideoScale
-			pt.Codec, _, err = codec.VideoSampleEntry(t)
+			pt.TimeScale = format.FMP4VideoScale
+			pt.Codec, _, err = format.VideoSampleEntry(t)
 		} else {
 			pt.TimeScale = uint32(t.ClockRate)
-			pt.Codec, _, err = codec.AudioSampleEntry(t)
+			pt.Codec, _, err = format.AudioSampleEntry(t)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("remux: %w", err)

@@ -20,11 +20,12 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
-	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	rtspformat "github.com/bluenviron/gortsplib/v5/pkg/format"
 	gosrt "github.com/datarhei/gosrt"
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/mediatest"
@@ -235,7 +236,7 @@ func rtspPlayOnce(raw string) error {
 		return err
 	}
 	got := make(chan struct{}, 1)
-	c.OnPacketRTPAny(func(*description.Media, format.Format, *rtp.Packet) {
+	c.OnPacketRTPAny(func(*description.Media, rtspformat.Format, *rtp.Packet) {
 		select {
 		case got <- struct{}{}:
 		default:
@@ -260,8 +261,8 @@ func rtspPublishOnce(raw string, frames []*relay.Frame, live func() error) error
 	if err != nil {
 		return err
 	}
-	f := &format.H264{PayloadTyp: 96, SPS: cfg.SPS[0], PPS: cfg.PPS[0], PacketizationMode: 1}
-	media := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{f}}
+	f := &rtspformat.H264{PayloadTyp: 96, SPS: cfg.SPS[0], PPS: cfg.PPS[0], PacketizationMode: 1}
+	media := &description.Media{Type: description.MediaTypeVideo, Formats: []rtspformat.Format{f}}
 	c := &gortsplib.Client{Protocol: ptr(gortsplib.ProtocolTCP), ReadTimeout: 10 * time.Second}
 	if err := c.StartRecording(raw, &description.Session{Medias: []*description.Media{media}}); err != nil {
 		return err
@@ -307,7 +308,7 @@ func srtReadOnce(addr, streamID string) error {
 // srtPublishOnce sends the demo's first frames as MPEG-TS and hangs up.
 func srtPublishOnce(addr, streamID string, frames []*relay.Frame, live func() error) error {
 	tracks := []*relay.Track{frames[0].Track}
-	ts, err := codec.NewTSFramer(tracks)
+	ts, err := format.NewTSFramer(tracks)
 	if err != nil {
 		return err
 	}

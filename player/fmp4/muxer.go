@@ -11,13 +11,14 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
 const (
-	videoTrackID   = codec.FMP4VideoID
-	audioTrackID   = codec.FMP4AudioID
-	videoTimeScale = codec.FMP4VideoScale
+	videoTrackID   = format.FMP4VideoID
+	audioTrackID   = format.FMP4AudioID
+	videoTimeScale = format.FMP4VideoScale
 )
 
 // muxer is the one reader of a relay stream for browsers: it turns frames into fMP4
@@ -44,11 +45,11 @@ func newMuxer(out *relay.Publisher) *muxer {
 
 // setTracks builds the init segment for the given source tracks.
 func (m *muxer) setTracks(tracks []*relay.Track) error {
-	m.video, m.audio = relay.FirstTracks(tracks, codec.InFMP4)
+	m.video, m.audio = relay.FirstTracks(tracks, format.InFMP4)
 	if m.audio != nil {
 		m.rate = int64(m.audio.ClockRate)
 	}
-	initSeg, codecs, err := codec.FMP4Init(m.video, m.audio)
+	initSeg, codecs, err := format.FMP4Init(m.video, m.audio)
 	if err != nil {
 		return fmt.Errorf("fmp4: %w", err)
 	}

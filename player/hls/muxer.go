@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -44,7 +45,7 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 		// Warnings of the muxer; the frame is muxed.
 		OnEncodeError: func(err error) { log.Warn("hls muxer", "err", err) },
 	}
-	video, audio := relay.FirstTracks(tracks, codec.InFMP4)
+	video, audio := relay.FirstTracks(tracks, format.InFMP4)
 	if video != nil {
 		vt, params, err := videoTrack(video)
 		if err != nil {

@@ -1,15 +1,15 @@
-package codec
+package format
 
 import (
 	"errors"
 	"fmt"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
 	mfmp4 "github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 	mp4codecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -35,25 +35,25 @@ func InFMP4(c relay.Codec) bool {
 func VideoSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
 	switch t.Codec {
 	case relay.CodecH264:
-		c, err := ParseH264Config(t.Config)
+		c, err := codec.ParseH264Config(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
 		return &mp4.CodecH264{SPS: c.SPS[0], PPS: c.PPS[0]}, fmt.Sprintf("avc1.%02X%02X%02X", c.Profile, c.Compatibility, c.Level), nil
 	case relay.CodecH265:
-		c, err := ParseH265Config(t.Config)
+		c, err := codec.ParseH265Config(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
 		return &mp4.CodecH265{VPS: c.VPS[0], SPS: c.SPS[0], PPS: c.PPS[0]}, c.CodecString(), nil
 	case relay.CodecAV1:
-		c, err := ParseAV1Config(t.Config)
+		c, err := codec.ParseAV1Config(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
 		return &mp4codecs.AV1{SequenceHeader: c.SequenceHeader}, c.CodecString(), nil
 	case relay.CodecVP9:
-		c, err := ParseVP9Config(t.Config)
+		c, err := codec.ParseVP9Config(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
@@ -68,27 +68,19 @@ func VideoSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
 func AudioSampleEntry(t *relay.Track) (mp4.Codec, string, error) {
 	switch t.Codec {
 	case relay.CodecAAC:
-		asc, err := ParseAACConfig(t.Config)
+		asc, err := codec.ParseAACConfig(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
 		return &mp4.CodecMPEG4Audio{Config: asc}, fmt.Sprintf("mp4a.40.%d", asc.Type), nil
 	case relay.CodecOpus:
-		c, err := ParseOpusConfig(t.Config)
+		c, err := codec.ParseOpusConfig(t.Config)
 		if err != nil {
 			return nil, "", err
 		}
 		return &mp4codecs.Opus{ChannelCount: c.Channels}, "opus", nil
 	}
 	return nil, "", fmt.Errorf("no MP4 sample entry for %s", t.Codec)
-}
-
-// AudioFrameSamples is how many samples (in the track's clock) an audio frame lasts.
-func AudioFrameSamples(t *relay.Track, payload []byte) int64 {
-	if t.Codec == relay.CodecOpus {
-		return opus.PacketDuration2(payload)
-	}
-	return 1024 // AAC
 }
 
 // FMP4Init is the init segment (ftyp+moov) for a video (H.264, H.265) and/or AAC track, with the RFC 6381

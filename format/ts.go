@@ -1,4 +1,4 @@
-package codec
+package format
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/substructs"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -26,7 +27,7 @@ type TSWriter struct {
 	video, audio *mpegts.Track
 	videoCodec   relay.Codec
 	audioCodec   relay.Codec
-	params       NALConfig
+	params       codec.NALConfig
 	nalus        [][]byte
 	offset       time.Duration
 }
@@ -36,7 +37,7 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 	t := &TSWriter{w: &mpegts.Writer{W: w}, offset: offset}
 	if video != nil {
 		var err error
-		if t.params, err = ParseNALConfig(video); err != nil {
+		if t.params, err = codec.ParseNALConfig(video); err != nil {
 			return nil, err
 		}
 		t.video, t.videoCodec = &mpegts.Track{Codec: &tscodecs.H264{}}, video.Codec
@@ -47,7 +48,7 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 	}
 	switch {
 	case audio != nil && audio.Codec == relay.CodecOpus:
-		c, err := ParseOpusConfig(audio.Config)
+		c, err := codec.ParseOpusConfig(audio.Config)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +56,7 @@ func NewTSWriter(w io.Writer, video, audio *relay.Track, offset time.Duration) (
 			Desc: &substructs.OpusAudioDescriptor{ChannelConfigCode: uint8(c.Channels)}}}, relay.CodecOpus
 		t.w.Tracks = append(t.w.Tracks, t.audio)
 	case audio != nil:
-		asc, err := ParseAACConfig(audio.Config)
+		asc, err := codec.ParseAACConfig(audio.Config)
 		if err != nil {
 			return nil, err
 		}
@@ -107,5 +108,5 @@ func (t *TSWriter) Write(c relay.Codec, dts, pts time.Duration, payload []byte) 
 }
 
 func (t *TSWriter) ticks(d time.Duration) int64 {
-	return Ticks(d+t.offset, 90000)
+	return codec.Ticks(d+t.offset, 90000)
 }
