@@ -39,10 +39,20 @@ func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
 		_, ok := waitFor(10*time.Second, func() bool { return kickOne(peer, kind, path) })
 		return ok
 	}
+	// The goroutines are counted with every link up (each one's session on its peer), the
+	// state the flaps return to: right after a kick the links are down, and how many have
+	// come back by the time of a count would decide it.
+	allUp := func() bool {
+		return hasSession(target, session.Publish, "live/flap") && hasSession(target, session.Publish, "live/flap-srt") &&
+			hasSession(target, session.Publish, "live/flap-rtsp") && hasSession(src, session.Read, "live/flap")
+	}
 	var before int
 	for i := range 100 {
 		if i == 5 { // the servers' own goroutines have all started
-			before = runtime.NumGoroutine()
+			if _, ok := waitFor(10*time.Second, allUp); !ok {
+				t.Fatal("the links did not all come back after 5 flaps")
+			}
+			before = steadyGoroutines()
 		}
 		for _, path := range []string{"live/flap", "live/flap-srt", "live/flap-rtsp"} {
 			if !cycle(target, session.Publish, path) {
@@ -53,16 +63,44 @@ func TestFlappingPeersLeaveNoGoroutinesBehind(t *testing.T) {
 			t.Fatalf("cycle %d: the origin pull did not come back", i)
 		}
 	}
-	// Let the last reconnections settle, then count.
 	var after int
-	if _, ok := waitFor(10*time.Second, func() bool {
-		after = runtime.NumGoroutine()
+	if _, ok := waitFor(15*time.Second, func() bool {
+		if !allUp() {
+			return false
+		}
+		after = steadyGoroutines()
 		return after <= before+5
 	}); !ok {
 		b := make([]byte, 1<<20)
 		t.Errorf("goroutines: %d after 95 flaps of each link, %d before:\n%s", after, before, b[:runtime.Stack(b, true)])
 	}
+	t.Logf("goroutines with every link up: %d after 5 flaps, %d after 100", before, after)
 	if n, _, err := viewer.since(time.Now().Add(-2 * time.Second)); err != nil || n == 0 {
 		t.Errorf("the edge's viewer after the flaps: %d pictures in the last 2 s, err %v", n, err)
 	}
+}
+
+// hasSession says whether s has a session of kind on path.
+func hasSession(s *testenv.Server, kind session.Kind, path string) bool {
+	for _, ss := range s.Sessions.List() {
+		if ss.Kind == kind && ss.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// steadyGoroutines counts the goroutines once the count holds for 200 ms (at most 2 s): a
+// link just up may still be starting some.
+func steadyGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 10 {
+		time.Sleep(200 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
 }
