@@ -1,6 +1,7 @@
 // Package srt is the SRT server (gosrt): callers publish MPEG-TS into the relay, and read
 // it back, muxed once per stream. A caller says what it wants in its stream id
 // (ParseStreamID); publish and read keys, limits and hand-over are those of every protocol.
+// Its client side is what a link calls: Pull a listener's stream, Push one to it.
 package srt
 
 import (
