@@ -135,7 +135,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		live, stored := 0, 0
 		byPath[proto] = readers()
 		for path, n := range byPath[proto] {
-			if strings.HasPrefix(path, "vod/") {
+			if strings.HasPrefix(path, relay.StoredPrefix) {
 				stored += n
 			} else {
 				live += n

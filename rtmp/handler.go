@@ -221,7 +221,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 // (milliseconds; a negative start, as players send for "live or recorded", is the
 // beginning).
 func (h *handler) source(path, key string, start int64) (*relay.Reader, *stored, error) {
-	name, isStored := strings.CutPrefix(path, storedPrefix)
+	name, isStored := strings.CutPrefix(path, relay.StoredPrefix)
 	if !isStored || h.srv.cfg.Stored == nil {
 		s, err := h.srv.relays.Demand(context.Background(), path, key)
 		if err != nil {

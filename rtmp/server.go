@@ -36,7 +36,7 @@ type Config struct {
 	// Access decides who may publish and play; nil lets everyone.
 	Access Authorizer
 	// Stored plays stored media to players of vod/NAME; nil: none.
-	Stored StoredPlayer
+	Stored relay.StoredMedia
 	// ChunkSize is the size of the chunks the server sends.
 	ChunkSize int
 	// HandshakeTimeout drops a peer that has not finished the RTMP handshake in time.

@@ -14,29 +14,10 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// StoredPlayer plays stored media (vod.Player is one): a reader of a stream of the viewer's
-// own, paced in real time from the keyframe at or before start, ended at the file's end or
-// by stop, which a player may seek in and pause.
-type StoredPlayer interface {
-	Play(name string, start time.Duration) (reader *relay.Reader, stop func(), err error)
-	// KeyframeBefore is the file's time where Play(name, t) starts, its stream's zero.
-	KeyframeBefore(name string, t time.Duration) (time.Duration, error)
-	// Tracks returns the file's tracks and duration.
-	Tracks(name string) ([]*relay.Track, time.Duration, error)
-	// Seek moves r's playback to the keyframe at or before t, dropping what r has not read
-	// yet, and returns the keyframe's time; r's goroutine calls it.
-	Seek(r *relay.Reader, t time.Duration) (time.Duration, error)
-	// Pause holds r's playback until the next Seek.
-	Pause(r *relay.Reader) error
-}
-
-// storedPrefix is where stored media are, on every protocol: rtmp://HOST/vod/NAME.
-const storedPrefix = "vod/"
-
 // stored is what a viewer of a stored file has that a live viewer has not: the file's
 // timeline, its description, and the seeks and pauses its player asked for.
 type stored struct {
-	player StoredPlayer
+	player relay.StoredMedia
 	name   string
 	stop   func()
 	base   time.Duration // the file's time at the stream's zero: RTMP timestamps are the file's
@@ -53,7 +34,7 @@ type control struct {
 }
 
 // playStored starts media name for one viewer at start.
-func playStored(p StoredPlayer, name string, start time.Duration) (*relay.Reader, *stored, error) {
+func playStored(p relay.StoredMedia, name string, start time.Duration) (*relay.Reader, *stored, error) {
 	base, err := p.KeyframeBefore(name, start)
 	if err != nil {
 		return nil, nil, err

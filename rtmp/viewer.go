@@ -250,7 +250,7 @@ const legacyCodecs = 1<<relay.CodecH264 | 1<<relay.CodecAAC
 // viewer's own, named otherwise).
 func (v *viewer) path() string {
 	if v.vod != nil {
-		return storedPrefix + v.vod.name
+		return relay.StoredPrefix + v.vod.name
 	}
 	return v.stream.Path()
 }

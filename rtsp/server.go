@@ -78,7 +78,7 @@ type Config struct {
 	// not replayed to the session (too big for its queue or its UDP receive buffer).
 	KeyframeWait time.Duration
 	// Stored plays stored media to sessions of vod/NAME (seek with Range, PAUSE); nil: none.
-	Stored StoredPlayer
+	Stored relay.StoredMedia
 	// Sessions is the book viewers are entered in; nil: one of the server's own.
 	Sessions *session.Table
 	// MaxLag is how far behind the newest frame a TCP viewer may fall before it skips to

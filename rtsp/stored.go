@@ -15,27 +15,11 @@ import (
 	"github.com/relaycast/relaycast/relay"
 )
 
-// StoredPlayer plays stored media (vod.Player is one): a relay stream of the viewer's own,
-// from the keyframe at or before a position, in real time.
-type StoredPlayer interface {
-	Tracks(name string) ([]*relay.Track, time.Duration, error)
-	KeyframeBefore(name string, t time.Duration) (time.Duration, error)
-	Play(name string, start time.Duration) (*relay.Reader, func(), error)
-	// Seek moves r's playback to the keyframe at or before t, dropping what r has not read,
-	// and returns the keyframe's time; r's goroutine calls it. Pause holds the playback
-	// until the next Seek.
-	Seek(r *relay.Reader, t time.Duration) (time.Duration, error)
-	Pause(r *relay.Reader) error
-}
-
-// storedPrefix is where stored media are, on every protocol: rtsp://HOST:8554/vod/NAME.
-const storedPrefix = "vod/"
-
 // maxDescribed bounds the SDP-only streams kept for DESCRIBE of stored files.
 const maxDescribed = 64
 
 // storedName returns the media name of a vod/NAME path.
-func storedName(path string) (string, bool) { return strings.CutPrefix(path, storedPrefix) }
+func storedName(path string) (string, bool) { return strings.CutPrefix(path, relay.StoredPrefix) }
 
 // storedSession is one RTSP session of a stored file: a feed of its own (packetizers and a
 // ServerStream) that each PLAY feeds from a new playback at the asked position, PAUSE stops,
@@ -64,7 +48,7 @@ func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortspl
 	if st, ok := s.described[name]; ok {
 		return st, nil
 	}
-	f, err := newFeed(s.lib, nil, storedPrefix+name, tracks, 0, 0, s.log)
+	f, err := newFeed(s.lib, nil, relay.StoredPrefix+name, tracks, 0, 0, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +81,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 	if err != nil {
 		return nil, err
 	}
-	f, err := newFeed(s.lib, nil, storedPrefix+name, tracks, 0, 0, s.log.With("path", storedPrefix+name))
+	f, err := newFeed(s.lib, nil, relay.StoredPrefix+name, tracks, 0, 0, s.log.With("path", relay.StoredPrefix+name))
 	if err != nil {
 		return nil, err
 	}

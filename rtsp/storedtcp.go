@@ -23,7 +23,7 @@ import (
 // storedPlay is what a tcpViewer of a stored file has of it.
 type storedPlay struct {
 	vs      *storedSession
-	player  StoredPlayer
+	player  relay.StoredMedia
 	stop    func()        // ends the playback
 	lastPTS time.Duration // of the newest frame sent, on the playback's stream
 	paused  bool

@@ -213,7 +213,7 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, file string, wr
 		return false
 	}
 	name := strings.TrimSuffix(file, path.Ext(file))
-	req := access.Request{Protocol: "http", Path: "vod/" + name, Query: r.URL.Query(), Addr: remoteAddr(r)}
+	req := access.Request{Protocol: "http", Path: relay.StoredPrefix + name, Query: r.URL.Query(), Addr: remoteAddr(r)}
 	var err error
 	if write {
 		err = s.cfg.Access.AllowPublish(r.Context(), req)

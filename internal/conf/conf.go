@@ -414,7 +414,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for path, key := range c.PublishKeys {
-		if name, ok := strings.CutPrefix(path, "vod/"); ok { // who may upload and delete NAME
+		if name, ok := strings.CutPrefix(path, relay.StoredPrefix); ok { // who may upload and delete NAME
 			if err := vod.ValidateName(name); err != nil {
 				return fmt.Errorf("config publish_keys: %w", err)
 			}
