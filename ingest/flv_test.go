@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -16,9 +17,9 @@ type captured struct {
 func (c *captured) WriteFrame(f *relay.Frame) error { c.frames = append(c.frames, f); return nil }
 func (c *captured) SetMetadata(b []byte)            { c.meta = b }
 
-func demoTags(t testing.TB) []Tag {
+func demoTags(t testing.TB) []format.FLVFileTag {
 	t.Helper()
-	tags, err := ParseFLVFile(demoFLV)
+	tags, err := format.ParseFLVFile(demoFLV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestFLVTimestampsRunOnAcrossWrapsAndARestart(t *testing.T) {
 
 func FuzzFLVTag(f *testing.F) {
 	for _, tag := range demoTags(f)[:12] {
-		f.Add(tag.Type == TagVideo, tag.Body)
+		f.Add(tag.Type == format.FLVVideo, tag.Body)
 	}
 	f.Add(true, exVideoTag(1, exSequenceStart, "hvc1", hevcRecord(f)...))
 	f.Add(true, exVideoTag(1, exCodedFrames, "hvc1", 0, 0, 33, 0, 0, 0, 3, 19<<1, 1, 0xaa))
@@ -218,7 +219,7 @@ func FuzzFLVFile(f *testing.F) {
 	f.Add(demoFLV[:4096])
 	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tags, err := ParseFLVFile(b)
+		tags, err := format.ParseFLVFile(b)
 		if err != nil {
 			return
 		}

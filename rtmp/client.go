@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/relay"
@@ -132,7 +133,7 @@ func (p *Publication) Send(ctx context.Context, stream *relay.Stream, live func(
 			typ, sent = 9, &sentVideo
 		}
 		if *sent != f.Track {
-			h, ok := ConfigHeader(f.Track)
+			h, ok := format.FLVConfigHeader(f.Track)
 			if !ok {
 				continue
 			}
@@ -141,7 +142,7 @@ func (p *Publication) Send(ctx context.Context, stream *relay.Stream, live func(
 			}
 			*sent = f.Track
 		}
-		h, ok := FrameHeader(make([]byte, 0, 8+len(f.Payload)), f)
+		h, ok := format.FLVFrameHeader(make([]byte, 0, 8+len(f.Payload)), f)
 		if !ok {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 
 	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 
@@ -188,8 +189,8 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	// return, then finds the connection detached and ends its session, waiting for its writes
 	// to finish: the shard's media follow the answer.
 	h.viewer = newViewer(h.c, reader, vod, ctx.StreamID, h.srv.cfg.ChunkSize, h.log)
-	for c, fourCC := range fourCCs {
-		if slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") {
+	for _, c := range format.FLVEnhanced {
+		if fourCC, _ := format.FLVFourCC(c); slices.Contains(h.fourCCs, fourCC) || slices.Contains(h.fourCCs, "*") {
 			h.viewer.codecs |= 1 << c
 		}
 	}
@@ -203,7 +204,7 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 	})
 	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
-		fourCC, enhanced := fourCCs[t.Codec]
+		fourCC, enhanced := format.FLVFourCC(t.Codec)
 		switch {
 		case h.viewer.gets(t.Codec):
 		case enhanced:

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 )
@@ -26,21 +27,6 @@ const maxBatch = 256 << 10
 const holdAudio = 50 * time.Millisecond
 
 var errPlayerLeft = errors.New("player left")
-
-// Enhanced RTMP (E-RTMP v2) video tags: the first byte has the top bit set, the frame type
-// and the packet type; the FourCC follows.
-// Audio tags of sound format 9 have the packet type and the FourCC the same way.
-const (
-	exSequenceStart = 0
-	exCodedFrames   = 1 // video: with a composition time
-	exCodedFramesX  = 3 // video: without one
-	flvSoundEx      = 9
-	fourCCOpus      = "Opus"
-)
-
-// fourCCs name the codecs only enhanced RTMP carries, as tags and fourCcList name them.
-var fourCCs = map[relay.Codec]string{relay.CodecH265: "hvc1", relay.CodecAV1: "av01", relay.CodecVP9: "vp09",
-	relay.CodecOpus: fourCCOpus}
 
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
 // it writes its media and, on its tick, reads (and checks) the little a player sends and
@@ -57,8 +43,8 @@ type viewer struct {
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
 	sess     *session.Session
-	// codecs has bit c set for each codec c the player gets: H.264 and AAC, and the codecs
-	// of fourCCs it announced (fourCcList).
+	// codecs has bit c set for each codec c the player gets: H.264 and AAC, and those of
+	// format.FLVEnhanced it announced (fourCcList).
 	codecs uint32
 
 	// Owned by the shard, or by the goroutine finishing a write while busy is set.
@@ -224,7 +210,7 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		return
 	}
 	var prefix [8]byte
-	h, ok := FrameHeader(prefix[:0], f)
+	h, ok := format.FLVFrameHeader(prefix[:0], f)
 	if !ok {
 		return
 	}
@@ -281,7 +267,7 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 	if *sent == t || !v.gets(t.Codec) {
 		return
 	}
-	h, ok := ConfigHeader(t)
+	h, ok := format.FLVConfigHeader(t)
 	if !ok {
 		return
 	}

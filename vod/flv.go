@@ -9,20 +9,18 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
 // An FLV file (what OBS and ffmpeg record from RTMP) is indexed like an MP4: its tags are
-// walked once, headers only, and each H.264 or AAC frame becomes a sample pointing into the
-// tag's body, so every protocol plays it from the file as it plays an MP4.
+// walked once, headers only (format's reader, the one RTMP publishers go through, enhanced
+// tags included), and each frame becomes a sample pointing into the tag's body, so every
+// protocol plays it from the file as it plays an MP4.
 
 const (
 	flvTagHeader = 11
-	flvAudio     = 8
-	flvVideo     = 9
-	flvScript    = 18
-	flvCodecAVC  = 7
-	flvCodecAAC  = 10
+	flvBodyHead  = 8 // enough of a tag body for its header: enhanced H.265 frames have 8 bytes
 )
 
 // isFLV says whether a file starts as an FLV does.
@@ -63,7 +61,7 @@ type flvWalk struct {
 
 // tag reads the tag at off and returns where the next starts, or -1 if this one is cut short.
 func (w *flvWalk) tag(off, size int64) (int64, error) {
-	var h [flvTagHeader + 5]byte
+	var h [flvTagHeader + flvBodyHead]byte
 	n := min(int64(len(h)), size-off)
 	if err := flvRead(w.r, off, h[:n]); err != nil {
 		return 0, err
@@ -81,13 +79,16 @@ func (w *flvWalk) tag(off, size int64) (int64, error) {
 		return 0, fmt.Errorf("%w: FLV tag of %d bytes at byte %d", errUnplayable, dataSize, off)
 	}
 	body := h[flvTagHeader:n]
+	if int64(len(body)) > dataSize {
+		body = body[:dataSize]
+	}
 	at := time.Duration(ms) * time.Millisecond
 	switch typ & 0x1f {
-	case flvVideo:
+	case format.FLVVideo:
 		return end, w.videoTag(body, data, dataSize, at, off)
-	case flvAudio:
+	case format.FLVAudio:
 		return end, w.audioTag(body, data, dataSize, at)
-	case flvScript:
+	case format.FLVScript:
 		return end, nil
 	default:
 		return 0, fmt.Errorf("%w: FLV tag of type %d at byte %d", errUnplayable, typ, off)
@@ -95,62 +96,72 @@ func (w *flvWalk) tag(off, size int64) (int64, error) {
 }
 
 func (w *flvWalk) videoTag(body []byte, data, size int64, at time.Duration, off int64) error {
-	if len(body) < 5 || size < 5 {
+	if size == 0 {
 		return nil // an empty tag: nothing to play
 	}
-	if body[0]&0x80 != 0 {
-		return fmt.Errorf("%w: enhanced FLV video (tag at byte %d) is not supported yet: H.264 only", errUnplayable, off)
-	}
-	if c := body[0] & 0x0f; c != flvCodecAVC {
-		return fmt.Errorf("%w: FLV video codec %d, not H.264", errUnplayable, c)
-	}
-	switch body[1] {
-	case 0: // AVCDecoderConfigurationRecord
-		record, err := w.read(data+5, size-5)
+	tag, err := format.ParseFLVVideo(body)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: tag at byte %d: %v", errUnplayable, off, err)
+	case tag.Kind == format.FLVSkip:
+		return nil
+	case tag.Codec == relay.CodecAV1 || tag.Codec == relay.CodecVP9:
+		return fmt.Errorf("%w: %s in an FLV file (tag at byte %d) is not played yet: H.264 and H.265", errUnplayable, tag.Codec, off)
+	case w.video != nil && w.video.Codec != tag.Codec:
+		return fmt.Errorf("%w: the video codec changes at byte %d: one file, one codec", errUnplayable, off)
+	case tag.Kind == format.FLVConfig:
+		record, err := w.read(data+int64(tag.Data), size-int64(tag.Data))
 		if err != nil {
 			return err
 		}
-		t, err := codec.H264Track(record)
+		parse := codec.H264Track
+		if tag.Codec == relay.CodecH265 {
+			parse = codec.H265Track
+		}
+		t, err := parse(record)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUnplayable, err)
 		}
 		if w.video != nil && !bytes.Equal(w.video.Config, t.Config) {
-			return fmt.Errorf("%w: the H.264 settings change at byte %d: one file, one setting", errUnplayable, off)
+			return fmt.Errorf("%w: the %s settings change at byte %d: one file, one setting", errUnplayable, t.Codec, off)
 		}
 		w.video = t
-	case 1:
-		if w.video == nil {
-			return nil // frames before the configuration cannot be decoded
-		}
-		cts := int32(uint32(body[2])<<16|uint32(body[3])<<8|uint32(body[4])) << 8 >> 8
-		w.vs = append(w.vs, Sample{Offset: data + 5, Size: uint32(size - 5), Key: body[0]>>4 == 1,
-			DTS: at, PTS: at + time.Duration(cts)*time.Millisecond})
+	case w.video != nil && size > int64(tag.Data): // frames before the configuration cannot be decoded
+		w.vs = append(w.vs, Sample{Offset: data + int64(tag.Data), Size: uint32(size - int64(tag.Data)), Key: tag.Key,
+			DTS: at, PTS: at + tag.CTS})
 	}
 	return nil
 }
 
 func (w *flvWalk) audioTag(body []byte, data, size int64, at time.Duration) error {
-	if len(body) < 2 || size < 2 || body[0]>>4 != flvCodecAAC {
-		return nil // audio in another codec is left out, as an MP4's is
+	if size == 0 {
+		return nil
 	}
-	switch body[1] {
-	case 0: // AudioSpecificConfig
-		asc, err := w.read(data+2, size-2)
+	tag, err := format.ParseFLVAudio(body)
+	switch {
+	case err != nil || tag.Kind == format.FLVSkip:
+		return nil // audio in another codec is left out, as an MP4's is
+	case w.audio != nil && w.audio.Codec != tag.Codec:
+		return fmt.Errorf("%w: the audio codec changes mid-file", errUnplayable)
+	case tag.Kind == format.FLVConfig:
+		config, err := w.read(data+int64(tag.Data), size-int64(tag.Data))
 		if err != nil {
 			return err
 		}
-		t, err := codec.AACTrack(asc)
+		parse := codec.AACTrack
+		if tag.Codec == relay.CodecOpus {
+			parse = codec.OpusTrack
+		}
+		t, err := parse(config)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUnplayable, err)
 		}
 		if w.audio != nil && !bytes.Equal(w.audio.Config, t.Config) {
-			return fmt.Errorf("%w: the AAC settings change mid-file", errUnplayable)
+			return fmt.Errorf("%w: the %s settings change mid-file", errUnplayable, t.Codec)
 		}
 		w.audio = t
-	case 1:
-		if w.audio != nil {
-			w.as = append(w.as, Sample{Offset: data + 2, Size: uint32(size - 2), Key: true, DTS: at, PTS: at})
-		}
+	case w.audio != nil && size > int64(tag.Data):
+		w.as = append(w.as, Sample{Offset: data + int64(tag.Data), Size: uint32(size - int64(tag.Data)), Key: true, DTS: at, PTS: at})
 	}
 	return nil
 }
@@ -189,7 +200,7 @@ func (w *flvWalk) index() (*Index, error) {
 		}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%w: no H.264 video or AAC audio in the FLV", errUnplayable)
+		return nil, fmt.Errorf("%w: no H.264 or H.265 video, nor AAC or Opus audio, in the FLV", errUnplayable)
 	}
 	slices.SortStableFunc(all, func(a, b Sample) int {
 		if a.DTS != b.DTS {

@@ -124,3 +124,37 @@ func get(t *testing.T, url, rng string) []byte {
 	}
 	return b
 }
+
+// An enhanced FLV file (H.265 and AAC, as OBS records HEVC) is indexed by the tag reader
+// RTMP publishers go through, and plays like the MP4 of the same frames: listed with its
+// codecs, and decoded cleanly over RTSP, enhanced RTMP and as a remuxed MP4.
+func TestEnhancedFLVFilePlays(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "ffprobe")
+	dir := t.TempDir()
+	testenv.WriteFLV(t, filepath.Join(dir, "hevc.flv"), testenv.HEVCFrames(t))
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = dir }})
+	l := list(t, srv)
+	if len(l.Media) != 1 || len(l.Media[0].Tracks) != 2 || l.Media[0].Tracks[0].Codec != "hevc" || l.Media[0].Tracks[1].Codec != "aac" ||
+		l.Media[0].Duration < 5.5 || l.Media[0].Duration > 6.5 {
+		t.Fatalf("listed %+v", l.Media)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, url := range []string{srv.HTTPURL("/vod/hevc.mp4"), srv.RTSPURL("vod/hevc")} {
+		var extra []string
+		if strings.HasPrefix(url, "rtsp:") {
+			extra = []string{"-rtsp_transport", "tcp"}
+		}
+		if got := testenv.FFprobeStreams(ctx, t, url, extra...); !slices.Equal(got[:min(2, len(got))], []string{"hevc 1280x720", "aac"}) {
+			t.Errorf("%s: ffprobe %q", url, got)
+		}
+		d := testenv.FFmpegDecode(ctx, t, url, 20*time.Second, append([]string{"-loglevel", "warning"}, extra...)...)
+		if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 170 {
+			t.Errorf("%s: %d of 180 pictures, exit %v, warnings:\n%s", url, d.Frames, d.Err, strings.Join(w, "\n"))
+		}
+	}
+	p := testenv.PlayEnhanced(ctx, t, srv.URL("vod#hevc"), 3*time.Second)
+	if warnings, n, err := p.DecodeVideo(ctx); err != nil || len(warnings) > 0 || n < 80 || p.Audio == 0 {
+		t.Errorf("enhanced RTMP: %s %d pictures, %d %s frames, err %v, warnings %q", p.VideoCodec, n, p.Audio, p.AudioCodec, err, warnings)
+	}
+}

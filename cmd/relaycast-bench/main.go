@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/rtmpclient"
 )
@@ -438,7 +439,7 @@ func startPublisher(ctx context.Context, o options, clk *clock) error {
 
 // publish loops the demo clip in real time, remembering when each video frame went out.
 func publish(ctx context.Context, rawURL string, clk *clock, published chan<- struct{}) error {
-	tags, err := ingest.ParseFLVFile(ingest.DemoClip())
+	tags, err := format.ParseFLVFile(ingest.DemoClip())
 	if err != nil {
 		return err
 	}
@@ -456,7 +457,7 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 	start := time.Now()
 	for n := uint32(0); ; n++ {
 		for _, t := range tags {
-			if t.Type == ingest.TagScript {
+			if t.Type == format.FLVScript {
 				continue
 			}
 			ts := n*loop + t.Timestamp
@@ -470,7 +471,7 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 				case <-time.After(d):
 				}
 			}
-			if t.Type == ingest.TagVideo && len(t.Body) > 5 {
+			if t.Type == format.FLVVideo && len(t.Body) > 5 {
 				clk.mark(pictureKey(lastAVCCNALU(t.Body[5:])), time.Now())
 			}
 			if err := p.WriteTag(t.Type, ts, t.Body); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/relay"
 )
@@ -13,7 +14,7 @@ import (
 // DemoFrames returns one loop of the demo clip (720p30 H.264 with B-frames, AAC) as relay
 // frames in decode order, starting at a keyframe, with the tracks they point to.
 func DemoFrames() ([]*relay.Frame, error) {
-	tags, err := ingest.ParseFLVFile(ingest.DemoClip())
+	tags, err := format.ParseFLVFile(ingest.DemoClip())
 	if err != nil {
 		return nil, fmt.Errorf("demo clip: %w", err)
 	}
