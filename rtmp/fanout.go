@@ -99,10 +99,7 @@ func (s *Server) leave(v *viewer) {
 	if v.vod != nil {
 		v.vod.stop()
 	}
-	path := v.path()
-	v.sess.Close(v.failed())
-	v.log.Info("viewer leave", "path", path, "protocol", "rtmp",
-		"dropped_frames", v.reader.Dropped(), "reason", v.reason())
+	v.sess.Leave(v.failed())
 	s.forget(v.c)
 }
 

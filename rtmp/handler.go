@@ -202,7 +202,6 @@ func (h *handler) OnPlay(ctx *gortmp.StreamContext, _ uint32, cmd *message.NetSt
 		_ = h.c.Conn.SetWriteDeadline(time.Time{})
 		h.srv.attach(h.viewer)
 	})
-	h.log.Info("viewer join", "path", path, "protocol", "rtmp")
 	for _, t := range h.viewer.stream.Tracks() {
 		fourCC, enhanced := format.FLVFourCC(t.Codec)
 		switch {

@@ -26,8 +26,6 @@ const maxBatch = 256 << 10
 // frames come every ~21 ms and video every ~33 ms, so audio waits less than a video frame.
 const holdAudio = 50 * time.Millisecond
 
-var errPlayerLeft = errors.New("player left")
-
 // viewer is one RTMP player after go-rtmp has let go of its connection: the shard that owns
 // it writes its media and, on its tick, reads (and checks) the little a player sends and
 // notices when it hangs up; while the socket is full, a short-lived goroutine finishes the
@@ -42,7 +40,7 @@ type viewer struct {
 	reader   *relay.Reader
 	streamID uint32
 	vod      *stored // a stored file's, nil for a live stream
-	sess     *session.Session
+	sess     *session.Viewer
 	// codecs has bit c set for each codec c the player gets: H.264 and AAC, and those of
 	// format.FLVEnhanced it announced (fourCcList).
 	codecs uint32
@@ -75,10 +73,8 @@ func newViewer(c *conn, reader *relay.Reader, vod *stored, streamID uint32, chun
 
 // open enters the viewer in the book of sessions, where the control API may end it.
 func (v *viewer) open(t *session.Table) {
-	v.sess = t.Open(session.Info{Protocol: "rtmp", Kind: session.Read, Path: v.path(), Remote: v.c.RemoteAddr().String()})
-	reader := v.reader
-	v.sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
-	v.sess.OnKick(func() { v.fail(session.ErrKicked) })
+	v.sess = t.Join(v.log, session.Info{Protocol: "rtmp", Path: v.path(), Remote: v.c.RemoteAddr().String()},
+		v.reader.Dropped, func() { v.fail(session.ErrKicked) })
 }
 
 // fail records why the viewer is done (the first reason wins) and closes its socket, which
@@ -104,25 +100,13 @@ func (v *viewer) failed() error {
 	return v.err
 }
 
-func (v *viewer) reason() string {
-	err := v.failed()
-	switch {
-	case err == nil, errors.Is(err, errPlayerLeft):
-		return "player left"
-	case errors.Is(err, relay.ErrEnded):
-		return "stream ended"
-	default:
-		return err.Error()
-	}
-}
-
 // command hears the commands a player sends after play: deleteStream or closeStream means it
 // is done with the stream (whoever reads its input then sees it dead); a stored file's
 // player may seek and pause.
 func (v *viewer) command(name string, body []byte) {
 	switch {
 	case name == "deleteStream" || name == "closeStream":
-		v.fail(errPlayerLeft)
+		v.fail(session.ErrLeft)
 	case v.vod != nil:
 		v.vod.hear(name, body)
 	}
@@ -141,7 +125,7 @@ func (v *viewer) heard(p []byte, err error) bool {
 	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
-			err = errPlayerLeft
+			err = session.ErrLeft
 		}
 		v.fail(err)
 		return false

@@ -575,7 +575,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Unlock()
 	if ok {
 		sess.Close(ctx.Error)
-		s.log.Info("viewer leave", "path", sess.Path, "protocol", "rtsp", "reason", ctx.Error)
+		s.log.Info("viewer leave", "path", sess.Path, "protocol", "rtsp", "reason", session.Reason(ctx.Error))
 	}
 }
 

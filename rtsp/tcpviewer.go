@@ -2,16 +2,13 @@ package rtsp
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
@@ -42,7 +39,7 @@ const (
 // serverName goes in the Server header of the answers a viewer sends itself.
 const serverName = "relaycast"
 
-var errTeardown = errors.New("teardown")
+var errTeardown = fmt.Errorf("teardown: %w", session.ErrLeft)
 
 // tcpViewer is one RTSP session over TCP after its PLAY.
 type tcpViewer struct {
@@ -245,19 +242,7 @@ func (v *tcpViewer) finish() {
 	delete(s.tcpViewers, v)
 	s.mu.Unlock()
 	v.sess.Close(v.reason)
-	v.log.Info("viewer leave", "protocol", "rtsp", "transport", "TCP", "dropped_frames", dropped, "reason", leaveReason(v.reason))
-}
-
-func leaveReason(err error) string {
-	switch {
-	case err == nil, errors.Is(err, errTeardown), errors.Is(err, context.Canceled),
-		errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "viewer left"
-	case errors.Is(err, relay.ErrEnded):
-		return "stream ended"
-	default:
-		return err.Error()
-	}
+	v.log.Info("viewer leave", "protocol", "rtsp", "transport", "TCP", "dropped_frames", dropped, "reason", session.Reason(v.reason))
 }
 
 // send writes what the viewer lacks, in writes of up to maxBatch bytes.

@@ -90,10 +90,8 @@ func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
 		return
 	}
 	defer s.forget(conn)
-	sess := s.cfg.Sessions.Open(session.Info{Protocol: "srt", Kind: session.Read, Path: id.Path,
-		Remote: conn.RemoteAddr().String(), Transport: "MPEG-TS"})
-	sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
-	sess.OnKick(func() { cancel(session.ErrKicked) })
+	v := s.cfg.Sessions.Join(s.viewerLog, session.Info{Protocol: "srt", Path: id.Path, Remote: conn.RemoteAddr().String(),
+		Transport: "MPEG-TS"}, reader.Dropped, func() { cancel(session.ErrKicked) })
 	done := make(chan struct{})
 	defer func() { <-done }()
 	go func() { // a reader sends nothing; this notices it hang up
@@ -101,20 +99,17 @@ func (s *Server) read(req gosrt.ConnRequest, id StreamID) {
 		b := make([]byte, 1500)
 		for {
 			if _, err := conn.Read(b); err != nil {
-				cancel(errors.New("viewer left"))
+				cancel(session.ErrLeft)
 				return
 			}
 		}
 	}()
-	log := s.log.With("path", id.Path, "remote", sess.Remote)
-	log.Info("viewer join")
-	err = send(ctx, conn, reader, sess)
+	err = send(ctx, conn, reader, v.Session)
 	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 		err = cause
 	}
 	conn.Close() // ends the goroutine above
-	sess.Close(err)
-	log.Info("viewer leave", "reason", err, "link", linkStats(conn))
+	v.Leave(err, "link", linkStats(conn))
 }
 
 // send writes each MPEG-TS frame in packets of payloadSize bytes, the GOP the reader starts

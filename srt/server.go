@@ -66,12 +66,14 @@ func DefaultConfig() Config {
 
 // Server serves SRT callers.
 type Server struct {
-	cfg      Config
-	relays   Relay
-	log      *slog.Logger
-	muxers   relay.Derive[*muxer] // the MPEG-TS streams, one per muxed relay stream
-	refusals relay.Refusals
-	secret   atomic.Pointer[string] // the passphrase, which a reload may change
+	cfg    Config
+	relays Relay
+	log    *slog.Logger
+	// viewerLog is log without the protocol, which a viewer's join and leave lines name.
+	viewerLog *slog.Logger
+	muxers    relay.Derive[*muxer] // the MPEG-TS streams, one per muxed relay stream
+	refusals  relay.Refusals
+	secret    atomic.Pointer[string] // the passphrase, which a reload may change
 
 	mu     sync.Mutex
 	conns  map[gosrt.Conn]struct{}
@@ -85,7 +87,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	if cfg.Sessions == nil {
 		cfg.Sessions = &session.Table{}
 	}
-	s := &Server{cfg: cfg, relays: relays, log: log.With("protocol", "srt"),
+	s := &Server{cfg: cfg, relays: relays, log: log.With("protocol", "srt"), viewerLog: log,
 		conns: map[gosrt.Conn]struct{}{}, lns: map[gosrt.Listener]struct{}{}}
 	s.muxers = relay.Derive[*muxer]{New: s.newMuxer, TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Label: "srt", Log: s.log}
 	s.SetPassphrase(cfg.Passphrase)

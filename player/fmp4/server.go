@@ -93,16 +93,13 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string)
 	rc := http.NewResponseController(w)
 	ctx, kick := context.WithCancelCause(r.Context())
 	defer kick(nil)
-	sess := s.cfg.Sessions.Open(session.Info{Protocol: "web", Kind: session.Read, Path: path, Remote: r.RemoteAddr, Transport: "fMP4"})
-	sess.CountFrom(func() session.Counts { return session.Counts{Dropped: reader.Dropped()} })
-	sess.OnKick(func() { kick(session.ErrKicked) })
-	s.log.Info("viewer join", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr)
-	err = s.sendFragments(ctx, w, rc, reader, sess)
+	v := s.cfg.Sessions.Join(s.log, session.Info{Protocol: "web", Path: path, Remote: r.RemoteAddr, Transport: "fMP4"},
+		reader.Dropped, func() { kick(session.ErrKicked) })
+	err = s.sendFragments(ctx, w, rc, reader, v.Session)
 	if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 		err = cause
 	}
-	sess.Close(err)
-	s.log.Info("viewer leave", "path", path, "protocol", "http-fmp4", "remote", r.RemoteAddr, "reason", reason(err))
+	v.Leave(err)
 	return nil
 }
 
@@ -143,17 +140,6 @@ func writeFragment(w http.ResponseWriter, f *relay.Frame, sent **relay.Track, se
 	n, err := w.Write(f.Payload)
 	sess.AddOut(n)
 	return err
-}
-
-func reason(err error) string {
-	switch {
-	case err == nil, errors.Is(err, context.Canceled):
-		return "viewer left"
-	case errors.Is(err, relay.ErrEnded):
-		return "stream ended"
-	default:
-		return err.Error()
-	}
 }
 
 // Viewers returns how many browsers watch each path.
