@@ -33,8 +33,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+# Two test runs started together on a fresh machine both install: the second waits for the
+# first's dpkg lock instead of failing.
+wait_lock=(-o DPkg::Lock::Timeout=900)
+$sudo apt-get "${wait_lock[@]}" update -q
+$sudo apt-get "${wait_lock[@]}" install -y -q --no-install-recommends "${need[@]}"
 # GStreamer's first run scans every plugin and prints a warning for each it cannot load;
 # scan now, so that no test's first gst-launch-1.0 reads as a decoder warning.
 gst-inspect-1.0 >/dev/null 2>&1 || true
