@@ -23,7 +23,7 @@ type Sources struct {
 	// files' viewers are the paths under vod/.
 	Readers map[string]func() map[string]int
 	// Refusals gives, by protocol, the publishes and plays refused so far.
-	Refusals map[string]func() map[relay.Refusal]uint64
+	Refusals map[string]func() map[session.Refusal]uint64
 	// Connections is the connection limiter; nil: none.
 	Connections interface {
 		Open() int

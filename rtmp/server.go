@@ -115,7 +115,7 @@ type Server struct {
 	conns    map[*conn]*handler
 	fanouts  map[*relay.Stream]*fanout
 	active   sync.WaitGroup // one per connection until its session is torn down, one per shard
-	refusals relay.Refusals
+	refusals session.Refusals
 }
 
 // New returns a server that publishes into and plays from relays.
@@ -243,7 +243,7 @@ func (s *Server) forget(c *conn) {
 func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("rtmp") }
 
 // Refusals returns the publishes and plays refused so far, by reason.
-func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }
+func (s *Server) Refusals() map[session.Refusal]uint64 { return s.refusals.Counts() }
 
 // tcpConn finds the TCP socket under wrappers such as a connection limiter's.
 func tcpConn(c net.Conn) *net.TCPConn {

@@ -109,7 +109,7 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 		}
 	}
 	s.mu.Lock()
-	s.recording[ss] = &recording{pub: pub, sess: sess, frames: il}
+	stateOf(ss).rec = &recording{pub: pub, sess: sess, frames: il}
 	s.mu.Unlock()
 	log.Info("publish start", "transport", transportName(ss), "remote", sess.Remote)
 	return &base.Response{StatusCode: base.StatusOK}, nil
@@ -135,9 +135,10 @@ func (s *Server) onPacket(ss *gortsplib.ServerSession, m *description.Media, f f
 
 // endRecording ends a publisher's session: its stream waits out the grace window.
 func (s *Server) endRecording(ss *gortsplib.ServerSession, reason error) {
+	st := stateOf(ss)
 	s.mu.Lock()
-	rec := s.recording[ss]
-	delete(s.recording, ss)
+	rec := st.rec
+	st.rec = nil
 	s.mu.Unlock()
 	if rec == nil {
 		return

@@ -124,23 +124,13 @@ type Server struct {
 	once    sync.Once
 	workers sync.WaitGroup // the tcpViewers' goroutines
 
-	mu      sync.Mutex
-	setupMu sync.Mutex            // see holdSetup
-	setupBy *gortsplib.ServerConn // the connection whose SETUP holds setupMu; under mu
-	joining map[*gortsplib.ServerConn]*joining
-	playing map[*gortsplib.ServerSession]*session.Session // each playing session's entry in the book
-	lagging map[*gortsplib.ServerSession]bool             // sessions told of a full queue
-	// interleaved channel of each media a TCP session set up, from the SETUP responses
-	channels   map[*gortsplib.ServerConn]map[*description.Media]int
-	detaching  map[*gortsplib.ServerConn]detaching
+	// mu guards what follows and the state of each connection and session (state.go)
+	mu         sync.Mutex
+	setupMu    sync.Mutex            // see holdSetup
+	setupBy    *gortsplib.ServerConn // the connection whose SETUP holds setupMu; under mu
 	tcpViewers map[*tcpViewer]struct{}
-	refusals   relay.Refusals
-	// stored files (stored.go)
-	recording   map[*gortsplib.ServerSession]*recording // RTSP publishers (record.go)
-	stored      map[*gortsplib.ServerSession]*storedSession
-	described   map[string]*gortsplib.ServerStream
-	describing  map[*gortsplib.ServerConn]time.Duration // length of the file a DESCRIBE is answered with
-	liveOptions map[*gortsplib.ServerConn]bool          // an OPTIONS of a live path is being answered
+	refusals   session.Refusals
+	described  map[string]*gortsplib.ServerStream // SDP-only streams of stored files (stored.go)
 }
 
 // New returns a server reading from relays.
@@ -150,19 +140,9 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	}
 	s := &Server{
 		cfg: cfg, relays: relays, log: log,
-		closed:  make(chan struct{}),
-		joining: make(map[*gortsplib.ServerConn]*joining),
-		playing: make(map[*gortsplib.ServerSession]*session.Session),
-		lagging: make(map[*gortsplib.ServerSession]bool),
-
-		channels:    make(map[*gortsplib.ServerConn]map[*description.Media]int),
-		detaching:   make(map[*gortsplib.ServerConn]detaching),
-		tcpViewers:  make(map[*tcpViewer]struct{}),
-		stored:      make(map[*gortsplib.ServerSession]*storedSession),
-		recording:   make(map[*gortsplib.ServerSession]*recording),
-		described:   make(map[string]*gortsplib.ServerStream),
-		describing:  make(map[*gortsplib.ServerConn]time.Duration),
-		liveOptions: make(map[*gortsplib.ServerConn]bool),
+		closed:     make(chan struct{}),
+		tcpViewers: make(map[*tcpViewer]struct{}),
+		described:  make(map[string]*gortsplib.ServerStream),
 	}
 	s.feeds = relay.Derive[*feed]{New: s.newFeed, TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Label: "rtsp", Log: log}
 	return s
@@ -403,19 +383,18 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 		}
 	}
 	var t *ticket
+	c := connOf(ctx.Conn)
 	s.mu.Lock()
-	_, inJoin := s.joining[ctx.Conn]
-	_, handing := s.detaching[ctx.Conn]
 	switch {
-	case inJoin || handing:
+	case c.join != nil || c.detach != nil:
 		if v != nil {
 			v.drop()
 		}
 	case v != nil:
-		s.detaching[ctx.Conn] = detaching{v: v, f: f, ss: ctx.Session}
+		c.detach = &detaching{v: v, f: f, ss: ctx.Session}
 	case ctx.Session.State() != gortsplib.ServerSessionStatePlay:
 		t = f.join(ctx.Session)
-		s.joining[ctx.Conn] = &joining{f: f, t: t}
+		c.join = &joining{f: f, t: t}
 	}
 	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
@@ -432,13 +411,10 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	s.releaseSetup(sc)
 	s.noteChannel(sc, res)
+	c := connOf(sc)
 	s.mu.Lock()
-	d, ok := s.detaching[sc]
-	delete(s.detaching, sc)
-	length, described := s.describing[sc]
-	delete(s.describing, sc)
-	live := s.liveOptions[sc]
-	delete(s.liveOptions, sc)
+	d, length, described, live := c.detach, c.length, c.describing, c.liveOptions
+	c.detach, c.describing, c.liveOptions = nil, false, false
 	s.mu.Unlock()
 	if live {
 		livePublic(res)
@@ -446,7 +422,7 @@ func (s *Server) OnResponse(sc *gortsplib.ServerConn, res *base.Response) {
 	if described && res.StatusCode == base.StatusOK {
 		addRange(res, length)
 	}
-	if ok {
+	if d != nil {
 		s.detach(sc, d, res)
 		return
 	}
@@ -471,12 +447,13 @@ func (s *Server) noteChannel(sc *gortsplib.ServerConn, res *base.Response) {
 	if len(medias) == 0 {
 		return
 	}
+	c := connOf(sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.channels[sc] == nil {
-		s.channels[sc] = map[*description.Media]int{}
+	if c.channels == nil {
+		c.channels = map[*description.Media]int{}
 	}
-	s.channels[sc][medias[len(medias)-1]] = th.InterleavedIDs[0]
+	c.channels[medias[len(medias)-1]] = th.InterleavedIDs[0]
 }
 
 // tcpChannels returns the interleaved RTP channel of each of f's medias (-1: not set up)
@@ -489,17 +466,18 @@ func (s *Server) tcpChannels(sc *gortsplib.ServerConn, ss *gortsplib.ServerSessi
 	if _, ok := sc.NetConn().(*peerConn); !ok || sc.Transport().Tunnel != gortsplib.TunnelNone {
 		return nil
 	}
+	c := connOf(sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	chans := make([]int, len(f.tracks))
 	for i, t := range f.tracks {
 		chans[i] = -1
-		if ch, ok := s.channels[sc][t.media]; ok {
+		if ch, ok := c.channels[t.media]; ok {
 			chans[i] = ch
 		}
 	}
 	for _, m := range ss.Medias() {
-		if _, ok := s.channels[sc][m]; !ok {
+		if _, ok := c.channels[m]; !ok {
 			return nil
 		}
 	}
@@ -509,7 +487,7 @@ func (s *Server) tcpChannels(sc *gortsplib.ServerConn, ss *gortsplib.ServerSessi
 // detach hands a TCP session's connection to its viewer once the PLAY response is written.
 // The viewer counts itself from then on; gortsplib closes the session, its queue and
 // goroutines.
-func (s *Server) detach(sc *gortsplib.ServerConn, d detaching, res *base.Response) {
+func (s *Server) detach(sc *gortsplib.ServerConn, d *detaching, res *base.Response) {
 	if res.StatusCode != base.StatusOK {
 		d.v.drop()
 		return
@@ -527,10 +505,10 @@ func (s *Server) detach(sc *gortsplib.ServerConn, d detaching, res *base.Respons
 			d.v.drop()
 			return
 		}
+		st := stateOf(d.ss)
 		s.mu.Lock()
-		sess := s.playing[d.ss]
-		delete(s.playing, d.ss)
-		delete(s.lagging, d.ss)
+		sess := st.playing
+		st.playing, st.lagging = nil, false
 		s.mu.Unlock()
 		d.v.adopt(sess, sessionCounts(d.ss))
 		d.v.start(c)
@@ -541,22 +519,21 @@ func (s *Server) detach(sc *gortsplib.ServerConn, d detaching, res *base.Respons
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	s.releaseSetup(ctx.Conn)
 	s.unhold(ctx.Conn)
+	c := connOf(ctx.Conn)
 	s.mu.Lock()
-	d, ok := s.detaching[ctx.Conn]
-	delete(s.detaching, ctx.Conn)
-	delete(s.channels, ctx.Conn)
-	delete(s.describing, ctx.Conn)
-	delete(s.liveOptions, ctx.Conn)
+	d := c.detach
+	c.detach = nil
 	s.mu.Unlock()
-	if ok {
+	if d != nil {
 		d.v.drop()
 	}
 }
 
 func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
+	c := connOf(sc)
 	s.mu.Lock()
-	j := s.joining[sc]
-	delete(s.joining, sc)
+	j := c.join
+	c.join = nil
 	s.mu.Unlock()
 	if j != nil {
 		j.f.unhold(j.t)
@@ -568,12 +545,12 @@ func (s *Server) unhold(sc *gortsplib.ServerConn) *joining {
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.closeStored(ctx.Session)
 	s.endRecording(ctx.Session, ctx.Error)
+	st := stateOf(ctx.Session)
 	s.mu.Lock()
-	sess, ok := s.playing[ctx.Session]
-	delete(s.playing, ctx.Session)
-	delete(s.lagging, ctx.Session)
+	sess := st.playing
+	st.playing = nil
 	s.mu.Unlock()
-	if ok {
+	if sess != nil {
 		sess.Close(ctx.Error)
 		s.log.Info("viewer leave", "path", sess.Path, "protocol", "rtsp", "reason", session.Reason(ctx.Error))
 	}
@@ -592,15 +569,16 @@ func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("rtsp"
 // enterPlaying enters a session that starts to play in the book, unless it is there (a PLAY
 // after PAUSE). Called with mu held.
 func (s *Server) enterPlaying(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) {
-	if _, ok := s.playing[ctx.Session]; ok {
+	ss := ctx.Session
+	st := stateOf(ss)
+	if st.playing != nil {
 		return
 	}
-	ss := ctx.Session
 	sess := s.cfg.Sessions.Open(session.Info{Protocol: "rtsp", Kind: session.Read, Path: path,
 		Remote: ctx.Conn.NetConn().RemoteAddr().String(), Transport: transportName(ss)})
 	sess.CountFrom(func() session.Counts { return sessionCounts(ss) })
 	sess.OnKick(ss.Close)
-	s.playing[ss] = sess
+	st.playing = sess
 }
 
 // sessionCounts reads the traffic of a session gortsplib serves.
@@ -611,15 +589,16 @@ func sessionCounts(ss *gortsplib.ServerSession) session.Counts {
 
 // Refusals returns the plays refused so far, by reason. A request without credentials
 // that is answered with a challenge is not one: players ask again with them.
-func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }
+func (s *Server) Refusals() map[session.Refusal]uint64 { return s.refusals.Counts() }
 
 // OnStreamWriteError implements gortsplib.ServerHandlerOnStreamWriteError: a session whose
 // write queue is full loses packets (its player, and only it, sees broken pictures until the
 // next keyframe). Logged once per session; gortsplib would print every packet to stderr.
 func (s *Server) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	st := stateOf(ctx.Session)
 	s.mu.Lock()
-	sess, first := s.playing[ctx.Session], !s.lagging[ctx.Session]
-	s.lagging[ctx.Session] = true
+	sess, first := st.playing, !st.lagging
+	st.lagging = true
 	s.mu.Unlock()
 	if sess == nil {
 		return

@@ -42,9 +42,10 @@ func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortspl
 	if err != nil {
 		return nil, err
 	}
+	c := connOf(sc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.describing[sc] = duration
+	c.describing, c.length = true, duration
 	if st, ok := s.described[name]; ok {
 		return st, nil
 	}
@@ -65,8 +66,9 @@ func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortspl
 
 // setupStored returns the stream of a session of a stored file, made at its first SETUP.
 func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortsplib.ServerStream, error) {
+	st := stateOf(ss)
 	s.mu.Lock()
-	vs := s.stored[ss]
+	vs := st.stored
 	s.mu.Unlock()
 	if vs != nil {
 		if vs.name != name {
@@ -86,7 +88,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 		return nil, err
 	}
 	s.mu.Lock()
-	s.stored[ss] = &storedSession{name: name, f: f, duration: duration}
+	st.stored = &storedSession{name: name, f: f, duration: duration}
 	s.mu.Unlock()
 	return f.stream, nil
 }
@@ -97,7 +99,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 // player places what follows, after a seek too.
 func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) (*base.Response, error) {
 	s.mu.Lock()
-	vs := s.stored[ctx.Session]
+	vs := stateOf(ctx.Session).stored
 	s.mu.Unlock()
 	if vs == nil {
 		return &base.Response{StatusCode: base.StatusSessionNotFound}, fmt.Errorf("rtsp play %s: not set up", path)
@@ -130,7 +132,7 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	f.hold() // until the response is on its way (OnResponse): the session is live only then
 	f.mu.Unlock()
 	s.mu.Lock()
-	s.joining[ctx.Conn] = &joining{f: f, t: &ticket{starts: starts}}
+	connOf(ctx.Conn).join = &joining{f: f, t: &ticket{starts: starts}}
 	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
 	pctx, cancel := context.WithCancel(context.Background())
@@ -210,7 +212,7 @@ func (f *feed) play(ctx context.Context, r *relay.Reader) {
 // session's own viewer answers PAUSE.
 func (s *Server) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
 	s.mu.Lock()
-	vs := s.stored[ctx.Session]
+	vs := stateOf(ctx.Session).stored
 	s.mu.Unlock()
 	if vs == nil {
 		return &base.Response{StatusCode: base.StatusNotImplemented}, nil
@@ -221,9 +223,10 @@ func (s *Server) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response
 
 // closeStored ends a stored file's session: its playback and its stream.
 func (s *Server) closeStored(ss *gortsplib.ServerSession) {
+	st := stateOf(ss)
 	s.mu.Lock()
-	vs := s.stored[ss]
-	delete(s.stored, ss)
+	vs := st.stored
+	st.stored = nil
 	s.mu.Unlock()
 	if vs != nil {
 		vs.halt()
@@ -251,7 +254,7 @@ func (s *Server) OnRequest(sc *gortsplib.ServerConn, req *base.Request) {
 	}
 	if _, stored := storedName(relayPath(req.URL.Path)); !stored {
 		s.mu.Lock()
-		s.liveOptions[sc] = true
+		connOf(sc).liveOptions = true
 		s.mu.Unlock()
 	}
 }

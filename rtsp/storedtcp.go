@@ -49,7 +49,7 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 	v.counted.Store(reader)
 	v.starts = v.vod.starts(v.channels, from)
 	s.mu.Lock()
-	s.detaching[ctx.Conn] = detaching{v: v, f: f, ss: ctx.Session}
+	connOf(ctx.Conn).detach = &detaching{v: v, f: f, ss: ctx.Session}
 	s.enterPlaying(ctx, path)
 	s.mu.Unlock()
 	s.log.Info("viewer join", "path", path, "protocol", "rtsp", "transport", "TCP", "from", from, "remote", remote)

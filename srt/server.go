@@ -72,7 +72,7 @@ type Server struct {
 	// viewerLog is log without the protocol, which a viewer's join and leave lines name.
 	viewerLog *slog.Logger
 	muxers    relay.Derive[*muxer] // the MPEG-TS streams, one per muxed relay stream
-	refusals  relay.Refusals
+	refusals  session.Refusals
 	secret    atomic.Pointer[string] // the passphrase, which a reload may change
 
 	mu     sync.Mutex
@@ -275,4 +275,4 @@ func (s *Server) closeAll() {
 func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("srt") }
 
 // Refusals counts refused callers by kind and reason, for metrics.
-func (s *Server) Refusals() map[relay.Refusal]uint64 { return s.refusals.Counts() }
+func (s *Server) Refusals() map[session.Refusal]uint64 { return s.refusals.Counts() }

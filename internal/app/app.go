@@ -171,7 +171,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 // metricsHandler serves the Prometheus metrics of every part.
 func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler {
 	src := metrics.Sources{Relays: a.Relays, Readers: map[string]func() map[string]int{}, Connections: a.limiter,
-		Refusals: map[string]func() map[relay.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals,
+		Refusals: map[string]func() map[session.Refusal]uint64{"rtmp": a.RTMP.Refusals, "rtsp": a.RTSP.Refusals,
 			"srt": a.SRT.Refusals},
 		Sessions: a.Sessions,
 		Recordings: func() (uint64, uint64) {
