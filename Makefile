@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets ./ingest:FuzzRTPCodecs ./ingest:FuzzMPEGTS ./srt:FuzzStreamID \
 	./rtmp:FuzzGuard ./rtmp:FuzzServerConn ./rtmp:FuzzAMF0 \
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
-	./web:FuzzRequestPath ./vod:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
+	./web:FuzzRequestPath ./format:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
 
 .PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls fuzz media clean
 

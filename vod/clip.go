@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+
+	"github.com/relaycast/relaycast/format"
 )
 
 // Source holds the files a Playlist plays: the Library, or a Clip.
 type Source interface {
-	open(name string) (io.ReaderAt, io.Closer, *Index, error)
+	open(name string) (io.ReaderAt, io.Closer, *format.Index, error)
 }
 
-func (l *Library) open(name string) (io.ReaderAt, io.Closer, *Index, error) {
+func (l *Library) open(name string) (io.ReaderAt, io.Closer, *format.Index, error) {
 	f, ix, err := l.openIndexed(name)
 	if err != nil {
 		return nil, nil, nil, err
@@ -24,19 +26,19 @@ func (l *Library) open(name string) (io.ReaderAt, io.Closer, *Index, error) {
 type Clip struct {
 	name string
 	data []byte
-	ix   *Index
+	ix   *format.Index
 }
 
 // NewClip indexes data (an MP4 or FLV) as the media name.
 func NewClip(name string, data []byte) (*Clip, error) {
-	ix, err := ReadIndex(bytes.NewReader(data), int64(len(data)))
+	ix, err := format.ReadIndex(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("clip %s: %w", name, err)
 	}
 	return &Clip{name: name, data: data, ix: ix}, nil
 }
 
-func (c *Clip) open(name string) (io.ReaderAt, io.Closer, *Index, error) {
+func (c *Clip) open(name string) (io.ReaderAt, io.Closer, *format.Index, error) {
 	if name != c.name {
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}

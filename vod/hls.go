@@ -26,7 +26,7 @@ type segment struct {
 }
 
 // cut cuts an index into HLS segments.
-func (ix *Index) cut() []segment {
+func cut(ix *format.Index) []segment {
 	var out []segment
 	hasVideo := false
 	for _, t := range ix.Tracks {
@@ -63,7 +63,7 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 	// revalidates them against the version of the file they were made from.
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Header().Set("ETag", fmt.Sprintf(`"%s-%x-%x"`, file, e.Size, e.modTime.UnixNano()))
-	if _, _, err := ix.tsTracks(); err != nil {
+	if _, _, err := tsTracks(ix); err != nil {
 		w.Header().Del("ETag")
 		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -71,10 +71,10 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 	var body []byte
 	if file == "index.m3u8" {
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		body = []byte(playlist(ix, r.URL.RawQuery))
+		body = []byte(playlist(c.segments, r.URL.RawQuery))
 	} else {
 		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
-		segs := ix.segments
+		segs := c.segments
 		if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".ts" {
 			w.Header().Del("ETag")
 			http.NotFound(w, r)
@@ -83,7 +83,7 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		if notModified(w, r) {
 			return
 		}
-		if body, err = ix.tsSegment(f, segs[n]); err != nil {
+		if body, err = tsSegment(ix, f, segs[n]); err != nil {
 			h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
 			w.Header().Del("ETag")
 			http.Error(w, "segment unavailable", http.StatusInternalServerError)
@@ -108,7 +108,7 @@ func notModified(w http.ResponseWriter, r *http.Request) bool {
 var errNotInTS = errors.New("HLS of stored files is MPEG-TS, which carries no AV1 or VP9 video: play the file as MP4, over RTSP or over RTMP")
 
 // tsTracks are the first video and audio track of the file MPEG-TS carries.
-func (ix *Index) tsTracks() (video, audio *relay.Track, err error) {
+func tsTracks(ix *format.Index) (video, audio *relay.Track, err error) {
 	if v, _ := relay.FirstTracks(ix.Tracks, nil); v != nil && !format.TSCarries(v.Codec) {
 		return nil, nil, errNotInTS
 	}
@@ -116,11 +116,10 @@ func (ix *Index) tsTracks() (video, audio *relay.Track, err error) {
 	return video, audio, nil
 }
 
-func playlist(ix *Index, query string) string {
+func playlist(segs []segment, query string) string {
 	if query != "" {
 		query = "?" + query
 	}
-	segs := ix.segments
 	var longest time.Duration
 	for _, s := range segs {
 		longest = max(longest, s.dur)
@@ -136,9 +135,9 @@ func playlist(ix *Index, query string) string {
 }
 
 // tsSegment reads a segment's samples and writes them as MPEG-TS.
-func (ix *Index) tsSegment(f io.ReaderAt, seg segment) ([]byte, error) {
+func tsSegment(ix *format.Index, f io.ReaderAt, seg segment) ([]byte, error) {
 	var buf bytes.Buffer
-	video, audio, err := ix.tsTracks()
+	video, audio, err := tsTracks(ix)
 	if err != nil {
 		return nil, err
 	}

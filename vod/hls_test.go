@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/relaycast/relaycast/format"
 )
 
 // Segments cover every sample once, in order; each starts at a video keyframe and all but
@@ -18,11 +20,11 @@ func TestSegmentsStartAtKeyframes(t *testing.T) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	ix, err := ReadIndex(f, st.Size())
+	ix, err := format.ReadIndex(f, st.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
-	segs := ix.segments
+	segs := cut(ix)
 	if len(segs) != 3 {
 		t.Fatalf("%d segments of a 6 s file with 1 s GOPs, want 3: %+v", len(segs), segs)
 	}
@@ -40,7 +42,7 @@ func TestSegmentsStartAtKeyframes(t *testing.T) {
 	if next != len(ix.Samples) || total != ix.Duration {
 		t.Errorf("segments end at sample %d of %d, last %v of %v", next, len(ix.Samples), total, ix.Duration)
 	}
-	b, err := ix.tsSegment(f, segs[1])
+	b, err := tsSegment(ix, f, segs[1])
 	if err != nil || len(b) == 0 || len(b)%188 != 0 || b[0] != 0x47 {
 		t.Fatalf("segment: %d bytes, %v", len(b), err)
 	}

@@ -44,7 +44,7 @@ func (h *HTTP) ServeFile(w http.ResponseWriter, r *http.Request, file string) {
 			http.Error(w, "cannot serve this file as MP4: "+err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
-		http.ServeContent(w, r, path.Base(file), e.modTime, &remuxReader{m: m, ix: c.ix, f: f})
+		http.ServeContent(w, r, path.Base(file), e.modTime, m.Open(f))
 		return
 	}
 	f, e, err := h.Lib.Open(file)

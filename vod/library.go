@@ -12,16 +12,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/relaycast/relaycast/format"
 )
 
 // Entry is one stored file.
 type Entry struct {
-	Name     string    `json:"name"` // the media name: its path under the media directory, without extension
-	File     string    `json:"file"` // the file's path under the media directory
-	Size     int64     `json:"size"`
-	Duration float64   `json:"duration_seconds"`
-	Created  time.Time `json:"created"`
-	Tracks   []Track   `json:"tracks"`
+	Name     string             `json:"name"` // the media name: its path under the media directory, without extension
+	File     string             `json:"file"` // the file's path under the media directory
+	Size     int64              `json:"size"`
+	Duration float64            `json:"duration_seconds"`
+	Created  time.Time          `json:"created"`
+	Tracks   []format.FileTrack `json:"tracks"`
 	modTime  time.Time
 }
 
@@ -38,12 +40,14 @@ type Library struct {
 }
 
 type index struct {
-	ix      *Index
+	ix      *format.Index
 	size    int64
 	modTime time.Time
 
+	segments []segment // HLS VOD segments
+
 	remuxOnce sync.Once
-	remux     *remux
+	remux     *format.Remux
 	remuxErr  error
 }
 
@@ -106,7 +110,7 @@ func (l *Library) entry(name, file string) (Entry, error) {
 		return Entry{}, err
 	}
 	defer f.Close()
-	info, err := Probe(f, st.Size())
+	info, err := format.Probe(f, st.Size())
 	if err != nil {
 		l.log.Warn("stored file does not play", "file", file, "err", err)
 	}
@@ -160,7 +164,7 @@ func (l *Library) Open(file string) (*os.File, Entry, error) {
 
 // openIndexed opens the file of media name and returns its sample index, made once per
 // version of the file and shared by its viewers.
-func (l *Library) openIndexed(name string) (*os.File, *Index, error) {
+func (l *Library) openIndexed(name string) (*os.File, *format.Index, error) {
 	f, c, _, err := l.indexed(name)
 	if err != nil {
 		return nil, nil, err
@@ -170,8 +174,8 @@ func (l *Library) openIndexed(name string) (*os.File, *Index, error) {
 
 // remuxed is the layout of the file as a faststart MP4, made once per version of the file,
 // when first asked for.
-func (c *index) remuxed() (*remux, error) {
-	c.remuxOnce.Do(func() { c.remux, c.remuxErr = newRemux(c.ix) })
+func (c *index) remuxed() (*format.Remux, error) {
+	c.remuxOnce.Do(func() { c.remux, c.remuxErr = format.NewRemux(c.ix) })
 	return c.remux, c.remuxErr
 }
 
@@ -196,12 +200,12 @@ func (l *Library) indexed(name string) (*os.File, *index, Entry, error) {
 	if ok && c.size == st.Size() && c.modTime.Equal(st.ModTime()) {
 		return f, c, e, nil
 	}
-	ix, err := ReadIndex(f, st.Size())
+	ix, err := format.ReadIndex(f, st.Size())
 	if err != nil {
 		f.Close()
 		return nil, nil, Entry{}, err
 	}
-	c = &index{ix: ix, size: st.Size(), modTime: st.ModTime()}
+	c = &index{ix: ix, size: st.Size(), modTime: st.ModTime(), segments: cut(ix)}
 	l.mu.Lock()
 	l.indexes[e.File] = c
 	l.mu.Unlock()
@@ -243,12 +247,12 @@ func (l *Library) Store(file string, r io.Reader, limit int64) (Entry, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Entry{}, err
 	}
-	info, err := Probe(f, n)
+	info, err := format.Probe(f, n)
 	if err != nil {
 		return Entry{}, err
 	}
 	if info.Cut > 0 {
-		return Entry{}, fmt.Errorf("%w: the file is cut short: its last whole fragment or tag ends at byte %d of %d", errUnplayable, info.Cut, n)
+		return Entry{}, fmt.Errorf("%w: the file is cut short: its last whole fragment or tag ends at byte %d of %d", format.ErrUnplayable, info.Cut, n)
 	}
 	if err := f.Close(); err != nil {
 		return Entry{}, fmt.Errorf("store %s: %w", file, err)
@@ -288,7 +292,7 @@ func (l *Library) Remove(file string) error {
 }
 
 // IsUnplayable reports whether err says a file does not play (as opposed to an I/O error).
-func IsUnplayable(err error) bool { return errors.Is(err, errUnplayable) }
+func IsUnplayable(err error) bool { return errors.Is(err, format.ErrUnplayable) }
 
 // Create makes a new file for writing (a recording), and the folders it is in. It fails
 // with fs.ErrExist if the file is there.

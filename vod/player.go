@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -37,7 +38,7 @@ type playback struct {
 	p      *Player
 	name   string
 	f      *os.File
-	ix     *Index
+	ix     *format.Index
 	pub    *relay.Publisher
 	reader *relay.Reader
 
@@ -235,7 +236,7 @@ func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, er
 // is due at. With lag (a viewer's reader's Lag), a viewer that falls behind by more than
 // maxBacklog holds the file back until it has caught up to the lead: a stored file is sent
 // as fast as its viewer takes it, up to real time, and never skips.
-func pace(ctx context.Context, ix *Index, f io.ReaderAt, write func(*relay.Frame) error, start, shift, ahead time.Duration, lag func() time.Duration) (time.Time, error) {
+func pace(ctx context.Context, ix *format.Index, f io.ReaderAt, write func(*relay.Frame) error, start, shift, ahead time.Duration, lag func() time.Duration) (time.Time, error) {
 	first := ix.KeyframeBefore(start)
 	base, t0 := ix.Samples[first].DTS, time.Now()
 	timer := time.NewTimer(0)

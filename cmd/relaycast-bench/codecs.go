@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sync/atomic"
 	"time"
@@ -22,9 +23,9 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/relaycast/relaycast/codec"
+	mediaformat "github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
-	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -50,9 +51,33 @@ func clipFrames(codecName, clip string) ([]*relay.Frame, error) {
 		}
 		return out.frames, nil
 	case "av1":
-		return mediatest.FMP4Frames(clip)
+		return indexedFrames(clip)
 	}
 	return nil, fmt.Errorf("codec %q: want h264, hevc or av1", codecName)
+}
+
+// indexedFrames reads every sample of a stored MP4 through the server's own index.
+func indexedFrames(file string) ([]*relay.Frame, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	ix, err := mediaformat.ReadIndex(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	frames := make([]*relay.Frame, len(ix.Samples))
+	for i := range ix.Samples {
+		if frames[i], err = ix.Frame(f, i); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	return frames, nil
 }
 
 type frameList struct{ frames []*relay.Frame }

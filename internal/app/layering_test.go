@@ -62,8 +62,8 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 	}
 	for pkg, got := range imports {
 		for _, imp := range got {
-			// The load tool still publishes and reads with two test kits (the E-RTMP
-			// publisher, the clip's frames) until rtmp's client and format/mp4 have them.
+			// The load tool still publishes with the E-RTMP test kit until rtmp's client is
+			// gortmplib.
 			if strings.HasPrefix(imp, "internal/testkit/") && !strings.HasPrefix(pkg, "internal/testkit/") &&
 				pkg != "internal/e2e" && pkg != "cmd/relaycast-bench" {
 				t.Errorf("%s imports the test kit %s outside its tests", pkg, imp)

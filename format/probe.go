@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	mp4 "github.com/abema/go-mp4"
 )
 
-// Track describes one track of a stored file.
-type Track struct {
+// FileTrack describes one track of a stored file.
+type FileTrack struct {
 	Kind       string `json:"kind"`
 	Codec      string `json:"codec"`
 	Width      int    `json:"width,omitempty"`
@@ -19,34 +19,34 @@ type Track struct {
 	SampleRate int    `json:"sample_rate,omitempty"`
 }
 
-// Info is what probing a file tells: enough to list it and to know it plays.
-type Info struct {
+// FileInfo is what probing a file tells: enough to list it and to know it plays.
+type FileInfo struct {
 	Duration time.Duration
-	Tracks   []Track
+	Tracks   []FileTrack
 	Cut      int64 // where a fragmented file is cut short (Index.Cut); zero if whole
 }
 
-// errUnplayable marks a file the server cannot serve; the message says why.
-var errUnplayable = errors.New("not a playable file")
+// ErrUnplayable marks a stored file the server cannot serve; the message says why.
+var ErrUnplayable = errors.New("not a playable file")
 
 // Probe checks that an MP4 plays, by reading its sample index (boxes, never the media):
 // H.264, H.265 or AV1 video or AAC or Opus audio, every sample inside the file's size bytes, which a truncated
 // copy fails. What it plays is what every protocol then serves.
-func Probe(r io.ReadSeeker, size int64) (Info, error) {
+func Probe(r io.ReadSeeker, size int64) (FileInfo, error) {
 	ix, err := ReadIndex(r, size)
 	if err != nil {
-		return Info{}, err
+		return FileInfo{}, err
 	}
 	if ix.Duration <= 0 {
-		return Info{}, fmt.Errorf("%w: no media (duration 0)", errUnplayable)
+		return FileInfo{}, fmt.Errorf("%w: no media (duration 0)", ErrUnplayable)
 	}
-	info := Info{Duration: ix.Duration, Cut: ix.Cut}
+	info := FileInfo{Duration: ix.Duration, Cut: ix.Cut}
 	for _, t := range ix.Tracks {
 		kind := "audio"
 		if t.Codec.IsVideo() {
 			kind = "video"
 		}
-		info.Tracks = append(info.Tracks, Track{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
+		info.Tracks = append(info.Tracks, FileTrack{Kind: kind, Codec: t.Codec.String(), Width: t.Width, Height: t.Height,
 			Channels: t.Channels, SampleRate: t.SampleRate})
 	}
 	return info, nil
@@ -60,14 +60,14 @@ const maxSample = 64 << 20
 // overlap: a file that makes each viewer read it many times over).
 func checkSamples(t *mp4.Track, size int64) error {
 	if len(t.Samples) == 0 {
-		return fmt.Errorf("%w: track %d has no samples", errUnplayable, t.TrackID)
+		return fmt.Errorf("%w: track %d has no samples", ErrUnplayable, t.TrackID)
 	}
 	var total int64
 	for i, s := range t.Samples {
 		total += int64(s.Size)
 		if s.Size > maxSample || total > size {
 			return fmt.Errorf("%w: track %d: sample %d of %d bytes, %d bytes so far in a %d-byte file",
-				errUnplayable, t.TrackID, i, s.Size, total, size)
+				ErrUnplayable, t.TrackID, i, s.Size, total, size)
 		}
 	}
 	i := 0
@@ -80,13 +80,13 @@ func checkSamples(t *mp4.Track, size int64) error {
 			off += uint64(t.Samples[i].Size)
 			if off > uint64(size) {
 				return fmt.Errorf("%w: sample %d of track %d ends at byte %d of a %d-byte file: the file is cut short",
-					errUnplayable, i, t.TrackID, off, size)
+					ErrUnplayable, i, t.TrackID, off, size)
 			}
 			i++
 		}
 	}
 	if i < len(t.Samples) {
-		return fmt.Errorf("%w: track %d lists %d samples but its chunks hold %d", errUnplayable, t.TrackID, len(t.Samples), i)
+		return fmt.Errorf("%w: track %d lists %d samples but its chunks hold %d", ErrUnplayable, t.TrackID, len(t.Samples), i)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"encoding/binary"
@@ -46,7 +46,7 @@ func (w *boxWalk) walk(from, to int64, depth int) error {
 	for off := from; off+8 <= to; {
 		w.visited++
 		if w.visited > maxBoxes && !w.fragments || w.visited > maxFragmentedBoxes || depth > 8 {
-			return fmt.Errorf("%w: more boxes than any real file has", errUnplayable)
+			return fmt.Errorf("%w: more boxes than any real file has", ErrUnplayable)
 		}
 		var h [16]byte
 		if err := readAt(r, off, h[:8]); err != nil {
@@ -54,7 +54,7 @@ func (w *boxWalk) walk(from, to int64, depth int) error {
 		}
 		boxSize, typ, hdr := int64(binary.BigEndian.Uint32(h[:4])), string(h[4:8]), int64(8)
 		if !boxType(h[4:8]) || off == 0 && depth == 0 && !firstBoxes[typ] {
-			return fmt.Errorf("%w: no MP4 box at byte %d (not an MP4 file?)", errUnplayable, off)
+			return fmt.Errorf("%w: no MP4 box at byte %d (not an MP4 file?)", ErrUnplayable, off)
 		}
 		switch boxSize {
 		case 0:
@@ -78,9 +78,9 @@ func (w *boxWalk) walk(from, to int64, depth int) error {
 			}
 			if depth == 0 {
 				return fmt.Errorf("%w: box %q at byte %d needs %d bytes but the file ends at %d: the file is cut short",
-					errUnplayable, typ, off, boxSize, fileSize)
+					ErrUnplayable, typ, off, boxSize, fileSize)
 			}
-			return fmt.Errorf("%w: box %q at byte %d claims %d bytes, past its parent's end", errUnplayable, typ, off, boxSize)
+			return fmt.Errorf("%w: box %q at byte %d claims %d bytes, past its parent's end", ErrUnplayable, typ, off, boxSize)
 		}
 		body, bodyLen := off+hdr, boxSize-hdr
 		if containers[typ] {
@@ -104,11 +104,11 @@ func checkTable(r io.ReadSeeker, typ string, body, n, fileSize int64) error {
 	if typ == "stsz" {
 		var b [12]byte
 		if n < 12 || readAt(r, body, b[:]) != nil {
-			return fmt.Errorf("%w: stsz box too short", errUnplayable)
+			return fmt.Errorf("%w: stsz box too short", ErrUnplayable)
 		}
 		count := int64(binary.BigEndian.Uint32(b[8:12]))
 		if count > fileSize || binary.BigEndian.Uint32(b[4:8]) == 0 && count*4 > n-12 {
-			return fmt.Errorf("%w: stsz lists %d samples, more than the box or the file holds", errUnplayable, count)
+			return fmt.Errorf("%w: stsz lists %d samples, more than the box or the file holds", ErrUnplayable, count)
 		}
 		return nil
 	}
@@ -117,14 +117,14 @@ func checkTable(r io.ReadSeeker, typ string, body, n, fileSize int64) error {
 	}
 	var b [8]byte
 	if n < 8 || readAt(r, body, b[:]) != nil {
-		return fmt.Errorf("%w: %s box too short", errUnplayable, typ)
+		return fmt.Errorf("%w: %s box too short", ErrUnplayable, typ)
 	}
 	count := int64(binary.BigEndian.Uint32(b[4:8]))
 	if typ == "elst" && b[0] == 1 {
 		entry = 20
 	}
 	if count*entry > n-8 {
-		return fmt.Errorf("%w: %s lists %d entries in %d bytes", errUnplayable, typ, count, n-8)
+		return fmt.Errorf("%w: %s lists %d entries in %d bytes", ErrUnplayable, typ, count, n-8)
 	}
 	if typ != "stts" {
 		return nil
@@ -138,7 +138,7 @@ func checkTable(r io.ReadSeeker, typ string, body, n, fileSize int64) error {
 		samples += int64(binary.BigEndian.Uint32(table[i : i+4]))
 	}
 	if samples > fileSize {
-		return fmt.Errorf("%w: stts counts %d samples in a %d-byte file", errUnplayable, samples, fileSize)
+		return fmt.Errorf("%w: stts counts %d samples in a %d-byte file", ErrUnplayable, samples, fileSize)
 	}
 	return nil
 }
@@ -152,7 +152,7 @@ const maxDefaultRun = 1 << 16
 func (w *boxWalk) checkTrun(body, n int64) error {
 	var b [8]byte
 	if n < 8 || readAt(w.r, body, b[:]) != nil {
-		return fmt.Errorf("%w: trun box too short", errUnplayable)
+		return fmt.Errorf("%w: trun box too short", ErrUnplayable)
 	}
 	flags := uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	count := int64(binary.BigEndian.Uint32(b[4:8]))
@@ -169,7 +169,7 @@ func (w *boxWalk) checkTrun(body, n int64) error {
 	}
 	w.samples += count
 	if fixed > n || count*entry > n-fixed || entry == 0 && count > maxDefaultRun || w.samples > w.fileSize {
-		return fmt.Errorf("%w: trun lists %d samples in %d bytes", errUnplayable, count, n)
+		return fmt.Errorf("%w: trun lists %d samples in %d bytes", ErrUnplayable, count, n)
 	}
 	return nil
 }
@@ -192,7 +192,7 @@ func readAt(r io.ReadSeeker, off int64, b []byte) error {
 		return err
 	}
 	if _, err := io.ReadFull(r, b); err != nil {
-		return fmt.Errorf("%w: cut short at byte %d", errUnplayable, off)
+		return fmt.Errorf("%w: cut short at byte %d", ErrUnplayable, off)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package vod_test
+package format_test
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
-	"github.com/relaycast/relaycast/vod"
 )
 
 // The index places every sample where ffprobe does: same count per track, offsets, sizes,
@@ -50,12 +50,12 @@ func TestCutFragmentedFileIndexesItsWholeFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := vod.ReadIndex(bytes.NewReader(b), int64(len(b)))
+	full, err := format.ReadIndex(bytes.NewReader(b), int64(len(b)))
 	if err != nil || full.Cut != 0 {
 		t.Fatalf("whole file: cut %d, %v", full.Cut, err)
 	}
 	half := b[:len(b)*2/3]
-	ix, err := vod.ReadIndex(bytes.NewReader(half), int64(len(half)))
+	ix, err := format.ReadIndex(bytes.NewReader(half), int64(len(half)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func indexAgreesWithFFprobe(t *testing.T, file string) {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	ix, err := vod.ReadIndex(f, st.Size())
+	ix, err := format.ReadIndex(f, st.Size())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func indexAgreesWithFFprobe(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byTrack := [2][]vod.Sample{}
+	byTrack := [2][]format.Sample{}
 	for _, s := range ix.Samples {
 		byTrack[s.Track] = append(byTrack[s.Track], s)
 	}

@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"bytes"
@@ -12,34 +12,34 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/format"
 )
 
-// remux is a faststart MP4 made from a file's index, for a file that is not one (an FLV,
+// Remux is a faststart MP4 made from a file's index, for a file that is not one (an FLV,
 // an MP4 whose moov comes after its media): its header (ftyp, moov with every sample table,
 // the mdat header) is made once per version of the file, and its media bytes are the file's
 // samples, read from the file where a request's range falls. No copy of the file is made.
-type remux struct {
+type Remux struct {
+	ix     *Index
 	header []byte
 	order  []int32 // the index's sample of each sample of mdat, in mdat's order
 	ends   []int64 // where each of those ends in the remuxed file
 	size   int64
 }
 
-// newRemux lays out the remuxed file of ix with mediacommon's MP4 writer: it writes the
+// NewRemux lays out the remuxed file of ix with mediacommon's MP4 writer: it writes the
 // header, and asks for each sample's bytes in mdat's order, which is all it needs to know.
-func newRemux(ix *Index) (*remux, error) {
+func NewRemux(ix *Index) (*Remux, error) {
 	p := pmp4.Presentation{}
 	scales := make([]int64, len(ix.Tracks))
 	for i, t := range ix.Tracks {
 		pt := &pmp4.Track{ID: i + 1}
 		var err error
 		if t.Codec.IsVideo() {
-			pt.TimeScale = format.FMP4VideoScale
-			pt.Codec, _, err = format.VideoSampleEntry(t)
+			pt.TimeScale = FMP4VideoScale
+			pt.Codec, _, err = VideoSampleEntry(t)
 		} else {
 			pt.TimeScale = uint32(t.ClockRate)
-			pt.Codec, _, err = format.AudioSampleEntry(t)
+			pt.Codec, _, err = AudioSampleEntry(t)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("remux: %w", err)
@@ -48,7 +48,7 @@ func newRemux(ix *Index) (*remux, error) {
 		p.Tracks = append(p.Tracks, pt)
 	}
 	ticks := func(tr uint8, d time.Duration) int64 { return codec.Ticks(d, scales[tr]) }
-	r := &remux{}
+	r := &Remux{ix: ix}
 	var data int64
 	byTrack := make([][]int, len(ix.Tracks))
 	for i, s := range ix.Samples {
@@ -114,10 +114,15 @@ func (ix *Index) presentationStart() time.Duration {
 	return start
 }
 
-// remuxReader reads a remuxed file: the header from memory, the media from the file.
+// Size is the remuxed file's length.
+func (m *Remux) Size() int64 { return m.size }
+
+// Open returns a reader of the remuxed file of f, the file m was made from: the header from
+// memory, the media from f.
+func (m *Remux) Open(f io.ReaderAt) io.ReadSeeker { return &remuxReader{m: m, f: f} }
+
 type remuxReader struct {
-	m   *remux
-	ix  *Index
+	m   *Remux
 	f   io.ReaderAt
 	off int64
 }
@@ -133,7 +138,7 @@ func (r *remuxReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	k := sort.Search(len(m.ends), func(k int) bool { return m.ends[k] > r.off })
-	s := r.ix.Samples[m.order[k]]
+	s := m.ix.Samples[m.order[k]]
 	within := r.off - (m.ends[k] - int64(s.Size))
 	n := int(min(int64(len(b)), int64(s.Size)-within))
 	if _, err := r.f.ReadAt(b[:n], s.Offset+within); err != nil {

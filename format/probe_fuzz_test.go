@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"bytes"
@@ -30,11 +30,11 @@ func FuzzProbe(f *testing.F) {
 				t.Fatalf("indexed sample %d cannot be read: %v", i, err)
 			}
 		}
-		m, err := newRemux(ix)
+		m, err := NewRemux(ix)
 		if err != nil {
 			return
 		}
-		n, err := io.Copy(io.Discard, &remuxReader{m: m, ix: ix, f: r})
+		n, err := io.Copy(io.Discard, m.Open(r))
 		if err != nil || n != m.size {
 			t.Fatalf("remuxed file: %d of %d bytes read: %v", n, m.size, err)
 		}

@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"encoding/binary"
@@ -68,7 +68,7 @@ func boxHeader(r io.ReadSeeker, off int64) (int64, string, int64, error) {
 		size, hdr = int64(binary.BigEndian.Uint64(h[8:16])), 16
 	}
 	if size < hdr {
-		return 0, "", 0, fmt.Errorf("%w: box %q at byte %d is %d bytes", errUnplayable, typ, off, size)
+		return 0, "", 0, fmt.Errorf("%w: box %q at byte %d is %d bytes", ErrUnplayable, typ, off, size)
 	}
 	return size, typ, hdr, nil
 }
@@ -76,7 +76,7 @@ func boxHeader(r io.ReadSeeker, off int64) (int64, string, int64, error) {
 func readTrex(r io.ReadSeeker, tracks map[uint32]*fragTrack) error {
 	boxes, err := mp4.ExtractBoxWithPayload(r, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeMvex(), mp4.BoxTypeTrex()})
 	if err != nil {
-		return fmt.Errorf("%w: trex: %v", errUnplayable, err)
+		return fmt.Errorf("%w: trex: %v", ErrUnplayable, err)
 	}
 	for _, b := range boxes {
 		trex := b.Payload.(*mp4.Trex)
@@ -91,12 +91,12 @@ func readTrex(r io.ReadSeeker, tracks map[uint32]*fragTrack) error {
 func (ix *Index) addMoof(r io.ReadSeeker, moof *mp4.BoxInfo, size int64, tracks map[uint32]*fragTrack, next map[uint32]int64) error {
 	trafs, err := mp4.ExtractBox(r, moof, mp4.BoxPath{mp4.BoxTypeTraf()})
 	if err != nil {
-		return fmt.Errorf("%w: traf at byte %d: %v", errUnplayable, moof.Offset, err)
+		return fmt.Errorf("%w: traf at byte %d: %v", ErrUnplayable, moof.Offset, err)
 	}
 	for _, traf := range trafs {
 		boxes, err := mp4.ExtractBoxesWithPayload(r, traf, []mp4.BoxPath{{mp4.BoxTypeTfhd()}, {mp4.BoxTypeTfdt()}, {mp4.BoxTypeTrun()}})
 		if err != nil {
-			return fmt.Errorf("%w: track fragment at byte %d: %v", errUnplayable, traf.Offset, err)
+			return fmt.Errorf("%w: track fragment at byte %d: %v", ErrUnplayable, traf.Offset, err)
 		}
 		var (
 			tfhd  *mp4.Tfhd
@@ -114,7 +114,7 @@ func (ix *Index) addMoof(r io.ReadSeeker, moof *mp4.BoxInfo, size int64, tracks 
 			}
 		}
 		if tfhd == nil {
-			return fmt.Errorf("%w: track fragment at byte %d has no tfhd", errUnplayable, traf.Offset)
+			return fmt.Errorf("%w: track fragment at byte %d has no tfhd", ErrUnplayable, traf.Offset)
 		}
 		t := tracks[tfhd.TrackID]
 		if t == nil {
@@ -174,7 +174,7 @@ func (ix *Index) addTrun(t *fragTrack, tfhd *mp4.Tfhd, trun *mp4.Trun, base, dts
 		}
 		ix.fragBytes += int64(sz)
 		if off < 0 || sz > maxSample || off+int64(sz) > size || ix.fragBytes > size {
-			return 0, fmt.Errorf("%w: a sample of track %d lies past the end of the file, or over another", errUnplayable, t.n)
+			return 0, fmt.Errorf("%w: a sample of track %d lies past the end of the file, or over another", ErrUnplayable, t.n)
 		}
 		ix.Samples = append(ix.Samples, Sample{Offset: off, Size: sz, Track: t.n, Key: flags&sampleIsNonSync == 0,
 			DTS: at(dts), PTS: at(dts + cto)})

@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"encoding/binary"
@@ -29,8 +29,7 @@ type Index struct {
 	// served over HTTP as a faststart MP4 made from the index (progressive.go).
 	Progressive bool
 
-	segments  []segment // HLS VOD segments
-	fragBytes int64     // sample bytes of the fragments so far
+	fragBytes int64 // sample bytes of the fragments so far
 }
 
 // Sample is one frame's place in the file.
@@ -52,7 +51,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if isFLV(head[:]) {
 		ra, ok := r.(io.ReaderAt)
 		if !ok {
-			return nil, fmt.Errorf("%w: an FLV needs random access", errUnplayable)
+			return nil, fmt.Errorf("%w: an FLV needs random access", ErrUnplayable)
 		}
 		return readFLVIndex(ra, size)
 	}
@@ -64,7 +63,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if whole < size {
 		ra, ok := r.(io.ReaderAt)
 		if !ok {
-			return nil, fmt.Errorf("%w: the file is cut short at byte %d", errUnplayable, whole)
+			return nil, fmt.Errorf("%w: the file is cut short at byte %d", ErrUnplayable, whole)
 		}
 		r, cut, size = io.NewSectionReader(ra, 0, whole), whole, whole
 	}
@@ -73,11 +72,11 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	}
 	p, err := mp4.Probe(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", errUnplayable, err)
+		return nil, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", ErrUnplayable, err)
 	}
 	traks, err := mp4.ExtractBox(r, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeTrak()})
 	if err != nil || len(traks) != len(p.Tracks) {
-		return nil, fmt.Errorf("%w: track boxes: %v", errUnplayable, err)
+		return nil, fmt.Errorf("%w: track boxes: %v", ErrUnplayable, err)
 	}
 	ix := &Index{Cut: cut, Progressive: moovFirst(r, size)}
 	fragmented := map[uint32]*fragTrack{}
@@ -87,7 +86,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: track %d: %v", errUnplayable, t.TrackID, err)
+			return nil, fmt.Errorf("%w: track %d: %v", ErrUnplayable, t.TrackID, err)
 		}
 		if len(t.Samples) == 0 && len(p.Segments) > 0 && t.Timescale != 0 {
 			fragmented[t.TrackID] = &fragTrack{n: uint8(len(ix.Tracks)), timescale: t.Timescale}
@@ -104,7 +103,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 	}
 	if len(ix.Tracks) == 0 {
-		return nil, fmt.Errorf("%w: no H.264, H.265 or AV1 video or AAC or Opus audio track (not an MP4, or one cut before its moov box)", errUnplayable)
+		return nil, fmt.Errorf("%w: no H.264, H.265 or AV1 video or AAC or Opus audio track (not an MP4, or one cut before its moov box)", ErrUnplayable)
 	}
 	// Video first, so a frame of each track is at hand as soon as playback starts.
 	slices.SortStableFunc(ix.Samples, func(a, b Sample) int {
@@ -113,7 +112,6 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 		return int(a.Track) - int(b.Track)
 	})
-	ix.segments = ix.cut()
 	return ix, nil
 }
 
@@ -209,7 +207,7 @@ func opusHead(d *mp4.DOps) []byte {
 // from the durations and composition offsets, keyframes from stss (none: all are).
 func (ix *Index) addSamples(r io.ReadSeeker, trak *mp4.BoxInfo, t *mp4.Track, track *relay.Track, size int64) error {
 	if t.Timescale == 0 {
-		return fmt.Errorf("%w: track %d has no timescale", errUnplayable, t.TrackID)
+		return fmt.Errorf("%w: track %d has no timescale", ErrUnplayable, t.TrackID)
 	}
 	if err := checkSamples(t, size); err != nil {
 		return err
@@ -246,7 +244,7 @@ func syncSamples(r io.ReadSeeker, trak *mp4.BoxInfo) (map[uint32]bool, error) {
 	boxes, err := mp4.ExtractBoxWithPayload(r, trak,
 		mp4.BoxPath{mp4.BoxTypeMdia(), mp4.BoxTypeMinf(), mp4.BoxTypeStbl(), mp4.BoxTypeStss()})
 	if err != nil {
-		return nil, fmt.Errorf("%w: stss: %v", errUnplayable, err)
+		return nil, fmt.Errorf("%w: stss: %v", ErrUnplayable, err)
 	}
 	if len(boxes) == 0 {
 		return nil, nil

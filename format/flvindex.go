@@ -1,4 +1,4 @@
-package vod
+package format
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/codec"
-	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -31,7 +30,7 @@ func isFLV(head []byte) bool { return len(head) >= 3 && string(head[:3]) == "FLV
 func readFLVIndex(r io.ReaderAt, size int64) (*Index, error) {
 	var head [9]byte
 	if err := flvRead(r, 0, head[:]); err != nil || !isFLV(head[:]) || head[3] != 1 {
-		return nil, fmt.Errorf("%w: not an FLV file (version 1)", errUnplayable)
+		return nil, fmt.Errorf("%w: not an FLV file (version 1)", ErrUnplayable)
 	}
 	w := flvWalk{r: r}
 	off := int64(binary.BigEndian.Uint32(head[5:])) + 4 // the header, PreviousTagSize0
@@ -73,10 +72,10 @@ func (w *flvWalk) tag(off, size int64) (int64, error) {
 		return -1, nil
 	}
 	if typ&0x20 != 0 {
-		return 0, fmt.Errorf("%w: encrypted FLV tag at byte %d", errUnplayable, off)
+		return 0, fmt.Errorf("%w: encrypted FLV tag at byte %d", ErrUnplayable, off)
 	}
 	if dataSize > maxSample {
-		return 0, fmt.Errorf("%w: FLV tag of %d bytes at byte %d", errUnplayable, dataSize, off)
+		return 0, fmt.Errorf("%w: FLV tag of %d bytes at byte %d", ErrUnplayable, dataSize, off)
 	}
 	body := h[flvTagHeader:n]
 	if int64(len(body)) > dataSize {
@@ -84,14 +83,14 @@ func (w *flvWalk) tag(off, size int64) (int64, error) {
 	}
 	at := time.Duration(ms) * time.Millisecond
 	switch typ & 0x1f {
-	case format.FLVVideo:
+	case FLVVideo:
 		return end, w.videoTag(body, data, dataSize, at, off)
-	case format.FLVAudio:
+	case FLVAudio:
 		return end, w.audioTag(body, data, dataSize, at)
-	case format.FLVScript:
+	case FLVScript:
 		return end, nil
 	default:
-		return 0, fmt.Errorf("%w: FLV tag of type %d at byte %d", errUnplayable, typ, off)
+		return 0, fmt.Errorf("%w: FLV tag of type %d at byte %d", ErrUnplayable, typ, off)
 	}
 }
 
@@ -99,17 +98,17 @@ func (w *flvWalk) videoTag(body []byte, data, size int64, at time.Duration, off 
 	if size == 0 {
 		return nil // an empty tag: nothing to play
 	}
-	tag, err := format.ParseFLVVideo(body)
+	tag, err := ParseFLVVideo(body)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w: tag at byte %d: %v", errUnplayable, off, err)
-	case tag.Kind == format.FLVSkip:
+		return fmt.Errorf("%w: tag at byte %d: %v", ErrUnplayable, off, err)
+	case tag.Kind == FLVSkip:
 		return nil
 	case tag.Codec == relay.CodecAV1 || tag.Codec == relay.CodecVP9:
-		return fmt.Errorf("%w: %s in an FLV file (tag at byte %d) is not played yet: H.264 and H.265", errUnplayable, tag.Codec, off)
+		return fmt.Errorf("%w: %s in an FLV file (tag at byte %d) is not played yet: H.264 and H.265", ErrUnplayable, tag.Codec, off)
 	case w.video != nil && w.video.Codec != tag.Codec:
-		return fmt.Errorf("%w: the video codec changes at byte %d: one file, one codec", errUnplayable, off)
-	case tag.Kind == format.FLVConfig:
+		return fmt.Errorf("%w: the video codec changes at byte %d: one file, one codec", ErrUnplayable, off)
+	case tag.Kind == FLVConfig:
 		record, err := w.read(data+int64(tag.Data), size-int64(tag.Data))
 		if err != nil {
 			return err
@@ -120,10 +119,10 @@ func (w *flvWalk) videoTag(body []byte, data, size int64, at time.Duration, off 
 		}
 		t, err := parse(record)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errUnplayable, err)
+			return fmt.Errorf("%w: %v", ErrUnplayable, err)
 		}
 		if w.video != nil && !bytes.Equal(w.video.Config, t.Config) {
-			return fmt.Errorf("%w: the %s settings change at byte %d: one file, one setting", errUnplayable, t.Codec, off)
+			return fmt.Errorf("%w: the %s settings change at byte %d: one file, one setting", ErrUnplayable, t.Codec, off)
 		}
 		w.video = t
 	case w.video != nil && size > int64(tag.Data): // frames before the configuration cannot be decoded
@@ -137,13 +136,13 @@ func (w *flvWalk) audioTag(body []byte, data, size int64, at time.Duration) erro
 	if size == 0 {
 		return nil
 	}
-	tag, err := format.ParseFLVAudio(body)
+	tag, err := ParseFLVAudio(body)
 	switch {
-	case err != nil || tag.Kind == format.FLVSkip:
+	case err != nil || tag.Kind == FLVSkip:
 		return nil // audio in another codec is left out, as an MP4's is
 	case w.audio != nil && w.audio.Codec != tag.Codec:
-		return fmt.Errorf("%w: the audio codec changes mid-file", errUnplayable)
-	case tag.Kind == format.FLVConfig:
+		return fmt.Errorf("%w: the audio codec changes mid-file", ErrUnplayable)
+	case tag.Kind == FLVConfig:
 		config, err := w.read(data+int64(tag.Data), size-int64(tag.Data))
 		if err != nil {
 			return err
@@ -154,10 +153,10 @@ func (w *flvWalk) audioTag(body []byte, data, size int64, at time.Duration) erro
 		}
 		t, err := parse(config)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errUnplayable, err)
+			return fmt.Errorf("%w: %v", ErrUnplayable, err)
 		}
 		if w.audio != nil && !bytes.Equal(w.audio.Config, t.Config) {
-			return fmt.Errorf("%w: the %s settings change mid-file", errUnplayable, t.Codec)
+			return fmt.Errorf("%w: the %s settings change mid-file", ErrUnplayable, t.Codec)
 		}
 		w.audio = t
 	case w.audio != nil && size > int64(tag.Data):
@@ -168,7 +167,7 @@ func (w *flvWalk) audioTag(body []byte, data, size int64, at time.Duration) erro
 
 func (w *flvWalk) read(off, n int64) ([]byte, error) {
 	if n <= 0 || n > 1<<16 {
-		return nil, fmt.Errorf("%w: codec configuration of %d bytes", errUnplayable, n)
+		return nil, fmt.Errorf("%w: codec configuration of %d bytes", ErrUnplayable, n)
 	}
 	b := make([]byte, n)
 	return b, flvRead(w.r, off, b)
@@ -176,7 +175,7 @@ func (w *flvWalk) read(off, n int64) ([]byte, error) {
 
 func flvRead(r io.ReaderAt, off int64, b []byte) error {
 	if _, err := r.ReadAt(b, off); err != nil {
-		return fmt.Errorf("%w: cut short at byte %d", errUnplayable, off)
+		return fmt.Errorf("%w: cut short at byte %d", ErrUnplayable, off)
 	}
 	return nil
 }
@@ -200,7 +199,7 @@ func (w *flvWalk) index() (*Index, error) {
 		}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%w: no H.264 or H.265 video, nor AAC or Opus audio, in the FLV", errUnplayable)
+		return nil, fmt.Errorf("%w: no H.264 or H.265 video, nor AAC or Opus audio, in the FLV", ErrUnplayable)
 	}
 	slices.SortStableFunc(all, func(a, b Sample) int {
 		if a.DTS != b.DTS {
@@ -222,6 +221,5 @@ func (w *flvWalk) index() (*Index, error) {
 		ix.Duration = max(ix.Duration, last[t]+step[t])
 	}
 	ix.Samples = all
-	ix.segments = ix.cut()
 	return ix, nil
 }
