@@ -6,19 +6,33 @@ import "time"
 // rtsp://HOST:8554/vod/NAME, http://HOST:8080/vod/NAME.
 const StoredPrefix = "vod/"
 
-// StoredMedia plays stored media to one viewer (vod.Player is one): a reader of a stream of
-// the viewer's own, paced in real time from the keyframe at or before a position, ended at
-// the file's end or by stop, which the viewer's protocol seeks in and pauses. Every protocol
-// drives it the same way.
+// StoredMedia plays stored media to viewers (vod.Player is one). Each viewer gets a stream of
+// its own, paced in real time from the keyframe at or before where it starts, and a Control
+// of it; every protocol drives it the same way.
 type StoredMedia interface {
-	// Tracks returns the file's tracks and duration.
-	Tracks(name string) ([]*Track, time.Duration, error)
-	// KeyframeBefore is the file's time where Play(name, t) starts, its stream's zero.
-	KeyframeBefore(name string, t time.Duration) (time.Duration, error)
-	Play(name string, start time.Duration) (reader *Reader, stop func(), err error)
-	// Seek moves r's playback to the keyframe at or before t, dropping what r has not read
-	// yet, and returns the keyframe's time; r's goroutine calls it.
-	Seek(r *Reader, t time.Duration) (time.Duration, error)
-	// Pause holds r's playback until the next Seek.
-	Pause(r *Reader) error
+	// Describe returns the tracks and length of media name without playing it (an RTSP
+	// DESCRIBE, an RTMP onMetaData).
+	Describe(name string) ([]*Track, time.Duration, error)
+	// Open plays name to one viewer from the keyframe at or before start. The reader exists
+	// before the first frame is written, so it gets every frame however late it reads.
+	Open(name string, start time.Duration) (*Reader, Control, error)
+}
+
+// Control is a viewer's hold on media played to it alone (a stored file; a live stream's
+// past next): where its stream is in the media, seeking and pausing. Seek and Pause are
+// called by the goroutine that reads the viewer's reader.
+type Control interface {
+	// Start is the media time of the stream's zero: the keyframe playback started from.
+	// A Seek keeps the stream on the media's timeline, so it stays the same.
+	Start() time.Duration
+	// Duration is the media's length.
+	Duration() time.Duration
+	// Seek moves playback to the keyframe at or before t, dropping what the reader has not
+	// read yet, and returns that keyframe's time. It fails with ErrEnded once the media
+	// has played to its end.
+	Seek(t time.Duration) (time.Duration, error)
+	// Pause holds playback until the next Seek; what was sent ahead still arrives.
+	Pause() error
+	// Close ends the playback and its stream. It is idempotent.
+	Close()
 }

@@ -97,7 +97,7 @@ func (s *Server) leave(v *viewer) {
 	_ = v.c.Conn.Close()
 	v.reader.Close()
 	if v.vod != nil {
-		v.vod.stop()
+		v.vod.ctl.Close()
 	}
 	v.sess.Leave(v.failed())
 	s.forget(v.c)

@@ -17,11 +17,9 @@ import (
 // stored is what a viewer of a stored file has that a live viewer has not: the file's
 // timeline, its description, and the seeks and pauses its player asked for.
 type stored struct {
-	player relay.StoredMedia
-	name   string
-	stop   func()
-	base   time.Duration // the file's time at the stream's zero: RTMP timestamps are the file's
-	meta   []byte        // onMetaData, with the duration players show a seek bar for
+	ctl  relay.Control // its Start is the file's time at the stream's zero: RTMP timestamps are the file's
+	name string
+	meta []byte // onMetaData, with the duration players show a seek bar for
 
 	mu   sync.Mutex
 	asks []control // from the player's input, for the shard to apply
@@ -35,19 +33,15 @@ type control struct {
 
 // playStored starts media name for one viewer at start.
 func playStored(p relay.StoredMedia, name string, start time.Duration) (*relay.Reader, *stored, error) {
-	base, err := p.KeyframeBefore(name, start)
+	tracks, duration, err := p.Describe(name)
 	if err != nil {
 		return nil, nil, err
 	}
-	tracks, duration, err := p.Tracks(name)
+	reader, ctl, err := p.Open(name, start)
 	if err != nil {
 		return nil, nil, err
 	}
-	reader, stop, err := p.Play(name, start)
-	if err != nil {
-		return nil, nil, err
-	}
-	return reader, &stored{player: p, name: name, stop: stop, base: base, meta: metadata(tracks, duration)}, nil
+	return reader, &stored{ctl: ctl, name: name, meta: metadata(tracks, duration)}, nil
 }
 
 // metadata is an onMetaData body for a file: FLV's codec ids, the picture size and the
@@ -136,14 +130,14 @@ func (v *viewer) applyControls() {
 	for _, c := range v.vod.taken() {
 		v.sent()
 		if c.kind == "pause" {
-			if err := v.vod.player.Pause(v.reader); err != nil {
+			if err := v.vod.ctl.Pause(); err != nil {
 				return // the file has ended: the end is on its way
 			}
 			v.addStatus(statusPauseNotify.with("paused " + v.vod.name))
 			v.heldVideo = true // write now
 			continue
 		}
-		at, err := v.vod.player.Seek(v.reader, c.at)
+		at, err := v.vod.ctl.Seek(c.at)
 		if err != nil {
 			v.addStatus(statusSeekFailed.with(err.Error()))
 			v.heldVideo = true

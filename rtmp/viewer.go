@@ -229,7 +229,7 @@ func (v *viewer) path() string {
 // file's own, so a player's clock and seek bar show where in the file it is.
 func (v *viewer) base() time.Duration {
 	if v.vod != nil {
-		return v.vod.base
+		return v.vod.ctl.Start()
 	}
 	return 0
 }

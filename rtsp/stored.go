@@ -38,7 +38,7 @@ func (s *Server) describeStored(sc *gortsplib.ServerConn, name string) (*gortspl
 	if s.cfg.Stored == nil {
 		return nil, relay.ErrNotFound
 	}
-	tracks, duration, err := s.cfg.Stored.Tracks(name)
+	tracks, duration, err := s.cfg.Stored.Describe(name)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Server) setupStored(ss *gortsplib.ServerSession, name string) (*gortspl
 	if s.cfg.Stored == nil {
 		return nil, relay.ErrNotFound
 	}
-	tracks, duration, err := s.cfg.Stored.Tracks(name)
+	tracks, duration, err := s.cfg.Stored.Describe(name)
 	if err != nil {
 		return nil, err
 	}
@@ -109,17 +109,14 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 		return res, err
 	}
 	vs.halt()
-	from, err := s.cfg.Stored.KeyframeBefore(vs.name, start)
+	reader, ctl, err := s.cfg.Stored.Open(vs.name, start)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
 	}
-	reader, stop, err := s.cfg.Stored.Play(vs.name, start)
-	if err != nil {
-		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
-	}
+	from := ctl.Start()
 	if ctx.Session.State() != gortsplib.ServerSessionStatePlay {
 		if chans := s.tcpChannels(ctx.Conn, ctx.Session, vs.f); chans != nil {
-			return s.detachStored(ctx, path, vs, chans, from, reader, stop), nil
+			return s.detachStored(ctx, path, vs, chans, reader, ctl), nil
 		}
 	}
 	f := vs.f
@@ -144,7 +141,7 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	}()
 	vs.stop = func() {
 		cancel()
-		stop()
+		ctl.Close()
 		<-done
 		vs.pos = f.shift + f.lastPTS
 	}

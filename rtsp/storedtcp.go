@@ -23,8 +23,7 @@ import (
 // storedPlay is what a tcpViewer of a stored file has of it.
 type storedPlay struct {
 	vs      *storedSession
-	player  relay.StoredMedia
-	stop    func()        // ends the playback
+	ctl     relay.Control
 	lastPTS time.Duration // of the newest frame sent, on the playback's stream
 	paused  bool
 }
@@ -32,7 +31,8 @@ type storedPlay struct {
 // detachStored gives the first playback of a TCP session (from the keyframe at from) to the
 // tcpViewer that takes the session over once the PLAY response is out.
 func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string, vs *storedSession, chans []int,
-	from time.Duration, reader *relay.Reader, stop func()) *base.Response {
+	reader *relay.Reader, ctl relay.Control) *base.Response {
+	from := ctl.Start()
 	remote := ctx.Conn.NetConn().RemoteAddr().String()
 	f := vs.f
 	// The playback's stream starts at zero at from, and stays on the file's timeline after
@@ -44,7 +44,7 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 		tracks: f.tracks, epoch: &f.epochNanos, stream: reader.Stream(), reader: reader,
 		log:  s.log.With("path", path, "remote", remote),
 		wake: make(chan struct{}, 1), reqs: make(chan *base.Request), quit: make(chan struct{}),
-		vod: &storedPlay{vs: vs, player: s.cfg.Stored, stop: stop},
+		vod: &storedPlay{vs: vs, ctl: ctl},
 	}
 	v.counted.Store(reader)
 	v.starts = v.vod.starts(v.channels, from)
@@ -130,7 +130,7 @@ func (v *tcpViewer) pauseStored() {
 		return
 	}
 	p.paused = true
-	_ = p.player.Pause(v.reader)
+	_ = p.ctl.Pause()
 	for { // what the playback sent ahead, not sent to the player
 		fr, err := v.reader.Poll()
 		if fr == nil || err != nil {
@@ -157,7 +157,7 @@ func (v *tcpViewer) playStored(req *base.Request, res *base.Response) error {
 		v.log.Info("rtsp play refused", "err", err)
 		return nil
 	}
-	from, err := p.player.Seek(v.reader, start)
+	from, err := p.ctl.Seek(start)
 	if err != nil {
 		return fmt.Errorf("rtsp play %s: %w", v.path, err)
 	}

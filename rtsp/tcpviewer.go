@@ -187,7 +187,7 @@ func (v *tcpViewer) drop() {
 		v.reader.Close()
 	}
 	if v.vod != nil {
-		v.vod.stop()
+		v.vod.ctl.Close()
 	}
 	v.pending = nil
 }

@@ -20,20 +20,20 @@ const lead = 500 * time.Millisecond
 
 // Player plays stored files to viewers of streaming protocols (RTMP, RTSP): each viewer gets
 // a relay stream of its own, fed sample by sample from its own position in real time, so the
-// protocol servers serve a file exactly as they serve a live stream. The stream ends at the
-// file's end.
+// protocol servers serve a file exactly as they serve a live stream, and a relay.Control of
+// it. The stream ends at the file's end.
 type Player struct {
 	lib     *Library
 	streams *relay.Registry // the viewers' own streams, out of the live registry's sight
 	next    atomic.Uint64
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	plays   map[*relay.Reader]*playback
+	plays   map[*playback]struct{}
 	closed  bool
 }
 
-// playback is one viewer's: its file, its stream, and the goroutine pacing the file into it
-// from the current position.
+// playback is one viewer's, and its relay.Control: its file, its stream, and the goroutine
+// pacing the file into it from the current position.
 type playback struct {
 	p      *Player
 	name   string
@@ -41,6 +41,7 @@ type playback struct {
 	ix     *format.Index
 	pub    *relay.Publisher
 	reader *relay.Reader
+	start  time.Duration // the file's time of the stream's zero
 
 	mu    sync.Mutex // orders seeks, pauses and stop
 	halt  context.CancelFunc
@@ -59,15 +60,15 @@ func NewPlayer(lib *Library) *Player {
 	// reader is at the first frame of the opening burst is already "behind" and skips a GOP.
 	// 256 slots hold over 2 s of 60 fps video with its audio: more than MaxLag.
 	cfg.RingSize, cfg.MaxLag, cfg.Grace, cfg.ReleaseRead = 256, 1500*time.Millisecond, 0, true
-	return &Player{lib: lib, streams: relay.NewRegistry(cfg), plays: map[*relay.Reader]*playback{}}
+	return &Player{lib: lib, streams: relay.NewRegistry(cfg), plays: map[*playback]struct{}{}}
 }
 
-// Play starts playing media name from start (rounded down to a keyframe) and returns the
-// viewer's reader of it and the function that stops it. The reader exists before the first
-// frame is written, so it gets every frame from the start on, however late its owner reads:
-// the stream keeps only a second behind its newest frame. Its timeline starts at zero, at
-// the file's KeyframeBefore(name, start), and stays the file's after a Seek.
-func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), error) {
+// Open starts playing media name from start (rounded down to a keyframe) and returns the
+// viewer's reader of it and its control. The reader exists before the first frame is
+// written, so it gets every frame from the start on, however late its owner reads: the
+// stream keeps only a second behind its newest frame. Its timeline starts at zero, at the
+// control's Start, and stays the file's after a Seek.
+func (p *Player) Open(name string, start time.Duration) (*relay.Reader, relay.Control, error) {
 	f, ix, err := p.lib.openIndexed(name)
 	if err != nil {
 		return nil, nil, err
@@ -77,7 +78,7 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), 
 		f.Close()
 		return nil, nil, fmt.Errorf("play %s: %w", name, err)
 	}
-	pb := &playback{p: p, name: name, f: f, ix: ix, pub: pub, reader: pub.Stream().NewReader()}
+	pb := &playback{p: p, name: name, f: f, ix: ix, pub: pub, reader: pub.Stream().NewReader(), start: keyframeAt(ix, start)}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -85,13 +86,21 @@ func (p *Player) Play(name string, start time.Duration) (*relay.Reader, func(), 
 		pb.finish()
 		return nil, nil, relay.ErrClosed
 	}
-	p.plays[pb.reader] = pb
+	p.plays[pb] = struct{}{}
 	p.wg.Add(1)
 	p.mu.Unlock()
 	pb.mu.Lock()
 	pb.pace(start)
 	pb.mu.Unlock()
-	return pb.reader, pb.stop, nil
+	return pb.reader, pb, nil
+}
+
+// keyframeAt is the time of the keyframe at or before t, where playback from t starts.
+func keyframeAt(ix *format.Index, t time.Duration) time.Duration {
+	if len(ix.Samples) == 0 {
+		return 0
+	}
+	return ix.Samples[ix.KeyframeBefore(t)].DTS
 }
 
 // pace starts the goroutine that writes the file from the keyframe at or before start on.
@@ -133,8 +142,8 @@ func (pb *playback) finish() {
 	})
 }
 
-// stop ends the playback as its viewer leaves. It is idempotent.
-func (pb *playback) stop() {
+// Close ends the playback as its viewer leaves. It is idempotent.
+func (pb *playback) Close() {
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
 	pb.hold()
@@ -145,22 +154,22 @@ func (pb *playback) stop() {
 func (p *Player) forget(pb *playback) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.plays[pb.reader] != pb {
+	if _, ok := p.plays[pb]; !ok {
 		return false
 	}
-	delete(p.plays, pb.reader)
+	delete(p.plays, pb)
 	return true
 }
 
-// Seek moves the playback that r reads to the keyframe at or before t and returns that
-// keyframe's time. The frames of the old position that r has not read yet are dropped, so
-// the next frame r reads is the keyframe: Seek must be called by r's own goroutine. It fails
-// with relay.ErrEnded once the file has played to its end.
-func (p *Player) Seek(r *relay.Reader, t time.Duration) (time.Duration, error) {
-	pb, err := p.playing(r)
-	if err != nil {
-		return 0, err
-	}
+// Start implements relay.Control.
+func (pb *playback) Start() time.Duration { return pb.start }
+
+// Duration implements relay.Control.
+func (pb *playback) Duration() time.Duration { return pb.ix.Duration }
+
+// Seek implements relay.Control: the frames of the old position that the viewer's reader
+// has not read yet are dropped, so the next frame it reads is the keyframe.
+func (pb *playback) Seek(t time.Duration) (time.Duration, error) {
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
 	pb.hold()
@@ -168,26 +177,18 @@ func (p *Player) Seek(r *relay.Reader, t time.Duration) (time.Duration, error) {
 		return 0, relay.ErrEnded
 	}
 	for {
-		f, err := r.Poll()
+		f, err := pb.reader.Poll()
 		if f == nil || err != nil {
 			break
 		}
 	}
 	t = min(max(t, 0), pb.ix.Duration)
 	pb.pace(t)
-	if len(pb.ix.Samples) == 0 {
-		return 0, nil
-	}
-	return pb.ix.Samples[pb.ix.KeyframeBefore(t)].DTS, nil
+	return keyframeAt(pb.ix, t), nil
 }
 
-// Pause stops the frames of the playback that r reads until the next Seek; those already
-// sent (at most the lead) still reach the viewer.
-func (p *Player) Pause(r *relay.Reader) error {
-	pb, err := p.playing(r)
-	if err != nil {
-		return err
-	}
+// Pause implements relay.Control.
+func (pb *playback) Pause() error {
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
 	pb.hold()
@@ -197,38 +198,14 @@ func (p *Player) Pause(r *relay.Reader) error {
 	return nil
 }
 
-func (p *Player) playing(r *relay.Reader) (*playback, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pb := p.plays[r]
-	if pb == nil {
-		return nil, relay.ErrEnded
-	}
-	return pb, nil
-}
-
-// Tracks returns the tracks and duration of media name, for a description (RTSP's SDP).
-func (p *Player) Tracks(name string) ([]*relay.Track, time.Duration, error) {
+// Describe implements relay.StoredMedia.
+func (p *Player) Describe(name string) ([]*relay.Track, time.Duration, error) {
 	f, ix, err := p.lib.openIndexed(name)
 	if err != nil {
 		return nil, 0, err
 	}
 	f.Close()
 	return ix.Tracks, ix.Duration, nil
-}
-
-// KeyframeBefore returns where Play(name, t) starts: the time of the keyframe at or before t.
-// Play's stream starts at zero; this is the file's time of that zero.
-func (p *Player) KeyframeBefore(name string, t time.Duration) (time.Duration, error) {
-	f, ix, err := p.lib.openIndexed(name)
-	if err != nil {
-		return 0, err
-	}
-	f.Close()
-	if len(ix.Samples) == 0 {
-		return 0, nil
-	}
-	return ix.Samples[ix.KeyframeBefore(t)].DTS, nil
 }
 
 // pace writes the samples from the keyframe at or before start on, each when its time comes
@@ -293,12 +270,12 @@ func (p *Player) Close() {
 	p.mu.Lock()
 	p.closed = true
 	plays := make([]*playback, 0, len(p.plays))
-	for _, pb := range p.plays {
+	for pb := range p.plays {
 		plays = append(plays, pb)
 	}
 	p.mu.Unlock()
 	for _, pb := range plays {
-		pb.stop()
+		pb.Close()
 	}
 	p.wg.Wait()
 	p.streams.Close()

@@ -282,12 +282,15 @@ func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
 	defer lib.Close()
 	p := vod.NewPlayer(lib)
 	defer p.Close()
-	r, stop, err := p.Play("clip", 3500*time.Millisecond)
+	r, ctl, err := p.Open("clip", 3500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer ctl.Close()
 	defer r.Close()
+	if ctl.Start() != 3*time.Second || ctl.Duration() < 6*time.Second {
+		t.Errorf("control: start %v, duration %v; want the keyframe at 3s of a 6s file", ctl.Start(), ctl.Duration())
+	}
 	time.Sleep(700 * time.Millisecond) // a reader that starts reading late still gets the file from 3 s on
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -312,7 +315,10 @@ func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
 	if len(frames) == 0 || !frames[0].Key || !frames[0].Track.Codec.IsVideo() || video < 89 || video > 91 {
 		t.Fatalf("%d frames, %d video, first at %v (key %v)", len(frames), video, frames[0].DTS, frames[0].Key)
 	}
-	if _, _, err := p.Play("nothing", 0); !errors.Is(err, vod.ErrNotFound) {
+	if _, err := ctl.Seek(time.Second); !errors.Is(err, relay.ErrEnded) {
+		t.Errorf("a seek after the end: %v, want relay.ErrEnded", err)
+	}
+	if _, _, err := p.Open("nothing", 0); !errors.Is(err, vod.ErrNotFound) {
 		t.Errorf("playing a missing file: %v", err)
 	}
 }
@@ -404,11 +410,11 @@ func TestASlowViewerOfAFileGetsEveryFrame(t *testing.T) {
 	defer lib.Close()
 	p := vod.NewPlayer(lib)
 	defer p.Close()
-	r, stop, err := p.Play("clip", 0)
+	r, ctl, err := p.Open("clip", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stop()
+	defer ctl.Close()
 	defer r.Close()
 	time.Sleep(3 * time.Second) // twice MaxLag
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -428,5 +434,48 @@ func TestASlowViewerOfAFileGetsEveryFrame(t *testing.T) {
 	}
 	if video != 180 || r.Dropped() != 0 {
 		t.Fatalf("%d of 180 pictures, %d frames dropped", video, r.Dropped())
+	}
+}
+
+// A viewer's control seeks: what was sent ahead of the old position is dropped, the next
+// frame is the keyframe at or before the new one, and a pause holds the file until a seek.
+func TestAControlSeeksToTheKeyframeBeforeAndPauses(t *testing.T) {
+	lib, err := vod.Open(mediaDirWithClip(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.Close()
+	p := vod.NewPlayer(lib)
+	defer p.Close()
+	r, ctl, err := p.Open("clip", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if f, err := r.Next(ctx); err != nil || !f.Key || f.DTS != 0 {
+		t.Fatalf("first frame: %+v, %v", f, err)
+	}
+	at, err := ctl.Seek(4500 * time.Millisecond)
+	if err != nil || at != 4*time.Second {
+		t.Fatalf("seek to 4.5s: keyframe %v, %v; want 4s", at, err)
+	}
+	f, err := r.Next(ctx)
+	if err != nil || !f.Key || !f.Track.Codec.IsVideo() {
+		t.Fatalf("first frame after the seek: %+v, %v; want a video keyframe", f, err)
+	}
+	if err := ctl.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	for { // what was sent ahead before the pause
+		if f, err := r.Poll(); f == nil || err != nil {
+			break
+		}
+	}
+	time.Sleep(700 * time.Millisecond)
+	if f, err := r.Poll(); f != nil || err != nil {
+		t.Fatalf("a paused file sent %+v, %v", f, err)
 	}
 }
