@@ -25,7 +25,7 @@ var ErrNoOrigin = errors.New("no origin answered")
 // publisher is on and its push takes it over.
 type reservation struct {
 	urls  []*url.URL // the origins, the one that took it first
-	pub   *rtmp.Publication
+	pub   *rtmp.Publisher
 	timer *time.Timer
 }
 
@@ -66,7 +66,7 @@ func (m *Manager) Forward(ctx context.Context, path, key string) (ok bool, err e
 
 // publishFirst opens an RTMP publish on the first of urls that takes it, and says which;
 // one that cannot be reached passes the publish on to the next, one that refuses ends it.
-func publishFirst(ctx context.Context, urls []*url.URL) (*rtmp.Publication, int, error) {
+func publishFirst(ctx context.Context, urls []*url.URL) (*rtmp.Publisher, int, error) {
 	var errs []error
 	for i, u := range urls {
 		pub, err := rtmp.Dial(ctx, u)

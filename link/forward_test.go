@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/link"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // TestEdgesForwardPublishesToTheirOrigin publishes to one edge of an origin that wants a
@@ -27,7 +27,7 @@ func TestEdgesForwardPublishesToTheirOrigin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	if p, err := rtmpclient.Publish(ctx, in.URL("live/show?key=wrong"), nil); !errors.Is(err, rtmpclient.ErrRefused) {
+	if p, err := rtmp.Publish(ctx, in.URL("live/show?key=wrong"), nil); !errors.Is(err, rtmp.ErrRefused) {
 		if p != nil {
 			p.Close()
 		}

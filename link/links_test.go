@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/link"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // watcher is an RTMP player that notes when each picture comes.
@@ -21,13 +21,13 @@ type watcher struct {
 	mu    sync.Mutex
 	times []time.Time
 	err   error
-	p     *rtmpclient.Player
+	p     *rtmp.Player
 	done  chan struct{}
 }
 
 func watch(t testing.TB, url string) *watcher {
 	t.Helper()
-	p, err := rtmpclient.Play(context.Background(), url, rtmpclient.Options{})
+	p, err := rtmp.Play(context.Background(), url, rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func watch(t testing.TB, url string) *watcher {
 				w.mu.Unlock()
 				return
 			}
-			if m.Kind == rtmpclient.Video {
+			if m.Kind == rtmp.VideoMsg {
 				w.times = append(w.times, time.Now())
 			}
 			w.mu.Unlock()
@@ -172,7 +172,7 @@ func metric(t *testing.T, s *testenv.Server, series string) float64 {
 
 // hasPicture reports whether url plays a keyframe before ctx ends.
 func hasPicture(ctx context.Context, url string) bool {
-	p, err := rtmpclient.Play(ctx, url, rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, url, rtmp.PlayOptions{})
 	if err != nil {
 		return false
 	}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/link"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // links reads a server's /api/v1/links.
@@ -51,15 +51,15 @@ func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
 }
 
 // isKeyframe says whether m is a video keyframe (not a sequence header).
-func isKeyframe(m rtmpclient.Message) bool {
-	return m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1
+func isKeyframe(m rtmp.Message) bool {
+	return m.Kind == rtmp.VideoMsg && len(m.Body) > 1 && m.Body[0]>>4 == 1 && m.Body[1] == 1
 }
 
 // firstPicture plays url over RTMP and returns how long its first video keyframe took.
 func firstPicture(ctx context.Context, t testing.TB, url string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	p, err := rtmpclient.Play(ctx, url, rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, url, rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ type pusher struct {
 	// An edge's forward push: the origins, tried in turn at each connection, and the one
 	// that took the publish when the edge asked it (Forward), for the first.
 	origins  []*url.URL
-	reserved *rtmp.Publication
+	reserved *rtmp.Publisher
 	log      *slog.Logger
 	liveAt   time.Time // when the current connection began to deliver; zero: it has not
 	st       status
@@ -165,7 +165,7 @@ func (p *pusher) sendRTMP(ctx context.Context) error {
 
 // dialRTMP connects to the target, or to the first of an edge's origins that takes the
 // publish; the connection an origin took when the edge asked it goes first.
-func (p *pusher) dialRTMP(ctx context.Context) (*rtmp.Publication, error) {
+func (p *pusher) dialRTMP(ctx context.Context) (*rtmp.Publisher, error) {
 	if pub := p.reserved; pub != nil {
 		p.reserved = nil
 		return pub, nil

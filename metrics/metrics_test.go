@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/rtmp"
 )
@@ -97,7 +96,7 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for range 3 {
-		p, err := rtmpclient.Play(ctx, srv.URL("live/m"), rtmpclient.Options{})
+		p, err := rtmp.Play(ctx, srv.URL("live/m"), rtmp.PlayOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,11 +199,11 @@ func TestMetricsCountPublishersReadersAndBytes(t *testing.T) {
 	}
 
 	// A second publisher of live/m and a player of a missing path are refused, and counted.
-	if _, err := rtmpclient.Publish(ctx, srv.URL("live/m"), nil); err == nil {
+	if _, err := rtmp.Publish(ctx, srv.URL("live/m"), nil); err == nil {
 		t.Error("a second publisher of live/m was not refused")
 	}
-	if p, err := rtmpclient.Play(ctx, srv.URL("live/none"), rtmpclient.Options{}); err == nil {
-		for m, err := p.Next(); err == nil && m.Kind != rtmpclient.Status; m, err = p.Next() {
+	if p, err := rtmp.Play(ctx, srv.URL("live/none"), rtmp.PlayOptions{}); err == nil {
+		for m, err := p.Next(); err == nil && m.Kind != rtmp.StatusMsg; m, err = p.Next() {
 		}
 		p.Close()
 	}
@@ -258,7 +257,7 @@ func TestMetricsCountFramesAStalledReaderMissed(t *testing.T) {
 	testenv.PublishDemo(t, srv, "live/stall")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Play(ctx, srv.URL("live/stall"), rtmpclient.Options{ReadBuffer: 8 << 10})
+	p, err := rtmp.Play(ctx, srv.URL("live/stall"), rtmp.PlayOptions{ReadBuffer: 8 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -30,7 +29,7 @@ var enhancedFourCCs = []string{"hvc1", "av01", "vp09", "Opus"}
 // to out until the connection or the source's stream ends, or ctx does: a link's pull of
 // rtmp:// or rtmps://.
 func Pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Logger) error {
-	p, err := rtmpclient.Play(ctx, u.String(), rtmpclient.Options{FourCCs: enhancedFourCCs})
+	p, err := Play(ctx, u.String(), PlayOptions{FourCCs: enhancedFourCCs})
 	if err != nil {
 		return err
 	}
@@ -45,22 +44,22 @@ func Pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Log
 			return fmt.Errorf("rtmp pull: %w", err)
 		}
 		switch m.Kind {
-		case rtmpclient.Status:
+		case StatusMsg:
 			switch {
 			case m.Code == "NetStream.Play.UnpublishNotify":
 				return errSourceEnded
 			case m.Level == "error" || m.Code == "NetStream.Play.StreamNotFound" || m.Code == "NetStream.Play.Failed":
 				return fmt.Errorf("rtmp pull: %s", m.Code)
 			}
-		case rtmpclient.EOF:
+		case EOFMsg:
 			return errSourceEnded
-		case rtmpclient.Data:
+		case DataMsg:
 			if bytes.HasPrefix(m.Body, []byte("\x02\x00\x0aonMetaData")) {
 				x.Metadata(bytes.Clone(m.Body))
 			}
-		case rtmpclient.Video:
+		case VideoMsg:
 			err = x.Video(m.Timestamp, m.Body)
-		case rtmpclient.Audio:
+		case AudioMsg:
 			err = x.Audio(m.Timestamp, m.Body)
 		}
 		if err != nil && !errors.Is(err, ingest.ErrUnsupported) {
@@ -69,35 +68,18 @@ func Pull(ctx context.Context, u *url.URL, out ingest.FrameWriter, log *slog.Log
 	}
 }
 
-// ErrRefused is returned by Dial when the server answered the publish with an error (a
-// wrong key), as opposed to a server that could not be reached.
-var ErrRefused = rtmpclient.ErrRefused
-
-// Publication is a publish a server took, ready to Send a stream.
-type Publication struct {
-	pub *rtmpclient.Publisher
-}
-
 // Dial opens a publish at u (rtmp://HOST/APP/NAME?key=…), waiting at most clientTimeout for
 // the server to take it.
-func Dial(ctx context.Context, u *url.URL) (*Publication, error) {
+func Dial(ctx context.Context, u *url.URL) (*Publisher, error) {
 	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
 	defer cancel()
-	pub, err := rtmpclient.Publish(ctx, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Publication{pub: pub}, nil
+	return Publish(ctx, u.String(), nil)
 }
-
-// Close ends the publication.
-func (p *Publication) Close() { p.pub.Close() }
 
 // Send sends stream from its latest keyframe until the stream, the connection or ctx ends
 // (the publication is then closed): a link's push to rtmp:// or rtmps://. live is called
 // when the first frame is sent.
-func (p *Publication) Send(ctx context.Context, stream *relay.Stream, live func()) error {
-	pub := p.pub
+func (pub *Publisher) Send(ctx context.Context, stream *relay.Stream, live func()) error {
 	defer pub.Close()
 	defer context.AfterFunc(ctx, pub.Close)()
 	// The server's acknowledgements and pings are read and dropped; a read error means the

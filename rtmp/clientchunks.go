@@ -1,4 +1,4 @@
-package rtmpclient
+package rtmp
 
 import (
 	"bufio"

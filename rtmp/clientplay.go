@@ -1,7 +1,9 @@
-// Package rtmpclient is a small RTMP (and RTMPS) client: a player that hands out the
-// messages the server sends, as raw bodies, and a publisher of FLV tags. The load tool and
-// the tests play with it; pull sources, origin pulls and push relays use both.
-package rtmpclient
+// The RTMP client: a player that hands out the messages the server sends as raw bodies,
+// without copying them (the load tool runs thousands next to the server it measures), and a
+// publisher of FLV tags. Links pull (Pull) and push (Dial, Publisher.Send) with it; tests and
+// the load tool play and publish with Play and Publish.
+
+package rtmp
 
 import (
 	"bufio"
@@ -23,21 +25,21 @@ import (
 	"github.com/yutopp/go-rtmp/message"
 )
 
-// Kind says what a Message is.
-type Kind int
+// MessageKind says what a Message is.
+type MessageKind int
 
 // Message kinds.
 const (
-	Video Kind = iota + 1
-	Audio
-	Data   // a data message, e.g. onMetaData
-	Status // an onStatus command; Code holds its code
-	EOF    // the StreamEOF user control event
+	VideoMsg MessageKind = iota + 1
+	AudioMsg
+	DataMsg   // a data message, e.g. onMetaData
+	StatusMsg // an onStatus command; Code holds its code
+	EOFMsg    // the StreamEOF user control event
 )
 
 // Message is one message from the server. Body is only valid until the next call to Next.
 type Message struct {
-	Kind      Kind
+	Kind      MessageKind
 	Timestamp uint32 // milliseconds
 	Body      []byte
 	Code      string // for Status: e.g. NetStream.Play.Start
@@ -59,8 +61,8 @@ type Player struct {
 	endLife context.CancelFunc
 }
 
-// Options tune a Player.
-type Options struct {
+// PlayOptions tune a Player.
+type PlayOptions struct {
 	// ReadBuffer sets the socket receive buffer (SO_RCVBUF) when > 0.
 	ReadBuffer int
 	// Start is where a stored file starts; zero asks for "live or recorded" (-1000).
@@ -116,7 +118,7 @@ func target(rawURL, verb string) (*url.URL, string, string, error) {
 
 // Play connects to rawURL (rtmp://host:port/app/name) and starts playing. It returns once the
 // play command is sent; the server's answer is among the first messages Next returns.
-func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
+func Play(ctx context.Context, rawURL string, opt PlayOptions) (*Player, error) {
 	u, app, name, err := target(rawURL, "play")
 	if err != nil {
 		return nil, err
@@ -140,7 +142,7 @@ func Play(ctx context.Context, rawURL string, opt Options) (*Player, error) {
 	return p, nil
 }
 
-func (p *Player) start(app, name, rawURL string, opt Options) error {
+func (p *Player) start(app, name, rawURL string, opt PlayOptions) error {
 	props := map[string]interface{}{
 		"app": app, "flashVer": "LNX 9,0,124,2", "fpad": false,
 		"capabilities": 15, "audioCodecs": 4071, "videoCodecs": 252, "videoFunction": 1,
@@ -250,17 +252,17 @@ func (p *Player) Next() (Message, error) {
 		}
 		switch m.typ {
 		case msgVideo:
-			return Message{Kind: Video, Timestamp: m.ts, Body: m.body}, nil
+			return Message{Kind: VideoMsg, Timestamp: m.ts, Body: m.body}, nil
 		case msgAudio:
-			return Message{Kind: Audio, Timestamp: m.ts, Body: m.body}, nil
+			return Message{Kind: AudioMsg, Timestamp: m.ts, Body: m.body}, nil
 		case msgDataAMF0:
-			return Message{Kind: Data, Timestamp: m.ts, Body: m.body}, nil
+			return Message{Kind: DataMsg, Timestamp: m.ts, Body: m.body}, nil
 		case msgUserControl:
 			if len(m.body) >= 2 && binary.BigEndian.Uint16(m.body) == 1 { // StreamEOF
-				return Message{Kind: EOF, Timestamp: m.ts}, nil
+				return Message{Kind: EOFMsg, Timestamp: m.ts}, nil
 			}
 		case msgCommandAMF0:
-			if msg, ok, err := status(m); ok || err != nil {
+			if msg, ok, err := statusOf(m); ok || err != nil {
 				return msg, err
 			}
 		}
@@ -268,7 +270,7 @@ func (p *Player) Next() (Message, error) {
 }
 
 // status decodes an onStatus command; ok is false for any other command.
-func status(m inMessage) (Message, bool, error) {
+func statusOf(m inMessage) (Message, bool, error) {
 	vals, err := decodeAll(bytes.NewReader(m.body))
 	if err != nil {
 		return Message{}, false, err
@@ -276,7 +278,7 @@ func status(m inMessage) (Message, bool, error) {
 	if len(vals) == 0 || vals[0] != "onStatus" {
 		return Message{}, false, nil
 	}
-	msg := Message{Kind: Status, Timestamp: m.ts}
+	msg := Message{Kind: StatusMsg, Timestamp: m.ts}
 	for _, v := range vals {
 		if obj, ok := v.(map[string]interface{}); ok {
 			msg.Code, _ = obj["code"].(string)

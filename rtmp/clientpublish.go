@@ -1,4 +1,4 @@
-package rtmpclient
+package rtmp
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func (p *Publisher) startPublish(app, name, rawURL string) error {
 		if err != nil {
 			return err
 		}
-		if m.Kind == Status {
+		if m.Kind == StatusMsg {
 			if m.Code != "NetStream.Publish.Start" {
 				return fmt.Errorf("%w: %s %s", ErrRefused, m.Code, m.Text)
 			}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/rtmp"
@@ -47,8 +46,8 @@ type fanPlayer struct {
 	stall        func(frame int) // called after each video frame
 }
 
-func (f *fanPlayer) play(ctx context.Context, url string, opt rtmpclient.Options) {
-	p, err := rtmpclient.Play(ctx, url, opt)
+func (f *fanPlayer) play(ctx context.Context, url string, opt rtmp.PlayOptions) {
+	p, err := rtmp.Play(ctx, url, opt)
 	if err != nil {
 		f.err = err
 		return
@@ -56,7 +55,7 @@ func (f *fanPlayer) play(ctx context.Context, url string, opt rtmpclient.Options
 	defer p.Close()
 	f.keys = map[int]bool{}
 	started := false
-	configs := map[rtmpclient.Kind]bool{}
+	configs := map[rtmp.MessageKind]bool{}
 	for {
 		m, err := p.Next()
 		if err != nil {
@@ -64,12 +63,12 @@ func (f *fanPlayer) play(ctx context.Context, url string, opt rtmpclient.Options
 			return
 		}
 		switch m.Kind {
-		case rtmpclient.Status:
+		case rtmp.StatusMsg:
 			started = started || m.Code == "NetStream.Play.Start"
 			if m.Code == "NetStream.Play.UnpublishNotify" {
 				return
 			}
-		case rtmpclient.Video, rtmpclient.Audio:
+		case rtmp.VideoMsg, rtmp.AudioMsg:
 			if !started {
 				f.err = fmt.Errorf("media before NetStream.Play.Start")
 				return
@@ -90,10 +89,10 @@ func (f *fanPlayer) play(ctx context.Context, url string, opt rtmpclient.Options
 	}
 }
 
-func (f *fanPlayer) frame(m rtmpclient.Message) error {
+func (f *fanPlayer) frame(m rtmp.Message) error {
 	prefix := 2
 	step, list := fanAudioStep, &f.audio
-	if m.Kind == rtmpclient.Video {
+	if m.Kind == rtmp.VideoMsg {
 		prefix, step, list = 5, fanVideoStep, &f.video
 	}
 	n := int(binary.BigEndian.Uint32(m.Body[prefix:]))
@@ -102,11 +101,11 @@ func (f *fanPlayer) frame(m rtmpclient.Message) error {
 	}
 	if k := len(*list); k > 0 && n <= (*list)[k-1] {
 		return fmt.Errorf("frame %d after %d: out of order", n, (*list)[k-1])
-	} else if k > 0 && n != (*list)[k-1]+1 && m.Kind == rtmpclient.Video {
+	} else if k > 0 && n != (*list)[k-1]+1 && m.Kind == rtmp.VideoMsg {
 		f.skippedTo = append(f.skippedTo, n)
 	}
 	*list = append(*list, n)
-	if m.Kind == rtmpclient.Video {
+	if m.Kind == rtmp.VideoMsg {
 		f.keys[n] = m.Body[0]>>4 == 1
 		f.lastVideoAt = time.Now()
 		if f.stall != nil {
@@ -131,7 +130,7 @@ func TestTwoHundredPlayersGetEveryFrameAndAStalledOneHoldsNobodyUp(t *testing.T)
 	var joined, wg sync.WaitGroup
 	for i := range results {
 		f := &fanPlayer{}
-		opt := rtmpclient.Options{}
+		opt := rtmp.PlayOptions{}
 		if i == 0 { // the stalled viewer: stops reading for 4 s after 10 frames
 			opt.ReadBuffer = 8 << 10
 			f.stall = func(n int) {
@@ -226,7 +225,7 @@ func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 	var wg sync.WaitGroup
 	frames := make([]int, players)
 	for i := range players {
-		p, err := rtmpclient.Play(ctx, srv.URL("live/light"), rtmpclient.Options{})
+		p, err := rtmp.Play(ctx, srv.URL("live/light"), rtmp.PlayOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +236,7 @@ func TestPlayersLeaveGoRTMPOnceTheyPlay(t *testing.T) {
 				if err != nil {
 					return
 				}
-				if m.Kind == rtmpclient.Video && m.Body[1] == 1 {
+				if m.Kind == rtmp.VideoMsg && m.Body[1] == 1 {
 					frames[i]++
 				}
 			}
@@ -303,7 +302,7 @@ func TestDeleteStreamEndsThePlayersSession(t *testing.T) {
 	testenv.PublishDemo(t, srv, "live/del")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Play(ctx, srv.URL("live/del"), rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, srv.URL("live/del"), rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +312,7 @@ func TestDeleteStreamEndsThePlayersSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Kind == rtmpclient.Video {
+		if m.Kind == rtmp.VideoMsg {
 			frames++
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 func TestFFprobeSeesH264720pAndAAC(t *testing.T) {
@@ -57,7 +57,7 @@ func TestPlayOfStreamThatIsNotLiveAnswersStreamNotFound(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Play(ctx, srv.URL("live/nobody"), rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, srv.URL("live/nobody"), rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestPlayOfStreamThatIsNotLiveAnswersStreamNotFound(t *testing.T) {
 		if err != nil {
 			t.Fatalf("connection ended before a status: %v", err)
 		}
-		if m.Kind == rtmpclient.Status {
+		if m.Kind == rtmp.StatusMsg {
 			if m.Code != "NetStream.Play.StreamNotFound" || m.Level != "error" {
 				t.Fatalf("status %s %s, want error NetStream.Play.StreamNotFound", m.Level, m.Code)
 			}
@@ -160,7 +160,7 @@ func TestTimestampsOfAJoiningPlayerStrictlyIncrease(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // mid-GOP: keyframes are 1 s apart
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Play(ctx, srv.URL("live/ts"), rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, srv.URL("live/ts"), rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestTimestampsOfAJoiningPlayerStrictlyIncrease(t *testing.T) {
 		}
 		ts := int64(m.Timestamp)
 		switch {
-		case m.Kind == rtmpclient.Video && len(m.Body) >= 5 && m.Body[1] == 1: // AVC NAL units
+		case m.Kind == rtmp.VideoMsg && len(m.Body) >= 5 && m.Body[1] == 1: // AVC NAL units
 			cts := int64(int32(uint32(m.Body[2])<<16|uint32(m.Body[3])<<8|uint32(m.Body[4]))<<8) >> 8
 			if ts <= lastDTS {
 				t.Fatalf("picture %d: DTS %d ms after %d ms", pictures, ts, lastDTS)
@@ -187,7 +187,7 @@ func TestTimestampsOfAJoiningPlayerStrictlyIncrease(t *testing.T) {
 			}
 			lastDTS, pts[ts+cts] = ts, true
 			pictures++
-		case m.Kind == rtmpclient.Audio && len(m.Body) >= 2 && m.Body[1] == 1: // AAC raw
+		case m.Kind == rtmp.AudioMsg && len(m.Body) >= 2 && m.Body[1] == 1: // AAC raw
 			if ts < lastAudio {
 				t.Fatalf("audio steps back: %d ms after %d ms", ts, lastAudio)
 			}

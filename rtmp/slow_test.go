@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 	"github.com/relaycast/relaycast/rtmp"
 )
@@ -23,7 +22,7 @@ func TestViewerThatStopsReadingFor30sIsCutOffAndOthersKeepUp(t *testing.T) {
 	var wg sync.WaitGroup
 	counts := make([]atomic.Int64, 10)
 	for i := range counts {
-		p, err := rtmpclient.Play(ctx, srv.URL("live/stall"), rtmpclient.Options{})
+		p, err := rtmp.Play(ctx, srv.URL("live/stall"), rtmp.PlayOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,13 +35,13 @@ func TestViewerThatStopsReadingFor30sIsCutOffAndOthersKeepUp(t *testing.T) {
 					t.Errorf("viewer %d: %v", i, err)
 					return
 				}
-				if m.Kind == rtmpclient.Video && m.Body[1] == 1 {
+				if m.Kind == rtmp.VideoMsg && m.Body[1] == 1 {
 					counts[i].Add(1)
 				}
 			}
 		})
 	}
-	stalled, err := rtmpclient.Play(ctx, srv.URL("live/stall"), rtmpclient.Options{ReadBuffer: 8 << 10})
+	stalled, err := rtmp.Play(ctx, srv.URL("live/stall"), rtmp.PlayOptions{ReadBuffer: 8 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

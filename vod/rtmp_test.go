@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 // ffmpeg -ss over RTMP sends a seek after play: it gets the file from the keyframe before the
@@ -43,7 +43,7 @@ func TestRTMPPlayFromSeekAndPauseKeepTheFilesTimeline(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MediaDir = mediaDirWithClip(t) }})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Play(ctx, srv.URL("vod/clip"), rtmpclient.Options{Start: 3500 * time.Millisecond})
+	p, err := rtmp.Play(ctx, srv.URL("vod/clip"), rtmp.PlayOptions{Start: 3500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +60,11 @@ func TestRTMPPlayFromSeekAndPauseKeepTheFilesTimeline(t *testing.T) {
 				t.Fatalf("waiting for %s: %v", want, err)
 			}
 			switch {
-			case m.Kind == rtmpclient.Status && m.Code == want:
+			case m.Kind == rtmp.StatusMsg && m.Code == want:
 				seen = true
-			case m.Kind == rtmpclient.Status && m.Level == "error":
+			case m.Kind == rtmp.StatusMsg && m.Level == "error":
 				t.Fatalf("%s: %s", m.Code, m.Body)
-			case seen && m.Kind == rtmpclient.Video && len(m.Body) > 1 && m.Body[1] == 1:
+			case seen && m.Kind == rtmp.VideoMsg && len(m.Body) > 1 && m.Body[1] == 1:
 				return m.Timestamp, m.Body[0]>>4 == 1
 			}
 		}
@@ -92,7 +92,7 @@ func TestRTMPPlayFromSeekAndPauseKeepTheFilesTimeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Kind == rtmpclient.Status && m.Code == "NetStream.Pause.Notify" {
+		if m.Kind == rtmp.StatusMsg && m.Code == "NetStream.Pause.Notify" {
 			break
 		}
 	}
@@ -110,7 +110,7 @@ func TestRTMPPlayFromSeekAndPauseKeepTheFilesTimeline(t *testing.T) {
 	}
 	// The read deadline broke the chunk reader's stream: unpause on a new player.
 	p.Close()
-	p, err = rtmpclient.Play(ctx, srv.URL("vod/clip"), rtmpclient.Options{})
+	p, err = rtmp.Play(ctx, srv.URL("vod/clip"), rtmp.PlayOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

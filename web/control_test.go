@@ -14,8 +14,8 @@ import (
 
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
+	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/web"
 )
 
@@ -95,14 +95,14 @@ func TestControlAPIListsEverySessionAndKicksOne(t *testing.T) {
 	defer cancel()
 	var pictures [3]atomic.Int64
 	for i := range pictures {
-		p, err := rtmpclient.Play(ctx, srv.URL("live/c"), rtmpclient.Options{})
+		p, err := rtmp.Play(ctx, srv.URL("live/c"), rtmp.PlayOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(p.Close)
 		go func() {
 			for m, err := p.Next(); err == nil; m, err = p.Next() {
-				if m.Kind == rtmpclient.Video {
+				if m.Kind == rtmp.VideoMsg {
 					pictures[i].Add(1)
 				}
 			}

@@ -26,7 +26,7 @@ import (
 
 	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
-	"github.com/relaycast/relaycast/internal/rtmpclient"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 type options struct {
@@ -304,7 +304,7 @@ func run(o options) (Result, error) {
 
 func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring *atomic.Bool) {
 	start := time.Now()
-	p, err := rtmpclient.Play(ctx, rawURL, rtmpclient.Options{})
+	p, err := rtmp.Play(ctx, rawURL, rtmp.PlayOptions{})
 	if err != nil {
 		v.err = err
 		return
@@ -316,7 +316,7 @@ func (v *viewer) play(ctx context.Context, rawURL string, clk *clock, measuring 
 		if err != nil {
 			return
 		}
-		if m.Kind != rtmpclient.Video || len(m.Body) < 2 || m.Body[1] != 1 {
+		if m.Kind != rtmp.VideoMsg || len(m.Body) < 2 || m.Body[1] != 1 {
 			continue
 		}
 		now := time.Now()
@@ -443,7 +443,7 @@ func publish(ctx context.Context, rawURL string, clk *clock, published chan<- st
 	if err != nil {
 		return err
 	}
-	p, err := rtmpclient.Publish(ctx, rawURL, nil)
+	p, err := rtmp.Publish(ctx, rawURL, nil)
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
 	}
 	for _, p := range protocols {
-		// rtmp's client is still relaycast's own (internal/rtmpclient) until it is gortmplib.
-		allowed[p] = []string{"relay", "codec", "format", "ingest", "access", "session", "internal/rtmpclient"}
+		allowed[p] = []string{"relay", "codec", "format", "ingest", "access", "session"}
 	}
 	allowed["link"] = append(slices.Clone(protocols), "relay", "codec", "ingest", "access")
 	for pkg, want := range allowed {
@@ -62,8 +61,8 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 	}
 	for pkg, got := range imports {
 		for _, imp := range got {
-			// The load tool still publishes with the E-RTMP test kit until rtmp's client is
-			// gortmplib.
+			// The load tool publishes H.265 and AV1 with the E-RTMP test kit (gortmplib),
+			// as OBS does.
 			if strings.HasPrefix(imp, "internal/testkit/") && !strings.HasPrefix(pkg, "internal/testkit/") &&
 				pkg != "internal/e2e" && pkg != "cmd/relaycast-bench" {
 				t.Errorf("%s imports the test kit %s outside its tests", pkg, imp)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/relaycast/relaycast/internal/rtmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
+	"github.com/relaycast/relaycast/rtmp"
 )
 
 const reloadBefore = `
@@ -48,7 +48,7 @@ func publishRefused(t *testing.T, srv *testenv.Server, path, key string) bool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p, err := rtmpclient.Publish(ctx, srv.URL(path+"?key="+key), nil)
+	p, err := rtmp.Publish(ctx, srv.URL(path+"?key="+key), nil)
 	if err != nil {
 		return true
 	}
