@@ -222,6 +222,28 @@ func TestUploadNeedsThePublishKey(t *testing.T) {
 	}
 }
 
+// playClip opens the sample as clip in a library of its own and plays it from start to one
+// viewer; everything is closed at the test's end.
+func playClip(t *testing.T, start time.Duration) (*vod.Player, *relay.Reader, relay.Control) {
+	t.Helper()
+	lib, err := vod.Open(mediaDirWithClip(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lib.Close() })
+	p := vod.NewPlayer(lib)
+	t.Cleanup(p.Close)
+	r, ctl, err := p.Open("clip", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		ctl.Close()
+	})
+	return p, r, ctl
+}
+
 // mediaDirWithClip returns a media directory holding the sample as clip.mp4, copied in by
 // hand.
 func mediaDirWithClip(t *testing.T) string {
@@ -274,20 +296,7 @@ func TestStoredFilePlaysOverRTMPInRealTime(t *testing.T) {
 
 // Playing from a position starts at the keyframe at or before it and runs to the end.
 func TestPlayerStartsAtTheKeyframeBeforeThePosition(t *testing.T) {
-	dir := mediaDirWithClip(t)
-	lib, err := vod.Open(dir, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Close()
-	p := vod.NewPlayer(lib)
-	defer p.Close()
-	r, ctl, err := p.Open("clip", 3500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	defer r.Close()
+	p, r, ctl := playClip(t, 3500*time.Millisecond)
 	if ctl.Start() != 3*time.Second || ctl.Duration() < 6*time.Second {
 		t.Errorf("control: start %v, duration %v; want the keyframe at 3s of a 6s file", ctl.Start(), ctl.Duration())
 	}
@@ -403,19 +412,7 @@ func TestStoredHLSCarriesValidators(t *testing.T) {
 // starved player) gets every frame of a file once it reads again: the file waits for it
 // instead of skipping ahead, as a live stream would.
 func TestASlowViewerOfAFileGetsEveryFrame(t *testing.T) {
-	lib, err := vod.Open(mediaDirWithClip(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Close()
-	p := vod.NewPlayer(lib)
-	defer p.Close()
-	r, ctl, err := p.Open("clip", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	defer r.Close()
+	_, r, _ := playClip(t, 0)
 	time.Sleep(3 * time.Second) // twice MaxLag
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -440,19 +437,7 @@ func TestASlowViewerOfAFileGetsEveryFrame(t *testing.T) {
 // A viewer's control seeks: what was sent ahead of the old position is dropped, the next
 // frame is the keyframe at or before the new one, and a pause holds the file until a seek.
 func TestAControlSeeksToTheKeyframeBeforeAndPauses(t *testing.T) {
-	lib, err := vod.Open(mediaDirWithClip(t), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lib.Close()
-	p := vod.NewPlayer(lib)
-	defer p.Close()
-	r, ctl, err := p.Open("clip", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
-	defer r.Close()
+	_, r, ctl := playClip(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if f, err := r.Next(ctx); err != nil || !f.Key || f.DTS != 0 {
