@@ -14,7 +14,7 @@ go build -o bin/relaycast-bench ./cmd/relaycast-bench
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 for codec in h264 hevc av1; do
 	./bin/relaycast -demo=false -media-dir "$(mktemp -d)" -rtmp 127.0.0.1:19381 -rtsp 127.0.0.1:19382 \
-		-rtsp-rtp-port 0 -http 127.0.0.1:19383 -srt "" -rtmps "" -rtsps "" -https "" -log-level warn &
+		-rtsp-rtp-port 0 -http 127.0.0.1:19383 -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" -log-level warn &
 	pid=$!
 	sleep 1
 	echo "== $codec"

@@ -34,7 +34,7 @@ origin_conns() {
 relaycast_node() { # rtmp-port http-port [flags...]
 	local rtmp=$1 http=$2; shift 2
 	./bin/relaycast -demo=false -rtmp "127.0.0.1:$rtmp" -rtsp "127.0.0.1:$((rtmp + 1))" -rtsp-rtp-port 0 \
-		-srt "" -rtmps "" -rtsps "" -https "" -media-dir "$tmp/media-$rtmp" -http "127.0.0.1:$http" \
+		-srt "" -webrtc "" -rtmps "" -rtsps "" -https "" -media-dir "$tmp/media-$rtmp" -http "127.0.0.1:$http" \
 		-max-conns 20000 -log-level warn "$@" &
 }
 

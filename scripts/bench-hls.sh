@@ -24,7 +24,7 @@ bench() { # label pid rtmp-port http-port
 		-ramp "$RAMP" -duration "$DURATION" -pid "$2" -label "$1" -json
 }
 
-./bin/relaycast -demo=false -rtmp 127.0.0.1:19371 -rtsp 127.0.0.1:19372 -rtsp-rtp-port 0 -srt "" -rtmps "" \
+./bin/relaycast -demo=false -rtmp 127.0.0.1:19371 -rtsp 127.0.0.1:19372 -rtsp-rtp-port 0 -srt "" -webrtc "" -rtmps "" \
 	-rtsps "" -https "" -media-dir "$tmp/media" -http 127.0.0.1:19373 -max-conns 20000 -log-level warn &
 pid=$!
 sleep 1

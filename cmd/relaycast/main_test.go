@@ -54,7 +54,7 @@ func TestJSONLogsSIGHUPAndSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-config", file, "-log-format", "json", "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0",
-		"-http", "127.0.0.1:0", "-srt", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-media-dir", filepath.Join(dir, "media"))
+		"-http", "127.0.0.1:0", "-srt", "127.0.0.1:0", "-webrtc", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-media-dir", filepath.Join(dir, "media"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestUnreadableMediaDirectoryIsRefusedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"-demo=false", "-media-dir", media, "-rtmp", "127.0.0.1:0", "-rtsp", "127.0.0.1:0",
-		"-http", "127.0.0.1:0", "-srt", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-metrics", ""}
+		"-http", "127.0.0.1:0", "-srt", "127.0.0.1:0", "-webrtc", "127.0.0.1:0", "-rtsp-rtp-port", "0", "-metrics", ""}
 	cmd := exec.Command(bin, args...)
 	if os.Geteuid() == 0 {
 		for _, d := range []string{filepath.Dir(parent), parent, filepath.Dir(bin)} { // nobody reaches them

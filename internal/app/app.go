@@ -33,6 +33,7 @@ import (
 	"github.com/relaycast/relaycast/srt"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
+	"github.com/relaycast/relaycast/webrtc"
 )
 
 // ShutdownTimeout bounds Run's clean stop.
@@ -51,6 +52,7 @@ type Tuning struct {
 	Web    web.Config
 	Record record.Config
 	SRT    srt.Config
+	WebRTC webrtc.Config
 }
 
 // App is a built server: every part, listening, not yet serving.
@@ -59,6 +61,7 @@ type App struct {
 	RTMP   *rtmp.Server
 	RTSP   *rtsp.Server
 	SRT    *srt.Server
+	WebRTC *webrtc.Server
 	FMP4   *fmp4.Server
 	HLS    *hls.Server
 	Web    *web.Server
@@ -128,7 +131,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 		Sessions: &session.Table{}, policy: t.policy, certs: tlsCerts}
 	a.sources.init()
 	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
-	t.SRT.Sessions = a.Sessions
+	t.SRT.Sessions, t.WebRTC.Sessions = a.Sessions, a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	a.Relays = relay.NewRegistry(t.Relay)
@@ -146,9 +149,21 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 			return nil, err
 		}
 	}
+	a.WebRTC = webrtc.New(t.WebRTC, a.Relays, log)
+	if cfg.WebRTC != "" {
+		if err := a.WebRTC.Listen(cfg.WebRTC); err != nil {
+			if a.srtLn != nil {
+				a.srtLn.Close()
+			}
+			lns.close()
+			media.Close()
+			return nil, err
+		}
+		t.Web.WebRTC = a.WebRTC
+	}
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
-	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "srt": a.SRT, "web": a.FMP4}
+	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "srt": a.SRT, "web": a.FMP4, "webrtc": a.WebRTC}
 	if t.Web.Control == nil {
 		t.Web.Control = &web.Control{}
 	}
@@ -206,6 +221,8 @@ func tuning(cfg conf.Config) Tuning {
 	t.FMP4.MaxLag = cfg.MaxLag
 	t.SRT = srt.DefaultConfig()
 	t.SRT.Access, t.SRT.Passphrase, t.SRT.Latency, t.SRT.MaxLag = policy, cfg.SRTPassphrase, cfg.SRTLatency, cfg.MaxLag
+	t.WebRTC = webrtc.DefaultConfig()
+	t.WebRTC.Hosts, t.WebRTC.MaxLag = cfg.WebRTCHosts, cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
 	t.Web.APIKey = web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback}
@@ -217,7 +234,7 @@ func tuning(cfg conf.Config) Tuning {
 
 // Addrs are the addresses the app listens on (with the ports the system chose for port 0);
 // a port that is off has none.
-type Addrs struct{ RTMP, RTSP, HTTP, Metrics, RTMPS, RTSPS, HTTPS, SRT string }
+type Addrs struct{ RTMP, RTSP, HTTP, Metrics, RTMPS, RTSPS, HTTPS, SRT, WebRTC string }
 
 // Addrs returns the listening addresses.
 func (a *App) Addrs() Addrs {
@@ -235,6 +252,9 @@ func (a *App) Addrs() Addrs {
 		if addr := p.ln.addrOf(p.name); addr != nil {
 			*p.dst = addr.String()
 		}
+	}
+	if addr := a.WebRTC.Addr(); addr != nil {
+		ad.WebRTC = addr.String()
 	}
 	if a.srtLn != nil {
 		ad.SRT = a.srtLn.Addr().String()
@@ -272,7 +292,7 @@ func (a *App) Start() {
 	a.followCerts()
 	addrs := a.Addrs()
 	a.log.Info("relaycast listening", "rtmp", addrs.RTMP, "rtsp", addrs.RTSP, "http", addrs.HTTP, "metrics", addrs.Metrics,
-		"rtmps", addrs.RTMPS, "rtsps", addrs.RTSPS, "https", addrs.HTTPS, "srt", addrs.SRT,
+		"rtmps", addrs.RTMPS, "rtsps", addrs.RTSPS, "https", addrs.HTTPS, "srt", addrs.SRT, "webrtc", addrs.WebRTC,
 		"publish", fmt.Sprintf("rtmp://HOST:%d/live/NAME", port(a.lns.rtmp)),
 		"watch", fmt.Sprintf("http://HOST:%d/", port(a.lns.http)))
 }
@@ -317,7 +337,7 @@ func (a *App) Run(ctx context.Context) error {
 // servers' own Shutdown. Then everything left is closed.
 func (a *App) Shutdown(ctx context.Context) error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.SRT.Shutdown(ctx), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx),
+		return errors.Join(a.RTMP.Shutdown(ctx), a.RTSP.Shutdown(ctx), a.SRT.Shutdown(ctx), a.WebRTC.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Shutdown(ctx),
 			a.closeMetrics())
 	}, ctx)
 }
@@ -325,7 +345,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 // Close stops everything at once.
 func (a *App) Close() error {
 	return a.stop(func() error {
-		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.SRT.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close(), a.closeMetrics())
+		return errors.Join(a.RTMP.Close(), a.RTSP.Close(), a.SRT.Close(), a.WebRTC.Close(), a.FMP4.Close(), a.HLS.Close(), a.Web.Close(), a.closeMetrics())
 	}, context.Background())
 }
 

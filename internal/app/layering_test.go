@@ -27,7 +27,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		}
 		imports[strings.TrimPrefix(f[0], module)] = own
 	}
-	protocols := []string{"rtmp", "rtsp", "srt"}
+	protocols := []string{"rtmp", "rtsp", "srt", "webrtc"}
 	allowed := map[string][]string{ // what each may import of this module; nil: nothing
 		"relay":         nil,
 		"codec":         {"relay"},

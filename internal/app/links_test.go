@@ -27,6 +27,7 @@ func TestALinkThatCannotWorkIsRefusedNamingTheField(t *testing.T) {
 	} {
 		cfg := conf.Default()
 		cfg.RTMP, cfg.RTSP, cfg.HTTP, cfg.SRT = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+		cfg.WebRTC = "127.0.0.1:0"
 		cfg.Demo, cfg.MediaDir = false, t.TempDir()
 		cfg.RTSPRTPPort, cfg.RTSPRTCPPort = testenv.FreeUDPPair(t)
 		tc.set(&cfg)

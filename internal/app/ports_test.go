@@ -29,6 +29,7 @@ func TestASecondServerOnTheSamePortsIsRefusedNamingTheField(t *testing.T) {
 		{"http", func(c *conf.Config) { c.HTTP = addrs.HTTP }},
 		{"metrics", func(c *conf.Config) { c.Metrics = addrs.Metrics }},
 		{"srt", func(c *conf.Config) { c.SRT = addrs.SRT }},
+		{"webrtc", func(c *conf.Config) { c.WebRTC = addrs.WebRTC }},
 		{"rtsp_rtp_port", func(c *conf.Config) { c.RTSPRTPPort, c.RTSPRTCPPort = held.RTSPRTPPort, held.RTSPRTPPort+1 }},
 		{"rtsp_rtcp_port", func(c *conf.Config) { // a free RTP port whose RTCP port another socket holds
 			rtcp, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(c.RTSPRTCPPort))
@@ -41,6 +42,7 @@ func TestASecondServerOnTheSamePortsIsRefusedNamingTheField(t *testing.T) {
 		t.Run(tc.field, func(t *testing.T) {
 			cfg := conf.Default()
 			cfg.RTMP, cfg.RTSP, cfg.HTTP, cfg.SRT = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+			cfg.WebRTC = "127.0.0.1:0"
 			cfg.Demo, cfg.MediaDir = false, t.TempDir()
 			cfg.RTSPRTPPort, cfg.RTSPRTCPPort = testenv.FreeUDPPair(t)
 			tc.set(&cfg)

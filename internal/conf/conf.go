@@ -37,6 +37,8 @@ type Config struct {
 	SRT               string        `yaml:"srt"`
 	SRTPassphrase     string        `yaml:"srt_passphrase"`
 	SRTLatency        time.Duration `yaml:"srt_latency"`
+	WebRTC            string        `yaml:"webrtc"`
+	WebRTCHosts       List          `yaml:"webrtc_hosts"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
 	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
@@ -144,7 +146,8 @@ func Default() Config {
 		RTMPS: ":1936", RTSPS: ":8322", HTTPS: ":8443",
 		RTSPRTPPort: 8000, RTSPRTCPPort: 8001,
 		SRT: ":8890", SRTLatency: 120 * time.Millisecond,
-		Demo: true, LogLevel: "info", LogFormat: "text",
+		WebRTC: ":8189",
+		Demo:   true, LogLevel: "info", LogFormat: "text",
 		MediaDir: "media", MaxUpload: 4 << 30,
 		Grace: 10 * time.Second, MaxLag: 2 * time.Second,
 		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
@@ -172,6 +175,8 @@ func (c *Config) fields() []field {
 		{"srt", "SRT listen address, UDP (publish and read MPEG-TS; empty: off)", &c.SRT},
 		{"srt_passphrase", "passphrase every SRT caller must encrypt with, 10-79 characters (empty: no encryption)", &c.SRTPassphrase},
 		{"srt_latency", "SRT latency: how long both sides wait for a lost packet's retransmission", &c.SRTLatency},
+		{"webrtc", "WebRTC ICE address, one UDP and one TCP port for every peer (WHEP at /APP/NAME/whep; empty: off)", &c.WebRTC},
+		{"webrtc_hosts", "more addresses to offer WebRTC peers as host candidates, e.g. a NAT's public IP (empty: the bound address's)", &c.WebRTCHosts},
 		{"tls_cert", "TLS certificate file (PEM, the chain after the certificate) for rtmps, rtsps and https", &c.TLSCert},
 		{"tls_key", "TLS private key file (PEM) of tls_cert", &c.TLSKey},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
@@ -351,7 +356,7 @@ func deref(ptr any) any {
 // Validate checks every field; the error names the first bad one.
 func (c Config) Validate() error {
 	addrs := []struct{ name, addr string }{{"rtmp", c.RTMP}, {"rtsp", c.RTSP}, {"http", c.HTTP}}
-	for _, a := range []struct{ name, addr string }{{"metrics", c.Metrics}, {"rtmps", c.RTMPS}, {"rtsps", c.RTSPS}, {"https", c.HTTPS}, {"srt", c.SRT}} {
+	for _, a := range []struct{ name, addr string }{{"metrics", c.Metrics}, {"rtmps", c.RTMPS}, {"rtsps", c.RTSPS}, {"https", c.HTTPS}, {"srt", c.SRT}, {"webrtc", c.WebRTC}} {
 		if a.addr != "" {
 			addrs = append(addrs, a)
 		}
@@ -372,6 +377,11 @@ func (c Config) Validate() error {
 	}{{"rtsp_rtp_port", c.RTSPRTPPort}, {"rtsp_rtcp_port", c.RTSPRTCPPort}} {
 		if p.port < 0 || p.port > 65535 {
 			return fmt.Errorf("config %s: %d out of range 0-65535", p.name, p.port)
+		}
+	}
+	for _, h := range c.WebRTCHosts {
+		if net.ParseIP(h) == nil {
+			return fmt.Errorf("config webrtc_hosts: %q is not an IP address", h)
 		}
 	}
 	if c.RTSPRTPPort != 0 && (c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1) {

@@ -100,6 +100,7 @@ func Start(t testing.TB, opt Options) *Server {
 	CheckLeaks(t)
 	base := conf.Default()
 	base.RTMP, base.RTSP, base.HTTP, base.SRT = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	base.WebRTC = "127.0.0.1:0"
 	base.Demo, base.Grace = false, 2*time.Second
 	base.MediaDir = t.TempDir()
 	base.RTSPRTPPort, base.RTSPRTCPPort = FreeUDPPair(t)

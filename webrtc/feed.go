@@ -1,0 +1,155 @@
+package webrtc
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
+	"github.com/pion/rtp"
+
+	"github.com/relaycast/relaycast/codec"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// Payload types of the derived packets; every viewer's sender rewrites them (and the SSRC) to
+// what its own offer negotiated.
+const (
+	ptVideo = 96
+	ptAudio = 111
+)
+
+// feed is the one reader of a relay stream for WebRTC: it turns each frame into RTP packets
+// once and publishes them as one frame of a derived stream (each packet behind a 2-byte
+// length) that every viewer reads. Per viewer only the sender's SSRC and payload type
+// rewrite, SRTP and the send remain.
+type feed struct {
+	out *relay.Publisher
+	// what it sends, fixed at the start: viewers read these, the deriver writes the rest
+	hasVideo, hasAudio bool
+
+	video, audio  *relay.Track // the derived tracks: what a viewer's answer offers
+	srcVideo      *relay.Track // the source track video's packets come from
+	params        codec.NALConfig
+	h264          *rtph264.Encoder
+	opus          *rtpsimpleaudio.Encoder
+	srcAudioCodec relay.Codec
+	nalus         [][]byte
+	packets       []byte // the derived frame being built
+}
+
+func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log *slog.Logger) (*feed, error) {
+	f := &feed{out: out}
+	video, audio := relay.FirstTracks(tracks, carries)
+	for _, t := range tracks {
+		if t != video && t != audio {
+			log.Info("track not sent to WebRTC viewers", "path", src.Path(), "codec", t.Codec)
+		}
+	}
+	if video != nil {
+		if err := f.setVideo(video); err != nil {
+			return nil, err
+		}
+	}
+	if audio != nil {
+		enc, err := (&format.Opus{PayloadTyp: ptAudio, ChannelCount: 2}).CreateEncoder()
+		if err != nil {
+			return nil, fmt.Errorf("webrtc opus packetizer: %w", err)
+		}
+		f.opus, f.srcAudioCodec = enc, audio.Codec
+		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: 48000, Channels: 2, Config: audio.Config}
+	}
+	if f.video == nil && f.audio == nil {
+		return nil, fmt.Errorf("webrtc %s: %w: no H.264 video or Opus audio", src.Path(), ErrNoCodec)
+	}
+	f.hasVideo, f.hasAudio = f.video != nil, f.audio != nil
+	return f, nil
+}
+
+// carries says which codecs WebRTC viewers get today.
+func carries(c relay.Codec) bool { return c == relay.CodecH264 || c == relay.CodecOpus }
+
+// setVideo starts packetizing t: at the start, and when a publisher hands over with new
+// parameter sets.
+func (f *feed) setVideo(t *relay.Track) error {
+	p, err := codec.ParseNALConfig(t)
+	if err != nil {
+		return fmt.Errorf("webrtc h264: %w", err)
+	}
+	if f.h264 == nil {
+		enc, err := (&format.H264{PayloadTyp: ptVideo, PacketizationMode: 1}).CreateEncoder()
+		if err != nil {
+			return fmt.Errorf("webrtc h264 packetizer: %w", err)
+		}
+		f.h264 = enc
+	}
+	f.params, f.srcVideo = p, t
+	f.video = &relay.Track{Codec: relay.CodecH264, ClockRate: 90000, Width: t.Width, Height: t.Height, Config: t.Config}
+	return nil
+}
+
+// Frame packetizes one source frame into one derived frame (relay.Deriver).
+func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
+	var (
+		pkts []*rtp.Packet
+		t    *relay.Track
+		err  error
+	)
+	switch {
+	case f.h264 != nil && fr.Track.Codec == relay.CodecH264:
+		if fr.Track != f.srcVideo {
+			if err := f.setVideo(fr.Track); err != nil {
+				return err
+			}
+		}
+		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], fr.Payload); err != nil {
+			return err
+		}
+		pkts, err = f.h264.Encode(f.nalus)
+		clear(f.nalus)
+		t = f.video
+	case f.opus != nil && fr.Track.Codec == f.srcAudioCodec:
+		var p *rtp.Packet
+		if p, err = f.opus.Encode(fr.Payload); err == nil {
+			pkts = []*rtp.Packet{p}
+		}
+		t = f.audio
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("webrtc packetize %s: %w", fr.Track.Codec, err)
+	}
+	ts := uint32(codec.Ticks(fr.PTS, int64(t.ClockRate)))
+	f.packets = f.packets[:0]
+	for _, p := range pkts {
+		p.Timestamp = ts
+		n := p.MarshalSize()
+		f.packets = binary.BigEndian.AppendUint16(f.packets, uint16(n))
+		start := len(f.packets)
+		f.packets = append(f.packets, make([]byte, n)...)
+		if _, err := p.MarshalTo(f.packets[start:]); err != nil {
+			return fmt.Errorf("webrtc marshal: %w", err)
+		}
+	}
+	key := fr.Key && t == f.video || f.video == nil
+	return f.out.WriteFrame(&relay.Frame{Track: t, DTS: fr.DTS, PTS: fr.PTS, Key: key, Payload: append([]byte(nil), f.packets...)})
+}
+
+// packets calls each for every RTP packet of a derived frame's payload.
+func packets(b []byte, each func(pkt []byte) error) error {
+	for len(b) >= 2 {
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return fmt.Errorf("webrtc: a derived frame cut short")
+		}
+		if err := each(b[2 : 2+n]); err != nil {
+			return err
+		}
+		b = b[2+n:]
+	}
+	return nil
+}

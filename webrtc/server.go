@@ -1,0 +1,297 @@
+package webrtc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	pwebrtc "github.com/pion/webrtc/v4"
+
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
+)
+
+// Errors callers tell apart; each has the HTTP status WHEP answers it with.
+var (
+	// ErrBadOffer is an offer that is not an SDP offer pion can answer.
+	ErrBadOffer = &statusError{http.StatusBadRequest, "not a usable SDP offer"}
+	// ErrNoCodec is a stream, or an offer, with no codec in common.
+	ErrNoCodec = &statusError{http.StatusUnprocessableEntity, "no codec in common"}
+	// ErrNoSession is a session id that is not (or no longer) there.
+	ErrNoSession = &statusError{http.StatusNotFound, "no such WebRTC session"}
+)
+
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// HTTPStatus is the status WHEP answers the error with.
+func (e *statusError) HTTPStatus() int { return e.status }
+
+// Relay is what the WebRTC server needs from the relay.
+type Relay interface {
+	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
+	// key passed on to its source.
+	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
+}
+
+// Config tunes the server.
+type Config struct {
+	// Hosts are extra addresses offered as host candidates (a NAT's public address, a
+	// container's); none: the bound address's.
+	Hosts []string
+	// GatherTimeout bounds how long an answer waits for its candidates.
+	GatherTimeout time.Duration
+	// Disconnected and Failed are ICE's timeouts: a viewer whose peer went silent for
+	// Failed is ended.
+	Disconnected, Failed time.Duration
+	// TrackWait bounds the wait for a stream that just went live to show its tracks.
+	TrackWait time.Duration
+	// MaxLag is how far behind the live edge a viewer may fall before it skips to the next
+	// keyframe; 0: relay's default.
+	MaxLag time.Duration
+	// Sessions is the book viewers are entered in; nil: one of the server's own.
+	Sessions *session.Table
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{GatherTimeout: 5 * time.Second, Disconnected: 5 * time.Second, Failed: 15 * time.Second,
+		TrackWait: 2 * time.Second}
+}
+
+// Server answers WHEP offers with viewers of relay streams, all of their ICE on one UDP and
+// one TCP port.
+type Server struct {
+	cfg    Config
+	relays Relay
+	log    *slog.Logger
+	feeds  relay.Derive[*feed]
+
+	mu      sync.Mutex
+	api     *pwebrtc.API
+	udp     net.PacketConn
+	tcp     net.Listener
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+	viewers map[string]*viewer // by session id
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// New returns a server of relays' streams; it answers once Listen has bound its ports.
+func New(cfg Config, relays Relay, log *slog.Logger) *Server {
+	if cfg.Sessions == nil {
+		cfg.Sessions = &session.Table{}
+	}
+	s := &Server{cfg: cfg, relays: relays, log: log, viewers: map[string]*viewer{}}
+	s.feeds = relay.Derive[*feed]{
+		New: func(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*feed, error) {
+			return newFeed(src, tracks, out, log)
+		},
+		Label: "webrtc", TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Log: log,
+	}
+	return s
+}
+
+// Listen binds addr's UDP and TCP ports for every peer's ICE; a port in use is an error.
+func (s *Server) Listen(addr string) error {
+	udp, tcp, err := listenPair(addr)
+	if err != nil {
+		return err
+	}
+	logger := pionLogs(s.log)
+	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logger.NewLogger("ice-udp")})
+	tcpMux := pwebrtc.NewICETCPMux(logger.NewLogger("ice-tcp"), tcp, 64)
+	api, err := s.newAPI(udpMux, tcpMux, udp.LocalAddr().(*net.UDPAddr).IP)
+	if err != nil {
+		udpMux.Close()
+		tcpMux.Close()
+		return err
+	}
+	s.mu.Lock()
+	s.api, s.udp, s.tcp, s.udpMux, s.tcpMux = api, udp, tcp, udpMux, tcpMux
+	s.mu.Unlock()
+	return nil
+}
+
+// listenPair binds the UDP and the TCP port of addr. For port 0 both get the same number,
+// which takes another try when the TCP port of the UDP one the system chose is taken.
+func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("webrtc listen %s: %w", addr, err)
+	}
+	for try := 0; ; try++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webrtc listen %s (UDP): %w", addr, err)
+		}
+		tcpAddr := net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		tcp, err := net.Listen("tcp", tcpAddr)
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || try == 20 {
+			return nil, nil, fmt.Errorf("webrtc listen %s (TCP): %w", tcpAddr, err)
+		}
+	}
+}
+
+// Addr is the bound address of the ICE ports (nil before Listen).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
+}
+
+func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP) (*pwebrtc.API, error) {
+	m := &pwebrtc.MediaEngine{}
+	fb := []pwebrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range []struct {
+		pwebrtc.RTPCodecParameters
+		kind pwebrtc.RTPCodecType
+	}{
+		{pwebrtc.RTPCodecParameters{PayloadType: ptVideo, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264,
+			ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}}, pwebrtc.RTPCodecTypeVideo},
+		{pwebrtc.RTPCodecParameters{PayloadType: ptAudio, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeOpus,
+			ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
+	} {
+		if err := m.RegisterCodec(c.RTPCodecParameters, c.kind); err != nil {
+			return nil, fmt.Errorf("webrtc codecs: %w", err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("webrtc interceptors: %w", err)
+	}
+	var se pwebrtc.SettingEngine
+	se.SetICEUDPMux(udpMux)
+	se.SetICETCPMux(tcpMux)
+	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4, pwebrtc.NetworkTypeUDP6,
+		pwebrtc.NetworkTypeTCP4, pwebrtc.NetworkTypeTCP6})
+	se.SetIncludeLoopbackCandidate(ip.IsLoopback())
+	if !ip.IsUnspecified() {
+		// Candidates follow the bound address: ICE-TCP's would otherwise name every
+		// interface's, where nothing listens.
+		se.SetIPFilter(func(c net.IP) bool { return c.Equal(ip) })
+	}
+	se.SetICETimeouts(s.cfg.Disconnected, s.cfg.Failed, time.Second)
+	// Answering as the DTLS server lets the browser, the client, offer AES-GCM first.
+	if err := se.SetAnsweringDTLSRole(pwebrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("webrtc dtls role: %w", err)
+	}
+	if len(s.cfg.Hosts) > 0 {
+		se.SetNAT1To1IPs(s.cfg.Hosts, pwebrtc.ICECandidateTypeHost)
+	}
+	se.LoggerFactory = pionLogs(s.log)
+	return pwebrtc.NewAPI(pwebrtc.WithMediaEngine(m), pwebrtc.WithSettingEngine(se), pwebrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// Play answers a WHEP offer for the stream at path: it returns the SDP answer, with every
+// candidate in it (no trickle needed), and the session's id, which End takes.
+func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error) {
+	s.mu.Lock()
+	api, closed := s.api, s.closed
+	s.mu.Unlock()
+	if api == nil || closed {
+		return nil, "", relay.ErrClosed
+	}
+	src, err := s.relays.Demand(ctx, path, key)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := s.feeds.Get(ctx, src)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err = newID()
+	if err != nil {
+		return nil, "", err
+	}
+	v, answer, err := newViewer(ctx, s, api, d.Deriver, d.Stream(), offer)
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc %s: %w", path, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		v.pc.Close()
+		return nil, "", relay.ErrClosed
+	}
+	s.viewers[id] = v
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		v.run(path, remote)
+		s.mu.Lock()
+		delete(s.viewers, id)
+		s.mu.Unlock()
+	}()
+	return answer, id, nil
+}
+
+// End ends the session id (a WHEP DELETE) of the stream at path.
+func (s *Server) End(path, id string) error {
+	s.mu.Lock()
+	v := s.viewers[id]
+	s.mu.Unlock()
+	if v == nil || v.stream.Path() != path {
+		return ErrNoSession
+	}
+	v.stop(session.ErrLeft)
+	return nil
+}
+
+// Viewers returns how many viewers each path has on this server.
+func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("webrtc") }
+
+// Close ends every viewer and feed and releases the ports.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	viewers := make([]*viewer, 0, len(s.viewers))
+	for _, v := range s.viewers {
+		viewers = append(viewers, v)
+	}
+	s.mu.Unlock()
+	for _, v := range viewers {
+		v.stop(relay.ErrClosed)
+	}
+	s.wg.Wait()
+	s.feeds.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	if s.udpMux != nil {
+		err = errors.Join(s.udpMux.Close(), s.tcpMux.Close()) // each closes its socket
+		s.udpMux, s.tcpMux = nil, nil
+	}
+	return err
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("webrtc session id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,217 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/sdp/v3"
+	pwebrtc "github.com/pion/webrtc/v4"
+
+	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
+)
+
+// viewer is one WHEP session: a peer connection fed from the derived stream's packets.
+type viewer struct {
+	srv     *Server
+	pc      *pwebrtc.PeerConnection
+	stream  *relay.Stream // the derived one
+	reader  *relay.Reader
+	video   *pwebrtc.TrackLocalStaticRTP // nil: not sent
+	audio   *pwebrtc.TrackLocalStaticRTP
+	senders []*pwebrtc.RTPSender
+
+	connected chan struct{}
+	once      sync.Once
+	ctx       context.Context
+	stop      context.CancelCauseFunc
+}
+
+// newViewer answers offer with the tracks of f that the offer can receive.
+func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream *relay.Stream, offer []byte) (*viewer, []byte, error) {
+	video, audio, err := offered(offer)
+	if err != nil {
+		return nil, nil, err
+	}
+	video, audio = video && f.hasVideo, audio && f.hasAudio
+	if !video && !audio {
+		return nil, nil, fmt.Errorf("%w: the stream has %s, the offer takes neither", ErrNoCodec, f.describe())
+	}
+	pc, err := api.NewPeerConnection(pwebrtc.Configuration{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
+	}
+	v := &viewer{srv: s, pc: pc, stream: stream, connected: make(chan struct{})}
+	v.ctx, v.stop = context.WithCancelCause(context.Background())
+	pc.OnConnectionStateChange(v.state)
+	answer, err := v.negotiate(ctx, offer, video, audio)
+	if err != nil {
+		v.stop(err)
+		pc.Close()
+		return nil, nil, err
+	}
+	// The reader starts now, at the latest keyframe, and waits for the connection.
+	v.reader = stream.NewReader()
+	return v, answer, nil
+}
+
+// negotiate adds a sending track of each kind wanted, answers the offer and waits for every
+// candidate to be in the answer.
+func (v *viewer) negotiate(ctx context.Context, offer []byte, video, audio bool) ([]byte, error) {
+	pc := v.pc
+	if err := pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	var err error
+	if video {
+		v.video, err = v.add(pwebrtc.MimeTypeH264, "video")
+	}
+	if audio && err == nil {
+		v.audio, err = v.add(pwebrtc.MimeTypeOpus, "audio")
+	}
+	if err != nil {
+		return nil, err
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	gathered := pwebrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return nil, fmt.Errorf("webrtc answer: %w", err)
+	}
+	timer := time.NewTimer(v.srv.cfg.GatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+		return nil, errors.New("webrtc: gathering candidates timed out")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return []byte(pc.LocalDescription().SDP), nil
+}
+
+// add adds a sending track.
+func (v *viewer) add(mime, kind string) (*pwebrtc.TrackLocalStaticRTP, error) {
+	lt, err := pwebrtc.NewTrackLocalStaticRTP(pwebrtc.RTPCodecCapability{MimeType: mime}, kind, "relaycast")
+	if err != nil {
+		return nil, fmt.Errorf("webrtc track: %w", err)
+	}
+	sender, err := v.pc.AddTrack(lt)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc track: %w", err)
+	}
+	v.senders = append(v.senders, sender)
+	return lt, nil
+}
+
+// offered says whether offer takes H.264 video and Opus audio.
+func offered(offer []byte) (video, audio bool, err error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(string(offer)); err != nil {
+		return false, false, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	}
+	for _, m := range sd.MediaDescriptions {
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			v := strings.ToLower(a.Value)
+			video = video || m.MediaName.Media == "video" && strings.Contains(v, " h264/90000")
+			audio = audio || m.MediaName.Media == "audio" && strings.Contains(v, " opus/48000")
+		}
+	}
+	return video, audio, nil
+}
+
+// describe names the codecs a feed sends.
+func (f *feed) describe() string {
+	var c []string
+	if f.hasVideo {
+		c = append(c, "H.264")
+	}
+	if f.hasAudio {
+		c = append(c, "Opus")
+	}
+	return strings.Join(c, " and ")
+}
+
+func (v *viewer) state(st pwebrtc.PeerConnectionState) {
+	switch st {
+	case pwebrtc.PeerConnectionStateConnected:
+		v.once.Do(func() { close(v.connected) })
+	case pwebrtc.PeerConnectionStateFailed:
+		v.stop(errors.New("the peer stopped answering (ICE failed)"))
+	case pwebrtc.PeerConnectionStateClosed:
+		v.stop(session.ErrLeft)
+	}
+}
+
+// run serves the viewer until it leaves, is ended, or its stream ends.
+func (v *viewer) run(path, remote string) {
+	sv := v.srv.cfg.Sessions.Join(v.srv.log, session.Info{Protocol: "webrtc", Path: path, Remote: remote, Transport: "WebRTC"},
+		v.reader.Dropped, func() { v.stop(session.ErrKicked) })
+	var rtcp sync.WaitGroup
+	for _, s := range v.senders {
+		// RTCP from the viewer (NACKs, receiver reports) reaches the interceptors only if read.
+		rtcp.Go(func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := s.Read(buf); err != nil {
+					return
+				}
+			}
+		})
+	}
+	err := v.send(sv.Session)
+	if cause := context.Cause(v.ctx); cause != nil && errors.Is(err, context.Canceled) {
+		err = cause
+	}
+	v.stop(err)
+	v.pc.Close()
+	rtcp.Wait()
+	v.reader.Close()
+	sv.Leave(err)
+}
+
+// send waits for the connection, then writes the derived stream's packets from the keyframe
+// the reader started at.
+func (v *viewer) send(sess *session.Session) error {
+	timer := time.NewTimer(v.srv.cfg.Failed)
+	defer timer.Stop()
+	select {
+	case <-v.connected:
+	case <-timer.C:
+		return errors.New("the peer never connected")
+	case <-v.ctx.Done():
+		return v.ctx.Err()
+	}
+	for {
+		f, err := v.reader.Next(v.ctx)
+		if err != nil {
+			return err
+		}
+		lt := v.audio
+		if f.Track.Codec.IsVideo() {
+			lt = v.video
+		}
+		if lt == nil {
+			continue
+		}
+		err = packets(f.Payload, func(pkt []byte) error {
+			if _, err := lt.Write(pkt); err != nil {
+				return fmt.Errorf("webrtc send: %w", err)
+			}
+			sess.AddOut(len(pkt))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+}

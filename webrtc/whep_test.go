@@ -1,0 +1,230 @@
+package webrtc_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp/codecs"
+	pwebrtc "github.com/pion/webrtc/v4"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// whepPeer is a WHEP player: pion on loopback only, as a browser would offer.
+type whepPeer struct {
+	pc       *pwebrtc.PeerConnection
+	location string
+
+	mu       sync.Mutex
+	h264     bytes.Buffer // the video as Annex B, depacketized
+	firstAt  time.Time    // when the first video packet came
+	opus     atomic.Int64 // audio packets
+	videoPkt atomic.Int64
+}
+
+// offer builds a recvonly offer for the given kinds, every candidate in it.
+func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+	t.Helper()
+	var se pwebrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
+	m := &pwebrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m)).NewPeerConnection(pwebrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	p := &whepPeer{pc: pc}
+	for _, k := range kinds {
+		if _, err := pc.AddTransceiverFromKind(k, pwebrtc.RTPTransceiverInit{Direction: pwebrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
+		var h264 codecs.H264Packet
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			if tr.Kind() == pwebrtc.RTPCodecTypeAudio {
+				p.opus.Add(1)
+				continue
+			}
+			p.videoPkt.Add(1)
+			b, err := h264.Unmarshal(pkt.Payload)
+			p.mu.Lock()
+			if p.firstAt.IsZero() {
+				p.firstAt = time.Now()
+			}
+			if err == nil {
+				p.h264.Write(b)
+			}
+			p.mu.Unlock()
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := pwebrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return p, pc.LocalDescription().SDP
+}
+
+// post sends a WHEP request and returns the response, its body read.
+func post(t *testing.T, url, contentType, body string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// play offers and takes the answer; it fails the test unless the server made a session.
+func (p *whepPeer) play(t *testing.T, url, offer string, hdr ...string) {
+	t.Helper()
+	res, answer := post(t, url, "application/sdp", offer, hdr...)
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Content-Type") != "application/sdp" ||
+		res.Header.Get("ETag") == "" || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("WHEP answer: %s %v\n%s", res.Status, res.Header, answer)
+	}
+	p.location = res.Header.Get("Location")
+	if err := p.pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A WHEP player of an RTMP stream gets the picture from the relay's latest keyframe at once,
+// and ffmpeg decodes every picture of it without a warning; DELETE ends the session.
+func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/cam"))
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // joins mid-GOP: the 1 s GOPs of the sample have gone by
+
+	p, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo, pwebrtc.RTPCodecTypeAudio)
+	asked := time.Now()
+	p.play(t, srv.HTTPURL("/live/cam/whep"), offer)
+	time.Sleep(4 * time.Second)
+
+	p.mu.Lock()
+	stream, first := bytes.Clone(p.h264.Bytes()), p.firstAt
+	p.mu.Unlock()
+	if first.IsZero() {
+		t.Fatal("no video packet in 4 s")
+	}
+	t.Logf("first video packet %v after the offer; %d packets", first.Sub(asked), p.videoPkt.Load())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream)
+	if err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+		t.Fatalf("ffmpeg decoded %d pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(p.location), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE %s: %v %v", p.location, res, err)
+	}
+	res.Body.Close()
+	srv.WaitLog(t, 5*time.Second, "viewer leave", "protocol=webrtc")
+	if res, _ := post(t, srv.HTTPURL(p.location), "application/sdp", offer); res.StatusCode == http.StatusCreated {
+		t.Error("a POST to a session's Location made a session")
+	}
+}
+
+// Opus passes through: a stream published with Opus (over enhanced RTMP) plays its sound.
+func TestWHEPPlaysOpusSound(t *testing.T) {
+	frames, err := mediatest.FMP4Frames(mediatest.SampleAV1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opus []*relay.Frame
+	for _, f := range frames {
+		if f.Track.Codec == relay.CodecOpus {
+			opus = append(opus, f)
+		}
+	}
+	if len(opus) == 0 {
+		t.Fatal("the AV1 clip has no Opus")
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go testenv.PublishEnhanced(ctx, t, "rtmp://"+srv.RTMPAddr+"/live#sound", frames)
+	testenv.WaitLive(t, srv, "live/sound", 10*time.Second)
+
+	p, offer := newPeer(t, pwebrtc.RTPCodecTypeAudio)
+	p.play(t, srv.HTTPURL("/live/sound/whep"), offer)
+	time.Sleep(3 * time.Second)
+	if n := p.opus.Load(); n < 100 { // 50 packets a second of 20 ms frames
+		t.Fatalf("%d Opus packets in 3 s", n)
+	}
+}
+
+// What WHEP refuses, it refuses with the status the draft names and a reason.
+func TestWHEPRefusals(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.ReadKey = "sesame" }})
+	testenv.PublishSample(t, srv.URL("live/cam?key=sesame"))
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	_, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	_, audioOnly := newPeer(t, pwebrtc.RTPCodecTypeAudio) // the sample's sound is AAC: nothing in common
+	url := srv.HTTPURL("/live/cam/whep")
+	for _, tc := range []struct {
+		name, url, contentType, body string
+		hdr                          []string
+		want                         int
+	}{
+		{"no key", url, "application/sdp", offer, nil, http.StatusUnauthorized},
+		{"wrong key", url, "application/sdp", offer, []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
+		{"not SDP", url, "text/plain", offer, []string{"Authorization", "Bearer sesame"}, http.StatusUnsupportedMediaType},
+		{"bad SDP", url, "application/sdp", "v=0\r\nthis is no offer\r\n", []string{"Authorization", "Bearer sesame"}, http.StatusBadRequest},
+		{"no codec in common", url, "application/sdp", audioOnly, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity},
+		{"not live", srv.HTTPURL("/live/none/whep"), "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusNotFound},
+		{"key as Bearer", url, "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusCreated},
+		{"key in the query", url + "?key=sesame", "application/sdp", offer, nil, http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := post(t, tc.url, tc.contentType, tc.body, tc.hdr...)
+			if res.StatusCode != tc.want {
+				t.Errorf("%s: %s, want %d\n%s", tc.name, res.Status, tc.want, body)
+			}
+		})
+	}
+	req, _ := http.NewRequest(http.MethodOptions, url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("OPTIONS: %v %v", res, err)
+	}
+	res.Body.Close()
+}
