@@ -16,6 +16,7 @@ COPY --from=build /out/relaycast /usr/local/bin/relaycast
 COPY --from=build --chown=65532:65532 /out/media /media
 VOLUME /media
 USER nonroot:nonroot
-# RTMP, RTSP (TCP, RTP and RTCP over UDP), HTTP; RTMPS, RTSPS and HTTPS with a certificate.
-EXPOSE 1935 8554 8000/udp 8001/udp 8080 1936 8322 8443
+# RTMP, RTSP (TCP, RTP and RTCP over UDP), HTTP; RTMPS, RTSPS and HTTPS with a certificate;
+# WebRTC ICE (UDP and TCP). The image has no ffmpeg: WebRTC viewers of AAC streams get no sound.
+EXPOSE 1935 8554 8000/udp 8001/udp 8080 1936 8322 8443 8189/udp 8189
 ENTRYPOINT ["/usr/local/bin/relaycast", "-media-dir", "/media", "-log-format", "json"]

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"os/exec"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
@@ -39,11 +41,30 @@ type feed struct {
 	srcAudioCodec relay.Codec
 	nalus         [][]byte
 	packets       []byte // the derived frame being built
+
+	// a stream's AAC becomes Opus through aac (opus.go), while viewers watch
+	aac      *transcoder
+	aacFails int       // transcoders that failed in a row; at maxAACFails the sound stays off
+	watched  time.Time // when the derived stream last had a reader
+	checked  time.Time // when that was last looked at
+	log      *slog.Logger
 }
 
+// maxAACFails is how many transcoders in a row may fail before a feed stops trying.
+const maxAACFails = 3
+
+// idleAfter is how long a transcoder runs with nobody watching before it stops.
+const idleAfter = 10 * time.Second
+
 func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log *slog.Logger) (*feed, error) {
-	f := &feed{out: out}
+	f := &feed{out: out, log: log.With("path", src.Path()), watched: time.Now()}
 	video, audio := relay.FirstTracks(tracks, carries)
+	if audio != nil && audio.Codec == relay.CodecAAC {
+		if _, err := exec.LookPath("ffmpeg"); err != nil {
+			log.Warn("AAC not sent to WebRTC viewers: turning it into Opus needs ffmpeg", "path", src.Path(), "err", err)
+			audio = nil
+		}
+	}
 	for _, t := range tracks {
 		if t != video && t != audio {
 			log.Info("track not sent to WebRTC viewers", "path", src.Path(), "codec", t.Codec)
@@ -60,17 +81,19 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 			return nil, fmt.Errorf("webrtc opus packetizer: %w", err)
 		}
 		f.opus, f.srcAudioCodec = enc, audio.Codec
-		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: 48000, Channels: 2, Config: audio.Config}
+		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: 48000, Channels: 2}
 	}
 	if f.video == nil && f.audio == nil {
-		return nil, fmt.Errorf("webrtc %s: %w: no H.264 video or Opus audio", src.Path(), ErrNoCodec)
+		return nil, fmt.Errorf("webrtc %s: %w: no H.264 video, Opus or AAC audio", src.Path(), ErrNoCodec)
 	}
 	f.hasVideo, f.hasAudio = f.video != nil, f.audio != nil
 	return f, nil
 }
 
-// carries says which codecs WebRTC viewers get today.
-func carries(c relay.Codec) bool { return c == relay.CodecH264 || c == relay.CodecOpus }
+// carries says which codecs WebRTC viewers get today (AAC as Opus).
+func carries(c relay.Codec) bool {
+	return c == relay.CodecH264 || c == relay.CodecOpus || c == relay.CodecAAC
+}
 
 // setVideo starts packetizing t: at the start, and when a publisher hands over with new
 // parameter sets.
@@ -93,6 +116,13 @@ func (f *feed) setVideo(t *relay.Track) error {
 
 // Frame packetizes one source frame into one derived frame (relay.Deriver).
 func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
+	if err := f.transcoded(); err != nil {
+		return err
+	}
+	if f.opus != nil && f.srcAudioCodec == relay.CodecAAC && fr.Track.Codec == relay.CodecAAC {
+		f.transcode(fr)
+		return nil
+	}
 	var (
 		pkts []*rtp.Packet
 		t    *relay.Track
@@ -123,6 +153,11 @@ func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 	if err != nil {
 		return fmt.Errorf("webrtc packetize %s: %w", fr.Track.Codec, err)
 	}
+	return f.write(t, fr, pkts)
+}
+
+// write publishes the packets of one frame as one derived frame.
+func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error {
 	ts := uint32(codec.Ticks(fr.PTS, int64(t.ClockRate)))
 	f.packets = f.packets[:0]
 	for _, p := range pkts {
@@ -153,3 +188,78 @@ func packets(b []byte, each func(pkt []byte) error) error {
 	}
 	return nil
 }
+
+// transcode hands an AAC frame to the stream's transcoder, starting one when none runs (or
+// the frame does not follow the last), unless nobody has watched for idleAfter.
+func (f *feed) transcode(fr *relay.Frame) {
+	if now := time.Now(); now.Sub(f.checked) >= time.Second {
+		f.checked = now
+		if f.out.Stream().Stats().Readers > 0 {
+			f.watched = now
+		}
+	}
+	if time.Since(f.watched) > idleAfter || f.aacFails >= maxAACFails {
+		f.stopTranscoder()
+		return
+	}
+	for try := 0; try < 2; try++ {
+		if f.aac == nil {
+			t, err := newTranscoder(fr.Track.Config, fr.PTS, f.log)
+			if err != nil {
+				f.failed(err)
+				return
+			}
+			f.aac = t
+		}
+		ok, err := f.aac.write(fr.PTS, fr.Payload)
+		if err != nil {
+			f.failed(err)
+			return
+		}
+		if ok {
+			f.aacFails = 0
+			return
+		}
+		f.stopTranscoder() // a gap: start afresh from this frame, in step with the picture
+	}
+}
+
+func (f *feed) failed(err error) {
+	f.aacFails++
+	f.stopTranscoder()
+	f.log.Warn("webrtc: AAC to Opus failed", "err", err, "tries_left", maxAACFails-f.aacFails)
+}
+
+func (f *feed) stopTranscoder() {
+	if f.aac != nil {
+		f.aac.close()
+		f.aac = nil
+	}
+}
+
+// transcoded publishes the Opus packets the transcoder has made since the last frame.
+func (f *feed) transcoded() error {
+	if f.aac == nil {
+		return nil
+	}
+	for {
+		select {
+		case of, ok := <-f.aac.out:
+			if !ok {
+				return nil
+			}
+			p, err := f.opus.Encode(of.packet)
+			if err != nil {
+				return fmt.Errorf("webrtc packetize opus: %w", err)
+			}
+			if err := f.write(f.audio, &relay.Frame{PTS: of.pts, DTS: of.pts}, []*rtp.Packet{p}); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// End stops the transcoder with the stream (relay.Ender).
+func (f *feed) End() { f.stopTranscoder() }

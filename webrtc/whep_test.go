@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/pion/rtp/codecs"
 	pwebrtc "github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/mediatest"
@@ -28,22 +31,30 @@ type whepPeer struct {
 
 	mu       sync.Mutex
 	h264     bytes.Buffer // the video as Annex B, depacketized
+	ogg      bytes.Buffer // the sound as Ogg Opus
 	firstAt  time.Time    // when the first video packet came
 	opus     atomic.Int64 // audio packets
 	videoPkt atomic.Int64
 }
 
-// offer builds a recvonly offer for the given kinds, every candidate in it.
+// newPeer builds a recvonly offer for the given kinds, with pion's default codecs, every
+// candidate in it.
 func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+	t.Helper()
+	m := &pwebrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	return newPeerWith(t, m, kinds...)
+}
+
+// newPeerWith is newPeer with the codecs of m.
+func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	t.Helper()
 	var se pwebrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
-	m := &pwebrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
 	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m)).NewPeerConnection(pwebrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -57,13 +68,22 @@ func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	}
 	pc.OnTrack(func(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
 		var h264 codecs.H264Packet
+		var ogg *oggwriter.OggWriter
+		if tr.Kind() == pwebrtc.RTPCodecTypeAudio {
+			var err error
+			if ogg, err = oggwriter.NewWith(&lockedWriter{&p.mu, &p.ogg}, 48000, 2); err != nil {
+				t.Error(err)
+				return
+			}
+		}
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
-			if tr.Kind() == pwebrtc.RTPCodecTypeAudio {
+			if ogg != nil {
 				p.opus.Add(1)
+				_ = ogg.WriteRTP(pkt)
 				continue
 			}
 			p.videoPkt.Add(1)
@@ -88,6 +108,17 @@ func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	}
 	<-gathered
 	return p, pc.LocalDescription().SDP
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // post sends a WHEP request and returns the response, its body read.
@@ -124,8 +155,9 @@ func (p *whepPeer) play(t *testing.T, url, offer string, hdr ...string) {
 	}
 }
 
-// A WHEP player of an RTMP stream gets the picture from the relay's latest keyframe at once,
-// and ffmpeg decodes every picture of it without a warning; DELETE ends the session.
+// A WHEP player of an RTMP stream (H.264 and AAC, as OBS sends) gets the picture from the
+// relay's latest keyframe at once and the sound as Opus, and ffmpeg decodes every picture
+// and every second of sound of it without a warning; DELETE ends the session.
 func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSample(t, srv.URL("live/cam"))
@@ -138,7 +170,7 @@ func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	time.Sleep(4 * time.Second)
 
 	p.mu.Lock()
-	stream, first := bytes.Clone(p.h264.Bytes()), p.firstAt
+	stream, first, sound := bytes.Clone(p.h264.Bytes()), p.firstAt, bytes.Clone(p.ogg.Bytes())
 	p.mu.Unlock()
 	if first.IsZero() {
 		t.Fatal("no video packet in 4 s")
@@ -149,6 +181,12 @@ func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream)
 	if err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
 		t.Fatalf("ffmpeg decoded %d pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+	}
+	if n := p.opus.Load(); n < 150 { // 50 packets a second of 20 ms
+		t.Fatalf("%d Opus packets in 4 s", n)
+	}
+	if d, warnings := decodeSound(ctx, t, sound); len(warnings) > 0 || d < 3*time.Second {
+		t.Fatalf("ffmpeg decoded %v of sound of about 4 s, warnings:\n%s", d, strings.Join(warnings, "\n"))
 	}
 
 	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(p.location), nil)
@@ -198,7 +236,12 @@ func TestWHEPRefusals(t *testing.T) {
 	testenv.PublishSample(t, srv.URL("live/cam?key=sesame"))
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
 	_, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
-	_, audioOnly := newPeer(t, pwebrtc.RTPCodecTypeAudio) // the sample's sound is AAC: nothing in common
+	vp8 := &pwebrtc.MediaEngine{} // a player of VP8 alone has nothing in common with H.264
+	if err := vp8.RegisterCodec(pwebrtc.RTPCodecParameters{PayloadType: 96,
+		RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeVP8, ClockRate: 90000}}, pwebrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	_, vp8Only := newPeerWith(t, vp8, pwebrtc.RTPCodecTypeVideo)
 	url := srv.HTTPURL("/live/cam/whep")
 	for _, tc := range []struct {
 		name, url, contentType, body string
@@ -209,7 +252,7 @@ func TestWHEPRefusals(t *testing.T) {
 		{"wrong key", url, "application/sdp", offer, []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
 		{"not SDP", url, "text/plain", offer, []string{"Authorization", "Bearer sesame"}, http.StatusUnsupportedMediaType},
 		{"bad SDP", url, "application/sdp", "v=0\r\nthis is no offer\r\n", []string{"Authorization", "Bearer sesame"}, http.StatusBadRequest},
-		{"no codec in common", url, "application/sdp", audioOnly, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity},
+		{"no codec in common", url, "application/sdp", vp8Only, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity},
 		{"not live", srv.HTTPURL("/live/none/whep"), "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusNotFound},
 		{"key as Bearer", url, "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusCreated},
 		{"key in the query", url + "?key=sesame", "application/sdp", offer, nil, http.StatusCreated},
@@ -227,4 +270,26 @@ func TestWHEPRefusals(t *testing.T) {
 		t.Fatalf("OPTIONS: %v %v", res, err)
 	}
 	res.Body.Close()
+}
+
+// decodeSound decodes Ogg Opus with ffmpeg and returns how long it lasts and ffmpeg's warnings.
+func decodeSound(ctx context.Context, t *testing.T, ogg []byte) (time.Duration, []string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning", "-progress", "pipe:1",
+		"-f", "ogg", "-i", "-", "-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(ogg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, stderr.String())
+	}
+	var d time.Duration
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "out_time_us="); ok {
+			us, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			d = time.Duration(us) * time.Microsecond
+		}
+	}
+	return d, testenv.DecoderWarnings(strings.TrimSpace(stderr.String()))
 }
