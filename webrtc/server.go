@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ var (
 	ErrNoCodec = &statusError{http.StatusUnprocessableEntity, "no codec in common"}
 	// ErrNoSession is a session id that is not (or no longer) there.
 	ErrNoSession = &statusError{http.StatusNotFound, "no such WebRTC session"}
+	// ErrOverload is a viewer over the server's connection limits.
+	ErrOverload = &statusError{http.StatusServiceUnavailable, "too many connections: the server's limit is reached"}
 )
 
 type statusError struct {
@@ -65,6 +68,9 @@ type Config struct {
 	MaxLag time.Duration
 	// Sessions is the book viewers are entered in; nil: one of the server's own.
 	Sessions *session.Table
+	// Admit applies the connection limits to a viewer (each holds a peer connection until
+	// it leaves, or until ICE gives up on it); release is called when it ends. nil: none.
+	Admit func(addr net.Addr) (release func(), ok bool)
 }
 
 // DefaultConfig returns the defaults.
@@ -214,6 +220,23 @@ func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byt
 	if api == nil || closed {
 		return nil, "", relay.ErrClosed
 	}
+	release := func() {}
+	if s.cfg.Admit != nil {
+		var ok bool
+		if release, ok = s.cfg.Admit(addrOf(remote)); !ok {
+			return nil, "", ErrOverload
+		}
+	}
+	answer, id, err = s.play(ctx, api, path, key, remote, offer, release)
+	if err != nil {
+		release()
+	}
+	return answer, id, err
+}
+
+// play is Play past the limits; release is the viewer's, called when it ends.
+func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote string, offer []byte,
+	release func()) (answer []byte, id string, err error) {
 	src, err := s.relays.Demand(ctx, path, key)
 	if err != nil {
 		return nil, "", err
@@ -241,6 +264,7 @@ func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byt
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		defer release()
 		v.run(path, remote)
 		s.mu.Lock()
 		delete(s.viewers, id)
@@ -286,6 +310,15 @@ func (s *Server) Close() error {
 		s.udpMux, s.tcpMux = nil, nil
 	}
 	return err
+}
+
+// addrOf reads a peer's "IP:port", as net/http gives it.
+func addrOf(remote string) net.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 func newID() (string, error) {

@@ -293,3 +293,47 @@ func decodeSound(ctx context.Context, t *testing.T, ogg []byte) (time.Duration, 
 	}
 	return d, testenv.DecoderWarnings(strings.TrimSpace(stderr.String()))
 }
+
+// A viewer holds a connection's place under the server's limit until it leaves, so offers
+// (each a peer connection on the server) cannot pile up past it: 503 says so.
+func TestWHEPViewersCountAgainstTheConnectionLimit(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MaxConns = 4 }})
+	testenv.PublishSample(t, srv.URL("live/cam"))
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	_, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	url := srv.HTTPURL("/live/cam/whep")
+	var sessions []string
+	for range 5 {
+		res, body := post(t, url, "application/sdp", offer)
+		if res.StatusCode == http.StatusServiceUnavailable {
+			if !strings.Contains(body, "limit") {
+				t.Errorf("503 without a reason: %q", body)
+			}
+			break
+		}
+		if res.StatusCode != http.StatusCreated {
+			t.Fatalf("offer: %s\n%s", res.Status, body)
+		}
+		sessions = append(sessions, res.Header.Get("Location"))
+	}
+	if len(sessions) == 0 || len(sessions) == 5 {
+		t.Fatalf("%d sessions under a limit of 4 connections (the publisher's and the HTTP client's among them)", len(sessions))
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(sessions[0]), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE: %v %v", res, err)
+	}
+	res.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, body := post(t, url, "application/sdp", offer)
+		if res.StatusCode == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the place of a deleted session was not given back: %s %s", res.Status, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

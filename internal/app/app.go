@@ -134,6 +134,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Sessions, t.WebRTC.Sessions = a.Sessions, a.Sessions
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
+	t.WebRTC.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "webrtc") }
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
