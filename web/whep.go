@@ -27,35 +27,34 @@ const maxOffer = 64 << 10
 // answer and the session's Location; DELETE the Location to end it. CORS is open, so a page
 // on another origin can play; the key comes as Authorization: Bearer KEY or ?key=.
 func (s *Server) whepRoutes(mux *http.ServeMux, rtc WebRTC) {
-	mux.HandleFunc("OPTIONS /{app}/{name}/whep", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
-		whepCORS(w)
-		w.Header().Set("Allow", "OPTIONS, POST")
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	mux.HandleFunc("OPTIONS /{app}/{name}/whep/{id}", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
-		whepCORS(w)
-		w.Header().Set("Allow", "OPTIONS, DELETE, PATCH")
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	mux.HandleFunc("POST /{app}/{name}/whep", s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
-		whepCORS(w)
-		s.whepOffer(w, r, path, rtc)
-	}))
-	mux.HandleFunc("DELETE /{app}/{name}/whep/{id}", s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
-		whepCORS(w)
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
+		mux.HandleFunc(pattern, s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
+			whepCORS(w)
+			h(w, r, path)
+		}))
+	}
+	options := func(allow string) func(http.ResponseWriter, *http.Request, string) {
+		return func(w http.ResponseWriter, _ *http.Request, _ string) {
+			w.Header().Set("Allow", allow)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	handle("OPTIONS /{app}/{name}/whep", options("OPTIONS, POST"))
+	handle("OPTIONS /{app}/{name}/whep/{id}", options("OPTIONS, DELETE"))
+	handle("POST /{app}/{name}/whep", func(w http.ResponseWriter, r *http.Request, path string) { s.whepOffer(w, r, path, rtc) })
+	handle("DELETE /{app}/{name}/whep/{id}", func(w http.ResponseWriter, r *http.Request, path string) {
 		if err := rtc.End(path, r.PathValue("id")); err != nil {
 			http.Error(w, "no such session", http.StatusNotFound)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	}))
+	})
 	// Candidates are all in the answer (every ICE candidate of the server's one address);
 	// a server without trickle answers PATCH so (RFC 9725, 4.3.1).
-	mux.HandleFunc("PATCH /{app}/{name}/whep/{id}", s.withStream(func(w http.ResponseWriter, r *http.Request, _ string) {
-		whepCORS(w)
+	handle("PATCH /{app}/{name}/whep/{id}", func(w http.ResponseWriter, _ *http.Request, _ string) {
 		w.Header().Set("Allow", "OPTIONS, DELETE")
 		http.Error(w, "trickle ICE and ICE restarts are not supported: every candidate is in the answer", http.StatusMethodNotAllowed)
-	}))
+	})
 }
 
 func (s *Server) whepOffer(w http.ResponseWriter, r *http.Request, path string, rtc WebRTC) {

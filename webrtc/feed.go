@@ -40,7 +40,6 @@ type feed struct {
 	opus          *rtpsimpleaudio.Encoder
 	srcAudioCodec relay.Codec
 	nalus         [][]byte
-	packets       []byte // the derived frame being built
 
 	// a stream's AAC becomes Opus through aac (opus.go), while viewers watch
 	aac      *transcoder
@@ -156,22 +155,26 @@ func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 	return f.write(t, fr, pkts)
 }
 
-// write publishes the packets of one frame as one derived frame.
+// write publishes the packets of one frame as one derived frame, marshalled once into a
+// payload of their own (relay frames keep theirs).
 func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error {
 	ts := uint32(codec.Ticks(fr.PTS, int64(t.ClockRate)))
-	f.packets = f.packets[:0]
+	size := 0
 	for _, p := range pkts {
 		p.Timestamp = ts
-		n := p.MarshalSize()
-		f.packets = binary.BigEndian.AppendUint16(f.packets, uint16(n))
-		start := len(f.packets)
-		f.packets = append(f.packets, make([]byte, n)...)
-		if _, err := p.MarshalTo(f.packets[start:]); err != nil {
+		size += 2 + p.MarshalSize()
+	}
+	payload := make([]byte, size)
+	for b := payload; len(pkts) > 0; pkts = pkts[1:] {
+		n, err := pkts[0].MarshalTo(b[2:])
+		if err != nil {
 			return fmt.Errorf("webrtc marshal: %w", err)
 		}
+		binary.BigEndian.PutUint16(b, uint16(n))
+		b = b[2+n:]
 	}
 	key := fr.Key && t == f.video || f.video == nil
-	return f.out.WriteFrame(&relay.Frame{Track: t, DTS: fr.DTS, PTS: fr.PTS, Key: key, Payload: append([]byte(nil), f.packets...)})
+	return f.out.WriteFrame(&relay.Frame{Track: t, DTS: fr.DTS, PTS: fr.PTS, Key: key, Payload: payload})
 }
 
 // packets calls each for every RTP packet of a derived frame's payload.

@@ -257,6 +257,7 @@ func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote s
 	if s.closed {
 		s.mu.Unlock()
 		v.pc.Close()
+		v.reader.Close()
 		return nil, "", relay.ErrClosed
 	}
 	s.viewers[id] = v

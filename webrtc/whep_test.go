@@ -228,6 +228,12 @@ func TestWHEPPlaysOpusSound(t *testing.T) {
 	if n := p.opus.Load(); n < 100 { // 50 packets a second of 20 ms frames
 		t.Fatalf("%d Opus packets in 3 s", n)
 	}
+	p.mu.Lock()
+	sound := bytes.Clone(p.ogg.Bytes())
+	p.mu.Unlock()
+	if d, warnings := decodeSound(ctx, t, sound); len(warnings) > 0 || d < 2*time.Second {
+		t.Fatalf("ffmpeg decoded %v of sound of about 3 s, warnings:\n%s", d, strings.Join(warnings, "\n"))
+	}
 }
 
 // What WHEP refuses, it refuses with the status the draft names and a reason.
