@@ -64,7 +64,7 @@ type Config struct {
 	// Sessions is the book of publishers and viewers the control API lists and ends, and
 	// where the bytes of LL-HLS and stored files are counted; nil: one of the server's own.
 	Sessions *session.Table
-	// WebRTC answers WHEP at /APP/NAME/whep; nil: none.
+	// WebRTC answers WHEP at /APP/NAME/whep and WHIP at /APP/NAME/whip; nil: none.
 	WebRTC WebRTC
 	// Control is what the control API acts on; nil: no control API.
 	Control *Control
@@ -118,7 +118,7 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	mux.HandleFunc("GET /{app}/{name}/embed", s.withStream(servePlayer))
 	mux.HandleFunc("GET /{app}/{name}/stream.mp4", s.withStream(s.media(fmp4)))
 	if cfg.WebRTC != nil {
-		s.whepRoutes(mux, cfg.WebRTC)
+		s.webrtcRoutes(mux, cfg.WebRTC)
 	}
 	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
 	// playlists carry the query, with a read key, on to what they list).

@@ -49,6 +49,14 @@ type Relay interface {
 	// Demand returns the stream at path for a viewer; a pulled path comes on demand, with
 	// key passed on to its source.
 	Demand(ctx context.Context, path, key string) (*relay.Stream, error)
+	// Publish makes the caller the publisher of path.
+	Publish(path string) (*relay.Publisher, error)
+}
+
+// peer is a WebRTC session: a WHEP viewer or a WHIP publisher.
+type peer interface {
+	Path() string
+	end(reason error)
 }
 
 // Config tunes the server.
@@ -87,15 +95,16 @@ type Server struct {
 	log    *slog.Logger
 	feeds  relay.Derive[*feed]
 
-	mu      sync.Mutex
-	api     *pwebrtc.API
-	udp     net.PacketConn
-	tcp     net.Listener
-	udpMux  ice.UDPMux
-	tcpMux  ice.TCPMux
-	viewers map[string]*viewer // by session id
-	closed  bool
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	api    *pwebrtc.API // viewers'
+	ip     net.IP       // the bound one
+	udp    net.PacketConn
+	tcp    net.Listener
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+	peers  map[string]peer // by session id
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // New returns a server of relays' streams; it answers once Listen has bound its ports.
@@ -103,7 +112,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	if cfg.Sessions == nil {
 		cfg.Sessions = &session.Table{}
 	}
-	s := &Server{cfg: cfg, relays: relays, log: log, viewers: map[string]*viewer{}}
+	s := &Server{cfg: cfg, relays: relays, log: log, peers: map[string]peer{}}
 	s.feeds = relay.Derive[*feed]{
 		New: func(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher) (*feed, error) {
 			return newFeed(src, tracks, out, log)
@@ -122,14 +131,15 @@ func (s *Server) Listen(addr string) error {
 	logger := pionLogs(s.log)
 	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logger.NewLogger("ice-udp")})
 	tcpMux := pwebrtc.NewICETCPMux(logger.NewLogger("ice-tcp"), tcp, 64)
-	api, err := s.newAPI(udpMux, tcpMux, udp.LocalAddr().(*net.UDPAddr).IP)
+	ip := udp.LocalAddr().(*net.UDPAddr).IP
+	api, err := s.newAPI(udpMux, tcpMux, ip, viewerCodecs)
 	if err != nil {
 		udpMux.Close()
 		tcpMux.Close()
 		return err
 	}
 	s.mu.Lock()
-	s.api, s.udp, s.tcp, s.udpMux, s.tcpMux = api, udp, tcp, udpMux, tcpMux
+	s.api, s.ip, s.udp, s.tcp, s.udpMux, s.tcpMux = api, ip, udp, tcp, udpMux, tcpMux
 	s.mu.Unlock()
 	return nil
 }
@@ -168,18 +178,25 @@ func (s *Server) Addr() net.Addr {
 	return s.udp.LocalAddr()
 }
 
-func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP) (*pwebrtc.API, error) {
+// engineCodec is one codec of a media engine.
+type engineCodec struct {
+	pwebrtc.RTPCodecParameters
+	kind pwebrtc.RTPCodecType
+}
+
+var feedback = []pwebrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+
+// viewerCodecs are what the feeds send.
+var viewerCodecs = []engineCodec{
+	{pwebrtc.RTPCodecParameters{PayloadType: ptVideo, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264,
+		ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
+	{pwebrtc.RTPCodecParameters{PayloadType: ptAudio, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeOpus,
+		ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
+}
+
+func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs []engineCodec) (*pwebrtc.API, error) {
 	m := &pwebrtc.MediaEngine{}
-	fb := []pwebrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	for _, c := range []struct {
-		pwebrtc.RTPCodecParameters
-		kind pwebrtc.RTPCodecType
-	}{
-		{pwebrtc.RTPCodecParameters{PayloadType: ptVideo, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264,
-			ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}}, pwebrtc.RTPCodecTypeVideo},
-		{pwebrtc.RTPCodecParameters{PayloadType: ptAudio, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeOpus,
-			ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
-	} {
+	for _, c := range codecs {
 		if err := m.RegisterCodec(c.RTPCodecParameters, c.kind); err != nil {
 			return nil, fmt.Errorf("webrtc codecs: %w", err)
 		}
@@ -260,7 +277,7 @@ func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote s
 		v.reader.Close()
 		return nil, "", relay.ErrClosed
 	}
-	s.viewers[id] = v
+	s.peers[id] = v
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -268,21 +285,92 @@ func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote s
 		defer release()
 		v.run(path, remote)
 		s.mu.Lock()
-		delete(s.viewers, id)
+		delete(s.peers, id)
 		s.mu.Unlock()
 	}()
 	return answer, id, nil
 }
 
-// End ends the session id (a WHEP DELETE) of the stream at path.
+// Publish answers a WHIP offer: the session becomes the publisher of path (refused with
+// relay.ErrAlreadyPublishing while another one is); it returns the answer and the session's id.
+func (s *Server) Publish(ctx context.Context, path, remote string, offer []byte) (answer []byte, id string, err error) {
+	s.mu.Lock()
+	udpMux, tcpMux, ip, closed := s.udpMux, s.tcpMux, s.ip, s.closed
+	s.mu.Unlock()
+	if udpMux == nil || closed {
+		return nil, "", relay.ErrClosed
+	}
+	// Each publisher's API has exactly the codecs chosen from its offer, with the offer's
+	// payload types and profiles: pion takes a packet only in a codec its engine matches.
+	api := func(codecs []engineCodec) (*pwebrtc.API, error) { return s.newAPI(udpMux, tcpMux, ip, codecs) }
+	release := func() {}
+	if s.cfg.Admit != nil {
+		var ok bool
+		if release, ok = s.cfg.Admit(addrOf(remote)); !ok {
+			return nil, "", ErrOverload
+		}
+	}
+	answer, id, err = s.publish(ctx, api, path, remote, offer, release)
+	if err != nil {
+		release()
+	}
+	return answer, id, err
+}
+
+// publish is Publish past the limits; release is the publisher's, called when it ends.
+func (s *Server) publish(ctx context.Context, api func([]engineCodec) (*pwebrtc.API, error), path, remote string, offer []byte,
+	release func()) (answer []byte, id string, err error) {
+	if err := relay.ValidatePath(path); err != nil {
+		return nil, "", err
+	}
+	if id, err = newID(); err != nil {
+		return nil, "", err
+	}
+	p, answer, err := newPublisher(ctx, s, api, path, offer)
+	if err != nil {
+		return nil, "", fmt.Errorf("webrtc %s: %w", path, err)
+	}
+	pub, err := s.relays.Publish(path)
+	if err == nil {
+		pub.SetProtocol("webrtc")
+		if err = p.start(pub); err != nil {
+			pub.Close()
+		}
+	}
+	s.mu.Lock()
+	if err == nil && s.closed {
+		pub.Close()
+		err = relay.ErrClosed
+	}
+	if err != nil {
+		s.mu.Unlock()
+		p.stop(err)
+		p.pc.Close()
+		return nil, "", err
+	}
+	s.peers[id] = p
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer release()
+		p.run(remote)
+		s.mu.Lock()
+		delete(s.peers, id)
+		s.mu.Unlock()
+	}()
+	return answer, id, nil
+}
+
+// End ends the session id (a WHEP or WHIP DELETE) at path.
 func (s *Server) End(path, id string) error {
 	s.mu.Lock()
-	v := s.viewers[id]
+	p := s.peers[id]
 	s.mu.Unlock()
-	if v == nil || v.stream.Path() != path {
+	if p == nil || p.Path() != path {
 		return ErrNoSession
 	}
-	v.stop(session.ErrLeft)
+	p.end(session.ErrLeft)
 	return nil
 }
 
@@ -293,13 +381,13 @@ func (s *Server) Viewers() map[string]int { return s.cfg.Sessions.Readers("webrt
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	viewers := make([]*viewer, 0, len(s.viewers))
-	for _, v := range s.viewers {
-		viewers = append(viewers, v)
+	peers := make([]peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		peers = append(peers, p)
 	}
 	s.mu.Unlock()
-	for _, v := range viewers {
-		v.stop(relay.ErrClosed)
+	for _, p := range peers {
+		p.end(relay.ErrClosed)
 	}
 	s.wg.Wait()
 	s.feeds.Close()

@@ -76,15 +76,20 @@ func (v *viewer) negotiate(ctx context.Context, offer []byte, video, audio bool)
 	if err != nil {
 		return nil, err
 	}
-	answer, err := pc.CreateAnswer(nil)
+	return answer(ctx, pc, v.srv.cfg.GatherTimeout)
+}
+
+// answer answers the offer set on pc, every candidate in it, gathered within timeout.
+func answer(ctx context.Context, pc *pwebrtc.PeerConnection, timeout time.Duration) ([]byte, error) {
+	a, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
 	gathered := pwebrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
+	if err := pc.SetLocalDescription(a); err != nil {
 		return nil, fmt.Errorf("webrtc answer: %w", err)
 	}
-	timer := time.NewTimer(v.srv.cfg.GatherTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-gathered:
@@ -95,6 +100,9 @@ func (v *viewer) negotiate(ctx context.Context, offer []byte, video, audio bool)
 	}
 	return []byte(pc.LocalDescription().SDP), nil
 }
+
+func (v *viewer) Path() string     { return v.stream.Path() }
+func (v *viewer) end(reason error) { v.stop(reason) }
 
 // add adds a sending track.
 func (v *viewer) add(mime, kind string) (*pwebrtc.TrackLocalStaticRTP, error) {

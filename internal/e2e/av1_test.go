@@ -62,7 +62,7 @@ func TestAV1AndOpusOverEnhancedRTMPPlayEverywhere(t *testing.T) {
 		}
 		var allowed []*regexp.Regexp
 		if name == "ll-hls" {
-			allowed = append(allowed, liveFMP4Reload)
+			allowed = append(allowed, testenv.LiveFMP4Reload)
 		}
 		d := testenv.FFmpegDecode(ctx, t, url, window, append([]string{"-loglevel", "warning"}, extra...)...)
 		if w := testenv.DecoderWarnings(d.Stderr, allowed...); d.Err != nil || len(w) > 0 || d.Frames < testenv.MinFrames(window) {

@@ -38,12 +38,6 @@ func makeClip(t *testing.T) string {
 	return out
 }
 
-// liveFMP4Reload is what ffmpeg 5.1's HLS reader prints for every live fMP4 HLS stream, its
-// own muxer's included (tried: ffmpeg -f hls -hls_segment_type fmp4 served by a plain HTTP
-// server): after each playlist reload it feeds the init section again with the next
-// segment, and its MP4 reader skips the repeated moov. Only the LL-HLS player may print it.
-var liveFMP4Reload = regexp.MustCompile(`\] Found duplicated MOOV Atom\. Skipped it$`)
-
 // TestOneMinuteOfA2500kBFrameStreamDecodesWithoutAWarningEverywhere plays a minute of a
 // 2.5 Mbit/s B-frame stream on every output at once: RTSP over TCP and UDP with ffmpeg and
 // gstreamer, RTMP, the browsers' fMP4 and LL-HLS with ffmpeg, all joining in the stream's
@@ -76,7 +70,7 @@ func TestOneMinuteOfA2500kBFrameStreamDecodesWithoutAWarningEverywhere(t *testin
 		"fmp4 ffmpeg":     {args: []string{srv.HTTPURL("/live/hd/stream.mp4")}},
 		// ffmpeg 5.1 reads whole 2 s segments (it knows no parts), so pictures come in bursts.
 		"ll-hls ffmpeg": {args: []string{srv.HTTPURL("/live/hd/index.m3u8")}, maxStall: 3500 * time.Millisecond,
-			allowed: []*regexp.Regexp{liveFMP4Reload}},
+			allowed: []*regexp.Regexp{testenv.LiveFMP4Reload}},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), view+60*time.Second)
 	defer cancel()

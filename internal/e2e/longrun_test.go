@@ -108,7 +108,7 @@ func playAll(t *testing.T, players map[string][]string, watch time.Duration) []s
 			d := testenv.FFmpegDecode(ctx, t, p[0], watch, append([]string{"-loglevel", "warning"}, p[1:]...)...)
 			mu.Lock()
 			defer mu.Unlock()
-			if w := testenv.DecoderWarnings(d.Stderr, liveFMP4Reload); d.Err != nil || len(w) > 0 {
+			if w := testenv.DecoderWarnings(d.Stderr, testenv.LiveFMP4Reload); d.Err != nil || len(w) > 0 {
 				problems = append(problems, fmt.Sprintf("%s: exit %v, %d warnings:\n%s", name, d.Err, len(w), strings.Join(w[:min(len(w), 10)], "\n")))
 			}
 			if want := testenv.MinFrames(watch); d.Frames < want {

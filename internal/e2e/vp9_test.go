@@ -56,7 +56,7 @@ func TestVP9AndOpusPlayEverywhere(t *testing.T) {
 					extra = []string{"-rtsp_transport", "tcp"}
 				}
 				if name == "ll-hls" {
-					allowed = append(allowed, liveFMP4Reload)
+					allowed = append(allowed, testenv.LiveFMP4Reload)
 				}
 				got := testenv.FFprobeStreams(ctx, t, url, extra...)
 				sort.Strings(got)

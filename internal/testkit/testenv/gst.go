@@ -24,6 +24,12 @@ var gstTeardown = regexp.MustCompile(`gstrtspconnection\.c:\d+:(writev|read)_byt
 // recorded: an assertion inside the test's own way of stopping, after the decoding is done.
 var gstEOSSeqnum = regexp.MustCompile(`GStreamer-CRITICAL \*\*: [0-9:.]+: gst_event_set_seqnum: assertion 'seqnum != GST_SEQNUM_INVALID' failed$`)
 
+// LiveFMP4Reload is what ffmpeg 5.1's HLS reader prints for every live fMP4 HLS stream, its
+// own muxer's included (tried: ffmpeg -f hls -hls_segment_type fmp4 served by a plain HTTP
+// server): after each playlist reload it feeds the init section again with the next
+// segment, and its MP4 reader skips the repeated moov. Only an LL-HLS player may allow it.
+var LiveFMP4Reload = regexp.MustCompile(`\] Found duplicated MOOV Atom\. Skipped it$`)
+
 // DecoderWarnings returns the lines of a player's output that are not one of the allowed
 // messages (or gstreamer's start-up reorder warning): what a user would read as trouble.
 func DecoderWarnings(out string, allowed ...*regexp.Regexp) []string {

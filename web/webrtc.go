@@ -1,0 +1,136 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/relay"
+)
+
+// WebRTC answers WHEP offers for live paths and WHIP offers of publishers; webrtc.Server is
+// one. Its errors that carry a status (an unusable offer: 400, no codec in common: 422) say
+// so with HTTPStatus.
+type WebRTC interface {
+	Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error)
+	Publish(ctx context.Context, path, remote string, offer []byte) (answer []byte, id string, err error)
+	End(path, id string) error
+}
+
+// maxOffer bounds an SDP offer: a browser's is a few KiB.
+const maxOffer = 64 << 10
+
+// webrtcRoutes serves WHEP (RFC 9725's sibling draft-ietf-wish-whep) at /APP/NAME/whep and
+// WHIP (RFC 9725) at /APP/NAME/whip: POST an offer, get the answer and the session's
+// Location; DELETE the Location to end it. CORS is open, so a page on another origin can play
+// and publish; the key comes as Authorization: Bearer KEY or ?key=.
+func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
+	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
+		mux.HandleFunc(pattern, s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
+			webrtcCORS(w)
+			h(w, r, path)
+		}))
+	}
+	options := func(allow string) func(http.ResponseWriter, *http.Request, string) {
+		return func(w http.ResponseWriter, _ *http.Request, _ string) {
+			w.Header().Set("Allow", allow)
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}
+	for _, kind := range []string{"whep", "whip"} {
+		handle("OPTIONS /{app}/{name}/"+kind, options("OPTIONS, POST"))
+		handle("OPTIONS /{app}/{name}/"+kind+"/{id}", options("OPTIONS, DELETE"))
+		handle("POST /{app}/{name}/"+kind, func(w http.ResponseWriter, r *http.Request, path string) { s.webrtcOffer(w, r, path, kind, rtc) })
+		handle("DELETE /{app}/{name}/"+kind+"/{id}", func(w http.ResponseWriter, r *http.Request, path string) {
+			if err := rtc.End(path, r.PathValue("id")); err != nil {
+				http.Error(w, "no such session", http.StatusNotFound)
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		// Candidates are all in the answer (every ICE candidate of the server's one address);
+		// a server without trickle answers PATCH so (RFC 9725, 4.3.1).
+		handle("PATCH /{app}/{name}/"+kind+"/{id}", func(w http.ResponseWriter, _ *http.Request, _ string) {
+			w.Header().Set("Allow", "OPTIONS, DELETE")
+			http.Error(w, "trickle ICE and ICE restarts are not supported: every candidate is in the answer", http.StatusMethodNotAllowed)
+		})
+	}
+}
+
+// webrtcOffer answers a WHEP (kind "whep") or WHIP ("whip") offer.
+func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind string, rtc WebRTC) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/sdp" {
+		http.Error(w, "the offer must be application/sdp", http.StatusUnsupportedMediaType)
+		return
+	}
+	key := r.URL.Query().Get("key")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		key = bearer
+	}
+	if s.cfg.Access != nil {
+		req := access.Request{Protocol: "webrtc", Path: path, Addr: remoteAddr(r), Query: url.Values{"key": {key}}}
+		var err error
+		if kind == "whip" {
+			err = s.cfg.Access.AllowPublish(r.Context(), req)
+		} else {
+			err = s.cfg.Access.AllowRead(req)
+		}
+		if err != nil {
+			http.Error(w, "this stream needs a key: Authorization: Bearer KEY, or ?key=", http.StatusUnauthorized)
+			return
+		}
+	}
+	offer, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
+	if err != nil {
+		http.Error(w, "offer too large or cut short", http.StatusRequestEntityTooLarge)
+		return
+	}
+	var answer []byte
+	var id string
+	if kind == "whip" {
+		answer, id, err = rtc.Publish(r.Context(), path, r.RemoteAddr, offer)
+	} else {
+		answer, id, err = rtc.Play(r.Context(), path, key, r.RemoteAddr, offer)
+	}
+	if err != nil {
+		s.webrtcError(w, path, kind, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Location", "/"+path+"/"+kind+"/"+id)
+	w.Header().Set("ETag", fmt.Sprintf("%q", id))
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(answer)
+}
+
+// webrtcError answers a refused offer with the status that says why.
+func (s *Server) webrtcError(w http.ResponseWriter, path, kind string, err error) {
+	var st interface{ HTTPStatus() int }
+	switch {
+	case errors.As(err, &st):
+		http.Error(w, err.Error(), st.HTTPStatus())
+	case kind == "whip" && errors.Is(err, relay.ErrAlreadyPublishing):
+		http.Error(w, "the stream already has a publisher", http.StatusConflict)
+	case kind == "whip" && errors.Is(err, relay.ErrInvalidPath):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	default:
+		s.log.Warn(kind, "path", path, "err", err)
+		mediaError(w, err)
+	}
+}
+
+// webrtcCORS lets a page on any origin play and publish: WHEP and WHIP carry their own
+// authorization.
+func webrtcCORS(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, DELETE, PATCH")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link")
+}

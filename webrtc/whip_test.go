@@ -1,0 +1,298 @@
+package webrtc_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	pwebrtc "github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/h264reader"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+
+	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
+)
+
+// whipClip encodes secs seconds of H.264 (Constrained Baseline, no B-frames, as browsers
+// send it) and Opus (20 ms packets) into dir, as pion's publishers read them.
+func whipClip(t *testing.T, dir string, secs int) (h264, ogg string) {
+	t.Helper()
+	testenv.NeedTools(t, "ffmpeg")
+	h264, ogg = filepath.Join(dir, "v.h264"), filepath.Join(dir, "a.ogg")
+	n := strconv.Itoa(secs)
+	p := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-t", n, "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-t", n, "-i", "sine=frequency=440:sample_rate=48000",
+		"-map", "0:v", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "60",
+		"-pix_fmt", "yuv420p", "-f", "h264", h264,
+		"-map", "1:a", "-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-page_duration", "20000", ogg)
+	if err := p.Wait(60 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, p.Stderr())
+	}
+	return h264, ogg
+}
+
+// whipPeer is a WHIP publisher: pion on loopback only, sending H.264 and Opus from files in
+// real time, as a browser or OBS would.
+type whipPeer struct {
+	pc           *pwebrtc.PeerConnection
+	video, audio *pwebrtc.TrackLocalStaticSample
+	location     string
+	connected    chan struct{}
+}
+
+// newPublisher builds a sendonly offer with pion's default codecs, every candidate in it.
+func newPublisher(t *testing.T) (*whipPeer, string) {
+	t.Helper()
+	m := &pwebrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	var se pwebrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
+	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m)).NewPeerConnection(pwebrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	p := &whipPeer{pc: pc, connected: make(chan struct{})}
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s pwebrtc.PeerConnectionState) {
+		if s == pwebrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(p.connected) })
+		}
+	})
+	if p.video, err = pwebrtc.NewTrackLocalStaticSample(pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264}, "video", "whip"); err != nil {
+		t.Fatal(err)
+	}
+	if p.audio, err = pwebrtc.NewTrackLocalStaticSample(pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeOpus}, "audio", "whip"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []pwebrtc.TrackLocal{p.video, p.audio} {
+		sender, err := pc.AddTransceiverFromTrack(tr, pwebrtc.RTPTransceiverInit{Direction: pwebrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { // RTCP (the server's PLIs and NACKs) reaches the interceptors only if read
+			for {
+				if _, _, err := sender.Sender().ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := pwebrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return p, pc.LocalDescription().SDP
+}
+
+// publish offers, takes the answer and sends the clip in real time until it ends or ctx does.
+func (p *whipPeer) publish(ctx context.Context, t *testing.T, url, offer, h264, ogg string, hdr ...string) {
+	t.Helper()
+	res, answer := post(t, url, "application/sdp", offer, hdr...)
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Location") == "" || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("WHIP answer: %s %v\n%s", res.Status, res.Header, answer)
+	}
+	p.location = res.Header.Get("Location")
+	if err := p.pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.connected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the WHIP publisher never connected")
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Go(func() { sendVideo(ctx, t, p.video, h264, start) })
+	wg.Go(func() { sendAudio(ctx, t, p.audio, ogg, start) })
+	wg.Wait()
+}
+
+// sendVideo sends each access unit of an Annex B file at 30 a second.
+func sendVideo(ctx context.Context, t *testing.T, track *pwebrtc.TrackLocalStaticSample, file string, start time.Time) {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	r, err := h264reader.NewReader(f)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	const frame = time.Second / 30
+	var au []byte
+	for n := 0; ; {
+		nal, err := r.NextNAL()
+		if errors.Is(err, io.EOF) {
+			return
+		} else if err != nil {
+			t.Error(err)
+			return
+		}
+		au = append(append(au, 0, 0, 0, 1), nal.Data...)
+		if nal.UnitType != h264reader.NalUnitTypeCodedSliceNonIdr && nal.UnitType != h264reader.NalUnitTypeCodedSliceIdr {
+			continue // parameter sets and SEI go with the picture after them
+		}
+		if !wait(ctx, start.Add(time.Duration(n)*frame)) {
+			return
+		}
+		if err := track.WriteSample(media.Sample{Data: au, Duration: frame}); err != nil {
+			return
+		}
+		au, n = au[:0], n+1
+	}
+}
+
+// sendAudio sends each Ogg page (one 20 ms Opus packet) in real time.
+func sendAudio(ctx context.Context, t *testing.T, track *pwebrtc.TrackLocalStaticSample, file string, start time.Time) {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	r, _, err := oggreader.NewWith(f)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	const packet = 20 * time.Millisecond
+	for n := 0; ; {
+		page, hdr, err := r.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			return
+		} else if err != nil {
+			t.Error(err)
+			return
+		}
+		if hdr.GranulePosition == 0 {
+			continue // the Opus headers
+		}
+		if !wait(ctx, start.Add(time.Duration(n)*packet)) {
+			return
+		}
+		if err := track.WriteSample(media.Sample{Data: page, Duration: packet}); err != nil {
+			return
+		}
+		n++
+	}
+}
+
+func wait(ctx context.Context, until time.Time) bool {
+	select {
+	case <-time.After(time.Until(until)):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// A WHIP publisher (H.264 and Opus, as a browser sends) is a publisher like any other: its
+// stream plays over RTSP, LL-HLS and RTMP with both tracks and every picture decoded without
+// a warning; DELETE ends it.
+func TestWHIPPublishPlaysOnEveryOutput(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	h264, ogg := whipClip(t, t.TempDir(), 14)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, offer := newPublisher(t)
+	done := make(chan struct{})
+	go func() { defer close(done); p.publish(ctx, t, srv.HTTPURL("/live/whip/whip"), offer, h264, ogg) }()
+	defer func() { cancel(); <-done }()
+	testenv.WaitLive(t, srv, "live/whip", 10*time.Second)
+
+	want := []string{"h264 640x360", "opus"}
+	for _, url := range []string{srv.RTSPURL("live/whip"), srv.HTTPURL("/live/whip/index.m3u8")} {
+		got := testenv.FFprobeStreams(ctx, t, url)
+		sort.Strings(got)
+		if got = slices.Compact(got); !slices.Equal(got, want) {
+			t.Errorf("%s: streams %v, want %v", url, got, want)
+		}
+	}
+	const window = 4 * time.Second
+	var wg sync.WaitGroup
+	for _, url := range []string{srv.RTSPURL("live/whip"), srv.HTTPURL("/live/whip/index.m3u8"), srv.URL("live/whip")} {
+		var allowed []*regexp.Regexp
+		if strings.HasSuffix(url, ".m3u8") {
+			allowed = append(allowed, testenv.LiveFMP4Reload)
+		}
+		wg.Go(func() {
+			d := testenv.FFmpegDecode(ctx, t, url, window, "-loglevel", "warning")
+			if w := testenv.DecoderWarnings(d.Stderr, allowed...); d.Err != nil || len(w) > 0 || d.Frames < testenv.MinFrames(window) {
+				t.Errorf("%s: exit %v, %d pictures in %v, warnings:\n%s", url, d.Err, d.Frames, window, strings.Join(w, "\n"))
+			}
+		})
+	}
+	wg.Wait()
+
+	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(p.location), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE %s: %v %v", p.location, res, err)
+	}
+	res.Body.Close()
+	srv.WaitLog(t, 5*time.Second, "publish stop", "protocol=webrtc", `reason="publisher left"`)
+}
+
+// What WHIP refuses, it refuses with a status that says why: a second publisher of a path,
+// a wrong key, an offer it cannot take.
+func TestWHIPRefusals(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.PublishKeys = map[string]string{"live/one": "sesame", "live/two": "sesame"} }})
+	h264, ogg := whipClip(t, t.TempDir(), 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, offer := newPublisher(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		first.publish(ctx, t, srv.HTTPURL("/live/one/whip"), offer, h264, ogg, "Authorization", "Bearer sesame")
+	}()
+	defer func() { cancel(); <-done }()
+	testenv.WaitLive(t, srv, "live/one", 10*time.Second)
+
+	_, second := newPublisher(t)
+	_, viewerOffer := newPeer(t, pwebrtc.RTPCodecTypeVideo) // receives only: nothing to publish
+	url := srv.HTTPURL("/live/one/whip")
+	for _, tc := range []struct {
+		name, url, body string
+		hdr             []string
+		want            int
+	}{
+		{"no key", srv.HTTPURL("/live/two/whip"), second, nil, http.StatusUnauthorized},
+		{"wrong key", srv.HTTPURL("/live/two/whip"), second, []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
+		{"bad SDP", srv.HTTPURL("/live/two/whip"), "v=0\r\nthis is no offer\r\n", []string{"Authorization", "Bearer sesame"}, http.StatusBadRequest},
+		{"already publishing", url, second, []string{"Authorization", "Bearer sesame"}, http.StatusConflict},
+		{"a receive-only offer", srv.HTTPURL("/live/two/whip"), viewerOffer, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, body := post(t, tc.url, "application/sdp", tc.body, tc.hdr...)
+			if res.StatusCode != tc.want {
+				t.Errorf("%s: %s, want %d\n%s", tc.name, res.Status, tc.want, body)
+			}
+		})
+	}
+}
