@@ -75,6 +75,23 @@ func (c H264Config) Size() (width, height int, err error) {
 	return sps.Width(), sps.Height(), nil
 }
 
+// Reorders says whether pictures may come out of decoding order (B-frames), as the first SPS
+// declares: never in the Baseline profiles, not when its VUI bounds the reordering at 0
+// (x264 writes that bound), and possibly in any other.
+func (c H264Config) Reorders() (bool, error) {
+	var sps h264.SPS
+	if err := sps.Unmarshal(c.SPS[0]); err != nil {
+		return false, fmt.Errorf("avc sps: %w", err)
+	}
+	if sps.ProfileIdc == 66 {
+		return false, nil
+	}
+	if sps.VUI != nil && sps.VUI.BitstreamRestriction != nil {
+		return sps.VUI.BitstreamRestriction.MaxNumReorderFrames > 0, nil
+	}
+	return true, nil
+}
+
 // nextNALU splits the first length-prefixed NAL unit off b.
 func nextNALU(b []byte, lengthSize int) (nalu, rest []byte, err error) {
 	if len(b) < lengthSize {

@@ -18,7 +18,9 @@ have promtool || need+=(prometheus)
 # libsrt's own listener: the bar for SRT over a lossy link.
 have srt-live-transmit || need+=(srt-tools)
 # setpriv runs a server as nobody, for the test of a media directory it may not read.
-have setpriv || need+=(util-linux)
+have setpriv && have unshare || need+=(util-linux)
+# ip brings up the loopback of the network namespace Chromium's WebRTC tests run in.
+have ip || need+=(iproute2)
 have chromium || need+=(chromium fonts-dejavu-core)
 # nginx-rtmp is a push relay's target in the tests; nginx's proxy_cache fronts LL-HLS.
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx libnginx-mod-rtmp)

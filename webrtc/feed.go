@@ -32,9 +32,11 @@ type feed struct {
 	out *relay.Publisher
 	// what it sends, fixed at the start: viewers read these, the deriver writes the rest
 	hasVideo, hasAudio bool
+	noVideo            error // why the stream's video is not sent, if it has some
 
 	video, audio  *relay.Track // the derived tracks: what a viewer's answer offers
 	srcVideo      *relay.Track // the source track video's packets come from
+	refused       *relay.Track // a publisher's after a hand-over, whose video is not sent
 	params        codec.NALConfig
 	h264          *rtph264.Encoder
 	opus          *rtpsimpleaudio.Encoder
@@ -70,7 +72,9 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 		}
 	}
 	if video != nil {
-		if err := f.setVideo(video); err != nil {
+		if f.noVideo = refuseVideo(video); f.noVideo != nil {
+			log.Info("video not sent to WebRTC viewers", "path", src.Path(), "reason", f.noVideo)
+		} else if err := f.setVideo(video); err != nil {
 			return nil, err
 		}
 	}
@@ -83,6 +87,9 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: 48000, Channels: 2}
 	}
 	if f.video == nil && f.audio == nil {
+		if f.noVideo != nil {
+			return nil, f.noVideo
+		}
 		return nil, fmt.Errorf("webrtc %s: %w: no H.264 video, Opus or AAC audio", src.Path(), ErrNoCodec)
 	}
 	f.hasVideo, f.hasAudio = f.video != nil, f.audio != nil
@@ -92,6 +99,22 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 // carries says which codecs WebRTC viewers get today (AAC as Opus).
 func carries(c relay.Codec) bool {
 	return c == relay.CodecH264 || c == relay.CodecOpus || c == relay.CodecAAC
+}
+
+// refuseVideo says why a video track cannot go to browsers, or nil. Their WebRTC H.264
+// decoders take pictures in the order they come and drop those that run back in time: of
+// a stream with B-frames Chromium decoded one picture in two, the rest counted as dropped
+// (RTP timestamps as PTS or as DTS alike). Such a stream is refused rather than stutter.
+func refuseVideo(t *relay.Track) error {
+	c, err := codec.ParseH264Config(t.Config)
+	if err != nil {
+		return fmt.Errorf("webrtc h264: %w", err)
+	}
+	if reorders, err := c.Reorders(); err != nil || reorders {
+		return fmt.Errorf("%w: the stream's H.264 may have B-frames, which browsers' WebRTC does not play "+
+			"(encode without them: x264 bframes=0, OBS \"B-frames\" 0); it plays over LL-HLS and fMP4", ErrNoCodec)
+	}
+	return nil
 }
 
 // setVideo starts packetizing t: at the start, and when a publisher hands over with new
@@ -113,6 +136,24 @@ func (f *feed) setVideo(t *relay.Track) error {
 	return nil
 }
 
+// handOver takes a new publisher's video track, unless browsers cannot play it: then its
+// pictures are not sent (the viewers keep the sound) and it says so once.
+func (f *feed) handOver(t *relay.Track) bool {
+	if t == f.refused {
+		return false
+	}
+	err := refuseVideo(t)
+	if err == nil {
+		err = f.setVideo(t)
+	}
+	if err != nil {
+		f.refused = t
+		f.log.Warn("webrtc: the new publisher's video is not sent", "err", err)
+		return false
+	}
+	return true
+}
+
 // Frame packetizes one source frame into one derived frame (relay.Deriver).
 func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 	if err := f.transcoded(); err != nil {
@@ -129,10 +170,8 @@ func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 	)
 	switch {
 	case f.h264 != nil && fr.Track.Codec == relay.CodecH264:
-		if fr.Track != f.srcVideo {
-			if err := f.setVideo(fr.Track); err != nil {
-				return err
-			}
+		if fr.Track != f.srcVideo && !f.handOver(fr.Track) {
+			return nil
 		}
 		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], fr.Payload); err != nil {
 			return err

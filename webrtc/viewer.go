@@ -37,6 +37,9 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	if err != nil {
 		return nil, nil, err
 	}
+	if video && f.noVideo != nil {
+		return nil, nil, f.noVideo // a player of a black picture would not know why
+	}
 	video, audio = video && f.hasVideo, audio && f.hasAudio
 	if !video && !audio {
 		return nil, nil, fmt.Errorf("%w: the stream has %s, the offer takes neither", ErrNoCodec, f.describe())

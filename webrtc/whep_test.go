@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp/codecs"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
+	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/mediatest"
@@ -55,7 +57,11 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, kinds ...pwebrtc.RTPCodec
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
-	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m)).NewPeerConnection(pwebrtc.Configuration{})
+	ir := &interceptor.Registry{} // NACKs and reports, as a browser sends them
+	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m), pwebrtc.WithInterceptorRegistry(ir)).NewPeerConnection(pwebrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +73,8 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, kinds ...pwebrtc.RTPCodec
 		}
 	}
 	pc.OnTrack(func(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
-		var h264 codecs.H264Packet
+		// in order, NACKed packets in their place, as a browser's jitter buffer puts them
+		pictures := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
 		var ogg *oggwriter.OggWriter
 		if tr.Kind() == pwebrtc.RTPCodecTypeAudio {
 			var err error
@@ -87,13 +94,13 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, kinds ...pwebrtc.RTPCodec
 				continue
 			}
 			p.videoPkt.Add(1)
-			b, err := h264.Unmarshal(pkt.Payload)
+			pictures.Push(pkt)
 			p.mu.Lock()
 			if p.firstAt.IsZero() {
 				p.firstAt = time.Now()
 			}
-			if err == nil {
-				p.h264.Write(b)
+			for s := pictures.Pop(); s != nil; s = pictures.Pop() {
+				p.h264.Write(s.Data)
 			}
 			p.mu.Unlock()
 		}
@@ -160,7 +167,7 @@ func (p *whepPeer) play(t *testing.T, url, offer string, hdr ...string) {
 // and every second of sound of it without a warning; DELETE ends the session.
 func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
-	testenv.PublishSample(t, srv.URL("live/cam"))
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
 	time.Sleep(1500 * time.Millisecond) // joins mid-GOP: the 1 s GOPs of the sample have gone by
 
@@ -239,8 +246,10 @@ func TestWHEPPlaysOpusSound(t *testing.T) {
 // What WHEP refuses, it refuses with the status the draft names and a reason.
 func TestWHEPRefusals(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.ReadKey = "sesame" }})
-	testenv.PublishSample(t, srv.URL("live/cam?key=sesame"))
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam?key=sesame"))
+	testenv.PublishSample(t, srv.URL("live/bframes?key=sesame"))
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	testenv.WaitLive(t, srv, "live/bframes", 10*time.Second)
 	_, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
 	vp8 := &pwebrtc.MediaEngine{} // a player of VP8 alone has nothing in common with H.264
 	if err := vp8.RegisterCodec(pwebrtc.RTPCodecParameters{PayloadType: 96,
@@ -253,19 +262,21 @@ func TestWHEPRefusals(t *testing.T) {
 		name, url, contentType, body string
 		hdr                          []string
 		want                         int
+		reason                       string
 	}{
-		{"no key", url, "application/sdp", offer, nil, http.StatusUnauthorized},
-		{"wrong key", url, "application/sdp", offer, []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized},
-		{"not SDP", url, "text/plain", offer, []string{"Authorization", "Bearer sesame"}, http.StatusUnsupportedMediaType},
-		{"bad SDP", url, "application/sdp", "v=0\r\nthis is no offer\r\n", []string{"Authorization", "Bearer sesame"}, http.StatusBadRequest},
-		{"no codec in common", url, "application/sdp", vp8Only, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity},
-		{"not live", srv.HTTPURL("/live/none/whep"), "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusNotFound},
-		{"key as Bearer", url, "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusCreated},
-		{"key in the query", url + "?key=sesame", "application/sdp", offer, nil, http.StatusCreated},
+		{"no key", url, "application/sdp", offer, nil, http.StatusUnauthorized, "key"},
+		{"wrong key", url, "application/sdp", offer, []string{"Authorization", "Bearer nope"}, http.StatusUnauthorized, "key"},
+		{"not SDP", url, "text/plain", offer, []string{"Authorization", "Bearer sesame"}, http.StatusUnsupportedMediaType, "application/sdp"},
+		{"bad SDP", url, "application/sdp", "v=0\r\nthis is no offer\r\n", []string{"Authorization", "Bearer sesame"}, http.StatusBadRequest, "SDP"},
+		{"no codec in common", url, "application/sdp", vp8Only, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity, "no codec in common"},
+		{"B-frames", srv.HTTPURL("/live/bframes/whep"), "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusUnprocessableEntity, "B-frames"},
+		{"not live", srv.HTTPURL("/live/none/whep"), "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusNotFound, "not live"},
+		{"key as Bearer", url, "application/sdp", offer, []string{"Authorization", "Bearer sesame"}, http.StatusCreated, ""},
+		{"key in the query", url + "?key=sesame", "application/sdp", offer, nil, http.StatusCreated, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, body := post(t, tc.url, tc.contentType, tc.body, tc.hdr...)
-			if res.StatusCode != tc.want {
+			if res.StatusCode != tc.want || !strings.Contains(body, tc.reason) {
 				t.Errorf("%s: %s, want %d\n%s", tc.name, res.Status, tc.want, body)
 			}
 		})
@@ -304,7 +315,7 @@ func decodeSound(ctx context.Context, t *testing.T, ogg []byte) (time.Duration, 
 // (each a peer connection on the server) cannot pile up past it: 503 says so.
 func TestWHEPViewersCountAgainstTheConnectionLimit(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.MaxConns = 4 }})
-	testenv.PublishSample(t, srv.URL("live/cam"))
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
 	_, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
 	url := srv.HTTPURL("/live/cam/whep")

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
@@ -64,7 +65,11 @@ func newPublisher(t *testing.T) (*whipPeer, string) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
-	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m)).NewPeerConnection(pwebrtc.Configuration{})
+	ir := &interceptor.Registry{} // NACKs and reports, as a browser sends them
+	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m), pwebrtc.WithInterceptorRegistry(ir)).NewPeerConnection(pwebrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -348,6 +348,17 @@ func PublishSample(t testing.TB, url string) *Proc {
 		"-i", Sample(), "-c", "copy", "-f", "flv", url)
 }
 
+// PublishSampleWithoutBFrames is PublishSample with the picture encoded again, live, without
+// B-frames (x264 ultrafast, High profile, 2 Mbit/s, a keyframe a second), as WebRTC players
+// need it.
+func PublishSampleWithoutBFrames(t testing.TB, url string) *Proc {
+	t.Helper()
+	NeedTools(t, "ffmpeg")
+	return StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", Sample(), "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-bf", "0", "-g", "30",
+		"-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M", "-c:a", "copy", "-f", "flv", url)
+}
+
 // WaitLive waits until path has a stream with at least one frame.
 func WaitLive(t testing.TB, s *Server, path string, timeout time.Duration) {
 	t.Helper()

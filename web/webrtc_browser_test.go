@@ -1,0 +1,117 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
+)
+
+// webrtcFlags let Chromium's WebRTC run on loopback: its candidates there, and as addresses
+// (an mDNS name would need multicast to resolve).
+var webrtcFlags = []chromedp.ExecAllocatorOption{
+	chromedp.Flag("allow-loopback-in-peer-connection", true),
+	chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
+	chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+}
+
+// whepPage is a page of another site that plays a WHEP URL with the browser's own
+// RTCPeerConnection, as a third-party player would, and reports what getStats says.
+const whepPage = `<!doctype html><video id="v" autoplay muted playsinline></video><script>
+async function play(url) {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.addTransceiver('audio', {direction: 'recvonly'});
+  const ms = new MediaStream();
+  pc.ontrack = e => { ms.addTrack(e.track); document.getElementById('v').srcObject = ms; };
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(done => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+  });
+  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: pc.localDescription.sdp});
+  if (res.status !== 201) throw new Error('WHEP answered ' + res.status + ': ' + await res.text());
+  await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
+  window.pc = pc;
+  return res.headers.get('Location');
+}
+async function stats() {
+  const out = {frames: 0, width: 0, height: 0, freezes: 0, dropped: 0, audioPackets: 0, concealed: 0, samples: 0, cipher: '', state: window.pc.connectionState};
+  (await window.pc.getStats()).forEach(r => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') Object.assign(out, {frames: r.framesDecoded || 0, width: r.frameWidth || 0,
+      height: r.frameHeight || 0, freezes: r.freezeCount || 0, dropped: r.framesDropped || 0});
+    if (r.type === 'inbound-rtp' && r.kind === 'audio') Object.assign(out, {audioPackets: r.packetsReceived || 0,
+      concealed: r.concealedSamples || 0, samples: r.totalSamplesReceived || 0});
+    if (r.type === 'transport' && r.srtpCipher) out.cipher = r.srtpCipher;
+  });
+  return out;
+}
+</script>`
+
+// rtcStats is what the page's getStats reports.
+type rtcStats struct {
+	Frames       int    `json:"frames"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	Freezes      int    `json:"freezes"`
+	Dropped      int    `json:"dropped"`
+	AudioPackets int    `json:"audioPackets"`
+	Concealed    int    `json:"concealed"`
+	Samples      int    `json:"samples"`
+	Cipher       string `json:"cipher"`
+	State        string `json:"state"`
+}
+
+// servePage serves html as the page of a site of its own (another origin than the server's).
+func servePage(t *testing.T, html string) string {
+	t.Helper()
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, html)
+	}))
+	t.Cleanup(site.Close)
+	return site.URL
+}
+
+// Chromium on a page of another site plays an RTMP stream (H.264 and AAC, as OBS sends) over
+// WHEP: pictures decoded at the stream's size without a freeze, its sound as Opus, over
+// SRTP with AES-GCM (the server answers as DTLS server).
+func TestChromiumPlaysWHEPFromAnotherSite(t *testing.T) {
+	if !testenv.LoopbackOnly(t) {
+		return
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	b := newBrowser(t, webrtcFlags...)
+	b.do(t, chromedp.Navigate(servePage(t, whepPage)))
+	loc := get(t, b, chromedp.Evaluate[string](fmt.Sprintf("play(%q)", srv.HTTPURL("/live/cam/whep")), chromedp.EvalAwaitPromise))
+	t.Logf("session %s", loc)
+	var s rtcStats
+	for range 6 {
+		time.Sleep(time.Second)
+		s = get(t, b, chromedp.Evaluate[rtcStats]("stats()", chromedp.EvalAwaitPromise))
+		t.Logf("%+v", s)
+	}
+	if s.State != "connected" || s.Frames < testenv.MinFrames(4*time.Second) || s.Width != 1280 || s.Height != 720 {
+		t.Errorf("video: %+v", s)
+	}
+	if s.Freezes > 0 || s.Dropped > 0 {
+		t.Errorf("%d freezes, %d pictures dropped: %+v", s.Freezes, s.Dropped, s)
+	}
+	if s.AudioPackets < 200 || s.Samples == 0 {
+		t.Errorf("sound: %+v", s)
+	}
+	if !strings.Contains(s.Cipher, "AEAD_AES_") || !strings.HasSuffix(s.Cipher, "_GCM") {
+		t.Errorf("SRTP cipher %q, want AES-GCM", s.Cipher)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
