@@ -107,6 +107,7 @@ type sample struct {
 	Sessions    int     `json:"sessions"`
 	PageLatency float64 `json:"latency"`
 	PageBitrate float64 `json:"bitrate"`
+	Transport   string  `json:"transport"`
 }
 
 const sampleJS = `(() => {
@@ -121,6 +122,7 @@ const sampleJS = `(() => {
     sessions: window.relaycast ? window.relaycast.sessions : 0,
     latency: window.relaycast ? window.relaycast.latency : 0,
     bitrate: window.relaycast ? window.relaycast.bitrate : 0,
+    transport: window.relaycast ? window.relaycast.transport : '',
   };
 })()`
 

@@ -326,6 +326,8 @@ type urlsJSON struct {
 	HLS   string `json:"hls"`
 	RTMP  string `json:"rtmp"`
 	RTSP  string `json:"rtsp"`
+	WHEP  string `json:"whep,omitempty"` // when WebRTC is on and can play the stream
+	WHIP  string `json:"whip,omitempty"` // when WebRTC is on
 }
 
 func tracksJSON(tracks []*relay.Track) []trackJSON {
@@ -365,6 +367,12 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 				RTMP: fmt.Sprintf("rtmp://%s:%d/%s", host, s.cfg.RTMPPort, stats.Path),
 				RTSP: fmt.Sprintf("rtsp://%s:%d/%s", host, s.cfg.RTSPPort, stats.Path),
 			},
+		}
+		if s.cfg.WebRTC != nil {
+			js.URLs.WHIP = "/" + stats.Path + "/whip"
+			if s.cfg.WebRTC.Playable(stats.Tracks) == nil {
+				js.URLs.WHEP = "/" + stats.Path + "/whep"
+			}
 		}
 		if up := time.Since(stats.Since); stats.Publishing {
 			js.UptimeSeconds = up.Seconds()

@@ -21,6 +21,9 @@ type WebRTC interface {
 	Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error)
 	Publish(ctx context.Context, path, remote string, offer []byte) (answer []byte, id string, err error)
 	End(path, id string) error
+	// Playable says why a stream of these tracks cannot play over WebRTC, or nil: the page
+	// then goes straight to fMP4.
+	Playable(tracks []*relay.Track) error
 }
 
 // maxOffer bounds an SDP offer: a browser's is a few KiB.

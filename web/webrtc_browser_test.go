@@ -115,3 +115,51 @@ func TestChromiumPlaysWHEPFromAnotherSite(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
+
+// The page plays over WebRTC where it can, with the picture within a few hundred ms of live,
+// and over fMP4 where WebRTC cannot play the stream (B-frames) or ?transport=mse asks so;
+// the overlay says which.
+func TestPagePlaysOverWebRTCAndFallsBackToFMP4(t *testing.T) {
+	if !testenv.LoopbackOnly(t) {
+		return
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
+	testenv.PublishSample(t, srv.URL("live/bframes"))
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	testenv.WaitLive(t, srv, "live/bframes", 10*time.Second)
+	b := newBrowser(t, webrtcFlags...)
+	for _, tc := range []struct{ page, transport string }{
+		{"/live/cam", "WebRTC"},
+		{"/live/bframes", "fMP4"},
+		{"/live/cam?transport=mse", "fMP4"},
+	} {
+		start := time.Now()
+		b.do(t, chromedp.Navigate(srv.HTTPURL(tc.page)))
+		samples := b.watch(t, start, 6*time.Second)
+		first, ok := firstPicture(samples)
+		last := samples[len(samples)-1]
+		if !ok || last.Transport != tc.transport || last.Width != 1280 {
+			t.Errorf("%s: %+v, want pictures over %s", tc.page, last, tc.transport)
+			continue
+		}
+		// playback keeps pace with real time over the last 3 s; over WebRTC, at 30 pictures a
+		// second (fMP4's count varies as the page chases the live edge)
+		mid := samples[len(samples)-31]
+		if adv := last.Time - mid.Time; adv < 0.75*(last.At-mid.At).Seconds() {
+			t.Errorf("%s: currentTime advanced %.2f s in %v", tc.page, adv, last.At-mid.At)
+		}
+		if n := last.Frames - mid.Frames; tc.transport == "WebRTC" && n < testenv.MinFrames(3*time.Second) {
+			t.Errorf("%s: %d pictures in the last 3 s", tc.page, n)
+		}
+		t.Logf("%s over %s: first picture %v after opening, latency the page shows %.0f ms", tc.page, last.Transport,
+			first.At.Round(time.Millisecond), last.PageLatency*1000)
+		if tc.transport == "WebRTC" && last.PageLatency > 0.3 {
+			t.Errorf("%s: latency %.0f ms over WebRTC", tc.page, last.PageLatency*1000)
+		}
+		screenshot(t, b, "page-"+strings.ToLower(tc.transport))
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}

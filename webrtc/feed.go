@@ -70,6 +70,9 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 		if t != video && t != audio {
 			log.Info("track not sent to WebRTC viewers", "path", src.Path(), "codec", t.Codec)
 		}
+		if t.Codec.IsVideo() && video == nil && f.noVideo == nil {
+			f.noVideo = unsentVideo(t.Codec)
+		}
 	}
 	if video != nil {
 		if f.noVideo = refuseVideo(video); f.noVideo != nil {
@@ -99,6 +102,25 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 // carries says which codecs WebRTC viewers get today (AAC as Opus).
 func carries(c relay.Codec) bool {
 	return c == relay.CodecH264 || c == relay.CodecOpus || c == relay.CodecAAC
+}
+
+// Playable says why a stream of these tracks cannot play in a browser over WebRTC, or nil:
+// its video, if any, must be one the feeds send.
+func (s *Server) Playable(tracks []*relay.Track) error {
+	video, _ := relay.FirstTracks(tracks, carries)
+	for _, t := range tracks {
+		if t.Codec.IsVideo() && video == nil {
+			return unsentVideo(t.Codec)
+		}
+	}
+	if video != nil {
+		return refuseVideo(video)
+	}
+	return nil
+}
+
+func unsentVideo(c relay.Codec) error {
+	return fmt.Errorf("%w: the stream's %s video is not sent over WebRTC yet; it plays over LL-HLS and fMP4", ErrNoCodec, c)
 }
 
 // refuseVideo says why a video track cannot go to browsers, or nil. Their WebRTC H.264

@@ -1,6 +1,8 @@
-// The live player: one HTTP response carries fragmented MP4 (init segment, then fragments as
+// The live player. It plays over WebRTC (WHEP) where it can: the least delay. Where it
+// cannot (no WebRTC in the browser, a stream WebRTC does not carry, UDP and TCP to the ICE
+// port blocked), one HTTP response carries fragmented MP4 (init segment, then fragments as
 // the server makes them); MediaSource plays it, and a small loop keeps playback close to the
-// live edge. No library, no build step.
+// live edge. ?transport=mse skips WebRTC. No library, no build step.
 'use strict';
 (() => {
   const [app, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -20,7 +22,9 @@
     `<iframe src="${origin}${base}/embed${location.search}" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
 
   // What the page shows about itself; tests read it too.
-  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0 };
+  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0, transport: '' };
+  let whep = ''; // the stream's WHEP URL, when the server has WebRTC and this page may use it
+  const tryWebRTC = window.RTCPeerConnection && new URLSearchParams(location.search).get('transport') !== 'mse';
   window.relaycast = live;
 
   const LIVE_TARGET = 0.3; // seconds of buffer to keep ahead of playback
@@ -65,7 +69,7 @@
     const span = window2s.length > 1 ? (now - window2s[0].at) / 1000 : 0;
     const bytes = window2s.slice(1).reduce((n, s) => n + s.bytes, 0); // sent after the first mark
     live.bitrate = span > 0 ? bytes * 8 / 1000 / span : 0;
-    stats.textContent = `latency ${(live.latency * 1000).toFixed(0)} ms · ` +
+    stats.textContent = `${live.transport} · latency ${(live.latency * 1000).toFixed(0)} ms · ` +
       `${live.bitrate.toFixed(0)} kbit/s · dropped ${live.dropped}`;
   }
 
@@ -82,8 +86,84 @@
     return `This browser cannot decode this stream's ${what}: play it in a browser that can, or in VLC or ffplay at the addresses below`;
   }
 
+  // playWebRTC plays over WHEP until the connection ends. It returns what play returns, or
+  // null when WebRTC cannot play this stream here: the caller falls back to fMP4.
+  async function playWebRTC() {
+    const pc = new RTCPeerConnection();
+    const session = { location: '' };
+    try {
+      return await runWebRTC(pc, session);
+    } catch (_) {
+      return null;
+    } finally {
+      pc.close();
+      if (session.location) fetch(session.location, { method: 'DELETE' }).catch(() => {});
+    }
+  }
+
+  async function runWebRTC(pc, session) {
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    const ms = new MediaStream();
+    pc.ontrack = (e) => { ms.addTrack(e.track); video.srcObject = ms; };
+    await pc.setLocalDescription(await pc.createOffer());
+    await until(() => pc.iceGatheringState === 'complete', (f) => { pc.onicegatheringstatechange = f; }, 2000);
+    const res = await fetch(`${whep}${location.search}`, {
+      method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+    });
+    if (res.status === 404) return 'Offline — playback starts by itself when the stream goes live';
+    if (res.status === 401) return 'This stream needs a key: open the page with ?key=… in its address';
+    if (res.status !== 201) return null; // 422: a codec or B-frames WebRTC does not carry
+    session.location = new URL(res.headers.get('Location'), whep.startsWith('http') ? whep : location.href).href;
+    await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    if (!await until(() => pc.connectionState === 'connected', (f) => { pc.onconnectionstatechange = f; }, 5000)) {
+      return null; // the ICE port is out of reach from here
+    }
+    live.transport = 'WebRTC';
+    live.state = 'playing';
+    live.sessions++;
+    window2s.length = 0;
+    const started = performance.now();
+    let bytes = 0;
+    for (;;) {
+      await sleep(250);
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') break;
+      if (video.paused && video.readyState >= 2) video.play().catch(() => show('Click to play'));
+      let received = 0, rtt = 0;
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'inbound-rtp') received += r.bytesReceived || 0;
+        if (r.type === 'inbound-rtp' && r.kind === 'video' && r.jitterBufferEmittedCount) {
+          live.latency = r.jitterBufferDelay / r.jitterBufferEmittedCount; // the player's share
+        }
+        if (r.type === 'candidate-pair' && r.nominated && r.currentRoundTripTime) rtt = r.currentRoundTripTime;
+      });
+      live.latency += rtt / 2; // and the network's
+      report(received - bytes);
+      bytes = received;
+    }
+    live.state = 'reconnecting';
+    return performance.now() - started > 5000 ? '' : 'The stream stopped; reconnecting…';
+  }
+
+  // until waits for cond, checked at each event watch hooks up, at most ms; it says whether
+  // cond came true.
+  function until(cond, watch, ms) {
+    return new Promise((resolve) => {
+      if (cond()) return resolve(true);
+      const timer = setTimeout(() => resolve(cond()), ms);
+      watch(() => { if (cond()) { clearTimeout(timer); resolve(true); } });
+    });
+  }
+
   // play runs one connection until the stream ends or fails.
   async function play() {
+    if (whep && tryWebRTC) {
+      const why = await playWebRTC();
+      if (why !== null) return why;
+      whep = ''; // not for this stream: fMP4 from now on
+    }
+    if (video.srcObject) video.srcObject = null; // (null again reloads src, a revoked blob)
+    live.transport = 'fMP4';
     let res;
     try {
       res = await fetch(`${base}/stream.mp4${location.search}`, { cache: 'no-store' });
@@ -152,6 +232,7 @@
         if (s) {
           document.getElementById('rtmp-url').textContent = s.urls.rtmp;
           document.getElementById('rtsp-url').textContent = s.urls.rtsp;
+          if (live.transport === '') whep = s.urls.whep || '';
           if (s.publishing) return;
         }
         show('Offline — playback starts by itself when the stream goes live');
