@@ -1,10 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,5 +166,99 @@ func TestPagePlaysOverWebRTCAndFallsBackToFMP4(t *testing.T) {
 	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// whipPage publishes the browser's camera (Chromium's fake one) over WHIP from a page of
+// another site, as a third-party publisher page would.
+const whipPage = `<!doctype html><script>
+async function publish(url) {
+  const media = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360, frameRate: 30}, audio: true});
+  const pc = new RTCPeerConnection();
+  for (const track of media.getTracks()) pc.addTransceiver(track, {direction: 'sendonly'});
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(done => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+  });
+  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: pc.localDescription.sdp});
+  if (res.status !== 201) throw new Error('WHIP answered ' + res.status + ': ' + await res.text());
+  await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
+  window.pc = pc;
+  return res.headers.get('Location');
+}
+async function sent() {
+  const out = {codec: '', frames: 0, keyframes: 0, plis: 0};
+  const s = await window.pc.getStats();
+  s.forEach(r => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') {
+      Object.assign(out, {frames: r.framesEncoded || 0, keyframes: r.keyFramesEncoded || 0, plis: r.pliCount || 0});
+      const c = s.get(r.codecId);
+      if (c) out.codec = c.mimeType;
+    }
+  });
+  return out;
+}
+</script>`
+
+// Chromium's camera, published over WHIP from a page of another site, plays over RTSP and
+// LL-HLS (ffmpeg decodes every picture without a warning) and on the page, in the codec the
+// server prefers (H.264), with a keyframe asked for (PLI) whenever 2 s pass without one.
+func TestChromiumPublishesOverWHIP(t *testing.T) {
+	if !testenv.LoopbackOnly(t) {
+		return
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	b := newBrowser(t, append(webrtcFlags, chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true))...)
+	b.do(t, chromedp.Navigate(servePage(t, whipPage)))
+	loc := get(t, b, chromedp.Evaluate[string](fmt.Sprintf("publish(%q)", srv.HTTPURL("/live/cam/whip")), chromedp.EvalAwaitPromise))
+	t.Logf("session %s", loc)
+	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, url := range []string{srv.RTSPURL("live/cam"), srv.HTTPURL("/live/cam/index.m3u8")} {
+		got := testenv.FFprobeStreams(ctx, t, url)
+		sort.Strings(got)
+		if want := []string{"h264 640x360", "opus"}; !slices.Equal(slices.Compact(got), want) {
+			t.Errorf("%s: streams %v, want %v", url, got, want)
+		}
+	}
+	const window = 5 * time.Second
+	var wg sync.WaitGroup
+	for _, url := range []string{srv.RTSPURL("live/cam"), srv.HTTPURL("/live/cam/index.m3u8")} {
+		var allowed []*regexp.Regexp
+		if strings.HasSuffix(url, ".m3u8") {
+			allowed = append(allowed, testenv.LiveFMP4Reload)
+		}
+		wg.Go(func() {
+			d := testenv.FFmpegDecode(ctx, t, url, window, "-loglevel", "warning")
+			// the fake camera sends what the link allows: at least 20 pictures a second
+			if w := testenv.DecoderWarnings(d.Stderr, allowed...); d.Err != nil || len(w) > 0 || d.Frames < int(window.Seconds()*20) {
+				t.Errorf("%s: exit %v, %d pictures in %v, warnings:\n%s", url, d.Err, d.Frames, window, strings.Join(w, "\n"))
+			}
+		})
+	}
+	wg.Wait()
+	type sentStats struct {
+		Codec     string `json:"codec"`
+		Frames    int    `json:"frames"`
+		Keyframes int    `json:"keyframes"`
+		PLIs      int    `json:"plis"`
+	}
+	s := get(t, b, chromedp.Evaluate[sentStats]("sent()", chromedp.EvalAwaitPromise))
+	t.Logf("Chromium sent %+v", s)
+	if s.Codec != "video/H264" || s.PLIs == 0 {
+		t.Errorf("Chromium sent %+v, want H.264 with keyframes asked for", s)
+	}
+
+	// the page, in another browser, plays it
+	viewer := newBrowser(t, webrtcFlags...)
+	start := time.Now()
+	viewer.do(t, chromedp.Navigate(srv.HTTPURL("/live/cam")))
+	samples := viewer.watch(t, start, 4*time.Second)
+	if last := samples[len(samples)-1]; last.Transport != "WebRTC" || last.Width != 640 || last.Frames < 30 {
+		t.Errorf("the page: %+v", last)
 	}
 }
