@@ -9,7 +9,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./format:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
 
-.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls bench-webrtc fuzz media clean
 
 all: build
 
@@ -65,6 +65,11 @@ bench-edges:
 ## CPU, memory, first part, lag in parts (not part of `make test`)
 bench-hls:
 	./scripts/bench-hls.sh $(CLIENTS)
+
+## bench-webrtc: WHEP viewers (200, or VIEWERS=N) of relaycast, then of MediaMTX: CPU,
+## memory, kept up, first frame and delay, side by side.
+bench-webrtc:
+	./scripts/bench-webrtc.sh $(VIEWERS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seeds also run in `make test`)
 fuzz:

@@ -46,6 +46,9 @@ type options struct {
 	stored   bool
 	codec    string // h264 or "" (the demo, legacy RTMP), hevc or av1 (enhanced RTMP)
 	clip     string // of -codec hevc or av1
+	flv      string // an FLV file to publish instead of the demo (-codec h264)
+	whepURL  string
+	whep     int
 }
 
 func (o options) enhanced() bool { return o.codec != "" && o.codec != "h264" }
@@ -85,12 +88,15 @@ func main() {
 	flag.BoolVar(&o.stored, "stored", false, "the URLs are stored files (comma-separated, shared out in turn): play them, publish nothing")
 	flag.StringVar(&o.codec, "codec", "h264", "h264 (the demo clip over RTMP), hevc or av1 (a clip over enhanced RTMP, played by enhanced RTMP players)")
 	flag.StringVar(&o.clip, "clip", "", "clip of -codec hevc or av1 (default testdata/sample-720p-CODEC.mp4)")
+	flag.StringVar(&o.flv, "flv", "", "FLV file to publish over RTMP instead of the demo clip (-codec h264), e.g. one without B-frames for -whep-viewers")
+	flag.StringVar(&o.whepURL, "whep-url", "", "WHEP URL of the same stream, for -whep-viewers (loopback only)")
+	flag.IntVar(&o.whep, "whep-viewers", 0, "WebRTC viewers (WHEP, H.264 video)")
 	flag.Parse()
 	if o.clip == "" && o.enhanced() {
 		o.clip = "testdata/sample-720p-" + o.codec + ".mp4"
 	}
 	for _, u := range slices.Concat(strings.Split(o.url+","+o.publishURL(), ","), strings.Split(o.rtspURL, ","),
-		strings.Split(o.hlsURL, ","), []string{o.hlsLive}) {
+		strings.Split(o.hlsURL, ","), []string{o.hlsLive, o.whepURL}) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
 			os.Exit(2)
@@ -98,6 +104,10 @@ func main() {
 	}
 	if o.readers > 0 && o.rtspURL == "" {
 		fmt.Fprintln(os.Stderr, "relaycast-bench: -rtsp-readers needs -rtsp-url")
+		os.Exit(2)
+	}
+	if o.whep > 0 && o.whepURL == "" {
+		fmt.Fprintln(os.Stderr, "relaycast-bench: -whep-viewers needs -whep-url")
 		os.Exit(2)
 	}
 	if o.hlsCount > 0 && o.hlsURL == "" {
@@ -137,6 +147,7 @@ type Result struct {
 	Label string `json:"label"`
 	Group
 	RTSP       *Group    `json:"rtsp,omitempty"`
+	WHEP       *Group    `json:"whep,omitempty"`
 	HLS        *HLSGroup `json:"hls,omitempty"`
 	CPUSeconds float64   `json:"cpu_seconds"`
 	CPUPercent float64   `json:"cpu_percent"`
@@ -179,6 +190,9 @@ func (r Result) String() string {
 	}
 	if r.HLS != nil {
 		s += fmt.Sprintf("\n%-10s ll-hls       %v", r.Label, *r.HLS)
+	}
+	if r.WHEP != nil {
+		s += fmt.Sprintf("\n%-10s whep viewers %v", r.Label, *r.WHEP)
 	}
 	if len(r.FirstTTFF) > 1 {
 		s += fmt.Sprintf("\n%-10s first frame of the first player of each URL (ms): %.1f", r.Label, r.FirstTTFF)
@@ -232,7 +246,7 @@ func run(o options) (Result, error) {
 	}
 	idleRSS := rssMiB(o.pids, "VmRSS:")
 
-	var players, readers []*viewer
+	var players, readers, whepViewers []*viewer
 	var hlsClients []*hlsClient
 	var measuring atomic.Bool
 	var wg sync.WaitGroup
@@ -242,7 +256,11 @@ func run(o options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	kinds := schedule(o.players, o.readers, o.hlsCount)
+	api, err := whepAPI()
+	if err != nil {
+		return Result{}, err
+	}
+	kinds := schedule(o.players, o.readers, o.hlsCount, o.whep)
 	for _, kind := range kinds {
 		if len(kinds) > 1 {
 			time.Sleep(o.ramp / time.Duration(len(kinds)))
@@ -271,6 +289,10 @@ func run(o options) (Result, error) {
 			st := hls.streams[len(hlsClients)%len(hls.streams)]
 			hlsClients = append(hlsClients, c)
 			wg.Go(func() { c.play(playCtx, hls.client, st, hls.live, &measuring) })
+		case 3:
+			v := &viewer{}
+			whepViewers = append(whepViewers, v)
+			wg.Go(func() { v.playWHEP(playCtx, api, o.whepURL, clk, &measuring) })
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pids), cpuSeconds([]int{os.Getpid()})
@@ -295,6 +317,10 @@ func run(o options) (Result, error) {
 	}
 	if o.hlsCount > 0 {
 		r.HLS = summarizeHLS(hlsClients, hls.live)
+	}
+	if o.whep > 0 {
+		g := summarize(whepViewers, elapsed)
+		r.WHEP = &g
 	}
 	if len(kinds) > 0 {
 		r.KiBPerViewer = (r.PeakRSSMiB - r.IdleRSSMiB) * 1024 / float64(len(kinds))
@@ -420,7 +446,14 @@ func startPublisher(ctx context.Context, o options, clk *clock) error {
 	pubErr := make(chan error, 1)
 	published := make(chan struct{})
 	if !o.enhanced() {
-		go func() { pubErr <- publish(ctx, o.publishURL(), clk, published) }()
+		clip := ingest.DemoClip()
+		if o.flv != "" {
+			var err error
+			if clip, err = os.ReadFile(o.flv); err != nil {
+				return err
+			}
+		}
+		go func() { pubErr <- publish(ctx, o.publishURL(), clip, clk, published) }()
 	} else {
 		frames, err := clipFrames(o.codec, o.clip)
 		if err != nil {
@@ -437,9 +470,9 @@ func startPublisher(ctx context.Context, o options, clk *clock) error {
 	return nil
 }
 
-// publish loops the demo clip in real time, remembering when each video frame went out.
-func publish(ctx context.Context, rawURL string, clk *clock, published chan<- struct{}) error {
-	tags, err := format.ParseFLVFile(ingest.DemoClip())
+// publish loops an FLV clip in real time, remembering when each video frame went out.
+func publish(ctx context.Context, rawURL string, clip []byte, clk *clock, published chan<- struct{}) error {
+	tags, err := format.ParseFLVFile(clip)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,28 @@ func TestLoadRunAgainstRelaycast(t *testing.T) {
 	}
 }
 
+// -whep-viewers plays over WHEP a clip without B-frames (-flv): every viewer keeps up, its
+// first picture an IDR.
+func TestLoadRunOfWHEPViewers(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	flv := filepath.Join(t.TempDir(), "clip.flv")
+	p := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", testenv.Sample(),
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "30", "-b:v", "900k", "-c:a", "copy", "-f", "flv", flv)
+	if err := p.Wait(60 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, p.Stderr())
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	r, err := run(options{url: srv.URL("live/bench"), flv: flv, whepURL: srv.HTTPURL("/live/bench/whep"), whep: 10,
+		ramp: time.Second, duration: 3 * time.Second, pids: []int{os.Getpid()}, label: "relaycast"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	if g := r.WHEP; g == nil || g.Players != 10 || g.KeptUp != g.Players || g.Failed > 0 || g.BadStarts > 0 || g.TTFFP50 <= 0 || g.DelayP50 <= 0 {
+		t.Fatalf("result %+v: want every viewer kept up, starting at an IDR, every figure measured", g)
+	}
+}
+
 // -stored plays files, sharing the URLs out in turn: every viewer keeps real time.
 func TestLoadRunOfStoredFiles(t *testing.T) {
 	dir := t.TempDir()
