@@ -39,7 +39,7 @@ check:
 ## bench: the hot paths (ns and allocations per frame per reader): relay, browser fan-out,
 ## RTMP fan-out over loopback sockets
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player/... ./rtsp ./rtmp
+	$(GO) test -run '^$$' -bench . -benchmem ./relay ./player/... ./rtsp ./rtmp ./webrtc
 
 ## bench-compare: the load tool against relaycast and nginx-rtmp in turn (1000 and 3000
 ## players; not part of `make test`)

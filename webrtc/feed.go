@@ -35,6 +35,8 @@ type feed struct {
 	noVideo            error // why the stream's video is not sent, if it has some
 
 	video, audio  *relay.Track // the derived tracks: what a viewer's answer offers
+	videoHistory  history      // their latest packets, for every viewer's NACKs
+	audioHistory  history
 	srcVideo      *relay.Track // the source track video's packets come from
 	refused       *relay.Track // a publisher's after a hand-over, whose video is not sent
 	params        codec.NALConfig
@@ -225,6 +227,10 @@ func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error 
 		p.Timestamp = ts
 		size += 2 + p.MarshalSize()
 	}
+	h := &f.audioHistory
+	if t == f.video {
+		h = &f.videoHistory
+	}
 	payload := make([]byte, size)
 	for b := payload; len(pkts) > 0; pkts = pkts[1:] {
 		n, err := pkts[0].MarshalTo(b[2:])
@@ -232,6 +238,7 @@ func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error 
 			return fmt.Errorf("webrtc marshal: %w", err)
 		}
 		binary.BigEndian.PutUint16(b, uint16(n))
+		h.put(pkts[0].SequenceNumber, b[2:2+n:2+n])
 		b = b[2+n:]
 	}
 	key := fr.Key && t == f.video || f.video == nil

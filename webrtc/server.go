@@ -132,7 +132,7 @@ func (s *Server) Listen(addr string) error {
 	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logger.NewLogger("ice-udp")})
 	tcpMux := pwebrtc.NewICETCPMux(logger.NewLogger("ice-tcp"), tcp, 64)
 	ip := udp.LocalAddr().(*net.UDPAddr).IP
-	api, err := s.newAPI(udpMux, tcpMux, ip, viewerCodecs)
+	api, err := s.newAPI(udpMux, tcpMux, ip, viewerCodecs, viewerInterceptors)
 	if err != nil {
 		udpMux.Close()
 		tcpMux.Close()
@@ -194,7 +194,14 @@ var viewerCodecs = []engineCodec{
 		ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
 }
 
-func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs []engineCodec) (*pwebrtc.API, error) {
+// viewerInterceptors are the sender reports alone: viewers' NACKs are answered from the
+// stream's one history (track.go), and nothing adapts to TWCC feedback yet.
+func viewerInterceptors(_ *pwebrtc.MediaEngine, ir *interceptor.Registry) error {
+	return pwebrtc.ConfigureRTCPReports(ir)
+}
+
+func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs []engineCodec,
+	interceptors func(*pwebrtc.MediaEngine, *interceptor.Registry) error) (*pwebrtc.API, error) {
 	m := &pwebrtc.MediaEngine{}
 	for _, c := range codecs {
 		if err := m.RegisterCodec(c.RTPCodecParameters, c.kind); err != nil {
@@ -202,7 +209,7 @@ func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs 
 		}
 	}
 	ir := &interceptor.Registry{}
-	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	if err := interceptors(m, ir); err != nil {
 		return nil, fmt.Errorf("webrtc interceptors: %w", err)
 	}
 	var se pwebrtc.SettingEngine
@@ -302,7 +309,9 @@ func (s *Server) Publish(ctx context.Context, path, remote string, offer []byte)
 	}
 	// Each publisher's API has exactly the codecs chosen from its offer, with the offer's
 	// payload types and profiles: pion takes a packet only in a codec its engine matches.
-	api := func(codecs []engineCodec) (*pwebrtc.API, error) { return s.newAPI(udpMux, tcpMux, ip, codecs) }
+	api := func(codecs []engineCodec) (*pwebrtc.API, error) {
+		return s.newAPI(udpMux, tcpMux, ip, codecs, pwebrtc.RegisterDefaultInterceptors)
+	}
 	release := func() {}
 	if s.cfg.Admit != nil {
 		var ok bool

@@ -21,9 +21,9 @@ type viewer struct {
 	pc      *pwebrtc.PeerConnection
 	stream  *relay.Stream // the derived one
 	reader  *relay.Reader
-	video   *pwebrtc.TrackLocalStaticRTP // nil: not sent
-	audio   *pwebrtc.TrackLocalStaticRTP
-	senders []*pwebrtc.RTPSender
+	video   *sendTrack // nil: not sent
+	audio   *sendTrack
+	senders map[*pwebrtc.RTPSender]*sendTrack
 
 	connected chan struct{}
 	once      sync.Once
@@ -48,10 +48,10 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	v := &viewer{srv: s, pc: pc, stream: stream, connected: make(chan struct{})}
+	v := &viewer{srv: s, pc: pc, stream: stream, connected: make(chan struct{}), senders: map[*pwebrtc.RTPSender]*sendTrack{}}
 	v.ctx, v.stop = context.WithCancelCause(context.Background())
 	pc.OnConnectionStateChange(v.state)
-	answer, err := v.negotiate(ctx, offer, video, audio)
+	answer, err := v.negotiate(ctx, f, offer, video, audio)
 	if err != nil {
 		v.stop(err)
 		pc.Close()
@@ -64,20 +64,22 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 
 // negotiate adds a sending track of each kind wanted, answers the offer and waits for every
 // candidate to be in the answer.
-func (v *viewer) negotiate(ctx context.Context, offer []byte, video, audio bool) ([]byte, error) {
+func (v *viewer) negotiate(ctx context.Context, f *feed, offer []byte, video, audio bool) ([]byte, error) {
 	pc := v.pc
 	if err := pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeOffer, SDP: string(offer)}); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
-	var err error
 	if video {
-		v.video, err = v.add(pwebrtc.MimeTypeH264, "video")
+		v.video = newSendTrack(pwebrtc.RTPCodecTypeVideo, pwebrtc.MimeTypeH264, &f.videoHistory)
+		if err := v.add(v.video); err != nil {
+			return nil, err
+		}
 	}
-	if audio && err == nil {
-		v.audio, err = v.add(pwebrtc.MimeTypeOpus, "audio")
-	}
-	if err != nil {
-		return nil, err
+	if audio {
+		v.audio = newSendTrack(pwebrtc.RTPCodecTypeAudio, pwebrtc.MimeTypeOpus, &f.audioHistory)
+		if err := v.add(v.audio); err != nil {
+			return nil, err
+		}
 	}
 	return answer(ctx, pc, v.srv.cfg.GatherTimeout)
 }
@@ -108,17 +110,13 @@ func (v *viewer) Path() string     { return v.stream.Path() }
 func (v *viewer) end(reason error) { v.stop(reason) }
 
 // add adds a sending track.
-func (v *viewer) add(mime, kind string) (*pwebrtc.TrackLocalStaticRTP, error) {
-	lt, err := pwebrtc.NewTrackLocalStaticRTP(pwebrtc.RTPCodecCapability{MimeType: mime}, kind, "relaycast")
+func (v *viewer) add(t *sendTrack) error {
+	sender, err := v.pc.AddTrack(t)
 	if err != nil {
-		return nil, fmt.Errorf("webrtc track: %w", err)
+		return fmt.Errorf("webrtc track: %w", err)
 	}
-	sender, err := v.pc.AddTrack(lt)
-	if err != nil {
-		return nil, fmt.Errorf("webrtc track: %w", err)
-	}
-	v.senders = append(v.senders, sender)
-	return lt, nil
+	v.senders[sender] = t
+	return nil
 }
 
 // offered says whether offer takes H.264 video and Opus audio.
@@ -168,14 +166,16 @@ func (v *viewer) run(path, remote string) {
 	sv := v.srv.cfg.Sessions.Join(v.srv.log, session.Info{Protocol: "webrtc", Path: path, Remote: remote, Transport: "WebRTC"},
 		v.reader.Dropped, func() { v.stop(session.ErrKicked) })
 	var rtcp sync.WaitGroup
-	for _, s := range v.senders {
-		// RTCP from the viewer (NACKs, receiver reports) reaches the interceptors only if read.
+	for s, t := range v.senders {
+		// The viewer's NACKs are answered here; its receiver reports reach the interceptors
+		// only if read.
 		rtcp.Go(func() {
-			buf := make([]byte, 1500)
 			for {
-				if _, _, err := s.Read(buf); err != nil {
+				pkts, _, err := s.ReadRTCP()
+				if err != nil {
 					return
 				}
+				t.resend(pkts)
 			}
 		})
 	}
@@ -215,8 +215,8 @@ func (v *viewer) send(sess *session.Session) error {
 			continue
 		}
 		err = packets(f.Payload, func(pkt []byte) error {
-			if _, err := lt.Write(pkt); err != nil {
-				return fmt.Errorf("webrtc send: %w", err)
+			if err := lt.write(pkt); err != nil {
+				return err
 			}
 			sess.AddOut(len(pkt))
 			return nil

@@ -3,6 +3,7 @@ package webrtc_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -39,6 +40,41 @@ type whepPeer struct {
 	videoPkt atomic.Int64
 }
 
+// dropFirst loses every nth video packet on its first arrival, not its resending: a lossy
+// link, on loopback.
+type dropFirst struct {
+	interceptor.NoOp
+	nth     uint16
+	dropped *atomic.Int64
+	mu      sync.Mutex
+	seen    map[uint16]bool
+}
+
+func (d *dropFirst) NewInterceptor(string) (interceptor.Interceptor, error) { return d, nil }
+
+func (d *dropFirst) BindRemoteStream(info *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
+	if !strings.EqualFold(info.MimeType, pwebrtc.MimeTypeH264) {
+		return r
+	}
+	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		for {
+			n, a, err := r.Read(b, a)
+			if err != nil || n < 4 {
+				return n, a, err
+			}
+			seq := binary.BigEndian.Uint16(b[2:4])
+			d.mu.Lock()
+			first := !d.seen[seq]
+			d.seen[seq] = true
+			d.mu.Unlock()
+			if !first || seq%d.nth != 0 {
+				return n, a, err
+			}
+			d.dropped.Add(1)
+		}
+	})
+}
+
 // newPeer builds a recvonly offer for the given kinds, with pion's default codecs, every
 // candidate in it.
 func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
@@ -47,17 +83,25 @@ func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
-	return newPeerWith(t, m, kinds...)
+	return newPeerWith(t, m, nil, kinds...)
 }
 
 // newPeerWith is newPeer with the codecs of m.
-func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+// newPeerWith is newPeer with the codecs of m and, when set, an interceptor nearest the
+// network (before the NACK generator).
+func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	t.Helper()
 	var se pwebrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
 	ir := &interceptor.Registry{} // NACKs and reports, as a browser sends them
+	if first != nil {
+		ir.Add(first)
+		// first sees packets after SRTP: what it drops, SRTP has taken as received, and a
+		// resending would be refused as a replay
+		se.DisableSRTPReplayProtection(true)
+	}
 	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +252,35 @@ func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	}
 }
 
+// A player on a lossy link gets every picture whole: its NACKs are answered from the stream's
+// one packet history, and ffmpeg decodes what it got without a warning.
+func TestWHEPResendsLostPacketsFromTheStreamsHistory(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/lossy"))
+	testenv.WaitLive(t, srv, "live/lossy", 10*time.Second)
+	m := &pwebrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	var dropped atomic.Int64
+	p, offer := newPeerWith(t, m, &dropFirst{nth: 25, dropped: &dropped, seen: map[uint16]bool{}}, pwebrtc.RTPCodecTypeVideo)
+	p.play(t, srv.HTTPURL("/live/lossy/whep"), offer)
+	time.Sleep(4 * time.Second)
+	p.mu.Lock()
+	stream := bytes.Clone(p.h264.Bytes())
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream)
+	t.Logf("%d of %d packets lost on first arrival; %d pictures", dropped.Load(), p.videoPkt.Load(), pictures)
+	if dropped.Load() < 20 {
+		t.Fatalf("only %d packets dropped", dropped.Load())
+	}
+	if err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+		t.Fatalf("ffmpeg decoded %d pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+	}
+}
+
 // Opus passes through: a stream published with Opus (over enhanced RTMP) plays its sound.
 func TestWHEPPlaysOpusSound(t *testing.T) {
 	frames, err := mediatest.FMP4Frames(mediatest.SampleAV1())
@@ -256,7 +329,7 @@ func TestWHEPRefusals(t *testing.T) {
 		RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeVP8, ClockRate: 90000}}, pwebrtc.RTPCodecTypeVideo); err != nil {
 		t.Fatal(err)
 	}
-	_, vp8Only := newPeerWith(t, vp8, pwebrtc.RTPCodecTypeVideo)
+	_, vp8Only := newPeerWith(t, vp8, nil, pwebrtc.RTPCodecTypeVideo)
 	url := srv.HTTPURL("/live/cam/whep")
 	for _, tc := range []struct {
 		name, url, contentType, body string

@@ -1,0 +1,125 @@
+package webrtc
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	pwebrtc "github.com/pion/webrtc/v4"
+)
+
+// historySize is how many of a track's latest packets a stream keeps for retransmission:
+// about 2 s of a 5 Mbit/s picture.
+const historySize = 1024
+
+// history is a stream track's latest packets by sequence number, for every viewer's NACKs:
+// one history per stream, not one per viewer (pion's NACK responder copies every packet a
+// viewer is sent). The packets are the derived frames' own bytes, not copies.
+type history struct {
+	mu      sync.RWMutex
+	packets [historySize][]byte
+}
+
+// put keeps pkt, a marshalled RTP packet that is never changed again, under its sequence
+// number.
+func (h *history) put(seq uint16, pkt []byte) {
+	h.mu.Lock()
+	h.packets[seq%historySize] = pkt
+	h.mu.Unlock()
+}
+
+// get returns the packet of sequence number seq, or nil when it is gone.
+func (h *history) get(seq uint16) []byte {
+	h.mu.RLock()
+	pkt := h.packets[seq%historySize]
+	h.mu.RUnlock()
+	if len(pkt) < 4 || uint16(pkt[2])<<8|uint16(pkt[3]) != seq {
+		return nil
+	}
+	return pkt
+}
+
+// sendTrack is a viewer's sending track: it writes the derived stream's packets with the
+// viewer's own SSRC and payload type, unchanged otherwise, and resends lost ones from the
+// stream's history.
+type sendTrack struct {
+	id, mime string
+	kind     pwebrtc.RTPCodecType
+	history  *history
+
+	mu   sync.Mutex // the send goroutine and the RTCP reader (resends) write
+	w    pwebrtc.TrackLocalWriter
+	hdr  rtp.Header
+	pt   uint8
+	ssrc uint32
+}
+
+func newSendTrack(kind pwebrtc.RTPCodecType, mime string, h *history) *sendTrack {
+	return &sendTrack{id: kind.String(), mime: mime, kind: kind, history: h}
+}
+
+// Bind takes the codec the answer negotiated (pwebrtc.TrackLocal).
+func (t *sendTrack) Bind(ctx pwebrtc.TrackLocalContext) (pwebrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, t.mime) {
+			t.mu.Lock()
+			t.w, t.pt, t.ssrc = ctx.WriteStream(), uint8(c.PayloadType), uint32(ctx.SSRC())
+			t.mu.Unlock()
+			return c, nil
+		}
+	}
+	return pwebrtc.RTPCodecParameters{}, fmt.Errorf("webrtc track: %s not negotiated", t.mime)
+}
+
+// Unbind stops the writes (pwebrtc.TrackLocal).
+func (t *sendTrack) Unbind(pwebrtc.TrackLocalContext) error {
+	t.mu.Lock()
+	t.w = nil
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *sendTrack) ID() string                 { return t.id }
+func (t *sendTrack) RID() string                { return "" }
+func (t *sendTrack) StreamID() string           { return "relaycast" }
+func (t *sendTrack) Kind() pwebrtc.RTPCodecType { return t.kind }
+
+// write sends one marshalled RTP packet of the derived stream; before pion binds the track
+// (as the connection starts) and after it unbinds it (as it ends), there is nobody to send to.
+func (t *sendTrack) write(pkt []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.w == nil {
+		return nil
+	}
+	n, err := t.hdr.Unmarshal(pkt)
+	if err != nil {
+		return fmt.Errorf("webrtc send: %w", err)
+	}
+	payload := pkt[n:]
+	t.hdr.SSRC, t.hdr.PayloadType = t.ssrc, t.pt
+	if _, err := t.w.WriteRTP(&t.hdr, payload); err != nil {
+		return fmt.Errorf("webrtc send: %w", err)
+	}
+	return nil
+}
+
+// resend answers a viewer's NACKs from the stream's history; packets gone from it stay lost
+// (the viewer asks for a keyframe).
+func (t *sendTrack) resend(pkts []rtcp.Packet) {
+	for _, p := range pkts {
+		nack, ok := p.(*rtcp.TransportLayerNack)
+		if !ok {
+			continue
+		}
+		for _, pair := range nack.Nacks {
+			for _, seq := range pair.PacketList() {
+				if pkt := t.history.get(seq); pkt != nil {
+					_ = t.write(pkt)
+				}
+			}
+		}
+	}
+}
