@@ -21,6 +21,9 @@ type WebRTC interface {
 	Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error)
 	Publish(ctx context.Context, path, remote string, offer []byte) (answer []byte, id string, err error)
 	End(path, id string) error
+	// Patch applies a PATCH (RFC 9725, 4.3) to a session: trickled candidates (frag nil), or
+	// an ICE restart, whose fragment it returns; etag is the session's ETag after it.
+	Patch(ctx context.Context, path, id, ifMatch string, body []byte) (frag []byte, etag string, err error)
 	// Playable says why a stream of these tracks cannot play over WebRTC, or nil: the page
 	// then goes straight to fMP4.
 	Playable(tracks []*relay.Track) error
@@ -29,10 +32,11 @@ type WebRTC interface {
 // maxOffer bounds an SDP offer: a browser's is a few KiB.
 const maxOffer = 64 << 10
 
-// webrtcRoutes serves WHEP (RFC 9725's sibling draft-ietf-wish-whep) at /APP/NAME/whep and
-// WHIP (RFC 9725) at /APP/NAME/whip: POST an offer, get the answer and the session's
-// Location; DELETE the Location to end it. CORS is open, so a page on another origin can play
-// and publish; the key comes as Authorization: Bearer KEY or ?key=.
+// webrtcRoutes serves WHEP (draft-ietf-wish-whep) at /APP/NAME/whep and WHIP (RFC 9725) at
+// /APP/NAME/whip: POST an offer, get the answer and the session's Location; PATCH it to
+// trickle candidates or restart ICE; DELETE it to end the session. CORS is open, so a page
+// on another origin can play and publish; the key comes as Authorization: Bearer KEY or
+// ?key=.
 func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
 		mux.HandleFunc(pattern, s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
@@ -48,7 +52,7 @@ func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
 	}
 	for _, kind := range []string{"whep", "whip"} {
 		handle("OPTIONS /{app}/{name}/"+kind, options("OPTIONS, POST"))
-		handle("OPTIONS /{app}/{name}/"+kind+"/{id}", options("OPTIONS, DELETE"))
+		handle("OPTIONS /{app}/{name}/"+kind+"/{id}", options("OPTIONS, PATCH, DELETE"))
 		handle("POST /{app}/{name}/"+kind, func(w http.ResponseWriter, r *http.Request, path string) { s.webrtcOffer(w, r, path, kind, rtc) })
 		handle("DELETE /{app}/{name}/"+kind+"/{id}", func(w http.ResponseWriter, r *http.Request, path string) {
 			if err := rtc.End(path, r.PathValue("id")); err != nil {
@@ -57,12 +61,7 @@ func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
 			}
 			w.WriteHeader(http.StatusOK)
 		})
-		// Candidates are all in the answer (every ICE candidate of the server's one address);
-		// a server without trickle answers PATCH so (RFC 9725, 4.3.1).
-		handle("PATCH /{app}/{name}/"+kind+"/{id}", func(w http.ResponseWriter, _ *http.Request, _ string) {
-			w.Header().Set("Allow", "OPTIONS, DELETE")
-			http.Error(w, "trickle ICE and ICE restarts are not supported: every candidate is in the answer", http.StatusMethodNotAllowed)
-		})
+		handle("PATCH /{app}/{name}/"+kind+"/{id}", func(w http.ResponseWriter, r *http.Request, path string) { s.webrtcPatch(w, r, path, kind, rtc) })
 	}
 }
 
@@ -106,10 +105,41 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 		return
 	}
 	w.Header().Set("Content-Type", "application/sdp")
+	w.Header().Set("Accept-Patch", sdpFragment)
 	w.Header().Set("Location", "/"+path+"/"+kind+"/"+id)
 	w.Header().Set("ETag", fmt.Sprintf("%q", id))
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(answer)
+}
+
+// sdpFragment is the type of a PATCH's body and its answer's.
+const sdpFragment = "application/trickle-ice-sdpfrag"
+
+// webrtcPatch answers a PATCH of a session: 204 for candidates the client trickles (the
+// server's are all in its answer), 200 with the server's fragment for an ICE restart.
+func (s *Server) webrtcPatch(w http.ResponseWriter, r *http.Request, path, kind string, rtc WebRTC) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != sdpFragment {
+		http.Error(w, "a PATCH must be "+sdpFragment, http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOffer))
+	if err != nil {
+		http.Error(w, "fragment too large or cut short", http.StatusRequestEntityTooLarge)
+		return
+	}
+	frag, etag, err := rtc.Patch(r.Context(), path, r.PathValue("id"), r.Header.Get("If-Match"), body)
+	if err != nil {
+		s.webrtcError(w, path, kind, err)
+		return
+	}
+	w.Header().Set("ETag", etag)
+	if frag == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	w.Header().Set("Content-Type", sdpFragment)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(frag)
 }
 
 // webrtcError answers a refused offer with the status that says why.
@@ -135,5 +165,5 @@ func webrtcCORS(w http.ResponseWriter) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, DELETE, PATCH")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
 }

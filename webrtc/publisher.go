@@ -39,6 +39,7 @@ type publisher struct {
 	inputs map[pwebrtc.RTPCodecType]*input
 	log    *slog.Logger
 
+	iceSession
 	connected chan struct{}
 	once      sync.Once
 	ctx       context.Context
@@ -429,3 +430,5 @@ func (p *publisher) end(reason error) {
 	}
 	p.stop(reason)
 }
+
+func (p *publisher) ice() (*pwebrtc.PeerConnection, *iceSession) { return p.pc, &p.iceSession }

@@ -57,6 +57,7 @@ type Relay interface {
 type peer interface {
 	Path() string
 	end(reason error)
+	ice() (*pwebrtc.PeerConnection, *iceSession)
 }
 
 // Config tunes the server.
@@ -284,6 +285,7 @@ func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote s
 		v.reader.Close()
 		return nil, "", relay.ErrClosed
 	}
+	v.iceSession.etag = strconv.Quote(id)
 	s.peers[id] = v
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -357,6 +359,7 @@ func (s *Server) publish(ctx context.Context, api func([]engineCodec) (*pwebrtc.
 		p.pc.Close()
 		return nil, "", err
 	}
+	p.iceSession.etag = strconv.Quote(id)
 	s.peers[id] = p
 	s.wg.Add(1)
 	s.mu.Unlock()

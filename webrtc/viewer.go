@@ -25,6 +25,7 @@ type viewer struct {
 	audio   *sendTrack
 	senders map[*pwebrtc.RTPSender]*sendTrack
 
+	iceSession
 	connected chan struct{}
 	once      sync.Once
 	ctx       context.Context
@@ -226,3 +227,5 @@ func (v *viewer) send(sess *session.Session) error {
 		}
 	}
 }
+
+func (v *viewer) ice() (*pwebrtc.PeerConnection, *iceSession) { return v.pc, &v.iceSession }

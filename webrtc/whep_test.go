@@ -427,3 +427,137 @@ func TestWHEPViewersCountAgainstTheConnectionLimit(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// patch sends a PATCH of a session with a trickle-ice-sdpfrag body.
+func patch(t *testing.T, url, ifMatch, frag string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, url, strings.NewReader(frag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// iceLines picks an SDP's (or fragment's) first ICE credentials and its candidates.
+func iceLines(sdp string) (ufrag, pwd string, candidates []string) {
+	for _, l := range strings.Split(sdp, "\r\n") {
+		switch {
+		case strings.HasPrefix(l, "a=ice-ufrag:") && ufrag == "":
+			ufrag = strings.TrimPrefix(l, "a=ice-ufrag:")
+		case strings.HasPrefix(l, "a=ice-pwd:") && pwd == "":
+			pwd = strings.TrimPrefix(l, "a=ice-pwd:")
+		case strings.HasPrefix(l, "a=candidate:"):
+			candidates = append(candidates, l)
+		}
+	}
+	return ufrag, pwd, candidates
+}
+
+// A player may trickle its candidates after its offer (PATCH, 204) and restart ICE (PATCH
+// with new credentials and If-Match: *, 200 with the server's new ones and a new ETag): the
+// picture goes on over the new ICE session; a stale If-Match gets 412, a PATCH of another
+// session 404.
+func TestWHEPTrickleAndICERestart(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/ice"))
+	testenv.WaitLive(t, srv, "live/ice", 10*time.Second)
+	p, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	_, _, trickled := iceLines(offer)
+	ufrag, pwd, _ := iceLines(offer)
+	var noCandidates []string // the offer as a trickling client sends it: candidates after
+	for _, l := range strings.Split(offer, "\r\n") {
+		if !strings.HasPrefix(l, "a=candidate:") && l != "a=end-of-candidates" {
+			noCandidates = append(noCandidates, l)
+		}
+	}
+	res, answer := post(t, srv.HTTPURL("/live/ice/whep"), "application/sdp", strings.Join(noCandidates, "\r\n"))
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Accept-Patch") != "application/trickle-ice-sdpfrag" {
+		t.Fatalf("offer: %s %v", res.Status, res.Header)
+	}
+	session, etag := srv.HTTPURL(res.Header.Get("Location")), res.Header.Get("ETag")
+	if err := p.pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	frag := "a=ice-ufrag:" + ufrag + "\r\na=ice-pwd:" + pwd + "\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n" +
+		strings.Join(trickled, "\r\n") + "\r\na=end-of-candidates\r\n"
+	if res, body := patch(t, session, etag, frag); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("trickle: %s %s", res.Status, body)
+	}
+	time.Sleep(2 * time.Second)
+	before := p.videoPkt.Load()
+	if before == 0 {
+		t.Fatal("no picture after trickling the candidates")
+	}
+
+	// ICE restart: the client's new credentials and candidates, the server's back.
+	restart, err := p.pc.CreateOffer(&pwebrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := pwebrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(restart); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	ufrag2, pwd2, candidates2 := iceLines(p.pc.LocalDescription().SDP)
+	if ufrag2 == ufrag {
+		t.Fatal("pion kept its ICE credentials")
+	}
+	frag = "a=ice-ufrag:" + ufrag2 + "\r\na=ice-pwd:" + pwd2 + "\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n" +
+		strings.Join(candidates2, "\r\n") + "\r\na=end-of-candidates\r\n"
+	if res, _ := patch(t, session, `"stale"`, frag); res.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("a stale If-Match: %s, want 412", res.Status)
+	}
+	if res, _ := patch(t, srv.HTTPURL("/live/ice/whep/nosuchsession"), "*", frag); res.StatusCode != http.StatusNotFound {
+		t.Errorf("PATCH of no session: %s, want 404", res.Status)
+	}
+	res, serverFrag := patch(t, session, "*", frag)
+	if res.StatusCode != http.StatusOK || res.Header.Get("ETag") == etag || res.Header.Get("Content-Type") != "application/trickle-ice-sdpfrag" {
+		t.Fatalf("ICE restart: %s %v\n%s", res.Status, res.Header, serverFrag)
+	}
+	newUfrag, newPwd, serverCandidates := iceLines(serverFrag)
+	oldUfrag, _, _ := iceLines(answer)
+	if newUfrag == "" || newUfrag == oldUfrag || len(serverCandidates) == 0 {
+		t.Fatalf("the server's fragment keeps its credentials or has no candidate:\n%s", serverFrag)
+	}
+	var answer2 []string
+	for _, l := range strings.Split(answer, "\r\n") {
+		switch {
+		case strings.HasPrefix(l, "a=ice-ufrag:"):
+			answer2 = append(answer2, "a=ice-ufrag:"+newUfrag)
+		case strings.HasPrefix(l, "a=ice-pwd:"):
+			answer2 = append(answer2, "a=ice-pwd:"+newPwd)
+		case strings.HasPrefix(l, "a=candidate:"), l == "a=end-of-candidates":
+		default:
+			answer2 = append(answer2, l)
+			if strings.HasPrefix(l, "a=mid:") {
+				answer2 = append(answer2, serverCandidates...)
+			}
+		}
+	}
+	if err := p.pc.SetRemoteDescription(pwebrtc.SessionDescription{Type: pwebrtc.SDPTypeAnswer, SDP: strings.Join(answer2, "\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if n := p.videoPkt.Load() - before; n < 200 || p.pc.ConnectionState() != pwebrtc.PeerConnectionStateConnected {
+		t.Fatalf("%d video packets in the 3 s after the restart, connection %s", n, p.pc.ConnectionState())
+	}
+	p.mu.Lock()
+	stream := bytes.Clone(p.h264.Bytes())
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(4*time.Second) {
+		t.Fatalf("ffmpeg decoded %d pictures of about 5 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+	}
+}

@@ -2,6 +2,7 @@ package webrtc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -300,4 +301,89 @@ func TestWHIPRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// WebRTC publishers and viewers are sessions like every protocol's: the control API lists
+// them, with their bytes, and ends them.
+func TestControlAPIListsAndEndsWebRTCSessions(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	h264, ogg := whipClip(t, t.TempDir(), 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, offer := newPublisher(t)
+	done := make(chan struct{})
+	go func() { defer close(done); pub.publish(ctx, t, srv.HTTPURL("/live/api/whip"), offer, h264, ogg) }()
+	defer func() { cancel(); <-done }()
+	testenv.WaitLive(t, srv, "live/api", 10*time.Second)
+	viewer, viewerOffer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	closed := make(chan struct{})
+	var once sync.Once
+	viewer.pc.OnConnectionStateChange(func(s pwebrtc.PeerConnectionState) {
+		if s == pwebrtc.PeerConnectionStateClosed || s == pwebrtc.PeerConnectionStateFailed {
+			once.Do(func() { close(closed) })
+		}
+	})
+	viewer.play(t, srv.HTTPURL("/live/api/whep"), viewerOffer)
+	time.Sleep(2 * time.Second)
+
+	type session struct {
+		ID, Protocol, Kind, Transport, Path string
+		BytesIn, BytesOut                   uint64
+	}
+	list := func() []session {
+		res, err := http.Get(srv.HTTPURL("/api/v1/sessions"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var l struct {
+			Sessions []struct {
+				ID        string `json:"id"`
+				Protocol  string `json:"protocol"`
+				Kind      string `json:"kind"`
+				Transport string `json:"transport"`
+				Path      string `json:"path"`
+				BytesIn   uint64 `json:"bytes_in"`
+				BytesOut  uint64 `json:"bytes_out"`
+			}
+		}
+		if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
+			t.Fatal(err)
+		}
+		var out []session
+		for _, s := range l.Sessions {
+			out = append(out, session{s.ID, s.Protocol, s.Kind, s.Transport, s.Path, s.BytesIn, s.BytesOut})
+		}
+		return out
+	}
+	var reader, publisher session
+	for _, s := range list() {
+		switch {
+		case s.Protocol == "webrtc" && s.Kind == "read" && s.Path == "live/api":
+			reader = s
+		case s.Protocol == "webrtc" && s.Kind == "publish" && s.Path == "live/api":
+			publisher = s
+		}
+	}
+	if reader.ID == "" || publisher.ID == "" || reader.BytesOut == 0 || publisher.BytesIn == 0 {
+		t.Fatalf("sessions %+v: want a WebRTC reader with bytes out and a publisher with bytes in", list())
+	}
+	kick, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL("/api/v1/sessions/"+reader.ID), nil)
+	if res, err := http.DefaultClient.Do(kick); err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE the viewer's session: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the kicked viewer's peer connection is still up 5 s later")
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL("/api/v1/streams/live/api"), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE the stream's publisher: %v %v", res, err)
+	}
+	res.Body.Close()
+	srv.WaitLog(t, 5*time.Second, "publish stop", "protocol=webrtc", "ended by the control API")
 }

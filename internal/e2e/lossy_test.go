@@ -6,11 +6,13 @@ import (
 	"net"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -75,11 +77,17 @@ func libSRTListener(t *testing.T, from, to string) {
 	testenv.StartProc(t, "srt-live-transmit", "-q", from, to)
 }
 
+// lossyLatency is the SRT latency both servers get for a link of 5 % loss each way and about
+// 25 ms of round trip, as an operator would set it: SRT's 120 ms default leaves four round
+// trips for a packet's retransmissions, and with two test suites on two cores one came
+// 0.1 ms too late (a broken picture, in one side-by-side run in eight).
+const lossyLatency = 250 * time.Millisecond
+
 // SRT read and SRT publish through 5 % loss each way keep 95 % of the pictures, none
 // broken: libsrt's listener, through the same kind of link at the same time, is the bar.
 func TestSRTOverALossyLinkKeepsWholePictures(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "srt-live-transmit")
-	srv := testenv.Start(t, testenv.Options{})
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.SRTLatency = lossyLatency }})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	const window = 15 * time.Second
@@ -97,7 +105,7 @@ func TestSRTOverALossyLinkKeepsWholePictures(t *testing.T) {
 		testenv.PublishSample(t, srv.URL("live/clean"))
 		testenv.WaitLive(t, srv, "live/clean", 10*time.Second)
 		udp, lib := freeUDP(t), freeUDP(t)
-		libSRTListener(t, "udp://"+udp, "srt://"+lib+"?mode=listener")
+		libSRTListener(t, "udp://"+udp, "srt://"+lib+"?mode=listener&latency="+strconv.Itoa(int(lossyLatency.Milliseconds())))
 		testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
 			"-i", testenv.Sample(), "-c", "copy", "-f", "mpegts", "udp://"+udp+"?pkt_size=1316")
 		var ours, theirs lossyRun
@@ -117,7 +125,7 @@ func TestSRTOverALossyLinkKeepsWholePictures(t *testing.T) {
 			return l
 		}
 		lib, udp := freeUDP(t), freeUDP(t)
-		libSRTListener(t, "srt://"+lib+"?mode=listener", "udp://"+udp)
+		libSRTListener(t, "srt://"+lib+"?mode=listener&latency="+strconv.Itoa(int(lossyLatency.Milliseconds())), "udp://"+udp)
 		ourLink := publish(srv.SRTURL("publish:live/lossy"), 3)
 		libLink := publish("srt://"+lib, 4)
 		testenv.WaitLive(t, srv, "live/lossy", 10*time.Second)
