@@ -26,6 +26,7 @@ import (
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtppack"
 )
 
 // holdTimeout bounds how long a joining session may hold the feed (see join).
@@ -228,7 +229,7 @@ func newAV1(t *relay.Track) (*track, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr.video, tr.codec = &av1Packetizer{payloadType: 96, maxPayload: rtpPayloadMax, seq: uint16(seq)}, relay.CodecAV1
+	tr.video, tr.codec = av1Encoder{&rtppack.AV1{PayloadType: 96, MaxPayload: rtpPayloadMax, Seq: uint16(seq)}}, relay.CodecAV1
 	return tr, nil
 }
 
@@ -249,6 +250,11 @@ func newVP9() (*track, error) {
 	tr.video, tr.codec = vp9Encoder{enc}, relay.CodecVP9
 	return tr, nil
 }
+
+// av1Encoder packetizes one AV1 temporal unit.
+type av1Encoder struct{ *rtppack.AV1 }
+
+func (e av1Encoder) Encode(tu [][]byte) ([]*rtp.Packet, error) { return e.AV1.Encode(tu[0]) }
 
 // vp9Encoder packetizes one VP9 frame.
 type vp9Encoder struct{ *rtpvp9.Encoder }

@@ -33,6 +33,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"codec":         {"relay"},
 		"format":        {"relay", "codec"},
 		"ingest":        {"relay", "codec", "format"},
+		"rtppack":       {"relay", "codec"},
 		"player/fmp4":   {"relay", "codec", "format", "session"},
 		"player/hls":    {"relay", "codec", "format"},
 		"record":        {"relay", "codec", "format"},
@@ -45,7 +46,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
 	}
 	for _, p := range protocols {
-		allowed[p] = []string{"relay", "codec", "format", "ingest", "access", "session"}
+		allowed[p] = []string{"relay", "codec", "format", "ingest", "rtppack", "access", "session"}
 	}
 	allowed["link"] = append(slices.Clone(protocols), "relay", "codec", "ingest", "access")
 	for pkg, want := range allowed {

@@ -1,4 +1,4 @@
-package rtsp
+package rtppack
 
 import (
 	"bytes"
@@ -15,6 +15,9 @@ import (
 // Temporal units of OBUs of every size around a packet's room come back from gortsplib's
 // depacketizer OBU for OBU; the case gortsplib's own packetizer gets wrong (an OBU that ends
 // with two bytes left, too few to start the next) among them.
+// maxPayload is RTSP's payload size, gortsplib's default.
+const maxPayload = 1450
+
 func TestAV1PacketizerRoundTrips(t *testing.T) {
 	dec, err := (&format.AV1{PayloadTyp: 96}).CreateDecoder()
 	if err != nil {
@@ -25,7 +28,7 @@ func TestAV1PacketizerRoundTrips(t *testing.T) {
 		b[0] = 6 << 3 // OBU_FRAME
 		return b
 	}
-	p := &av1Packetizer{payloadType: 96, maxPayload: rtpPayloadMax}
+	p := &AV1{PayloadType: 96, MaxPayload: maxPayload}
 	for _, tu := range [][][]byte{
 		{obu(16460, 1), obu(9582, 2), obu(1093, 3), obu(811, 4), obu(778, 5)}, // as SVT-AV1 made one
 		{obu(1, 5)}, {obu(1446, 6), obu(2, 7)}, {obu(1447, 8), obu(1, 9)}, {obu(1449, 10)}, {obu(1450, 11), obu(1448, 12), obu(3000, 13)},
@@ -38,13 +41,13 @@ func TestAV1PacketizerRoundTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pkts, err := p.Encode([][]byte{payload})
+			pkts, err := p.Encode(payload)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got [][]byte
 			for _, pkt := range pkts {
-				if len(pkt.Payload) > rtpPayloadMax {
+				if len(pkt.Payload) > maxPayload {
 					t.Fatalf("payload of %d bytes", len(pkt.Payload))
 				}
 				got, err = dec.Decode(pkt)

@@ -1,4 +1,6 @@
-package rtsp
+// Package rtppack packs relay frames in RTP where gortsplib's packetizers fall short, for
+// every output that sends RTP (RTSP, WebRTC).
+package rtppack
 
 import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
@@ -7,21 +9,20 @@ import (
 	"github.com/relaycast/relaycast/codec"
 )
 
-// av1Packetizer packs temporal units in RTP (the AV1 RTP payload format, 4.4): each OBU an
+// AV1 packs temporal units in RTP (the AV1 RTP payload format, 4.4): each OBU an
 // element with its LEB128 length (W = 0), split over packets where it does not fit, Z and Y
 // marking the continued elements. gortsplib v5.6.4's encoder sets Y on a packet whose last
 // OBU ended in it when the next one has no room to start there, and the depacketizer then
 // glues the two OBUs together: a broken picture for every player.
-type av1Packetizer struct {
-	payloadType uint8
-	maxPayload  int
-	seq         uint16
+type AV1 struct {
+	PayloadType uint8
+	MaxPayload  int    // bytes of RTP payload a packet carries at most
+	Seq         uint16 // the next packet's sequence number
 }
 
-// Encode implements videoEncoder for frames as the relay carries them: payload[0] is the
-// temporal unit's OBUs, with size fields.
-func (p *av1Packetizer) Encode(payload [][]byte) ([]*rtp.Packet, error) {
-	obus, err := codec.AV1Units(payload[0])
+// Encode packs one temporal unit as the relay carries it: its OBUs, with size fields.
+func (p *AV1) Encode(tu []byte) ([]*rtp.Packet, error) {
+	obus, err := codec.AV1Units(tu)
 	if err != nil {
 		return nil, err
 	}
@@ -31,8 +32,8 @@ func (p *av1Packetizer) Encode(payload [][]byte) ([]*rtp.Packet, error) {
 		if continues {
 			cur[0] |= 1 << 6 // Y
 		}
-		pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.payloadType, SequenceNumber: p.seq}, Payload: cur})
-		p.seq++
+		pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: p.PayloadType, SequenceNumber: p.Seq}, Payload: cur})
+		p.Seq++
 		cur = []byte{0}
 		if continues {
 			cur[0] |= 1 << 7 // Z
@@ -43,7 +44,7 @@ func (p *av1Packetizer) Encode(payload [][]byte) ([]*rtp.Packet, error) {
 			continue // the payload format leaves them out
 		}
 		for rest := obu; len(rest) > 0; {
-			n := fit(len(rest), p.maxPayload-len(cur))
+			n := fit(len(rest), p.MaxPayload-len(cur))
 			if n == 0 { // no room here, not even to start: the element begins in the next packet
 				push(false)
 				continue
