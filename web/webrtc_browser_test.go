@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -47,10 +48,12 @@ async function play(url) {
   return res.headers.get('Location');
 }
 async function stats() {
-  const out = {frames: 0, width: 0, height: 0, freezes: 0, dropped: 0, audioPackets: 0, concealed: 0, samples: 0, cipher: '', state: window.pc.connectionState};
-  (await window.pc.getStats()).forEach(r => {
+  const out = {frames: 0, width: 0, height: 0, freezes: 0, dropped: 0, audioPackets: 0, concealed: 0, samples: 0, cipher: '', codec: '', state: window.pc.connectionState};
+  const all = await window.pc.getStats();
+  all.forEach(r => {
     if (r.type === 'inbound-rtp' && r.kind === 'video') Object.assign(out, {frames: r.framesDecoded || 0, width: r.frameWidth || 0,
-      height: r.frameHeight || 0, freezes: r.freezeCount || 0, dropped: r.framesDropped || 0});
+      height: r.frameHeight || 0, freezes: r.freezeCount || 0, dropped: r.framesDropped || 0,
+      codec: all.get(r.codecId) ? all.get(r.codecId).mimeType : ''});
     if (r.type === 'inbound-rtp' && r.kind === 'audio') Object.assign(out, {audioPackets: r.packetsReceived || 0,
       concealed: r.concealedSamples || 0, samples: r.totalSamplesReceived || 0});
     if (r.type === 'transport' && r.srtpCipher) out.cipher = r.srtpCipher;
@@ -70,6 +73,7 @@ type rtcStats struct {
 	Concealed    int    `json:"concealed"`
 	Samples      int    `json:"samples"`
 	Cipher       string `json:"cipher"`
+	Codec        string `json:"codec"`
 	State        string `json:"state"`
 }
 
@@ -86,35 +90,55 @@ func servePage(t *testing.T, html string) string {
 
 // Chromium on a page of another site plays an RTMP stream (H.264 and AAC, as OBS sends) over
 // WHEP: pictures decoded at the stream's size without a freeze, its sound as Opus, over
-// SRTP with AES-GCM (the server answers as DTLS server).
+// SRTP with AES-GCM (the server answers as DTLS server); and an AV1 and Opus stream (over
+// enhanced RTMP) in AV1.
 func TestChromiumPlaysWHEPFromAnotherSite(t *testing.T) {
 	if !testenv.LoopbackOnly(t) {
 		return
 	}
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
+	frames, err := mediatest.FMP4Frames(mediatest.SampleAV1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); testenv.PublishEnhanced(ctx, t, srv.URL("live/av1"), frames) }()
+	defer func() { cancel(); <-done }()
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
+	testenv.WaitLive(t, srv, "live/av1", 10*time.Second)
 	b := newBrowser(t, webrtcFlags...)
-	b.do(t, chromedp.Navigate(servePage(t, whepPage)))
-	loc := get(t, b, chromedp.Evaluate[string](fmt.Sprintf("play(%q)", srv.HTTPURL("/live/cam/whep")), chromedp.EvalAwaitPromise))
-	t.Logf("session %s", loc)
-	var s rtcStats
-	for range 6 {
-		time.Sleep(time.Second)
-		s = get(t, b, chromedp.Evaluate[rtcStats]("stats()", chromedp.EvalAwaitPromise))
-		t.Logf("%+v", s)
-	}
-	if s.State != "connected" || s.Frames < testenv.MinFrames(4*time.Second) || s.Width != 1280 || s.Height != 720 {
-		t.Errorf("video: %+v", s)
-	}
-	if s.Freezes > 0 || s.Dropped > 0 {
-		t.Errorf("%d freezes, %d pictures dropped: %+v", s.Freezes, s.Dropped, s)
-	}
-	if s.AudioPackets < 200 || s.Samples == 0 {
-		t.Errorf("sound: %+v", s)
-	}
-	if !strings.Contains(s.Cipher, "AEAD_AES_") || !strings.HasSuffix(s.Cipher, "_GCM") {
-		t.Errorf("SRTP cipher %q, want AES-GCM", s.Cipher)
+	page := servePage(t, whepPage)
+	for _, stream := range []string{"cam", "av1"} {
+		b.do(t, chromedp.Navigate(page))
+		loc := get(t, b, chromedp.Evaluate[string](fmt.Sprintf("play(%q)", srv.HTTPURL("/live/"+stream+"/whep")), chromedp.EvalAwaitPromise))
+		t.Logf("session %s", loc)
+		// The viewer starts at the latest keyframe with the GOP so far at once: Chromium may
+		// show the first second's pictures fast or drop some of them to reach live; from the
+		// second on, it must show every picture in time.
+		var s, first rtcStats
+		for i := range 6 {
+			time.Sleep(time.Second)
+			s = get(t, b, chromedp.Evaluate[rtcStats]("stats()", chromedp.EvalAwaitPromise))
+			t.Logf("%+v", s)
+			if i == 1 {
+				first = s
+			}
+		}
+		want := map[string]string{"av1": "video/AV1", "cam": "video/H264"}[stream]
+		if s.State != "connected" || s.Codec != want || s.Frames-first.Frames < testenv.MinFrames(4*time.Second) || s.Width != 1280 || s.Height != 720 {
+			t.Errorf("%s: video %+v, want %s", stream, s, want)
+		}
+		if s.Freezes > 0 || s.Dropped > first.Dropped {
+			t.Errorf("%s: %d freezes, %d pictures dropped after the first 2 s: %+v", stream, s.Freezes, s.Dropped-first.Dropped, s)
+		}
+		if s.AudioPackets < 200 || s.Samples == 0 {
+			t.Errorf("%s: sound %+v", stream, s)
+		}
+		if !strings.Contains(s.Cipher, "AEAD_AES_") || !strings.HasSuffix(s.Cipher, "_GCM") {
+			t.Errorf("SRTP cipher %q, want AES-GCM", s.Cipher)
+		}
 	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)

@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -11,10 +12,13 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpvp9"
 	"github.com/pion/rtp"
+	pwebrtc "github.com/pion/webrtc/v4"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/rtppack"
 )
 
 // Payload types of the derived packets; every viewer's sender rewrites them (and the SSRC) to
@@ -32,15 +36,16 @@ type feed struct {
 	out *relay.Publisher
 	// what it sends, fixed at the start: viewers read these, the deriver writes the rest
 	hasVideo, hasAudio bool
+	videoCodec         relay.Codec
 	noVideo            error // why the stream's video is not sent, if it has some
 
 	video, audio  *relay.Track // the derived tracks: what a viewer's answer offers
 	videoHistory  history      // their latest packets, for every viewer's NACKs
 	audioHistory  history
 	srcVideo      *relay.Track // the source track video's packets come from
+	videoEnc      videoEncoder
 	refused       *relay.Track // a publisher's after a hand-over, whose video is not sent
 	params        codec.NALConfig
-	h264          *rtph264.Encoder
 	opus          *rtpsimpleaudio.Encoder
 	srcAudioCodec relay.Codec
 	nalus         [][]byte
@@ -95,16 +100,32 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 		if f.noVideo != nil {
 			return nil, f.noVideo
 		}
-		return nil, fmt.Errorf("webrtc %s: %w: no H.264 video, Opus or AAC audio", src.Path(), ErrNoCodec)
+		return nil, fmt.Errorf("webrtc %s: %w: no H.264, AV1 or VP9 video, Opus or AAC audio", src.Path(), ErrNoCodec)
 	}
 	f.hasVideo, f.hasAudio = f.video != nil, f.audio != nil
+	if f.hasVideo {
+		f.videoCodec = f.video.Codec
+	}
 	return f, nil
 }
 
-// carries says which codecs WebRTC viewers get today (AAC as Opus).
+// carries says which codecs WebRTC viewers get (AAC as Opus). H.265 is not among them:
+// browsers decode it over WebRTC only with a hardware decoder, and only lately.
 func carries(c relay.Codec) bool {
-	return c == relay.CodecH264 || c == relay.CodecOpus || c == relay.CodecAAC
+	switch c {
+	case relay.CodecH264, relay.CodecAV1, relay.CodecVP9, relay.CodecOpus, relay.CodecAAC:
+		return true
+	}
+	return false
 }
+
+// mimeTypes are the WebRTC names of the codecs viewers get.
+var mimeTypes = map[relay.Codec]string{relay.CodecH264: pwebrtc.MimeTypeH264, relay.CodecAV1: pwebrtc.MimeTypeAV1,
+	relay.CodecVP9: pwebrtc.MimeTypeVP9, relay.CodecOpus: pwebrtc.MimeTypeOpus}
+
+// maxPayload bounds a packet's RTP payload: with the RTP header, SRTP's tag and IPv6 and UDP
+// headers a packet stays well inside a 1500-byte MTU on any path, as browsers' do.
+const maxPayload = 1200
 
 // Playable says why a stream of these tracks cannot play in a browser over WebRTC, or nil:
 // its video, if any, must be one the feeds send.
@@ -130,6 +151,9 @@ func unsentVideo(c relay.Codec) error {
 // a stream with B-frames Chromium decoded one picture in two, the rest counted as dropped
 // (RTP timestamps as PTS or as DTS alike). Such a stream is refused rather than stutter.
 func refuseVideo(t *relay.Track) error {
+	if t.Codec != relay.CodecH264 {
+		return nil
+	}
 	c, err := codec.ParseH264Config(t.Config)
 	if err != nil {
 		return fmt.Errorf("webrtc h264: %w", err)
@@ -142,26 +166,68 @@ func refuseVideo(t *relay.Track) error {
 }
 
 // setVideo starts packetizing t: at the start, and when a publisher hands over with new
-// parameter sets.
+// parameter sets. The codec stays the one viewers negotiated.
 func (f *feed) setVideo(t *relay.Track) error {
-	p, err := codec.ParseNALConfig(t)
-	if err != nil {
-		return fmt.Errorf("webrtc h264: %w", err)
+	if f.video != nil && t.Codec != f.video.Codec {
+		return fmt.Errorf("webrtc: the video changed from %s to %s; viewers negotiated the first", f.video.Codec, t.Codec)
 	}
-	if f.h264 == nil {
-		enc, err := (&format.H264{PayloadTyp: ptVideo, PacketizationMode: 1}).CreateEncoder()
+	if f.videoEnc == nil {
+		enc, err := newVideoEncoder(t.Codec)
 		if err != nil {
-			return fmt.Errorf("webrtc h264 packetizer: %w", err)
+			return err
 		}
-		f.h264 = enc
+		f.videoEnc = enc
 	}
-	f.params, f.srcVideo = p, t
-	f.video = &relay.Track{Codec: relay.CodecH264, ClockRate: 90000, Width: t.Width, Height: t.Height, Config: t.Config}
+	if t.Codec == relay.CodecH264 {
+		p, err := codec.ParseNALConfig(t)
+		if err != nil {
+			return fmt.Errorf("webrtc h264: %w", err)
+		}
+		f.params = p
+	}
+	f.srcVideo = t
+	f.video = &relay.Track{Codec: t.Codec, ClockRate: 90000, Width: t.Width, Height: t.Height, Config: t.Config}
 	return nil
 }
 
-// handOver takes a new publisher's video track, unless browsers cannot play it: then its
-// pictures are not sent (the viewers keep the sound) and it says so once.
+// videoEncoder packetizes one picture as the relay carries it.
+type videoEncoder func(f *feed, payload []byte) ([]*rtp.Packet, error)
+
+func newVideoEncoder(c relay.Codec) (videoEncoder, error) {
+	seq, err := randomSeq()
+	if err != nil {
+		return nil, err
+	}
+	switch c {
+	case relay.CodecH264:
+		enc := &rtph264.Encoder{PayloadType: ptVideo, PacketizationMode: 1, PayloadMaxSize: maxPayload, InitialSequenceNumber: &seq}
+		if err := enc.Init(); err != nil {
+			return nil, fmt.Errorf("webrtc h264 packetizer: %w", err)
+		}
+		return func(f *feed, payload []byte) ([]*rtp.Packet, error) {
+			var err error
+			if f.nalus, err = f.params.AccessUnit(f.nalus[:0], payload); err != nil {
+				return nil, err
+			}
+			defer clear(f.nalus)
+			return enc.Encode(f.nalus)
+		}, nil
+	case relay.CodecAV1:
+		enc := &rtppack.AV1{PayloadType: ptVideo, MaxPayload: maxPayload, Seq: seq}
+		return func(_ *feed, payload []byte) ([]*rtp.Packet, error) { return enc.Encode(payload) }, nil
+	case relay.CodecVP9:
+		enc := &rtpvp9.Encoder{PayloadType: ptVideo, PayloadMaxSize: maxPayload, InitialSequenceNumber: &seq}
+		if err := enc.Init(); err != nil {
+			return nil, fmt.Errorf("webrtc vp9 packetizer: %w", err)
+		}
+		return func(_ *feed, payload []byte) ([]*rtp.Packet, error) { return enc.Encode(payload) }, nil
+	}
+	return nil, fmt.Errorf("webrtc: %w: %s video", ErrNoCodec, c)
+}
+
+// handOver takes a new publisher's video track, unless viewers cannot play it (B-frames,
+// another codec): then its pictures are not sent (the viewers keep the sound) and it says so
+// once.
 func (f *feed) handOver(t *relay.Track) bool {
 	if t == f.refused {
 		return false
@@ -176,6 +242,14 @@ func (f *feed) handOver(t *relay.Track) bool {
 		return false
 	}
 	return true
+}
+
+func randomSeq() (uint16, error) {
+	var b [2]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("webrtc sequence number: %w", err)
+	}
+	return binary.BigEndian.Uint16(b[:]), nil
 }
 
 // Frame packetizes one source frame into one derived frame (relay.Deriver).
@@ -193,15 +267,11 @@ func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 		err  error
 	)
 	switch {
-	case f.h264 != nil && fr.Track.Codec == relay.CodecH264:
+	case f.videoEnc != nil && fr.Track.Codec.IsVideo():
 		if fr.Track != f.srcVideo && !f.handOver(fr.Track) {
 			return nil
 		}
-		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], fr.Payload); err != nil {
-			return err
-		}
-		pkts, err = f.h264.Encode(f.nalus)
-		clear(f.nalus)
+		pkts, err = f.videoEnc(f, fr.Payload)
 		t = f.video
 	case f.opus != nil && fr.Track.Codec == f.srcAudioCodec:
 		var p *rtp.Packet

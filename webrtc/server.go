@@ -187,10 +187,14 @@ type engineCodec struct {
 
 var feedback = []pwebrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 
-// viewerCodecs are what the feeds send.
+// viewerCodecs are what the feeds send; a viewer's answer takes the one of its stream.
 var viewerCodecs = []engineCodec{
 	{pwebrtc.RTPCodecParameters{PayloadType: ptVideo, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264,
 		ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
+	{pwebrtc.RTPCodecParameters{PayloadType: 45, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeAV1,
+		ClockRate: 90000, RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
+	{pwebrtc.RTPCodecParameters{PayloadType: 98, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeVP9,
+		ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
 	{pwebrtc.RTPCodecParameters{PayloadType: ptAudio, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeOpus,
 		ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
 }

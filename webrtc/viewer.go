@@ -34,14 +34,18 @@ type viewer struct {
 
 // newViewer answers offer with the tracks of f that the offer can receive.
 func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream *relay.Stream, offer []byte) (*viewer, []byte, error) {
-	video, audio, err := offered(offer)
+	o, err := parseOffer(offer)
 	if err != nil {
 		return nil, nil, err
 	}
-	if video && f.noVideo != nil {
-		return nil, nil, f.noVideo // a player of a black picture would not know why
+	// A player that asks for video gets it or a reason: a black picture would not say why.
+	if o.video && f.noVideo != nil {
+		return nil, nil, f.noVideo
 	}
-	video, audio = video && f.hasVideo, audio && f.hasAudio
+	if o.video && f.hasVideo && !o.takes(f.videoCodec) {
+		return nil, nil, fmt.Errorf("%w: the stream's video is %s, which the offer does not take", ErrNoCodec, f.videoCodec)
+	}
+	video, audio := o.video && f.hasVideo, o.audio && f.hasAudio
 	if !video && !audio {
 		return nil, nil, fmt.Errorf("%w: the stream has %s, the offer takes neither", ErrNoCodec, f.describe())
 	}
@@ -71,7 +75,7 @@ func (v *viewer) negotiate(ctx context.Context, f *feed, offer []byte, video, au
 		return nil, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
 	if video {
-		v.video = newSendTrack(pwebrtc.RTPCodecTypeVideo, pwebrtc.MimeTypeH264, &f.videoHistory)
+		v.video = newSendTrack(pwebrtc.RTPCodecTypeVideo, mimeTypes[f.videoCodec], &f.videoHistory)
 		if err := v.add(v.video); err != nil {
 			return nil, err
 		}
@@ -120,30 +124,44 @@ func (v *viewer) add(t *sendTrack) error {
 	return nil
 }
 
-// offered says whether offer takes H.264 video and Opus audio.
-func offered(offer []byte) (video, audio bool, err error) {
+// offer is what a player's offer asks for: whether it receives video, in which codecs
+// (their WebRTC names, lower case), and whether it takes Opus sound.
+type offer struct {
+	video  bool
+	codecs map[string]bool
+	audio  bool
+}
+
+func parseOffer(b []byte) (offer, error) {
 	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(string(offer)); err != nil {
-		return false, false, fmt.Errorf("%w: %v", ErrBadOffer, err)
+	if err := sd.UnmarshalString(string(b)); err != nil {
+		return offer{}, fmt.Errorf("%w: %v", ErrBadOffer, err)
 	}
+	o := offer{codecs: map[string]bool{}}
 	for _, m := range sd.MediaDescriptions {
+		kind := m.MediaName.Media
+		o.video = o.video || kind == "video"
 		for _, a := range m.Attributes {
 			if a.Key != "rtpmap" {
 				continue
 			}
-			v := strings.ToLower(a.Value)
-			video = video || m.MediaName.Media == "video" && strings.Contains(v, " h264/90000")
-			audio = audio || m.MediaName.Media == "audio" && strings.Contains(v, " opus/48000")
+			_, enc, _ := strings.Cut(a.Value, " ")
+			name, _, _ := strings.Cut(strings.ToLower(enc), "/")
+			o.codecs[kind+"/"+name] = true
+			o.audio = o.audio || kind == "audio" && name == "opus"
 		}
 	}
-	return video, audio, nil
+	return o, nil
 }
+
+// takes says whether the offer takes codec c.
+func (o offer) takes(c relay.Codec) bool { return o.codecs[strings.ToLower(mimeTypes[c])] }
 
 // describe names the codecs a feed sends.
 func (f *feed) describe() string {
 	var c []string
 	if f.hasVideo {
-		c = append(c, "H.264")
+		c = append(c, f.videoCodec.String())
 	}
 	if f.hasAudio {
 		c = append(c, "Opus")

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp/codecs"
 	pwebrtc "github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 	"github.com/pion/webrtc/v4/pkg/media/samplebuilder"
 
@@ -33,7 +34,8 @@ type whepPeer struct {
 	location string
 
 	mu       sync.Mutex
-	h264     bytes.Buffer // the video as Annex B, depacketized
+	h264     bytes.Buffer // the video: H.264 as Annex B, AV1 and VP9 as IVF (ivf set)
+	ivf      bool
 	ogg      bytes.Buffer // the sound as Ogg Opus
 	firstAt  time.Time    // when the first video packet came
 	opus     atomic.Int64 // audio packets
@@ -120,6 +122,17 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 		// in order, NACKed packets in their place, as a browser's jitter buffer puts them
 		pictures := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
 		var ogg *oggwriter.OggWriter
+		var ivf *ivfwriter.IVFWriter
+		if mime := tr.Codec().MimeType; strings.EqualFold(mime, pwebrtc.MimeTypeAV1) || strings.EqualFold(mime, pwebrtc.MimeTypeVP9) {
+			p.mu.Lock()
+			p.ivf = true
+			p.mu.Unlock()
+			var err error
+			if ivf, err = ivfwriter.NewWith(&lockedWriter{&p.mu, &p.h264}, ivfwriter.WithCodec(mime)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
 		if tr.Kind() == pwebrtc.RTPCodecTypeAudio {
 			var err error
 			if ogg, err = oggwriter.NewWith(&lockedWriter{&p.mu, &p.ogg}, 48000, 2); err != nil {
@@ -138,6 +151,10 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 				continue
 			}
 			p.videoPkt.Add(1)
+			if ivf != nil {
+				_ = ivf.WriteRTP(pkt)
+				continue
+			}
 			pictures.Push(pkt)
 			p.mu.Lock()
 			if p.firstAt.IsZero() {
@@ -313,6 +330,45 @@ func TestWHEPPlaysOpusSound(t *testing.T) {
 	p.mu.Unlock()
 	if d, warnings := decodeSound(ctx, t, sound); len(warnings) > 0 || d < 2*time.Second {
 		t.Fatalf("ffmpeg decoded %v of sound of about 3 s, warnings:\n%s", d, strings.Join(warnings, "\n"))
+	}
+}
+
+// AV1 and VP9 streams (over enhanced RTMP, as OBS sends them) play to players that offer
+// the codec: every picture decodes without a warning (ffmpeg, from IVF), the sound too.
+func TestWHEPPlaysAV1AndVP9(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	for _, tc := range []struct{ name, clip, mime string }{
+		{"av1", mediatest.SampleAV1(), pwebrtc.MimeTypeAV1},
+		{"vp9", mediatest.SampleVP9(), pwebrtc.MimeTypeVP9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			frames, err := mediatest.FMP4Frames(tc.clip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			done := make(chan struct{})
+			go func() { defer close(done); testenv.PublishEnhanced(ctx, t, srv.URL("live/"+tc.name), frames) }()
+			defer func() { cancel(); <-done }()
+			testenv.WaitLive(t, srv, "live/"+tc.name, 10*time.Second)
+			p, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo, pwebrtc.RTPCodecTypeAudio)
+			p.play(t, srv.HTTPURL("/live/"+tc.name+"/whep"), offer)
+			time.Sleep(4 * time.Second)
+			p.mu.Lock()
+			stream, ivf := bytes.Clone(p.h264.Bytes()), p.ivf
+			p.mu.Unlock()
+			if !ivf {
+				t.Fatalf("the video came as something other than %s", tc.mime)
+			}
+			warnings, pictures, err := testenv.DecodeStream(ctx, "ivf", stream)
+			if err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+				t.Fatalf("ffmpeg decoded %d pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+			}
+			if n := p.opus.Load(); n < 150 {
+				t.Errorf("%d Opus packets in 4 s", n)
+			}
+		})
 	}
 }
 
