@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/relaycast/relaycast/internal/conf"
@@ -49,6 +51,15 @@ func newBrowser(t *testing.T, flags ...chromedp.ExecAllocatorOption) *browser {
 	b := &browser{ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	if !testenv.InLoopbackNamespace() {
+		// Out of a namespace with loopback alone, Chromium's WebRTC would gather candidates
+		// on every interface: its pages are those of a browser without WebRTC.
+		b.do(t, chromedp.Action[chromedp.Void](func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
+				page.AddScriptToEvaluateOnNewDocumentParams{Source: "delete window.RTCPeerConnection;"})
+			return chromedp.Void{}, err
+		}))
 	}
 	go func() {
 		for m, err := range chromedp.Console(ctx) {

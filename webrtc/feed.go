@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
@@ -39,9 +40,13 @@ type feed struct {
 	videoCodec         relay.Codec
 	noVideo            error // why the stream's video is not sent, if it has some
 
-	video, audio  *relay.Track // the derived tracks: what a viewer's answer offers
-	videoHistory  history      // their latest packets, for every viewer's NACKs
-	audioHistory  history
+	video, audio *relay.Track // the derived tracks: what a viewer's answer offers
+	videoHistory history      // their latest packets, for every viewer's NACKs
+	audioHistory history
+	// epoch is when, by the wall clock, the stream's PTS 0 was live (Unix ns): the earliest
+	// of every frame's arrival less its PTS. Viewers' sender reports map both tracks' RTP
+	// times through it, so browsers keep picture and sound together as the stream has them.
+	epoch         atomic.Int64
 	srcVideo      *relay.Track // the source track video's packets come from
 	videoEnc      videoEncoder
 	refused       *relay.Track // a publisher's after a hand-over, whose video is not sent
@@ -94,7 +99,7 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 			return nil, fmt.Errorf("webrtc opus packetizer: %w", err)
 		}
 		f.opus, f.srcAudioCodec = enc, audio.Codec
-		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: 48000, Channels: 2}
+		f.audio = &relay.Track{Codec: relay.CodecOpus, ClockRate: audioRate, Channels: 2}
 	}
 	if f.video == nil && f.audio == nil {
 		if f.noVideo != nil {
@@ -186,7 +191,7 @@ func (f *feed) setVideo(t *relay.Track) error {
 		f.params = p
 	}
 	f.srcVideo = t
-	f.video = &relay.Track{Codec: t.Codec, ClockRate: 90000, Width: t.Width, Height: t.Height, Config: t.Config}
+	f.video = &relay.Track{Codec: t.Codec, ClockRate: videoRate, Width: t.Width, Height: t.Height, Config: t.Config}
 	return nil
 }
 
@@ -291,6 +296,7 @@ func (f *feed) Frame(_ context.Context, fr *relay.Frame) error {
 // write publishes the packets of one frame as one derived frame, marshalled once into a
 // payload of their own (relay frames keep theirs).
 func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error {
+	f.noteEpoch(fr.PTS)
 	ts := uint32(codec.Ticks(fr.PTS, int64(t.ClockRate)))
 	size := 0
 	for _, p := range pkts {
@@ -314,6 +320,32 @@ func (f *feed) write(t *relay.Track, fr *relay.Frame, pkts []*rtp.Packet) error 
 	key := fr.Key && t == f.video || f.video == nil
 	return f.out.WriteFrame(&relay.Frame{Track: t, DTS: fr.DTS, PTS: fr.PTS, Key: key, Payload: payload})
 }
+
+func (f *feed) noteEpoch(pts time.Duration) {
+	e := time.Now().UnixNano() - int64(pts)
+	for {
+		old := f.epoch.Load()
+		if old != 0 && old <= e || f.epoch.CompareAndSwap(old, e) {
+			return
+		}
+	}
+}
+
+// rtpTime is the RTP time, at clock rate rate, of wall time now on the stream's timeline
+// (0 before the first frame).
+func (f *feed) rtpTime(rate int64, now time.Time) uint32 {
+	e := f.epoch.Load()
+	if e == 0 {
+		return 0
+	}
+	return uint32(codec.Ticks(time.Duration(now.UnixNano()-e), rate))
+}
+
+// Clock rates of the derived tracks.
+const (
+	videoRate = 90000
+	audioRate = 48000
+)
 
 // packets calls each for every RTP packet of a derived frame's payload.
 func packets(b []byte, each func(pkt []byte) error) error {

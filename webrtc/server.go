@@ -199,11 +199,10 @@ var viewerCodecs = []engineCodec{
 		ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}}, pwebrtc.RTPCodecTypeAudio},
 }
 
-// viewerInterceptors are the sender reports alone: viewers' NACKs are answered from the
-// stream's one history (track.go), and nothing adapts to TWCC feedback yet.
-func viewerInterceptors(_ *pwebrtc.MediaEngine, ir *interceptor.Registry) error {
-	return pwebrtc.ConfigureRTCPReports(ir)
-}
+// viewerInterceptors are none: viewers' NACKs are answered from the stream's one history
+// (track.go), their sender reports follow the stream's timeline (viewer.senderReports), and
+// nothing adapts to TWCC feedback yet.
+func viewerInterceptors(*pwebrtc.MediaEngine, *interceptor.Registry) error { return nil }
 
 func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs []engineCodec,
 	interceptors func(*pwebrtc.MediaEngine, *interceptor.Registry) error) (*pwebrtc.API, error) {

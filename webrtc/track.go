@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -43,15 +47,21 @@ func (h *history) get(seq uint16) []byte {
 
 // sendTrack is a viewer's sending track: it writes the derived stream's packets with the
 // viewer's own SSRC and payload type, unchanged otherwise, and resends lost ones from the
-// stream's history.
+// stream's history. pion's writer takes writes from the send goroutine and the RTCP reader
+// (resends) at once; each has a header of its own, and no lock is held across a write.
 type sendTrack struct {
 	id, mime string
 	kind     pwebrtc.RTPCodecType
 	history  *history
+	bound    atomic.Pointer[binding]
+	resent   rtp.Header // the RTCP reader's
+	// sent, for sender reports
+	packets, octets atomic.Uint32
+}
 
-	mu   sync.Mutex // the send goroutine and the RTCP reader (resends) write
+// binding is where a bound track writes, with the viewer's own payload type and SSRC.
+type binding struct {
 	w    pwebrtc.TrackLocalWriter
-	hdr  rtp.Header
 	pt   uint8
 	ssrc uint32
 }
@@ -64,9 +74,7 @@ func newSendTrack(kind pwebrtc.RTPCodecType, mime string, h *history) *sendTrack
 func (t *sendTrack) Bind(ctx pwebrtc.TrackLocalContext) (pwebrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.mime) {
-			t.mu.Lock()
-			t.w, t.pt, t.ssrc = ctx.WriteStream(), uint8(c.PayloadType), uint32(ctx.SSRC())
-			t.mu.Unlock()
+			t.bound.Store(&binding{w: ctx.WriteStream(), pt: uint8(c.PayloadType), ssrc: uint32(ctx.SSRC())})
 			return c, nil
 		}
 	}
@@ -75,9 +83,7 @@ func (t *sendTrack) Bind(ctx pwebrtc.TrackLocalContext) (pwebrtc.RTPCodecParamet
 
 // Unbind stops the writes (pwebrtc.TrackLocal).
 func (t *sendTrack) Unbind(pwebrtc.TrackLocalContext) error {
-	t.mu.Lock()
-	t.w = nil
-	t.mu.Unlock()
+	t.bound.Store(nil)
 	return nil
 }
 
@@ -86,28 +92,40 @@ func (t *sendTrack) RID() string                { return "" }
 func (t *sendTrack) StreamID() string           { return "relaycast" }
 func (t *sendTrack) Kind() pwebrtc.RTPCodecType { return t.kind }
 
-// write sends one marshalled RTP packet of the derived stream; before pion binds the track
-// (as the connection starts) and after it unbinds it (as it ends), there is nobody to send to.
-func (t *sendTrack) write(pkt []byte) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.w == nil {
+// write sends one marshalled RTP packet of the derived stream, its header read into hdr (the
+// caller's own); before pion binds the track (as the connection starts) and after it unbinds
+// it (as it ends), there is nobody to send to.
+func (t *sendTrack) write(hdr *rtp.Header, pkt []byte) error {
+	b := t.bound.Load()
+	if b == nil {
 		return nil
 	}
-	n, err := t.hdr.Unmarshal(pkt)
+	n, err := hdr.Unmarshal(pkt)
 	if err != nil {
 		return fmt.Errorf("webrtc send: %w", err)
 	}
-	payload := pkt[n:]
-	t.hdr.SSRC, t.hdr.PayloadType = t.ssrc, t.pt
-	if _, err := t.w.WriteRTP(&t.hdr, payload); err != nil {
+	hdr.SSRC, hdr.PayloadType = b.ssrc, b.pt
+	if _, err := b.w.WriteRTP(hdr, pkt[n:]); err != nil {
 		return fmt.Errorf("webrtc send: %w", err)
 	}
+	t.packets.Add(1)
+	t.octets.Add(uint32(len(pkt) - n))
 	return nil
 }
 
-// resend answers a viewer's NACKs from the stream's history; packets gone from it stay lost
-// (the viewer asks for a keyframe).
+// senderReport is the track's RTCP sender report at now, with rtpTime the RTP time the
+// stream's timeline gives now; nil before the track is bound.
+func (t *sendTrack) senderReport(now time.Time, rtpTime uint32) rtcp.Packet {
+	b := t.bound.Load()
+	if b == nil {
+		return nil
+	}
+	return &rtcp.SenderReport{SSRC: b.ssrc, NTPTime: ntp.Encode(now), RTPTime: rtpTime,
+		PacketCount: t.packets.Load(), OctetCount: t.octets.Load()}
+}
+
+// resend answers a viewer's NACKs from the stream's history (from the RTCP reader alone);
+// packets gone from it stay lost (the viewer asks for a keyframe).
 func (t *sendTrack) resend(pkts []rtcp.Packet) {
 	for _, p := range pkts {
 		nack, ok := p.(*rtcp.TransportLayerNack)
@@ -117,7 +135,7 @@ func (t *sendTrack) resend(pkts []rtcp.Packet) {
 		for _, pair := range nack.Nacks {
 			for _, seq := range pair.PacketList() {
 				if pkt := t.history.get(seq); pkt != nil {
-					_ = t.write(pkt)
+					_ = t.write(&t.resent, pkt)
 				}
 			}
 		}

@@ -28,16 +28,17 @@ func marshalled(t testing.TB, seq uint16) []byte {
 // A viewer's send of a derived packet (its SSRC and payload type, up to pion's SRTP) costs no
 // allocation.
 func BenchmarkViewerSendPerPacket(b *testing.B) {
-	w := &countingWriter{}
-	tr := &sendTrack{w: w, pt: 102, ssrc: 42}
+	tr := &sendTrack{}
+	tr.bound.Store(&binding{w: &countingWriter{}, pt: 102, ssrc: 42})
 	pkt := marshalled(b, 7)
+	var hdr rtp.Header
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := tr.write(pkt); err != nil {
+		if err := tr.write(&hdr, pkt); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if allocs := testing.AllocsPerRun(100, func() { _ = tr.write(pkt) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { _ = tr.write(&hdr, pkt) }); allocs != 0 {
 		b.Fatalf("%v allocations per packet per viewer", allocs)
 	}
 }
@@ -56,8 +57,9 @@ func TestHistoryGivesBackPacketsBySequenceNumber(t *testing.T) {
 		t.Error("a packet that is gone (or never was) came back")
 	}
 	w := &countingWriter{}
-	tr := &sendTrack{w: w, history: &h}
-	if err := tr.write(h.get(999)); err != nil || w.n != 1100 {
+	tr := &sendTrack{history: &h}
+	tr.bound.Store(&binding{w: w})
+	if err := tr.write(&tr.resent, h.get(999)); err != nil || w.n != 1100 {
 		t.Fatalf("write: %v, %d bytes", err, w.n)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	pwebrtc "github.com/pion/webrtc/v4"
 
@@ -20,6 +22,7 @@ type viewer struct {
 	srv     *Server
 	pc      *pwebrtc.PeerConnection
 	stream  *relay.Stream // the derived one
+	feed    *feed
 	reader  *relay.Reader
 	video   *sendTrack // nil: not sent
 	audio   *sendTrack
@@ -53,7 +56,7 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	v := &viewer{srv: s, pc: pc, stream: stream, connected: make(chan struct{}), senders: map[*pwebrtc.RTPSender]*sendTrack{}}
+	v := &viewer{srv: s, pc: pc, stream: stream, feed: f, connected: make(chan struct{}), senders: map[*pwebrtc.RTPSender]*sendTrack{}}
 	v.ctx, v.stop = context.WithCancelCause(context.Background())
 	pc.OnConnectionStateChange(v.state)
 	answer, err := v.negotiate(ctx, f, offer, video, audio)
@@ -221,10 +224,18 @@ func (v *viewer) send(sess *session.Session) error {
 	case <-v.ctx.Done():
 		return v.ctx.Err()
 	}
+	var hdr rtp.Header // read again for every packet sent
+	var reported time.Time
 	for {
 		f, err := v.reader.Next(v.ctx)
 		if err != nil {
 			return err
+		}
+		if now := time.Now(); now.Sub(reported) >= reportEvery {
+			reported = now
+			if err := v.senderReports(now); err != nil {
+				return err
+			}
 		}
 		lt := v.audio
 		if f.Track.Codec.IsVideo() {
@@ -234,7 +245,7 @@ func (v *viewer) send(sess *session.Session) error {
 			continue
 		}
 		err = packets(f.Payload, func(pkt []byte) error {
-			if err := lt.write(pkt); err != nil {
+			if err := lt.write(&hdr, pkt); err != nil {
 				return err
 			}
 			sess.AddOut(len(pkt))
@@ -244,6 +255,33 @@ func (v *viewer) send(sess *session.Session) error {
 			return err
 		}
 	}
+}
+
+// reportEvery is how often a viewer gets sender reports.
+const reportEvery = time.Second
+
+// senderReports tells the viewer, for each track, which RTP time is now by the wall clock,
+// both on the stream's one timeline (feed.epoch): pion's own reports would take each
+// packet's send time, and the sound made from AAC leaves 50 ms after its picture.
+func (v *viewer) senderReports(now time.Time) error {
+	var pkts []rtcp.Packet
+	if v.video != nil {
+		if sr := v.video.senderReport(now, v.feed.rtpTime(videoRate, now)); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	if v.audio != nil {
+		if sr := v.audio.senderReport(now, v.feed.rtpTime(audioRate, now)); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) == 0 {
+		return nil
+	}
+	if err := v.pc.WriteRTCP(pkts); err != nil {
+		return fmt.Errorf("webrtc sender report: %w", err)
+	}
+	return nil
 }
 
 func (v *viewer) ice() (*pwebrtc.PeerConnection, *iceSession) { return v.pc, &v.iceSession }

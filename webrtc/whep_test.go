@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
@@ -40,10 +42,14 @@ type whepPeer struct {
 	firstAt  time.Time    // when the first video packet came
 	opus     atomic.Int64 // audio packets
 	videoPkt atomic.Int64
+	// offsets maps each kind's latest sender report to where its RTP time 0 lies on the
+	// server's wall clock: equal for picture and sound that play together
+	offsets map[pwebrtc.RTPCodecType]time.Time
 }
 
 // dropFirst loses every nth video packet on its first arrival, not its resending: a lossy
-// link, on loopback.
+// link, on loopback. The first 100 packets pass: a player that lost the very first one has
+// nothing to tell it was there, as a browser would not, and waits for the next keyframe.
 type dropFirst struct {
 	interceptor.NoOp
 	nth     uint16
@@ -68,8 +74,9 @@ func (d *dropFirst) BindRemoteStream(info *interceptor.StreamInfo, r interceptor
 			d.mu.Lock()
 			first := !d.seen[seq]
 			d.seen[seq] = true
+			warm := len(d.seen) > 100
 			d.mu.Unlock()
-			if !first || seq%d.nth != 0 {
+			if !first || !warm || seq%d.nth != 0 {
 				return n, a, err
 			}
 			d.dropped.Add(1)
@@ -112,13 +119,14 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	p := &whepPeer{pc: pc}
+	p := &whepPeer{pc: pc, offsets: map[pwebrtc.RTPCodecType]time.Time{}}
 	for _, k := range kinds {
 		if _, err := pc.AddTransceiverFromKind(k, pwebrtc.RTPTransceiverInit{Direction: pwebrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pc.OnTrack(func(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *pwebrtc.TrackRemote, recv *pwebrtc.RTPReceiver) {
+		go p.readReports(tr.Kind(), int64(tr.Codec().ClockRate), recv)
 		// in order, NACKed packets in their place, as a browser's jitter buffer puts them
 		pictures := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
 		var ogg *oggwriter.OggWriter
@@ -176,6 +184,24 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 	}
 	<-gathered
 	return p, pc.LocalDescription().SDP
+}
+
+// readReports notes the sender reports of a track.
+func (p *whepPeer) readReports(kind pwebrtc.RTPCodecType, rate int64, recv *pwebrtc.RTPReceiver) {
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if sr, ok := pkt.(*rtcp.SenderReport); ok {
+				at := ntp.Decode(sr.NTPTime).Add(-time.Duration(int64(sr.RTPTime) * int64(time.Second) / rate))
+				p.mu.Lock()
+				p.offsets[kind] = at
+				p.mu.Unlock()
+			}
+		}
+	}
 }
 
 type lockedWriter struct {
@@ -255,6 +281,14 @@ func TestWHEPPlaysAnRTMPStreamFromTheLatestKeyframe(t *testing.T) {
 	}
 	if d, warnings := decodeSound(ctx, t, sound); len(warnings) > 0 || d < 3*time.Second {
 		t.Fatalf("ffmpeg decoded %v of sound of about 4 s, warnings:\n%s", d, strings.Join(warnings, "\n"))
+	}
+	// Lip sync: the sender reports put picture and sound on one timeline, though the sound
+	// (Opus made from AAC) leaves the server 50 ms after its picture.
+	p.mu.Lock()
+	video, audio := p.offsets[pwebrtc.RTPCodecTypeVideo], p.offsets[pwebrtc.RTPCodecTypeAudio]
+	p.mu.Unlock()
+	if skew := audio.Sub(video); video.IsZero() || audio.IsZero() || skew.Abs() > 2*time.Millisecond {
+		t.Errorf("sender reports put the sound %v after the picture (reports: video %v, audio %v)", skew, !video.IsZero(), !audio.IsZero())
 	}
 
 	req, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(p.location), nil)

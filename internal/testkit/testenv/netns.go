@@ -11,6 +11,9 @@ import (
 // loopbackOnlyEnv names the test that runs inside the namespace.
 const loopbackOnlyEnv = "RELAYCAST_LOOPBACK_ONLY"
 
+// InLoopbackNamespace says whether this is a test's run inside LoopbackOnly's namespace.
+func InLoopbackNamespace() bool { return os.Getenv(loopbackOnlyEnv) != "" }
+
 // LoopbackOnly runs the calling (top-level) test again, in a network namespace of its own
 // whose only interface is loopback: for peers that cannot be kept off the machine's other
 // interfaces (Chromium's WebRTC gathers candidates on every one). It returns true in that
