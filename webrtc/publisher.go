@@ -39,12 +39,8 @@ type publisher struct {
 	inputs map[pwebrtc.RTPCodecType]*input
 	log    *slog.Logger
 
-	iceSession
-	connected chan struct{}
-	once      sync.Once
-	ctx       context.Context
-	stop      context.CancelCauseFunc
-	sess      atomic.Pointer[session.Session]
+	link
+	sess atomic.Pointer[session.Session]
 
 	mu     sync.Mutex // orders a track's start against the session's end
 	tracks sync.WaitGroup
@@ -94,11 +90,11 @@ func newPublisher(ctx context.Context, s *Server, newAPI func([]engineCodec) (*p
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{}, connected: make(chan struct{}),
+	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{},
 		log: s.log.With("path", path, "protocol", "webrtc")}
-	p.ctx, p.stop = context.WithCancelCause(context.Background())
+	p.link.init()
 	p.times.Initialize()
-	pc.OnConnectionStateChange(p.state)
+	pc.OnConnectionStateChange(p.onState(errPublisherLeft))
 	answer, err := p.negotiate(ctx, offer, choices)
 	if err != nil {
 		p.stop(err)
@@ -368,17 +364,6 @@ func (p *publisher) keyframes() {
 		case <-p.ctx.Done():
 			return
 		}
-	}
-}
-
-func (p *publisher) state(st pwebrtc.PeerConnectionState) {
-	switch st {
-	case pwebrtc.PeerConnectionStateConnected:
-		p.once.Do(func() { close(p.connected) })
-	case pwebrtc.PeerConnectionStateFailed:
-		p.stop(errors.New("the peer stopped answering (ICE failed)"))
-	case pwebrtc.PeerConnectionStateClosed:
-		p.stop(errPublisherLeft)
 	}
 }
 

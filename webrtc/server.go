@@ -53,13 +53,6 @@ type Relay interface {
 	Publish(path string) (*relay.Publisher, error)
 }
 
-// peer is a WebRTC session: a WHEP viewer or a WHIP publisher.
-type peer interface {
-	Path() string
-	end(reason error)
-	ice() (*pwebrtc.PeerConnection, *iceSession)
-}
-
 // Config tunes the server.
 type Config struct {
 	// Hosts are extra addresses offered as host candidates (a NAT's public address, a
@@ -243,79 +236,82 @@ func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs 
 // candidate in it (no trickle needed), and the session's id, which End takes.
 func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error) {
 	s.mu.Lock()
-	api, closed := s.api, s.closed
+	api := s.api
 	s.mu.Unlock()
-	if api == nil || closed {
-		return nil, "", relay.ErrClosed
-	}
-	release := func() {}
-	if s.cfg.Admit != nil {
-		var ok bool
-		if release, ok = s.cfg.Admit(addrOf(remote)); !ok {
-			return nil, "", ErrOverload
+	return s.admit(remote, func() (peer, []byte, func(), error) {
+		if api == nil {
+			return nil, nil, nil, relay.ErrClosed
 		}
-	}
-	answer, id, err = s.play(ctx, api, path, key, remote, offer, release)
-	if err != nil {
-		release()
-	}
-	return answer, id, err
-}
-
-// play is Play past the limits; release is the viewer's, called when it ends.
-func (s *Server) play(ctx context.Context, api *pwebrtc.API, path, key, remote string, offer []byte,
-	release func()) (answer []byte, id string, err error) {
-	src, err := s.relays.Demand(ctx, path, key)
-	if err != nil {
-		return nil, "", err
-	}
-	d, err := s.feeds.Get(ctx, src)
-	if err != nil {
-		return nil, "", err
-	}
-	id, err = newID()
-	if err != nil {
-		return nil, "", err
-	}
-	v, answer, err := newViewer(ctx, s, api, d.Deriver, d.Stream(), offer)
-	if err != nil {
-		return nil, "", fmt.Errorf("webrtc %s: %w", path, err)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		v.pc.Close()
-		v.reader.Close()
-		return nil, "", relay.ErrClosed
-	}
-	v.iceSession.etag = strconv.Quote(id)
-	s.peers[id] = v
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer release()
-		v.run(path, remote)
-		s.mu.Lock()
-		delete(s.peers, id)
-		s.mu.Unlock()
-	}()
-	return answer, id, nil
+		src, err := s.relays.Demand(ctx, path, key)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		d, err := s.feeds.Get(ctx, src)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		v, answer, err := newViewer(ctx, s, api, d.Deriver, d.Stream(), offer)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("webrtc %s: %w", path, err)
+		}
+		abort := func() {
+			v.pc.Close()
+			v.reader.Close()
+		}
+		return v, answer, abort, nil
+	})
 }
 
 // Publish answers a WHIP offer: the session becomes the publisher of path (refused with
 // relay.ErrAlreadyPublishing while another one is); it returns the answer and the session's id.
 func (s *Server) Publish(ctx context.Context, path, remote string, offer []byte) (answer []byte, id string, err error) {
 	s.mu.Lock()
-	udpMux, tcpMux, ip, closed := s.udpMux, s.tcpMux, s.ip, s.closed
+	udpMux, tcpMux, ip := s.udpMux, s.tcpMux, s.ip
 	s.mu.Unlock()
-	if udpMux == nil || closed {
-		return nil, "", relay.ErrClosed
-	}
 	// Each publisher's API has exactly the codecs chosen from its offer, with the offer's
 	// payload types and profiles: pion takes a packet only in a codec its engine matches.
 	api := func(codecs []engineCodec) (*pwebrtc.API, error) {
 		return s.newAPI(udpMux, tcpMux, ip, codecs, pwebrtc.RegisterDefaultInterceptors)
+	}
+	return s.admit(remote, func() (peer, []byte, func(), error) {
+		if udpMux == nil {
+			return nil, nil, nil, relay.ErrClosed
+		}
+		if err := relay.ValidatePath(path); err != nil {
+			return nil, nil, nil, err
+		}
+		p, answer, err := newPublisher(ctx, s, api, path, offer)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("webrtc %s: %w", path, err)
+		}
+		abort := func() {
+			p.stop(relay.ErrClosed)
+			p.pc.Close()
+		}
+		pub, err := s.relays.Publish(path)
+		if err != nil {
+			abort()
+			return nil, nil, nil, err
+		}
+		pub.SetProtocol("webrtc")
+		if err = p.start(pub); err != nil {
+			pub.Close()
+			abort()
+			return nil, nil, nil, err
+		}
+		return p, answer, func() { pub.Close(); abort() }, nil
+	})
+}
+
+// admit makes a peer under the connection limits (each holds a place from its offer until
+// it ends) and runs it on a goroutine of the server's; start makes it and its answer (abort
+// undoes that, should the server close meanwhile).
+func (s *Server) admit(remote string, start func() (peer, []byte, func(), error)) (answer []byte, id string, err error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, "", relay.ErrClosed
 	}
 	release := func() {}
 	if s.cfg.Admit != nil {
@@ -324,45 +320,24 @@ func (s *Server) Publish(ctx context.Context, path, remote string, offer []byte)
 			return nil, "", ErrOverload
 		}
 	}
-	answer, id, err = s.publish(ctx, api, path, remote, offer, release)
+	if id, err = newID(); err != nil {
+		release()
+		return nil, "", err
+	}
+	p, answer, abort, err := start()
 	if err != nil {
 		release()
-	}
-	return answer, id, err
-}
-
-// publish is Publish past the limits; release is the publisher's, called when it ends.
-func (s *Server) publish(ctx context.Context, api func([]engineCodec) (*pwebrtc.API, error), path, remote string, offer []byte,
-	release func()) (answer []byte, id string, err error) {
-	if err := relay.ValidatePath(path); err != nil {
 		return nil, "", err
-	}
-	if id, err = newID(); err != nil {
-		return nil, "", err
-	}
-	p, answer, err := newPublisher(ctx, s, api, path, offer)
-	if err != nil {
-		return nil, "", fmt.Errorf("webrtc %s: %w", path, err)
-	}
-	pub, err := s.relays.Publish(path)
-	if err == nil {
-		pub.SetProtocol("webrtc")
-		if err = p.start(pub); err != nil {
-			pub.Close()
-		}
 	}
 	s.mu.Lock()
-	if err == nil && s.closed {
-		pub.Close()
-		err = relay.ErrClosed
-	}
-	if err != nil {
+	if s.closed {
 		s.mu.Unlock()
-		p.stop(err)
-		p.pc.Close()
-		return nil, "", err
+		abort()
+		release()
+		return nil, "", relay.ErrClosed
 	}
-	p.iceSession.etag = strconv.Quote(id)
+	_, ice := p.ice()
+	ice.etag = strconv.Quote(id)
 	s.peers[id] = p
 	s.wg.Add(1)
 	s.mu.Unlock()

@@ -28,11 +28,7 @@ type viewer struct {
 	audio   *sendTrack
 	senders map[*pwebrtc.RTPSender]*sendTrack
 
-	iceSession
-	connected chan struct{}
-	once      sync.Once
-	ctx       context.Context
-	stop      context.CancelCauseFunc
+	link
 }
 
 // newViewer answers offer with the tracks of f that the offer can receive.
@@ -56,9 +52,9 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	v := &viewer{srv: s, pc: pc, stream: stream, feed: f, connected: make(chan struct{}), senders: map[*pwebrtc.RTPSender]*sendTrack{}}
-	v.ctx, v.stop = context.WithCancelCause(context.Background())
-	pc.OnConnectionStateChange(v.state)
+	v := &viewer{srv: s, pc: pc, stream: stream, feed: f, senders: map[*pwebrtc.RTPSender]*sendTrack{}}
+	v.link.init()
+	pc.OnConnectionStateChange(v.onState(session.ErrLeft))
 	answer, err := v.negotiate(ctx, f, offer, video, audio)
 	if err != nil {
 		v.stop(err)
@@ -172,20 +168,9 @@ func (f *feed) describe() string {
 	return strings.Join(c, " and ")
 }
 
-func (v *viewer) state(st pwebrtc.PeerConnectionState) {
-	switch st {
-	case pwebrtc.PeerConnectionStateConnected:
-		v.once.Do(func() { close(v.connected) })
-	case pwebrtc.PeerConnectionStateFailed:
-		v.stop(errors.New("the peer stopped answering (ICE failed)"))
-	case pwebrtc.PeerConnectionStateClosed:
-		v.stop(session.ErrLeft)
-	}
-}
-
 // run serves the viewer until it leaves, is ended, or its stream ends.
-func (v *viewer) run(path, remote string) {
-	sv := v.srv.cfg.Sessions.Join(v.srv.log, session.Info{Protocol: "webrtc", Path: path, Remote: remote, Transport: "WebRTC"},
+func (v *viewer) run(remote string) {
+	sv := v.srv.cfg.Sessions.Join(v.srv.log, session.Info{Protocol: "webrtc", Path: v.Path(), Remote: remote, Transport: "WebRTC"},
 		v.reader.Dropped, func() { v.stop(session.ErrKicked) })
 	var rtcp sync.WaitGroup
 	for s, t := range v.senders {

@@ -95,16 +95,16 @@ func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	return newPeerWith(t, m, nil, kinds...)
 }
 
-// newPeerWith is newPeer with the codecs of m.
-// newPeerWith is newPeer with the codecs of m and, when set, an interceptor nearest the
+// loopbackPeer is a pion peer connection on loopback alone with the codecs of m, and the
+// NACKs and reports a browser sends; first, when set, is an interceptor nearest the
 // network (before the NACK generator).
-func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+func loopbackPeer(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory) *pwebrtc.PeerConnection {
 	t.Helper()
 	var se pwebrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
-	ir := &interceptor.Registry{} // NACKs and reports, as a browser sends them
+	ir := &interceptor.Registry{}
 	if first != nil {
 		ir.Add(first)
 		// first sees packets after SRTP: what it drops, SRTP has taken as received, and a
@@ -119,6 +119,14 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+// newPeerWith is newPeer with the codecs of m and, when set, an interceptor nearest the
+// network (before the NACK generator).
+func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+	t.Helper()
+	pc := loopbackPeer(t, m, first)
 	p := &whepPeer{pc: pc, offsets: map[pwebrtc.RTPCodecType]time.Time{}}
 	for _, k := range kinds {
 		if _, err := pc.AddTransceiverFromKind(k, pwebrtc.RTPTransceiverInit{Direction: pwebrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -174,6 +182,13 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 			p.mu.Unlock()
 		}
 	})
+	return p, fullOffer(t, pc)
+}
+
+// fullOffer makes pc's offer with every candidate in it, as a client that does not trickle
+// sends it.
+func fullOffer(t *testing.T, pc *pwebrtc.PeerConnection) string {
+	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +198,7 @@ func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory
 		t.Fatal(err)
 	}
 	<-gathered
-	return p, pc.LocalDescription().SDP
+	return pc.LocalDescription().SDP
 }
 
 // readReports notes the sender reports of a track.
@@ -218,7 +233,13 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // post sends a WHEP request and returns the response, its body read.
 func post(t *testing.T, url, contentType, body string, hdr ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	return request(t, http.MethodPost, url, contentType, body, hdr...)
+}
+
+// request sends a request with a body and header pairs and returns the response, its body read.
+func request(t *testing.T, method, url, contentType, body string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,21 +542,11 @@ func TestWHEPViewersCountAgainstTheConnectionLimit(t *testing.T) {
 // patch sends a PATCH of a session with a trickle-ice-sdpfrag body.
 func patch(t *testing.T, url, ifMatch, frag string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPatch, url, strings.NewReader(frag))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
+	var hdr []string
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		hdr = []string{"If-Match", ifMatch}
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	return request(t, http.MethodPatch, url, "application/trickle-ice-sdpfrag", frag, hdr...)
 }
 
 // iceLines picks an SDP's (or fragment's) first ICE credentials and its candidates.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
@@ -62,19 +60,7 @@ func newPublisher(t *testing.T) (*whipPeer, string) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
-	var se pwebrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
-	ir := &interceptor.Registry{} // NACKs and reports, as a browser sends them
-	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m), pwebrtc.WithInterceptorRegistry(ir)).NewPeerConnection(pwebrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := loopbackPeer(t, m, nil)
 	p := &whipPeer{pc: pc, connected: make(chan struct{})}
 	var once sync.Once
 	pc.OnConnectionStateChange(func(s pwebrtc.PeerConnectionState) {
@@ -82,6 +68,7 @@ func newPublisher(t *testing.T) (*whipPeer, string) {
 			once.Do(func() { close(p.connected) })
 		}
 	})
+	var err error
 	if p.video, err = pwebrtc.NewTrackLocalStaticSample(pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264}, "video", "whip"); err != nil {
 		t.Fatal(err)
 	}
@@ -101,16 +88,7 @@ func newPublisher(t *testing.T) (*whipPeer, string) {
 			}
 		}()
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := pwebrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return p, pc.LocalDescription().SDP
+	return p, fullOffer(t, pc)
 }
 
 // publish offers, takes the answer and sends the clip in real time until it ends or ctx does.
