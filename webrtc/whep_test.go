@@ -99,11 +99,16 @@ func newPeer(t *testing.T, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 // NACKs and reports a browser sends; first, when set, is an interceptor nearest the
 // network (before the NACK generator).
 func loopbackPeer(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory) *pwebrtc.PeerConnection {
+	return loopbackPeerOver(t, pwebrtc.NetworkTypeUDP4, m, first)
+}
+
+// loopbackPeerOver is loopbackPeer with ICE over network alone.
+func loopbackPeerOver(t *testing.T, network pwebrtc.NetworkType, m *pwebrtc.MediaEngine, first interceptor.Factory) *pwebrtc.PeerConnection {
 	t.Helper()
 	var se pwebrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]pwebrtc.NetworkType{pwebrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes([]pwebrtc.NetworkType{network})
 	ir := &interceptor.Registry{}
 	if first != nil {
 		ir.Add(first)
@@ -126,7 +131,12 @@ func loopbackPeer(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factor
 // network (before the NACK generator).
 func newPeerWith(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factory, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
 	t.Helper()
-	pc := loopbackPeer(t, m, first)
+	return newPeerOn(t, loopbackPeer(t, m, first), kinds...)
+}
+
+// newPeerOn is newPeer on pc.
+func newPeerOn(t *testing.T, pc *pwebrtc.PeerConnection, kinds ...pwebrtc.RTPCodecType) (*whepPeer, string) {
+	t.Helper()
 	p := &whepPeer{pc: pc, offsets: map[pwebrtc.RTPCodecType]time.Time{}}
 	for _, k := range kinds {
 		if _, err := pc.AddTransceiverFromKind(k, pwebrtc.RTPTransceiverInit{Direction: pwebrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -350,6 +360,32 @@ func TestWHEPResendsLostPacketsFromTheStreamsHistory(t *testing.T) {
 	}
 	if err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
 		t.Fatalf("ffmpeg decoded %d pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
+	}
+}
+
+// A player whose network blocks UDP plays over ICE-TCP, on the server's one TCP port.
+func TestWHEPOverICETCP(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/tcp"))
+	testenv.WaitLive(t, srv, "live/tcp", 10*time.Second)
+	m := &pwebrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	p, offer := newPeerOn(t, loopbackPeerOver(t, pwebrtc.NetworkTypeTCP4, m, nil), pwebrtc.RTPCodecTypeVideo)
+	p.play(t, srv.HTTPURL("/live/tcp/whep"), offer)
+	time.Sleep(4 * time.Second)
+	pair, err := p.pc.GetTransceivers()[0].Receiver().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Protocol != pwebrtc.ICEProtocolTCP {
+		t.Fatalf("selected candidate pair %v (%v), want TCP", pair, err)
+	}
+	p.mu.Lock()
+	stream := bytes.Clone(p.h264.Bytes())
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+		t.Fatalf("ffmpeg decoded %d pictures of about 4 s over TCP (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
 	}
 }
 
