@@ -117,18 +117,21 @@ func TestChromiumPlaysWHEPFromAnotherSite(t *testing.T) {
 		// The viewer starts at the latest keyframe with the GOP so far at once: Chromium may
 		// show the first second's pictures fast or drop some of them to reach live; from the
 		// second on, it must show every picture in time.
+		// (On a machine busy with two test runs Chromium decoded 28 a second: 85 %.)
 		var s, first rtcStats
+		var since time.Time
 		for i := range 6 {
 			time.Sleep(time.Second)
 			s = get(t, b, chromedp.Evaluate[rtcStats]("stats()", chromedp.EvalAwaitPromise))
 			t.Logf("%+v", s)
 			if i == 1 {
-				first = s
+				first, since = s, time.Now()
 			}
 		}
 		want := map[string]string{"av1": "video/AV1", "cam": "video/H264"}[stream]
-		if s.State != "connected" || s.Codec != want || s.Frames-first.Frames < testenv.MinFrames(4*time.Second) || s.Width != 1280 || s.Height != 720 {
-			t.Errorf("%s: video %+v, want %s", stream, s, want)
+		if n, d := s.Frames-first.Frames, time.Since(since); s.State != "connected" || s.Codec != want || float64(n) < 0.85*30*d.Seconds() ||
+			s.Width != 1280 || s.Height != 720 {
+			t.Errorf("%s: video %+v, %d pictures in %v, want %s at 30 a second", stream, s, n, d, want)
 		}
 		if s.Freezes > 0 || s.Dropped > first.Dropped {
 			t.Errorf("%s: %d freezes, %d pictures dropped after the first 2 s: %+v", stream, s.Freezes, s.Dropped-first.Dropped, s)
@@ -178,7 +181,7 @@ func TestPagePlaysOverWebRTCAndFallsBackToFMP4(t *testing.T) {
 		if adv := last.Time - mid.Time; adv < 0.75*(last.At-mid.At).Seconds() {
 			t.Errorf("%s: currentTime advanced %.2f s in %v", tc.page, adv, last.At-mid.At)
 		}
-		if n := last.Frames - mid.Frames; tc.transport == "WebRTC" && n < testenv.MinFrames(3*time.Second) {
+		if n := last.Frames - mid.Frames; tc.transport == "WebRTC" && float64(n) < 0.85*30*(last.At-mid.At).Seconds() {
 			t.Errorf("%s: %d pictures in the last 3 s", tc.page, n)
 		}
 		t.Logf("%s over %s: first picture %v after opening, latency the page shows %.0f ms", tc.page, last.Transport,

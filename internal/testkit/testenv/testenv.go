@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -348,15 +349,49 @@ func PublishSample(t testing.TB, url string) *Proc {
 		"-i", Sample(), "-c", "copy", "-f", "flv", url)
 }
 
-// PublishSampleWithoutBFrames is PublishSample with the picture encoded again, live, without
-// B-frames (x264 ultrafast, High profile, 2 Mbit/s, a keyframe a second), as WebRTC players
-// need it.
+// PublishSampleWithoutBFrames is PublishSample of the clip encoded again without B-frames
+// (SampleWithoutBFrames), as WebRTC players need it.
 func PublishSampleWithoutBFrames(t testing.TB, url string) *Proc {
 	t.Helper()
-	NeedTools(t, "ffmpeg")
 	return StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
-		"-i", Sample(), "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high", "-bf", "0", "-g", "30",
-		"-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M", "-c:a", "copy", "-f", "flv", url)
+		"-i", SampleWithoutBFrames(t), "-c", "copy", "-f", "flv", url)
+}
+
+// SampleWithoutBFrames is the sample clip with its picture encoded again without B-frames
+// (x264, High profile, 2 Mbit/s, a keyframe a second), the AAC as it is. It is made once and
+// kept in the temporary directory under a name of the sample's hash, for every test process:
+// encoding it live, as it is published, left a busy machine short of pictures.
+func SampleWithoutBFrames(t testing.TB) string {
+	t.Helper()
+	NeedTools(t, "ffmpeg")
+	b, err := os.ReadFile(Sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("relaycast-sample-no-bframes-%x.mp4", sha256.Sum256(b)))
+	if _, err := os.Stat(out); err == nil {
+		return out
+	}
+	tmp, err := os.CreateTemp(os.TempDir(), "relaycast-sample-*.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", Sample(),
+		"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-bf", "0", "-g", "30", "-keyint_min", "30",
+		"-sc_threshold", "0", "-b:v", "2M", "-maxrate", "2M", "-bufsize", "2M", "-c:a", "copy", "-movflags", "+faststart", tmp.Name())
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("encode the sample without B-frames: %v\n%s", err, b)
+	}
+	// Test processes run side by side: each makes its own and renames it into place whole.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // WaitLive waits until path has a stream with at least one frame.
