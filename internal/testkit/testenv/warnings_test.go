@@ -27,3 +27,14 @@ func TestGstEOSSeqnumPasses(t *testing.T) {
 		t.Errorf("warnings %q", got)
 	}
 }
+
+// rtspsrc's UDP source, unlinked after one branch of the test pipeline ended, passes; the
+// same source's other errors do not.
+func TestGstUnlinkedUDPSourcePasses(t *testing.T) {
+	out := "0:00:02.051385023  1222 0x7f60340468c0 WARN                 basesrc gstbasesrc.c:3132:gst_base_src_loop:<udpsrc0> error: Internal data stream error.\n" +
+		"0:00:02.051433360  1222 0x7f60340468c0 WARN                 basesrc gstbasesrc.c:3132:gst_base_src_loop:<udpsrc0> error: streaming stopped, reason not-linked (-1)\n" +
+		"0:00:02.051433360  1222 0x7f60340468c0 WARN                 basesrc gstbasesrc.c:3132:gst_base_src_loop:<udpsrc0> error: streaming stopped, reason error (-5)"
+	if got := DecoderWarnings(out, gstUnlinked); len(got) != 1 || !strings.Contains(got[0], "reason error") {
+		t.Errorf("warnings %q", got)
+	}
+}
