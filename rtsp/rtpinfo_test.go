@@ -46,7 +46,9 @@ func TestSessionJoiningBeforeTheAudioGetsRTPInfoForEveryMedia(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			time.Sleep(300 * time.Millisecond) // the feed packetizes the keyframe
+			// The feed packetizes the keyframe on a goroutine of its own: a first player's
+			// picture says it has (a fixed 300 ms was too short on a busy machine).
+			startPlayer(t, srv.RTSPURL(path), gortsplib.ProtocolTCP).waitFor(t, description.MediaTypeVideo)
 			p := startPlayer(t, srv.RTSPURL(path), transport)
 			var info headers.RTPInfo
 			if err := info.Unmarshal(p.res.Header["RTP-Info"]); err != nil {
@@ -160,6 +162,22 @@ func (p *infoPlayer) firsts(t *testing.T) map[*description.Media]uint32 {
 		t.Fatalf("packets of %d of %d medias in 5 s", len(p.first), len(p.desc.Medias))
 	}
 	return maps.Clone(p.first)
+}
+
+// waitFor waits for the first packet of a media of type typ.
+func (p *infoPlayer) waitFor(t *testing.T, typ description.MediaType) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		for m := range p.first {
+			if m.Type == typ {
+				p.mu.Unlock()
+				return
+			}
+		}
+		p.mu.Unlock()
+	}
+	t.Fatalf("no %s packet in 5 s", typ)
 }
 
 func (p *infoPlayer) media(url string) *description.Media {
