@@ -66,6 +66,8 @@ type Config struct {
 	Sessions *session.Table
 	// WebRTC answers WHEP at /APP/NAME/whep and WHIP at /APP/NAME/whip; nil: none.
 	WebRTC WebRTC
+	// ICEServers are named to WHEP and WHIP clients in Link headers.
+	ICEServers []ICEServer
 	// Control is what the control API acts on; nil: no control API.
 	Control *Control
 	// APIKey guards the control API (SetAPIKey replaces it).

@@ -46,6 +46,7 @@ func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
 	}
 	options := func(allow string) func(http.ResponseWriter, *http.Request, string) {
 		return func(w http.ResponseWriter, _ *http.Request, _ string) {
+			s.iceServerLinks(w)
 			w.Header().Set("Allow", allow)
 			w.WriteHeader(http.StatusNoContent)
 		}
@@ -104,12 +105,31 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 		s.webrtcError(w, path, kind, err)
 		return
 	}
+	s.iceServerLinks(w)
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Accept-Patch", sdpFragment)
 	w.Header().Set("Location", "/"+path+"/"+kind+"/"+id)
 	w.Header().Set("ETag", fmt.Sprintf("%q", id))
 	w.WriteHeader(http.StatusCreated)
 	_, _ = w.Write(answer)
+}
+
+// ICEServer is a STUN or TURN server WHEP and WHIP clients are told of.
+type ICEServer struct {
+	URL                  string // stun:HOST:PORT, turn:HOST:PORT?transport=udp, …
+	Username, Credential string // TURN's
+}
+
+// iceServerLinks names the configured STUN and TURN servers in Link headers (RFC 9725,
+// 4.4), on OPTIONS (as OBS and the WHEP draft ask) and on the answer.
+func (s *Server) iceServerLinks(w http.ResponseWriter) {
+	for _, is := range s.cfg.ICEServers {
+		link := "<" + is.URL + `>; rel="ice-server"`
+		if is.Username != "" {
+			link += fmt.Sprintf(`; username=%q; credential=%q; credential-type="password"`, is.Username, is.Credential)
+		}
+		w.Header().Add("Link", link)
+	}
 }
 
 // sdpFragment is the type of a PATCH's body and its answer's.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
+	"github.com/relaycast/relaycast/udpgso"
 )
 
 // Errors callers tell apart; each has the HTTP status WHEP answers it with.
@@ -93,6 +94,7 @@ type Server struct {
 	api    *pwebrtc.API // viewers'
 	ip     net.IP       // the bound one
 	udp    net.PacketConn
+	gso    *udpgso.Conn // udp's writes
 	tcp    net.Listener
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
@@ -123,7 +125,9 @@ func (s *Server) Listen(addr string) error {
 		return err
 	}
 	logger := pionLogs(s.log)
-	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logger.NewLogger("ice-udp")})
+	// Viewers send each picture's packets to their address in one system call (udpgso).
+	gso := udpgso.New(udp)
+	udpMux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: gso, Logger: logger.NewLogger("ice-udp")})
 	tcpMux := pwebrtc.NewICETCPMux(logger.NewLogger("ice-tcp"), tcp, 64)
 	ip := udp.LocalAddr().(*net.UDPAddr).IP
 	api, err := s.newAPI(udpMux, tcpMux, ip, viewerCodecs, viewerInterceptors)
@@ -133,20 +137,24 @@ func (s *Server) Listen(addr string) error {
 		return err
 	}
 	s.mu.Lock()
-	s.api, s.ip, s.udp, s.tcp, s.udpMux, s.tcpMux = api, ip, udp, tcp, udpMux, tcpMux
+	s.api, s.ip, s.udp, s.gso, s.tcp, s.udpMux, s.tcpMux = api, ip, udp, gso, tcp, udpMux, tcpMux
 	s.mu.Unlock()
 	return nil
 }
 
 // listenPair binds the UDP and the TCP port of addr. For port 0 both get the same number,
 // which takes another try when the TCP port of the UDP one the system chose is taken.
-func listenPair(addr string) (net.PacketConn, net.Listener, error) {
+func listenPair(addr string) (*net.UDPConn, net.Listener, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc listen %s: %w", addr, err)
 	}
 	for try := 0; ; try++ {
-		udp, err := net.ListenPacket("udp", addr)
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("webrtc listen %s (UDP): %w", addr, err)
+		}
+		udp, err := net.ListenUDP("udp", ua)
 		if err != nil {
 			return nil, nil, fmt.Errorf("webrtc listen %s (UDP): %w", addr, err)
 		}
@@ -236,7 +244,7 @@ func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs 
 // candidate in it (no trickle needed), and the session's id, which End takes.
 func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byte) (answer []byte, id string, err error) {
 	s.mu.Lock()
-	api := s.api
+	api, gso := s.api, s.gso
 	s.mu.Unlock()
 	return s.admit(remote, func() (peer, []byte, func(), error) {
 		if api == nil {
@@ -254,6 +262,7 @@ func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byt
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("webrtc %s: %w", path, err)
 		}
+		v.batch.conn = gso
 		abort := func() {
 			v.pc.Close()
 			v.reader.Close()

@@ -27,6 +27,7 @@ type viewer struct {
 	video   *sendTrack // nil: not sent
 	audio   *sendTrack
 	senders map[*pwebrtc.RTPSender]*sendTrack
+	batch   batch
 
 	link
 }
@@ -54,6 +55,7 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	}
 	v := &viewer{srv: s, pc: pc, stream: stream, feed: f, senders: map[*pwebrtc.RTPSender]*sendTrack{}}
 	v.link.init()
+	v.batch.follow(pc)
 	pc.OnConnectionStateChange(v.onState(session.ErrLeft))
 	answer, err := v.negotiate(ctx, f, offer, video, audio)
 	if err != nil {
@@ -211,6 +213,7 @@ func (v *viewer) send(sess *session.Session) error {
 	}
 	var hdr rtp.Header // read again for every packet sent
 	var reported time.Time
+	defer v.batch.close()
 	for {
 		f, err := v.reader.Next(v.ctx)
 		if err != nil {
@@ -229,6 +232,7 @@ func (v *viewer) send(sess *session.Session) error {
 		if lt == nil {
 			continue
 		}
+		v.batch.start()
 		err = packets(f.Payload, func(pkt []byte) error {
 			if err := lt.write(&hdr, pkt); err != nil {
 				return err
@@ -236,6 +240,9 @@ func (v *viewer) send(sess *session.Session) error {
 			sess.AddOut(len(pkt))
 			return nil
 		})
+		if ferr := v.batch.finish(); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return err
 		}

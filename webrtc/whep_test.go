@@ -104,11 +104,19 @@ func loopbackPeer(t *testing.T, m *pwebrtc.MediaEngine, first interceptor.Factor
 
 // loopbackPeerOver is loopbackPeer with ICE over network alone.
 func loopbackPeerOver(t *testing.T, network pwebrtc.NetworkType, m *pwebrtc.MediaEngine, first interceptor.Factory) *pwebrtc.PeerConnection {
+	return loopbackPeerWith(t, pwebrtc.Configuration{}, network, m, first)
+}
+
+// loopbackPeerWith is loopbackPeerOver with cfg.
+func loopbackPeerWith(t *testing.T, cfg pwebrtc.Configuration, network pwebrtc.NetworkType, m *pwebrtc.MediaEngine, first interceptor.Factory) *pwebrtc.PeerConnection {
 	t.Helper()
 	var se pwebrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]pwebrtc.NetworkType{network})
+	// pion waits 2 s before it takes a pair through TURN, in case a better one comes; a
+	// browser does not
+	se.SetRelayAcceptanceMinWait(0)
 	ir := &interceptor.Registry{}
 	if first != nil {
 		ir.Add(first)
@@ -119,7 +127,7 @@ func loopbackPeerOver(t *testing.T, network pwebrtc.NetworkType, m *pwebrtc.Medi
 	if err := pwebrtc.RegisterDefaultInterceptors(m, ir); err != nil {
 		t.Fatal(err)
 	}
-	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m), pwebrtc.WithInterceptorRegistry(ir)).NewPeerConnection(pwebrtc.Configuration{})
+	pc, err := pwebrtc.NewAPI(pwebrtc.WithSettingEngine(se), pwebrtc.WithMediaEngine(m), pwebrtc.WithInterceptorRegistry(ir)).NewPeerConnection(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

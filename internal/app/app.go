@@ -226,6 +226,10 @@ func tuning(cfg conf.Config) Tuning {
 	t.WebRTC.Hosts, t.WebRTC.MaxLag = cfg.WebRTCHosts, cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
+	for _, raw := range cfg.WebRTCICEServers {
+		is, _ := conf.ParseICEServer(raw) // validated with the configuration
+		t.Web.ICEServers = append(t.Web.ICEServers, web.ICEServer(is))
+	}
 	t.Web.APIKey = web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback}
 	t.Record = record.DefaultConfig()
 	t.Record.Enabled = cfg.Recorded

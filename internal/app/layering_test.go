@@ -41,6 +41,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"session":       {"relay"},
 		"access":        {"relay"},
 		"connlimit":     nil,
+		"udpgso":        nil,
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
@@ -48,6 +49,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 	for _, p := range protocols {
 		allowed[p] = []string{"relay", "codec", "format", "ingest", "rtppack", "access", "session"}
 	}
+	allowed["webrtc"] = append(allowed["webrtc"], "udpgso")
 	allowed["link"] = append(slices.Clone(protocols), "relay", "codec", "ingest", "access")
 	for pkg, want := range allowed {
 		got, ok := imports[pkg]

@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pion/stun/v4"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	SRTLatency        time.Duration `yaml:"srt_latency"`
 	WebRTC            string        `yaml:"webrtc"`
 	WebRTCHosts       List          `yaml:"webrtc_hosts"`
+	WebRTCICEServers  List          `yaml:"webrtc_ice_servers"`
 	TLSCert           string        `yaml:"tls_cert"`
 	TLSKey            string        `yaml:"tls_key"`
 	RTSPRTPPort       int           `yaml:"rtsp_rtp_port"`
@@ -177,6 +179,7 @@ func (c *Config) fields() []field {
 		{"srt_latency", "SRT latency: how long both sides wait for a lost packet's retransmission", &c.SRTLatency},
 		{"webrtc", "WebRTC ICE address, one UDP and one TCP port for every peer (WHEP at /APP/NAME/whep; empty: off)", &c.WebRTC},
 		{"webrtc_hosts", "more addresses to offer WebRTC peers as host candidates, e.g. a NAT's public IP (empty: the bound address's)", &c.WebRTCHosts},
+		{"webrtc_ice_servers", "STUN and TURN servers WHEP and WHIP clients are told of (Link headers), e.g. stun:stun.example.net:3478,turn:USER:PASS@turn.example.net:3478?transport=udp", &c.WebRTCICEServers},
 		{"tls_cert", "TLS certificate file (PEM, the chain after the certificate) for rtmps, rtsps and https", &c.TLSCert},
 		{"tls_key", "TLS private key file (PEM) of tls_cert", &c.TLSKey},
 		{"rtsp_rtp_port", "RTSP RTP/UDP port, even (0: no RTP over UDP, only TCP)", &c.RTSPRTPPort},
@@ -384,6 +387,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config webrtc_hosts: %q is not an IP address", h)
 		}
 	}
+	for _, s := range c.WebRTCICEServers {
+		if _, err := ParseICEServer(s); err != nil {
+			return fmt.Errorf("config webrtc_ice_servers: %w", err)
+		}
+	}
 	if c.RTSPRTPPort != 0 && (c.RTSPRTPPort%2 != 0 || c.RTSPRTCPPort != c.RTSPRTPPort+1) {
 		return fmt.Errorf("config rtsp_rtp_port/rtsp_rtcp_port: %d/%d: want an even RTP port and RTCP one above it", c.RTSPRTPPort, c.RTSPRTCPPort)
 	}
@@ -578,4 +586,32 @@ func (c Config) raw() map[string]any {
 		_ = yaml.Unmarshal(b, &out)
 	}
 	return out
+}
+
+// ICEServer is a STUN or TURN server WebRTC clients are told of.
+type ICEServer struct {
+	URL                  string // stun:, stuns:, turn: or turns: (RFC 7064, 7065)
+	Username, Credential string // TURN's
+}
+
+// ParseICEServer reads a server as webrtc_ice_servers gives it: a STUN or TURN URI, a TURN
+// one with USER:PASS@ before its host (turn:USER:PASS@HOST:PORT?transport=udp).
+func ParseICEServer(s string) (ICEServer, error) {
+	scheme, rest, _ := strings.Cut(s, ":")
+	var srv ICEServer
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		if scheme != "turn" && scheme != "turns" {
+			return srv, fmt.Errorf("%q: only a TURN server takes a user and password", s)
+		}
+		user, pass, ok := strings.Cut(rest[:at], ":")
+		if !ok || user == "" {
+			return srv, fmt.Errorf("%q: want turn:USER:PASS@HOST:PORT", s)
+		}
+		srv.Username, srv.Credential, rest = user, pass, rest[at+1:]
+	}
+	srv.URL = scheme + ":" + rest
+	if _, err := stun.ParseURI(srv.URL); err != nil {
+		return srv, fmt.Errorf("%q: %w (want stun:HOST:PORT or turn:USER:PASS@HOST:PORT?transport=udp)", srv.URL, err)
+	}
+	return srv, nil
 }
