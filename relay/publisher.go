@@ -21,6 +21,37 @@ type Publisher struct {
 	// under s.mu: how the frames come (for metrics and listings) and how many came
 	protocol      string
 	frames, bytes uint64
+	askKey        func()
+}
+
+// keyRequestGap is the least time between two keyframe requests a stream passes on: a
+// keyframe is many packets, and every viewer that lost one asks.
+const keyRequestGap = time.Second
+
+// OnKeyframeRequest sets how the source is asked for a keyframe (a WHIP publisher's PLI);
+// ask must not block. Without it, requests go nowhere.
+func (p *Publisher) OnKeyframeRequest(ask func()) {
+	p.s.mu.Lock()
+	p.askKey = ask
+	p.s.mu.Unlock()
+}
+
+// RequestKeyframe asks the stream's publisher for a keyframe, for a viewer whose picture
+// broke beyond what resending mends; requests closer than keyRequestGap are one.
+func (s *Stream) RequestKeyframe() {
+	now, last := time.Now().UnixNano(), s.keyAsked.Load()
+	if now-last < int64(keyRequestGap) || !s.keyAsked.CompareAndSwap(last, now) {
+		return
+	}
+	s.mu.Lock()
+	var ask func()
+	if s.publisher != nil {
+		ask = s.publisher.askKey
+	}
+	s.mu.Unlock()
+	if ask != nil {
+		ask()
+	}
 }
 
 // SetProtocol names how this publisher's frames come in ("rtmp", "playlist"…), for the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -521,5 +522,32 @@ func TestSubscribeAndPollServeManyReadersFromOneGoroutine(t *testing.T) {
 	stop()
 	if n := len(*s.subs.Load()); n != 0 {
 		t.Errorf("%d subscriptions left after stop", n)
+	}
+}
+
+// Keyframe requests reach the publisher that takes them, one a second however many viewers
+// ask, and the next publisher's after a hand-over.
+func TestKeyframeRequestsReachThePublisherOnceASecond(t *testing.T) {
+	cfg := testConfig()
+	cfg.Grace = time.Minute
+	g, p, s := liveStream(t, cfg)
+	s.RequestKeyframe() // nobody to ask: nothing happens
+	s.keyAsked.Store(0)
+	var asked atomic.Int64
+	p.OnKeyframeRequest(func() { asked.Add(1) })
+	for range 100 {
+		s.RequestKeyframe()
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("100 requests at once asked %d times, want 1", n)
+	}
+	p.Close()
+	p2 := mustPublish(t, g, "live/a")
+	var asked2 atomic.Int64
+	p2.OnKeyframeRequest(func() { asked2.Add(1) })
+	s.keyAsked.Store(time.Now().Add(-keyRequestGap).UnixNano())
+	s.RequestKeyframe()
+	if asked.Load() != 1 || asked2.Load() != 1 {
+		t.Fatalf("after the hand-over: the first publisher asked %d, the second %d; want 1 and 1", asked.Load(), asked2.Load())
 	}
 }

@@ -36,6 +36,7 @@ type Stream struct {
 	meta    atomic.Pointer[[]byte]
 
 	framesIn, bytesIn atomic.Uint64
+	keyAsked          atomic.Int64 // when a reader last asked for a keyframe (Unix ns)
 
 	mu        sync.Mutex
 	tail      uint64     // oldest sequence number still held in the ring

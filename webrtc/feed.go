@@ -34,6 +34,7 @@ const (
 // length) that every viewer reads. Per viewer only the sender's SSRC and payload type
 // rewrite, SRTP and the send remain.
 type feed struct {
+	src *relay.Stream // keyframe requests go to its publisher
 	out *relay.Publisher
 	// what it sends, fixed at the start: viewers read these, the deriver writes the rest
 	hasVideo, hasAudio bool
@@ -70,7 +71,7 @@ const maxAACFails = 3
 const idleAfter = 10 * time.Second
 
 func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log *slog.Logger) (*feed, error) {
-	f := &feed{out: out, log: log.With("path", src.Path()), watched: time.Now()}
+	f := &feed{src: src, out: out, log: log.With("path", src.Path()), watched: time.Now()}
 	video, audio := relay.FirstTracks(tracks, carries)
 	if audio != nil && audio.Codec == relay.CodecAAC {
 		if _, err := exec.LookPath("ffmpeg"); err != nil {

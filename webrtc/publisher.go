@@ -38,6 +38,7 @@ type publisher struct {
 	times  rtptime.GlobalDecoder // one timeline for every track, from their arrival
 	inputs map[pwebrtc.RTPCodecType]*input
 	log    *slog.Logger
+	askKey chan struct{} // a viewer's keyframe request (relay.Stream.RequestKeyframe)
 
 	link
 	sess atomic.Pointer[session.Session]
@@ -90,7 +91,7 @@ func newPublisher(ctx context.Context, s *Server, newAPI func([]engineCodec) (*p
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{},
+	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{}, askKey: make(chan struct{}, 1),
 		log: s.log.With("path", path, "protocol", "webrtc")}
 	p.link.init()
 	p.times.Initialize()
@@ -273,6 +274,12 @@ func (p *publisher) start(pub *relay.Publisher) error {
 	p.pub = pub
 	p.frames = ingest.NewInterleaver(pub)
 	p.frames.OnClockJump = ingest.LogClockJump(p.log)
+	pub.OnKeyframeRequest(func() {
+		select {
+		case p.askKey <- struct{}{}:
+		default:
+		}
+	})
 	for _, in := range p.inputs {
 		media, err := ingest.NewRTPMedia(in.format, keyWatch{p.frames.Track(), in})
 		if err != nil {
@@ -344,23 +351,29 @@ func (p *publisher) read(tr *pwebrtc.TrackRemote, in *input) error {
 	}
 }
 
-// keyframes asks the publisher for a keyframe at once, and again whenever keyframeEvery has
-// passed without one.
+// keyframes asks the publisher for a keyframe at once, again whenever keyframeEvery has
+// passed without one, and when a viewer asks (the relay passes on one request a second).
 func (p *publisher) keyframes() {
 	in := p.inputs[pwebrtc.RTPCodecTypeVideo]
 	tick := time.NewTicker(keyframeEvery / 4)
 	defer tick.Stop()
 	var asked time.Time
+	pli := func() error {
+		asked = time.Now()
+		return p.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: in.ssrc.Load()}})
+	}
 	for {
 		if last := time.Unix(0, in.key.Load()); time.Since(last) >= keyframeEvery && time.Since(asked) >= keyframeEvery/2 {
-			asked = time.Now()
-			pli := []rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: in.ssrc.Load()}}
-			if err := p.pc.WriteRTCP(pli); err != nil {
+			if pli() != nil {
 				return
 			}
 		}
 		select {
 		case <-tick.C:
+		case <-p.askKey:
+			if pli() != nil {
+				return
+			}
 		case <-p.ctx.Done():
 			return
 		}

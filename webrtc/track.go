@@ -53,6 +53,7 @@ type sendTrack struct {
 	id, mime string
 	kind     pwebrtc.RTPCodecType
 	history  *history
+	askKey   func() // asks the stream's source for a keyframe; nil for sound
 	bound    atomic.Pointer[binding]
 	resent   rtp.Header // the RTCP reader's
 	// sent, for sender reports
@@ -124,19 +125,28 @@ func (t *sendTrack) senderReport(now time.Time, rtpTime uint32) rtcp.Packet {
 		PacketCount: t.packets.Load(), OctetCount: t.octets.Load()}
 }
 
-// resend answers a viewer's NACKs from the stream's history (from the RTCP reader alone);
-// packets gone from it stay lost (the viewer asks for a keyframe).
-func (t *sendTrack) resend(pkts []rtcp.Packet) {
+// feedback answers a viewer's RTCP (from the RTCP reader alone): NACKs from the stream's
+// history (packets gone from it stay lost, and the viewer asks for a keyframe), keyframe
+// requests passed on to the stream's source.
+func (t *sendTrack) feedback(pkts []rtcp.Packet) {
 	for _, p := range pkts {
-		nack, ok := p.(*rtcp.TransportLayerNack)
-		if !ok {
-			continue
+		switch p := p.(type) {
+		case *rtcp.TransportLayerNack:
+			t.resend(p)
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			if t.askKey != nil {
+				t.askKey()
+			}
 		}
-		for _, pair := range nack.Nacks {
-			for _, seq := range pair.PacketList() {
-				if pkt := t.history.get(seq); pkt != nil {
-					_ = t.write(&t.resent, pkt)
-				}
+	}
+}
+
+// resend sends the packets a NACK names that the stream's history still has.
+func (t *sendTrack) resend(nack *rtcp.TransportLayerNack) {
+	for _, pair := range nack.Nacks {
+		for _, seq := range pair.PacketList() {
+			if pkt := t.history.get(seq); pkt != nil {
+				_ = t.write(&t.resent, pkt)
 			}
 		}
 	}

@@ -77,6 +77,7 @@ func (v *viewer) negotiate(ctx context.Context, f *feed, offer []byte, video, au
 	}
 	if video {
 		v.video = newSendTrack(pwebrtc.RTPCodecTypeVideo, mimeTypes[f.videoCodec], &f.videoHistory)
+		v.video.askKey = f.src.RequestKeyframe
 		if err := v.add(v.video); err != nil {
 			return nil, err
 		}
@@ -184,7 +185,7 @@ func (v *viewer) run(remote string) {
 				if err != nil {
 					return
 				}
-				t.resend(pkts)
+				t.feedback(pkts)
 			}
 		})
 	}

@@ -14,9 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
@@ -30,12 +32,18 @@ import (
 // send it) and Opus (20 ms packets) into dir, as pion's publishers read them.
 func whipClip(t *testing.T, dir string, secs int) (h264, ogg string) {
 	t.Helper()
+	return whipClipGOP(t, dir, secs, 60)
+}
+
+// whipClipGOP is whipClip with a keyframe every gop pictures.
+func whipClipGOP(t *testing.T, dir string, secs, gop int) (h264, ogg string) {
+	t.Helper()
 	testenv.NeedTools(t, "ffmpeg")
 	h264, ogg = filepath.Join(dir, "v.h264"), filepath.Join(dir, "a.ogg")
 	n := strconv.Itoa(secs)
 	p := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
 		"-f", "lavfi", "-t", n, "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-t", n, "-i", "sine=frequency=440:sample_rate=48000",
-		"-map", "0:v", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", "60",
+		"-map", "0:v", "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", strconv.Itoa(gop),
 		"-pix_fmt", "yuv420p", "-f", "h264", h264,
 		"-map", "1:a", "-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20", "-page_duration", "20000", ogg)
 	if err := p.Wait(60 * time.Second); err != nil {
@@ -51,6 +59,7 @@ type whipPeer struct {
 	video, audio *pwebrtc.TrackLocalStaticSample
 	location     string
 	connected    chan struct{}
+	plis         atomic.Int64 // keyframe requests the server sent
 }
 
 // newPublisher builds a sendonly offer with pion's default codecs, every candidate in it.
@@ -82,8 +91,14 @@ func newPublisher(t *testing.T) (*whipPeer, string) {
 		}
 		go func() { // RTCP (the server's PLIs and NACKs) reaches the interceptors only if read
 			for {
-				if _, _, err := sender.Sender().ReadRTCP(); err != nil {
+				pkts, _, err := sender.Sender().ReadRTCP()
+				if err != nil {
 					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+						p.plis.Add(1)
+					}
 				}
 			}
 		}()
@@ -364,4 +379,40 @@ func TestControlAPIListsAndEndsWebRTCSessions(t *testing.T) {
 	}
 	res.Body.Close()
 	srv.WaitLog(t, 5*time.Second, "publish stop", "protocol=webrtc", "ended by the control API")
+}
+
+// A WHEP viewer's keyframe requests (PLI) reach the WHIP publisher of its stream, one a
+// second however often it asks.
+func TestWHEPKeyframeRequestsReachTheWHIPPublisher(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	// a keyframe a second: the server asks for none of its own after the first
+	h264, ogg := whipClipGOP(t, t.TempDir(), 12, 30)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub, offer := newPublisher(t)
+	done := make(chan struct{})
+	go func() { defer close(done); pub.publish(ctx, t, srv.HTTPURL("/live/pli/whip"), offer, h264, ogg) }()
+	defer func() { cancel(); <-done }()
+	testenv.WaitLive(t, srv, "live/pli", 10*time.Second)
+
+	viewer, voffer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	viewer.play(t, srv.HTTPURL("/live/pli/whep"), voffer)
+	deadline := time.Now().Add(5 * time.Second)
+	for viewer.videoPkt.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ssrc := viewer.pc.GetTransceivers()[0].Receiver().Track().SSRC()
+	time.Sleep(1500 * time.Millisecond) // past the publisher's first keyframe request
+	before := pub.plis.Load()
+	start := time.Now()
+	for time.Since(start) < 3500*time.Millisecond {
+		if err := viewer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := pub.plis.Load() - before; n < 3 || n > 4 {
+		t.Fatalf("35 keyframe requests of a viewer in 3.5 s reached the publisher %d times, want 3 or 4 (one a second)", n)
+	}
 }
