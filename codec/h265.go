@@ -87,6 +87,23 @@ func (c H265Config) Size() (width, height int, err error) {
 	return sps.Width(), sps.Height(), nil
 }
 
+// Profile is the general profile (1 Main, 2 Main 10, 3 Main Still Picture, 4 range
+// extensions…).
+func (c H265Config) Profile() int { return int(c.PTL[0] & 0x1f) }
+
+// Reorders says whether pictures may come out of decoding order (B-frames), as the first
+// SPS declares for its highest sub-layer (x265 with bframes=0 declares 0).
+func (c H265Config) Reorders() (bool, error) {
+	var sps h265.SPS
+	if err := sps.Unmarshal(c.SPS[0]); err != nil {
+		return false, fmt.Errorf("hevc sps: %w", err)
+	}
+	if len(sps.MaxNumReorderPics) == 0 {
+		return true, nil
+	}
+	return sps.MaxNumReorderPics[len(sps.MaxNumReorderPics)-1] > 0, nil
+}
+
 // CodecString returns the RFC 6381 codecs string (ISO/IEC 14496-15, E.3), e.g.
 // hvc1.1.6.L93.90 (Main, level 3.1, progressive and frame-only).
 func (c H265Config) CodecString() string {

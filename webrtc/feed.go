@@ -12,6 +12,7 @@ import (
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpvp9"
 	"github.com/pion/rtp"
@@ -106,7 +107,7 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 		if f.noVideo != nil {
 			return nil, f.noVideo
 		}
-		return nil, fmt.Errorf("webrtc %s: %w: no H.264, AV1 or VP9 video, Opus or AAC audio", src.Path(), ErrNoCodec)
+		return nil, fmt.Errorf("webrtc %s: %w: no H.264, H.265, AV1 or VP9 video, Opus or AAC audio", src.Path(), ErrNoCodec)
 	}
 	f.hasVideo, f.hasAudio = f.video != nil, f.audio != nil
 	if f.hasVideo {
@@ -115,18 +116,18 @@ func newFeed(src *relay.Stream, tracks []*relay.Track, out *relay.Publisher, log
 	return f, nil
 }
 
-// carries says which codecs WebRTC viewers get (AAC as Opus). H.265 is not among them:
-// browsers decode it over WebRTC only with a hardware decoder, and only lately.
+// carries says which codecs WebRTC viewers get (AAC as Opus). H.265 goes to players that
+// offer it (Safari; Chromium with a hardware decoder).
 func carries(c relay.Codec) bool {
 	switch c {
-	case relay.CodecH264, relay.CodecAV1, relay.CodecVP9, relay.CodecOpus, relay.CodecAAC:
+	case relay.CodecH264, relay.CodecH265, relay.CodecAV1, relay.CodecVP9, relay.CodecOpus, relay.CodecAAC:
 		return true
 	}
 	return false
 }
 
 // mimeTypes are the WebRTC names of the codecs viewers get.
-var mimeTypes = map[relay.Codec]string{relay.CodecH264: pwebrtc.MimeTypeH264, relay.CodecAV1: pwebrtc.MimeTypeAV1,
+var mimeTypes = map[relay.Codec]string{relay.CodecH264: pwebrtc.MimeTypeH264, relay.CodecH265: pwebrtc.MimeTypeH265, relay.CodecAV1: pwebrtc.MimeTypeAV1,
 	relay.CodecVP9: pwebrtc.MimeTypeVP9, relay.CodecOpus: pwebrtc.MimeTypeOpus}
 
 // maxPayload bounds a packet's RTP payload: with the RTP header, SRTP's tag and IPv6 and UDP
@@ -155,18 +156,34 @@ func unsentVideo(c relay.Codec) error {
 // refuseVideo says why a video track cannot go to browsers, or nil. Their WebRTC H.264
 // decoders take pictures in the order they come and drop those that run back in time: of
 // a stream with B-frames Chromium decoded one picture in two, the rest counted as dropped
-// (RTP timestamps as PTS or as DTS alike). Such a stream is refused rather than stutter.
+// (RTP timestamps as PTS or as DTS alike). Such a stream is refused rather than stutter;
+// H.265 likewise, and in its Main profile alone (the one the viewers' codec names).
 func refuseVideo(t *relay.Track) error {
-	if t.Codec != relay.CodecH264 {
+	var reorders bool
+	var err error
+	switch t.Codec {
+	case relay.CodecH264:
+		var c codec.H264Config
+		if c, err = codec.ParseH264Config(t.Config); err == nil {
+			reorders, err = c.Reorders()
+		}
+	case relay.CodecH265:
+		var c codec.H265Config
+		if c, err = codec.ParseH265Config(t.Config); err == nil {
+			if c.Profile() != 1 {
+				return fmt.Errorf("%w: the stream's H.265 is not in the Main profile, the one sent over WebRTC; it plays over LL-HLS and fMP4", ErrNoCodec)
+			}
+			reorders, err = c.Reorders()
+		}
+	default:
 		return nil
 	}
-	c, err := codec.ParseH264Config(t.Config)
 	if err != nil {
-		return fmt.Errorf("webrtc h264: %w", err)
+		return fmt.Errorf("webrtc %s: %w", t.Codec, err)
 	}
-	if reorders, err := c.Reorders(); err != nil || reorders {
-		return fmt.Errorf("%w: the stream's H.264 may have B-frames, which browsers' WebRTC does not play "+
-			"(encode without them: x264 bframes=0, OBS \"B-frames\" 0); it plays over LL-HLS and fMP4", ErrNoCodec)
+	if reorders {
+		return fmt.Errorf("%w: the stream's %s may have B-frames, which browsers' WebRTC does not play "+
+			"(encode without them: x264 bframes=0, OBS \"B-frames\" 0); it plays over LL-HLS and fMP4", ErrNoCodec, t.Codec)
 	}
 	return nil
 }
@@ -184,10 +201,10 @@ func (f *feed) setVideo(t *relay.Track) error {
 		}
 		f.videoEnc = enc
 	}
-	if t.Codec == relay.CodecH264 {
+	if t.Codec == relay.CodecH264 || t.Codec == relay.CodecH265 {
 		p, err := codec.ParseNALConfig(t)
 		if err != nil {
-			return fmt.Errorf("webrtc h264: %w", err)
+			return fmt.Errorf("webrtc %s: %w", t.Codec, err)
 		}
 		f.params = p
 	}
@@ -210,14 +227,13 @@ func newVideoEncoder(c relay.Codec) (videoEncoder, error) {
 		if err := enc.Init(); err != nil {
 			return nil, fmt.Errorf("webrtc h264 packetizer: %w", err)
 		}
-		return func(f *feed, payload []byte) ([]*rtp.Packet, error) {
-			var err error
-			if f.nalus, err = f.params.AccessUnit(f.nalus[:0], payload); err != nil {
-				return nil, err
-			}
-			defer clear(f.nalus)
-			return enc.Encode(f.nalus)
-		}, nil
+		return nalEncoder(enc.Encode), nil
+	case relay.CodecH265:
+		enc := &rtph265.Encoder{PayloadType: ptVideo, PayloadMaxSize: maxPayload, InitialSequenceNumber: &seq}
+		if err := enc.Init(); err != nil {
+			return nil, fmt.Errorf("webrtc h265 packetizer: %w", err)
+		}
+		return nalEncoder(enc.Encode), nil
 	case relay.CodecAV1:
 		enc := &rtppack.AV1{PayloadType: ptVideo, MaxPayload: maxPayload, Seq: seq}
 		return func(_ *feed, payload []byte) ([]*rtp.Packet, error) { return enc.Encode(payload) }, nil
@@ -248,6 +264,19 @@ func (f *feed) handOver(t *relay.Track) bool {
 		return false
 	}
 	return true
+}
+
+// nalEncoder packetizes an H.264 or H.265 picture: its NAL units, with the parameter sets
+// before a keyframe's.
+func nalEncoder(encode func([][]byte) ([]*rtp.Packet, error)) videoEncoder {
+	return func(f *feed, payload []byte) ([]*rtp.Packet, error) {
+		var err error
+		if f.nalus, err = f.params.AccessUnit(f.nalus[:0], payload); err != nil {
+			return nil, err
+		}
+		defer clear(f.nalus)
+		return encode(f.nalus)
+	}
 }
 
 func randomSeq() (uint16, error) {

@@ -192,6 +192,8 @@ var feedback = []pwebrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: 
 var viewerCodecs = []engineCodec{
 	{pwebrtc.RTPCodecParameters{PayloadType: ptVideo, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH264,
 		ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
+	{pwebrtc.RTPCodecParameters{PayloadType: 49, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeH265,
+		ClockRate: 90000, SDPFmtpLine: "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
 	{pwebrtc.RTPCodecParameters{PayloadType: 45, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeAV1,
 		ClockRate: 90000, RTCPFeedback: feedback}}, pwebrtc.RTPCodecTypeVideo},
 	{pwebrtc.RTPCodecParameters{PayloadType: 98, RTPCodecCapability: pwebrtc.RTPCodecCapability{MimeType: pwebrtc.MimeTypeVP9,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	pwebrtc "github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
@@ -36,7 +38,7 @@ type whepPeer struct {
 	location string
 
 	mu       sync.Mutex
-	h264     bytes.Buffer // the video: H.264 as Annex B, AV1 and VP9 as IVF (ivf set)
+	h264     bytes.Buffer // the video: H.264 and H.265 as Annex B, AV1 and VP9 as IVF (ivf set)
 	ivf      bool
 	ogg      bytes.Buffer // the sound as Ogg Opus
 	firstAt  time.Time    // when the first video packet came
@@ -154,7 +156,11 @@ func newPeerOn(t *testing.T, pc *pwebrtc.PeerConnection, kinds ...pwebrtc.RTPCod
 	pc.OnTrack(func(tr *pwebrtc.TrackRemote, recv *pwebrtc.RTPReceiver) {
 		go p.readReports(tr.Kind(), int64(tr.Codec().ClockRate), recv)
 		// in order, NACKed packets in their place, as a browser's jitter buffer puts them
-		pictures := samplebuilder.New(512, &codecs.H264Packet{}, 90000)
+		var depacketizer rtp.Depacketizer = &codecs.H264Packet{}
+		if strings.EqualFold(tr.Codec().MimeType, pwebrtc.MimeTypeH265) {
+			depacketizer = &codecs.H265Depacketizer{}
+		}
+		pictures := samplebuilder.New(512, depacketizer, 90000)
 		var ogg *oggwriter.OggWriter
 		var ivf *ivfwriter.IVFWriter
 		if mime := tr.Codec().MimeType; strings.EqualFold(mime, pwebrtc.MimeTypeAV1) || strings.EqualFold(mime, pwebrtc.MimeTypeVP9) {
@@ -468,6 +474,41 @@ func TestWHEPPlaysAV1AndVP9(t *testing.T) {
 				t.Errorf("%d Opus packets in 4 s", n)
 			}
 		})
+	}
+}
+
+// An H.265 stream without B-frames (over RTSP) plays to a player that offers H.265: every
+// picture decodes without a warning. One with B-frames is refused with the reason.
+func TestWHEPPlaysH265(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg")
+	srv := testenv.Start(t, testenv.Options{})
+	clip := filepath.Join(t.TempDir(), "hevc.mp4")
+	enc := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-t", "12", "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "bframes=0:keyint=30:log-level=error", "-pix_fmt", "yuv420p", clip)
+	if err := enc.Wait(60 * time.Second); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, enc.Stderr())
+	}
+	for name, file := range map[string]string{"hevc": clip, "bframes": testenv.SampleHEVC()} {
+		testenv.StartProc(t, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", file,
+			"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", srv.RTSPURL("live/"+name))
+		testenv.WaitLive(t, srv, "live/"+name, 10*time.Second)
+	}
+	p, offer := newPeer(t, pwebrtc.RTPCodecTypeVideo)
+	if res, body := post(t, srv.HTTPURL("/live/bframes/whep"), "application/sdp", offer); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "B-frames") {
+		t.Fatalf("H.265 with B-frames: %s %s", res.Status, body)
+	}
+	p.play(t, srv.HTTPURL("/live/hevc/whep"), offer)
+	time.Sleep(4 * time.Second)
+	if mime := p.pc.GetTransceivers()[0].Receiver().Track().Codec().MimeType; !strings.EqualFold(mime, pwebrtc.MimeTypeH265) {
+		t.Fatalf("the video came as %s", mime)
+	}
+	p.mu.Lock()
+	stream := bytes.Clone(p.h264.Bytes())
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if warnings, pictures, err := testenv.DecodeStream(ctx, "hevc", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+		t.Fatalf("ffmpeg decoded %d H.265 pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
 	}
 }
 
