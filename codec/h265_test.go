@@ -58,6 +58,26 @@ func TestH265AccessUnitPutsParameterSetsInFrontOfAKeyframe(t *testing.T) {
 	}
 }
 
+// SPSs x265 writes for 320x240 Main: without B-frames and with two.
+func TestH265ReordersAsTheSPSDeclares(t *testing.T) {
+	for _, tc := range []struct {
+		name, sps string
+		want      bool
+	}{
+		{"bframes=0", "42010101600000030090000003000003003ca00a080f165ba4a4c2f0168080000003008000000f04", false},
+		{"bframes=2", "42010101600000030090000003000003003ca00a080f16595912930bc05a020000030002000003003c10", true},
+	} {
+		sps, _ := hex.DecodeString(tc.sps)
+		got, err := H265Config{SPS: [][]byte{sps}}.Reorders()
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := (H265Config{SPS: [][]byte{{0x42, 0x01}}}).Reorders(); err == nil {
+		t.Error("a cut SPS read")
+	}
+}
+
 func FuzzH265Config(f *testing.F) {
 	tr, _ := H265Params(hevcVPS, hevcSPS, hevcPPS)
 	f.Add(tr.Config)
