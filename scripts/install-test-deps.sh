@@ -25,21 +25,36 @@ have chromium || need+=(chromium fonts-dejavu-core)
 # nginx-rtmp is a push relay's target in the tests; nginx's proxy_cache fronts LL-HLS.
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(nginx libnginx-mod-rtmp)
 
-if [ ${#need[@]} -eq 0 ]; then
-	exit 0
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing test peers: ${need[*]}"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		have sudo || { echo "need root or sudo to apt-get install ${need[*]}" >&2; exit 1; }
+		sudo=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	# Two test runs started together on a fresh machine both install: the second waits for
+	# the first's dpkg lock instead of failing.
+	wait_lock=(-o DPkg::Lock::Timeout=900)
+	$sudo apt-get "${wait_lock[@]}" update -q
+	$sudo apt-get "${wait_lock[@]}" install -y -q --no-install-recommends "${need[@]}"
+	# GStreamer's first run scans every plugin and prints a warning for each it cannot load;
+	# scan now, so that no test's first gst-launch-1.0 reads as a decoder warning.
+	gst-inspect-1.0 >/dev/null 2>&1 || true
 fi
-echo "installing test peers: ${need[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-	have sudo || { echo "need root or sudo to apt-get install ${need[*]}" >&2; exit 1; }
-	sudo=sudo
+
+# hls.js, the player most sites put HLS in, from npm (no Debian package): the browser tests
+# load it on a page of another origin. Kept per user, checked against its known hash; the
+# path must match testenv.HLSJS.
+HLSJS=1.6.13
+HLSJS_SHA256=7c47cd97d7a6e7b98d9623dd8ed9a6d45af4be4085e0c2001cd7175c2b4cfb07
+hlsjs=${XDG_CACHE_HOME:-$HOME/.cache}/relaycast/hls.js-$HLSJS/hls.min.js
+if [ ! -s "$hlsjs" ]; then
+	echo "fetching hls.js $HLSJS"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	curl -fsSL --retry 3 "https://registry.npmjs.org/hls.js/-/hls.js-$HLSJS.tgz" | tar -xz -C "$tmp" package/dist/hls.min.js
+	echo "$HLSJS_SHA256  $tmp/package/dist/hls.min.js" | sha256sum -c --quiet
+	mkdir -p "$(dirname "$hlsjs")"
+	mv "$tmp/package/dist/hls.min.js" "$hlsjs.$$" && mv "$hlsjs.$$" "$hlsjs" # two runs at once: each its own
 fi
-export DEBIAN_FRONTEND=noninteractive
-# Two test runs started together on a fresh machine both install: the second waits for the
-# first's dpkg lock instead of failing.
-wait_lock=(-o DPkg::Lock::Timeout=900)
-$sudo apt-get "${wait_lock[@]}" update -q
-$sudo apt-get "${wait_lock[@]}" install -y -q --no-install-recommends "${need[@]}"
-# GStreamer's first run scans every plugin and prints a warning for each it cannot load;
-# scan now, so that no test's first gst-launch-1.0 reads as a decoder warning.
-gst-inspect-1.0 >/dev/null 2>&1 || true

@@ -68,6 +68,9 @@ type Config struct {
 	WebRTC WebRTC
 	// ICEServers are named to WHEP and WHIP clients in Link headers.
 	ICEServers []ICEServer
+	// AllowOrigin lists the origins whose pages may read the media, WebRTC answers and
+	// lists ("*": any); APIAllowOrigin those that may use the control API (none: its own).
+	AllowOrigin, APIAllowOrigin []string
 	// Control is what the control API acts on; nil: no control API.
 	Control *Control
 	// APIKey guards the control API (SetAPIKey replaces it).
@@ -77,7 +80,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
-		RTMPPort: 1935, RTSPPort: 8554}
+		RTMPPort: 1935, RTSPPort: 8554, AllowOrigin: []string{"*"}}
 }
 
 // Server serves the web pages, the API and the player's media.
@@ -134,7 +137,7 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 		front["/vod"], front["/api/v1/media"] = m, m
 	}
 	s.http = &http.Server{
-		Handler:           dispatch(front, mux),
+		Handler:           withCORS(newCORS(cfg.AllowOrigin), newCORS(cfg.APIAllowOrigin), dispatch(front, mux)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,

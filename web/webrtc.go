@@ -34,15 +34,12 @@ const maxOffer = 64 << 10
 
 // webrtcRoutes serves WHEP (draft-ietf-wish-whep) at /APP/NAME/whep and WHIP (RFC 9725) at
 // /APP/NAME/whip: POST an offer, get the answer and the session's Location; PATCH it to
-// trickle candidates or restart ICE; DELETE it to end the session. CORS is open, so a page
-// on another origin can play and publish; the key comes as Authorization: Bearer KEY or
-// ?key=.
+// trickle candidates or restart ICE; DELETE it to end the session. CORS (allow_origin)
+// lets a page on another origin play and publish; the key comes as Authorization: Bearer
+// KEY or ?key=.
 func (s *Server) webrtcRoutes(mux *http.ServeMux, rtc WebRTC) {
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request, string)) {
-		mux.HandleFunc(pattern, s.withStream(func(w http.ResponseWriter, r *http.Request, path string) {
-			webrtcCORS(w)
-			h(w, r, path)
-		}))
+		mux.HandleFunc(pattern, s.withStream(h))
 	}
 	options := func(allow string) func(http.ResponseWriter, *http.Request, string) {
 		return func(w http.ResponseWriter, _ *http.Request, _ string) {
@@ -176,14 +173,4 @@ func (s *Server) webrtcError(w http.ResponseWriter, path, kind string, err error
 		s.log.Warn(kind, "path", path, "err", err)
 		mediaError(w, err)
 	}
-}
-
-// webrtcCORS lets a page on any origin play and publish: WHEP and WHIP carry their own
-// authorization.
-func webrtcCORS(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "OPTIONS, POST, DELETE, PATCH")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Link, Accept-Patch")
 }

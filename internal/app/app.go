@@ -226,6 +226,7 @@ func tuning(cfg conf.Config) Tuning {
 	t.WebRTC.Hosts, t.WebRTC.MaxLag = cfg.WebRTCHosts, cfg.MaxLag
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
+	t.Web.AllowOrigin, t.Web.APIAllowOrigin = cfg.AllowOrigin, cfg.APIAllowOrigin
 	for _, raw := range cfg.WebRTCICEServers {
 		is, _ := conf.ParseICEServer(raw) // validated with the configuration
 		t.Web.ICEServers = append(t.Web.ICEServers, web.ICEServer(is))

@@ -65,6 +65,8 @@ type Config struct {
 	ReadKey           string        `yaml:"read_key"`
 	OnPublish         string        `yaml:"on_publish"`
 	APIKey            string        `yaml:"api_key"`
+	AllowOrigin       List          `yaml:"allow_origin"`
+	APIAllowOrigin    List          `yaml:"api_allow_origin"`
 	APIKeyLoopback    bool          `yaml:"api_key_loopback"`
 	Record            bool          `yaml:"record"`
 	RecordSegment     time.Duration `yaml:"record_segment"`
@@ -155,6 +157,7 @@ func Default() Config {
 		MaxStreams: 1000, MaxConns: 10000, MaxConnsPerIP: 200,
 		PyroscopeApp:  "relaycast",
 		RecordSegment: time.Hour,
+		AllowOrigin:   List{"*"},
 	}
 }
 
@@ -204,6 +207,8 @@ func (c *Config) fields() []field {
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
 		{"api_key", "key of the control API (Authorization: Bearer KEY); without it only loopback clients may use it", &c.APIKey},
+		{"allow_origin", "origins whose pages may play the media, use WHEP/WHIP and read the lists (CORS), e.g. https://example.com; * any; empty: none but the server's own", &c.AllowOrigin},
+		{"api_allow_origin", "origins whose pages may use the control API (CORS; empty: none but the server's own)", &c.APIAllowOrigin},
 		{"api_key_loopback", "loopback clients of the control API need the key too", &c.APIKeyLoopback},
 		{"origin", "servers this edge pulls the live paths it does not have from, in order, e.g. rtmp://origin1:1935,rtmp://origin2:1935 (empty: not an edge)", &c.Origin},
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
@@ -385,6 +390,16 @@ func (c Config) Validate() error {
 	for _, h := range c.WebRTCHosts {
 		if net.ParseIP(h) == nil {
 			return fmt.Errorf("config webrtc_hosts: %q is not an IP address", h)
+		}
+	}
+	for _, f := range []struct {
+		name    string
+		origins List
+	}{{"allow_origin", c.AllowOrigin}, {"api_allow_origin", c.APIAllowOrigin}} {
+		for _, o := range f.origins {
+			if err := validOrigin(o); err != nil {
+				return fmt.Errorf("config %s: %w", f.name, err)
+			}
 		}
 	}
 	for _, s := range c.WebRTCICEServers {
@@ -614,4 +629,17 @@ func ParseICEServer(s string) (ICEServer, error) {
 		return srv, fmt.Errorf("%q: %w (want stun:HOST:PORT or turn:USER:PASS@HOST:PORT?transport=udp)", srv.URL, err)
 	}
 	return srv, nil
+}
+
+// validOrigin takes "*" or an origin as browsers send it: scheme://host[:port], no path.
+func validOrigin(o string) error {
+	if o == "*" {
+		return nil
+	}
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimSuffix(u.Path, "/") != "" ||
+		u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin like https://example.com or *", o)
+	}
+	return nil
 }

@@ -83,6 +83,8 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{[]string{"extra"}, noEnv, "extra"},
 		{[]string{"-record-segment", "10ms"}, noEnv, "record_segment"},
 		{[]string{"-webrtc-ice-servers", "http://stun.example.net"}, noEnv, "webrtc_ice_servers"},
+		{[]string{"-allow-origin", "example.com"}, noEnv, "allow_origin"},
+		{[]string{"-api-allow-origin", "https://example.com/admin"}, noEnv, "api_allow_origin"},
 		{[]string{"-webrtc-ice-servers", "stun:u:p@stun.example.net"}, noEnv, "only a TURN server"},
 		{[]string{"-webrtc-ice-servers", "turn:turn.example.net:3478?transport=sctp"}, noEnv, "webrtc_ice_servers"},
 		{[]string{"-record-max-bytes", "-1"}, noEnv, "record_max_bytes"},

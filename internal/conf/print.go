@@ -35,7 +35,11 @@ func (c Config) YAML() []byte {
 // scalar is v as one YAML value.
 func scalar(v any) string {
 	if l, ok := v.([]string); ok {
-		return "[" + strings.Join(l, ", ") + "]"
+		items := make([]string, len(l))
+		for i, e := range l {
+			items[i] = scalar(e) // "*" is quoted: bare, YAML reads an alias
+		}
+		return "[" + strings.Join(items, ", ") + "]"
 	}
 	out, err := yaml.Marshal(v)
 	if err != nil {
