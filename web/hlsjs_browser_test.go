@@ -63,26 +63,28 @@ func serveSite(t *testing.T, html string) string {
 	return site.URL
 }
 
-// hls.js on a page of another site plays the server's LL-HLS (CORS): pictures at the
-// stream's size, in real time, no fatal error, none in the console.
+// hls.js on a page of another site plays the server's LL-HLS and its MPEG-TS variant
+// (CORS): pictures at the stream's size, in real time, no fatal error, none in the console.
 func TestHLSJSPlaysFromAnotherSite(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSample(t, srv.URL("live/cam"))
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
 	b := newBrowser(t)
-	b.do(t, chromedp.Navigate(serveSite(t, hlsjsPage)))
-	for _, variant := range []string{"index.m3u8"} {
+	site := serveSite(t, hlsjsPage)
+	for _, variant := range []string{"index.m3u8", "ts.m3u8"} {
+		b.do(t, chromedp.Navigate(site))
 		b.do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("play(%q)", srv.HTTPURL("/live/cam/"+variant))))
+		// The MPEG-TS playlist first answers with three 2 s segments (a fresh muxer's ~6 s).
 		var s, first hlsjsStats
-		var since time.Time
-		for i := range 8 {
-			time.Sleep(time.Second)
+		for deadline := time.Now().Add(20 * time.Second); s.Frames == 0 && time.Now().Before(deadline); {
+			time.Sleep(250 * time.Millisecond)
 			s = get(t, b, chromedp.Evaluate[hlsjsStats]("stats()"))
-			t.Logf("%s: %+v", variant, s)
-			if i == 3 {
-				first, since = s, time.Now()
-			}
 		}
+		time.Sleep(time.Second) // past the start
+		first, since := get(t, b, chromedp.Evaluate[hlsjsStats]("stats()")), time.Now()
+		time.Sleep(4 * time.Second)
+		s = get(t, b, chromedp.Evaluate[hlsjsStats]("stats()"))
+		t.Logf("%s: %+v", variant, s)
 		if n, d := s.Frames-first.Frames, time.Since(since); len(s.Fatal) > 0 || s.Width != 1280 || s.Height != 720 || float64(n) < 0.85*30*d.Seconds() {
 			t.Errorf("%s: %+v, %d pictures in %v, want 1280x720 at 30 a second", variant, s, n, d)
 		}

@@ -125,8 +125,9 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	if cfg.WebRTC != nil {
 		s.webrtcRoutes(mux, cfg.WebRTC)
 	}
-	// LL-HLS: index.m3u8 and the playlists, init segment, segments and parts it lists (the
-	// playlists carry the query, with a read key, on to what they list).
+	// HLS: index.m3u8 (LL-HLS), ts.m3u8 (MPEG-TS), and the playlists, init segments, segments
+	// and parts they list (the playlists carry the query, with a read key, on to what they
+	// list).
 	mux.Handle("GET /{app}/{name}/{file}", s.counted("hls", s.withStream(s.media(hls))))
 	front := map[string]http.Handler{}
 	if cfg.Pprof {
@@ -329,6 +330,7 @@ type urlsJSON struct {
 	Embed string `json:"embed"`
 	FMP4  string `json:"fmp4"`
 	HLS   string `json:"hls"`
+	HLSTS string `json:"hls_ts"` // HLS of MPEG-TS segments, for players without LL-HLS
 	RTMP  string `json:"rtmp"`
 	RTSP  string `json:"rtsp"`
 	WHEP  string `json:"whep,omitempty"` // when WebRTC is on and can play the stream
@@ -368,7 +370,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 			Viewers: map[string]int{},
 			URLs: urlsJSON{
 				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",
-				HLS:  "/" + stats.Path + "/index.m3u8",
+				HLS: "/" + stats.Path + "/index.m3u8", HLSTS: "/" + stats.Path + "/ts.m3u8",
 				RTMP: fmt.Sprintf("rtmp://%s:%d/%s", host, s.cfg.RTMPPort, stats.Path),
 				RTSP: fmt.Sprintf("rtsp://%s:%d/%s", host, s.cfg.RTSPPort, stats.Path),
 			},

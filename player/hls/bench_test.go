@@ -35,7 +35,7 @@ func demoMuxer(t testing.TB, log *slog.Logger) (*muxer, *mediatest.Looper) {
 			tracks = append(tracks, f.Track)
 		}
 	}
-	m, err := newMuxer(nil, tracks, log)
+	m, err := newMuxer(nil, tracks, false, log)
 	if err != nil {
 		t.Fatal(err)
 	}

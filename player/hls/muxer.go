@@ -32,7 +32,11 @@ type muxer struct {
 	log          *slog.Logger
 }
 
-func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxer, error) {
+// newMuxer is the LL-HLS muxer of src (fMP4 segments of 1 s, parts of 200 ms), or with ts
+// set the MPEG-TS one (segments of 2 s, no parts) for players without fMP4 or LL-HLS.
+// Segments end at a keyframe at least the minimum past the start by DTS: with B-frames a
+// keyframe 2 s on has a DTS a frame or two earlier, so the TS minimum is 1.5 s.
+func newMuxer(src *relay.Stream, tracks []*relay.Track, ts bool, log *slog.Logger) (*muxer, error) {
 	h := &muxer{src: src, log: log}
 	lib := &gohlslib.Muxer{
 		Variant:            gohlslib.MuxerVariantLowLatency,
@@ -45,7 +49,12 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, log *slog.Logger) (*muxe
 		// Warnings of the muxer; the frame is muxed.
 		OnEncodeError: func(err error) { log.Warn("hls muxer", "err", err) },
 	}
-	video, audio := relay.FirstTracks(tracks, format.InFMP4)
+	carries := format.InFMP4
+	if ts {
+		lib.Variant, lib.SegmentMinDuration, lib.PartMinDuration = gohlslib.MuxerVariantMPEGTS, 1500*time.Millisecond, 0
+		carries = format.TSCarries
+	}
+	video, audio := relay.FirstTracks(tracks, carries)
 	if video != nil {
 		vt, params, err := videoTrack(video)
 		if err != nil {

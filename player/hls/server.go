@@ -1,12 +1,16 @@
 // Package hls delivers live streams as Low-Latency HLS (Safari and iOS, hls.js, VLC, ffmpeg,
-// HTTP caches): one gohlslib muxer per stream cuts segments and parts in memory and answers
-// every client's playlist and media requests.
+// HTTP caches), and as HLS of MPEG-TS segments for players without fMP4 or LL-HLS
+// (GStreamer's, set-top boxes): one gohlslib muxer of each per stream, started by its first
+// client, cuts segments and parts in memory and answers every client's playlist and media
+// requests.
 package hls
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
@@ -28,33 +32,51 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config { return Config{TrackWait: 2 * time.Second} }
 
-// Server muxes relay streams into LL-HLS and answers HLS requests.
+// Server muxes relay streams into HLS and answers HLS requests.
 type Server struct {
 	relays Relay
 	log    *slog.Logger
-	muxers relay.Outputs[*muxer]
+	ll, ts relay.Outputs[*muxer]
 }
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	s := &Server{relays: relays, log: log}
-	s.muxers = relay.Outputs[*muxer]{
-		New: func(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
-			return newMuxer(src, tracks, log.With("path", src.Path()))
-		},
-		TrackWait: cfg.TrackWait, Label: "http-hls",
+	outputs := func(ts bool, label string) relay.Outputs[*muxer] {
+		return relay.Outputs[*muxer]{
+			New: func(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
+				return newMuxer(src, tracks, ts, log.With("path", src.Path(), "hls", label))
+			},
+			TrackWait: cfg.TrackWait, Label: "http-hls-" + label,
+		}
 	}
+	s.ll, s.ts = outputs(false, "ll"), outputs(true, "ts")
 	return s
 }
 
-// ServeMedia answers one request for a file of path's LL-HLS (index.m3u8 and what it
-// lists). An error means the stream cannot be served and nothing was written.
-func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string) error {
-	src, err := s.relays.Demand(r.Context(), path, r.URL.Query().Get("key"))
+// TSPlaylist is the playlist of a stream's MPEG-TS variant, beside the LL-HLS index.m3u8.
+const TSPlaylist = "ts.m3u8"
+
+// ServeMedia answers one request for a file of path's HLS: index.m3u8 (LL-HLS), ts.m3u8
+// (MPEG-TS) and what they list. An error means the stream cannot be served and nothing was
+// written.
+func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream string) error {
+	// The MPEG-TS muxer's names: its multivariant playlist (index.m3u8 to gohlslib, served as
+	// ts.m3u8), the media playlist it lists and its .ts segments; none is a name of LL-HLS.
+	outputs := &s.ll
+	switch file := path.Base(r.URL.Path); {
+	case file == TSPlaylist:
+		r = r.Clone(r.Context())
+		r.URL.Path = path.Join(path.Dir(r.URL.Path), "index.m3u8")
+		outputs = &s.ts
+	case file == tsMediaPlaylist || strings.HasSuffix(file, ".ts"):
+		outputs = &s.ts
+	}
+	src, err := s.relays.Demand(r.Context(), stream, r.URL.Query().Get("key"))
 	if err != nil {
 		return err
 	}
-	m, err := s.muxers.Get(r.Context(), src)
+	m, err := outputs.Get(r.Context(), src)
 	if err != nil {
 		return err
 	}
@@ -62,8 +84,12 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, path string)
 	return nil
 }
 
+// tsMediaPlaylist is the media playlist gohlslib's MPEG-TS muxer lists (its one stream).
+const tsMediaPlaylist = "main_stream.m3u8"
+
 // Close stops every muxer.
 func (s *Server) Close() error {
-	s.muxers.Close()
+	s.ll.Close()
+	s.ts.Close()
 	return nil
 }

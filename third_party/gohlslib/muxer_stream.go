@@ -271,6 +271,9 @@ func (s *muxerStream) populateMultivariantPlaylist(
 }
 
 func (s *muxerStream) hasContent() bool {
+	if s.variant == MuxerVariantMPEGTS {
+		return len(s.segments) >= 3
+	}
 	if s.variant == MuxerVariantFMP4 {
 		return len(s.segments) >= 2
 	}

@@ -88,3 +88,21 @@ func GstDecodeRTSP(ctx context.Context, t testing.TB, url, protocols string, vid
 	}
 	return DecoderWarnings(string(out), allowed...), err
 }
+
+// GstDecodeHLS plays an HLS url with gstreamer's playbin3 (hlsdemux2, as GStreamer-based
+// players, set-top boxes and WebKitGTK play HLS) until it has decoded the given numbers of
+// video and audio buffers, with warnings on, and returns its warnings and how it ended.
+func GstDecodeHLS(ctx context.Context, t testing.TB, url string, video, audio int) ([]string, error) {
+	t.Helper()
+	NeedTools(t, "gst-launch-1.0")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-q", "playbin3", "uri="+url,
+		fmt.Sprintf("video-sink=identity eos-after=%d ! fakesink", video),
+		fmt.Sprintf("audio-sink=identity eos-after=%d ! fakesink", audio))
+	cmd.Env = append(cmd.Environ(), "GST_DEBUG=*:2", "GST_DEBUG_NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return DecoderWarnings(string(out), gstEOSSeqnum, gstSoupSession), err
+}
+
+// gstSoupSession is gst-launch printing playbin3's properties, one of which it cannot: not
+// about the media.
+var gstSoupSession = regexp.MustCompile(`No value transform to serialize field 'session' of type 'GstSoupSession'$`)

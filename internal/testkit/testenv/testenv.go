@@ -548,7 +548,19 @@ func PublishDemo(t testing.TB, s *Server, path string) {
 // the video decoder started, and no decoder, input or demux error.
 func CheckVLCDecoded(t testing.TB, log string) {
 	t.Helper()
-	for _, want := range []string{"video codec = h264", "audio codec = mp4a", "codec (h264) started"} {
+	checkVLC(t, log, "video codec = h264", "audio codec = mp4a", "codec (h264) started")
+}
+
+// CheckVLCDecodedTS is CheckVLCDecoded for MPEG-TS, whose demuxer names no codec: the H.264
+// decoder and an audio decoder started.
+func CheckVLCDecodedTS(t testing.TB, log string) {
+	t.Helper()
+	checkVLC(t, log, "codec (h264) started", "using audio decoder module")
+}
+
+func checkVLC(t testing.TB, log string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
 		if !strings.Contains(log, want) {
 			t.Errorf("VLC log lacks %q", want)
 		}
