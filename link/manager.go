@@ -100,7 +100,12 @@ type Manager struct {
 	reserved map[string]*reservation // origin connections taken for an edge's publishers (forward.go)
 	stopWait func()
 	wg       sync.WaitGroup
+	onChange func(prev string, now Status)
 }
+
+// OnChange has f told of every change of a link's state (before Set starts any): f must not
+// block.
+func (m *Manager) OnChange(f func(prev string, now Status)) { m.onChange = f }
 
 // New returns a manager with no links. viewers counts a path's viewers that have sessions
 // (RTMP, RTSP, SRT, fMP4): an on-demand source stays up while there are any.
@@ -154,6 +159,7 @@ func (m *Manager) newSource(kind, path string, urls []*url.URL, onDemand bool, c
 		shown[i] = redact(u)
 	}
 	s.st.s = Status{Kind: kind, Path: path, URL: strings.Join(shown, " "), State: StateIdle, Since: time.Now()}
+	s.st.notify = m.onChange
 	return s
 }
 

@@ -90,6 +90,7 @@ func (m *Manager) startPush(k pushKey, p *pusher, kind string) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
 	p.st.s = Status{Kind: kind, Path: k.path, URL: redact(p.target), State: StateConnecting, Since: time.Now()}
+	p.st.notify = m.onChange
 	if old, ok := m.pushing[k]; ok {
 		old.cancel()
 	}

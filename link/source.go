@@ -38,14 +38,15 @@ type Status struct {
 
 // status is a link's Status, kept under its own lock.
 type status struct {
-	mu sync.Mutex
-	s  Status
+	mu     sync.Mutex
+	s      Status
+	notify func(prev string, now Status) // on a change of state; nil: nobody
 }
 
 func (st *status) set(state string, err error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.s.State != state {
+	prev := st.s.State
+	if prev != state {
 		st.s.State, st.s.Since = state, time.Now()
 	}
 	switch {
@@ -55,6 +56,11 @@ func (st *status) set(state string, err error) {
 	case err != nil:
 		st.s.Failures++
 		st.s.Error = err.Error()
+	}
+	now := st.s
+	st.mu.Unlock()
+	if prev != state && st.notify != nil {
+		st.notify(prev, now)
 	}
 }
 

@@ -37,6 +37,9 @@ type Sources struct {
 	Uploaded func() uint64
 	// Links gives the state of the pulls and pushes to other servers; nil: none.
 	Links func() []Link
+	// Webhooks gives the events sent to webhooks, the POSTs that failed (each retried unless
+	// refused for good), the events dropped by full queues and those waiting; nil: none.
+	Webhooks func() (sent, failed, dropped uint64, queued int)
 	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
 	// that a server with thousands of streams does not make thousands of series.
 	MaxPaths int
@@ -107,6 +110,12 @@ var (
 		"Connections of a link that carried media.", []string{"kind", "path", "url"}, nil)
 	descLinkFailures = prometheus.NewDesc("relaycast_link_failures_total",
 		"Attempts of a link that failed or ended (each is followed by a reconnect after a backoff).", []string{"kind", "path", "url"}, nil)
+	descWebhookEvents = prometheus.NewDesc("relaycast_webhook_events_total",
+		"Events for webhooks by result: sent (a receiver took it) or dropped (its queue was full).", []string{"result"}, nil)
+	descWebhookFailures = prometheus.NewDesc("relaycast_webhook_failures_total",
+		"Webhook POSTs that failed: refused, timed out or unanswered (retried with backoff unless refused for good).", nil, nil)
+	descWebhookQueued = prometheus.NewDesc("relaycast_webhook_queued",
+		"Events waiting for their webhook receivers.", nil, nil)
 	descConnectionsRefused = prometheus.NewDesc("relaycast_connections_refused_total",
 		"Connections closed at once by a connection limit (server: the total; per_address).", []string{"limit"}, nil)
 )
@@ -117,7 +126,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descStreams, descPublishers, descIngestFrames, descIngestBytes,
 		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
 		descConnectionsRefused, descSent, descReceived, descDropped, descTooSlow, descStreamSent, descRecordBytes,
-		descRecordFiles, descUploaded, descLinkUp, descLinkConnects, descLinkFailures} {
+		descRecordFiles, descUploaded, descLinkUp, descLinkConnects, descLinkFailures, descWebhookEvents, descWebhookFailures,
+		descWebhookQueued} {
 		ch <- d
 	}
 }
@@ -172,6 +182,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Uploaded != nil {
 		ch <- prometheus.MustNewConstMetric(descUploaded, prometheus.CounterValue, float64(c.src.Uploaded()))
+	}
+	if c.src.Webhooks != nil {
+		sent, failed, dropped, queued := c.src.Webhooks()
+		ch <- prometheus.MustNewConstMetric(descWebhookEvents, prometheus.CounterValue, float64(sent), "sent")
+		ch <- prometheus.MustNewConstMetric(descWebhookEvents, prometheus.CounterValue, float64(dropped), "dropped")
+		ch <- prometheus.MustNewConstMetric(descWebhookFailures, prometheus.CounterValue, float64(failed))
+		ch <- prometheus.MustNewConstMetric(descWebhookQueued, prometheus.GaugeValue, float64(queued))
 	}
 	if c.src.Links != nil {
 		links := c.src.Links()

@@ -55,6 +55,17 @@ type Config struct {
 	// RetryEvery is how long a recording whose writes failed (a full disk) waits before it
 	// tries a new file; 0 is 5 s.
 	RetryEvery time.Duration
+	// OnSegment is told of each file that is done and plays (webhooks); it must not block.
+	OnSegment func(Segment)
+}
+
+// Segment is one finished recording file.
+type Segment struct {
+	Path     string    // the stream's
+	File     string    // in the store: Dir/APP/NAME/TIME.mp4
+	Started  time.Time // by the wall clock, when its first frame was written
+	Duration time.Duration
+	Bytes    int64
 }
 
 // DefaultConfig records nothing; segments of an hour, fragments of a second, kept for ever.
@@ -381,6 +392,9 @@ func (rec *recording) closed(seg *segment, err error) {
 		_ = rec.r.store.Remove(seg.file)
 	}
 	rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.good)
+	if f := rec.r.cfg.OnSegment; f != nil && seg.fragments > 0 {
+		f(Segment{Path: rec.rs.Path(), File: seg.file, Started: seg.created, Duration: rec.last - seg.start, Bytes: seg.good})
+	}
 }
 
 // create makes the next file of a path, named by the wall clock.

@@ -28,6 +28,7 @@ type segment struct {
 	good  int64         // written by writes that succeeded: whole boxes
 	// fragments counts the fragments written: a file with none is no playable file.
 	fragments int
+	created   time.Time
 }
 
 // slot is one track of a segment.
@@ -47,7 +48,7 @@ func newSegment(w io.WriteCloser, file string, tracks []*relay.Track, start time
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{w: w, file: file, start: start, from: start}
+	s := &segment{w: w, file: file, start: start, from: start, created: time.Now()}
 	if video != nil {
 		s.slots = append(s.slots, &slot{track: video, id: format.FMP4VideoID, scale: format.FMP4VideoScale})
 	}

@@ -131,6 +131,7 @@ func (s *Session) Close(err error) {
 		return
 	}
 	s.t.remove(s, errors.Is(err, relay.ErrTooSlow))
+	s.t.tell(Change{Snapshot: Snapshot{ID: s.ID, Info: s.Info, Since: s.Since, Counts: s.Counts()}, Ended: true, Err: err})
 }
 
 // Kick ends the session as if its peer had broken off; it reports whether it could.
@@ -152,8 +153,17 @@ type Totals struct {
 	TooSlow uint64 // readers closed because they kept falling behind
 }
 
+// Change is a session entering the book (Ended false) or leaving it, as observers see it.
+type Change struct {
+	Snapshot
+	Ended bool
+	Err   error // why it ended (nil: the peer left)
+}
+
 // Table is the book of sessions. The zero value is ready; it is safe for concurrent use.
 type Table struct {
+	observers atomic.Pointer[[]func(Change)]
+
 	mu    sync.Mutex
 	next  uint64
 	live  map[string]*Session
@@ -162,16 +172,41 @@ type Table struct {
 	sent  sync.Map          // protocol → *atomic.Uint64: bytes sent outside sessions
 }
 
+// Observe has f told of every session that enters or leaves the book from now on, in the
+// order they do so for each session; f must not block (webhooks queue what they send).
+func (t *Table) Observe(f func(Change)) {
+	for {
+		old := t.observers.Load()
+		var fs []func(Change)
+		if old != nil {
+			fs = append(fs, *old...)
+		}
+		fs = append(fs, f)
+		if t.observers.CompareAndSwap(old, &fs) {
+			return
+		}
+	}
+}
+
+func (t *Table) tell(c Change) {
+	if fs := t.observers.Load(); fs != nil {
+		for _, f := range *fs {
+			f(c)
+		}
+	}
+}
+
 // Open enters a new session. Close it when the peer is gone.
 func (t *Table) Open(info Info) *Session {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.next++
 	s := &Session{Info: info, ID: strconv.FormatUint(t.next, 10), Since: time.Now(), t: t, seq: t.next}
 	if t.live == nil {
 		t.live = map[string]*Session{}
 	}
 	t.live[s.ID] = s
+	t.mu.Unlock()
+	t.tell(Change{Snapshot: Snapshot{ID: s.ID, Info: info, Since: s.Since}})
 	return s
 }
 

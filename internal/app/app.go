@@ -33,6 +33,7 @@ import (
 	"github.com/relaycast/relaycast/srt"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
+	"github.com/relaycast/relaycast/webhook"
 	"github.com/relaycast/relaycast/webrtc"
 )
 
@@ -53,6 +54,7 @@ type Tuning struct {
 	Record record.Config
 	SRT    srt.Config
 	WebRTC webrtc.Config
+	Hooks  webhook.Config
 }
 
 // App is a built server: every part, listening, not yet serving.
@@ -72,6 +74,8 @@ type App struct {
 	Links *link.Manager
 	// Sessions is the book of every publisher and viewer, of every protocol.
 	Sessions *session.Table
+	// Hooks sends events to the configured webhooks; nil: none.
+	Hooks *webhook.Sender
 	// LogLevel, when set, is the level of the log, which a reload changes.
 	LogLevel *slog.LevelVar
 
@@ -136,8 +140,13 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	t.WebRTC.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "webrtc") }
 	a.Relays = relay.NewRegistry(t.Relay)
+	if len(t.Hooks.URLs) > 0 {
+		a.Hooks = webhook.New(t.Hooks, log)
+		t.Record.OnSegment = func(s record.Segment) { a.Hooks.Emit(segmentEvent(s)) }
+	}
 	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
+	a.emitEvents()
 	a.Relays.SetSourcer(a.Links)
 	a.policy.SetUpstream(a.Links.Upstream)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
@@ -207,6 +216,12 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 	for proto, v := range viewers {
 		src.Readers[proto] = v.Viewers
 	}
+	if a.Hooks != nil {
+		src.Webhooks = func() (uint64, uint64, uint64, int) {
+			st := a.Hooks.Stats()
+			return st.Sent, st.Failed, st.Dropped, st.Queued
+		}
+	}
 	return metrics.Handler(src)
 }
 
@@ -227,6 +242,8 @@ func tuning(cfg conf.Config) Tuning {
 	t.RTSP.MaxLag = cfg.MaxLag
 	t.Web.Access, t.Web.Pprof = policy, cfg.Pprof
 	t.Web.AllowOrigin, t.Web.APIAllowOrigin = cfg.AllowOrigin, cfg.APIAllowOrigin
+	t.Hooks = webhook.DefaultConfig()
+	t.Hooks.URLs, t.Hooks.Secret = cfg.WebhookURLs, cfg.WebhookSecret
 	for _, raw := range cfg.WebRTCICEServers {
 		is, _ := conf.ParseICEServer(raw) // validated with the configuration
 		t.Web.ICEServers = append(t.Web.ICEServers, web.ICEServer(is))
@@ -365,6 +382,9 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 		a.closeListeners()                             // a listener never served (Start not called) closes here
 		a.Stored.Close()
 		err = errors.Join(err, a.Media.Close())
+		if a.Hooks != nil {
+			a.Hooks.Close() // after the last sessions' stops were queued
+		}
 		done := make(chan struct{})
 		go func() { a.wg.Wait(); close(done) }()
 		select {

@@ -42,6 +42,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"access":        {"relay"},
 		"connlimit":     nil,
 		"udpgso":        nil,
+		"webhook":       nil,
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media

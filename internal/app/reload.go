@@ -91,6 +91,15 @@ func keepRunning(old conf.Config, cfg *conf.Config) []string {
 	keep("record_delete_after", cfg.RecordDeleteAfter != old.RecordDeleteAfter, func() { cfg.RecordDeleteAfter = old.RecordDeleteAfter })
 	keep("record_max_bytes", cfg.RecordMaxBytes != old.RecordMaxBytes, func() { cfg.RecordMaxBytes = old.RecordMaxBytes })
 	keep("metrics", (cfg.Metrics == "") != (old.Metrics == ""), func() { cfg.Metrics = old.Metrics })
+	for _, l := range []struct {
+		name     string
+		old, now *conf.List
+	}{{"webrtc_hosts", &old.WebRTCHosts, &cfg.WebRTCHosts}, {"webrtc_ice_servers", &old.WebRTCICEServers, &cfg.WebRTCICEServers},
+		{"allow_origin", &old.AllowOrigin, &cfg.AllowOrigin}, {"api_allow_origin", &old.APIAllowOrigin, &cfg.APIAllowOrigin},
+		{"webhook_urls", &old.WebhookURLs, &cfg.WebhookURLs}} {
+		keep(l.name, !slices.Equal(*l.old, *l.now), func() { *l.now = *l.old })
+	}
+	keep("webhook_secret", cfg.WebhookSecret != old.WebhookSecret, func() { cfg.WebhookSecret = old.WebhookSecret })
 	return kept
 }
 

@@ -64,6 +64,8 @@ type Config struct {
 	PublishKey        string        `yaml:"publish_key"`
 	ReadKey           string        `yaml:"read_key"`
 	OnPublish         string        `yaml:"on_publish"`
+	WebhookURLs       List          `yaml:"webhook_urls"`
+	WebhookSecret     string        `yaml:"webhook_secret"`
 	APIKey            string        `yaml:"api_key"`
 	AllowOrigin       List          `yaml:"allow_origin"`
 	APIAllowOrigin    List          `yaml:"api_allow_origin"`
@@ -206,6 +208,8 @@ func (c *Config) fields() []field {
 		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
+		{"webhook_urls", "URLs that get a JSON POST of each event: publish and read start/stop, recording segments, links up/down (empty: none)", &c.WebhookURLs},
+		{"webhook_secret", "signs each webhook body (HMAC-SHA256 in X-Relaycast-Signature; empty: unsigned)", &c.WebhookSecret},
 		{"api_key", "key of the control API (Authorization: Bearer KEY); without it only loopback clients may use it", &c.APIKey},
 		{"allow_origin", "origins whose pages may play the media, use WHEP/WHIP and read the lists (CORS), e.g. https://example.com; * any; empty: none but the server's own", &c.AllowOrigin},
 		{"api_allow_origin", "origins whose pages may use the control API (CORS; empty: none but the server's own)", &c.APIAllowOrigin},
@@ -400,6 +404,11 @@ func (c Config) Validate() error {
 			if err := validOrigin(o); err != nil {
 				return fmt.Errorf("config %s: %w", f.name, err)
 			}
+		}
+	}
+	for _, u := range c.WebhookURLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("config webhook_urls: %q is not an http(s) URL", u)
 		}
 	}
 	for _, s := range c.WebRTCICEServers {
