@@ -1,6 +1,7 @@
 // Package access decides who may publish and who may watch: stream keys (one for the server,
-// or one per path), the rule that loopback may publish without one, and an optional HTTP
-// callback that has the last word on publishing.
+// or one per path), the rule that loopback may publish without one, signed URLs and JSON Web
+// Tokens of the operator's site, and an optional HTTP callback that has the last word on
+// publishing.
 package access
 
 import (
@@ -13,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +39,10 @@ type Policy struct {
 	OnPublish        string
 	OnPublishTimeout time.Duration
 	Client           *http.Client
+	// URLKey checks signed URLs (SignURL); with it, viewers need one (or another credential).
+	URLKey string
+	// JWT checks tokens; with it, viewers need one (or another credential). nil: none.
+	JWT *JWT
 }
 
 // Request is a publisher or viewer asking for a path.
@@ -50,9 +56,19 @@ type Request struct {
 	Secret func(key string) bool
 }
 
-// AllowPublish says whether r may publish.
+// AllowPublish says whether r may publish: by a token or signed URL it carries, else by the
+// keys.
 func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
+	token := tokenOf(r.Query)
 	switch want, ok := p.PathKeys[r.Path]; {
+	case p.JWT != nil && token != "":
+		if err := p.JWT.allow("publish", r.Path, token); err != nil {
+			return err
+		}
+	case p.URLKey != "" && hasSignature(r.Query):
+		if err := checkSigned(p.URLKey, "publish", r.Path, r.Query, time.Now()); err != nil {
+			return err
+		}
 	case ok:
 		if !r.gives(want) {
 			return fmt.Errorf("%w: wrong or missing key for %s", ErrUnauthorized, r.Path)
@@ -74,12 +90,30 @@ func (r Request) gives(key string) bool {
 	return equal(r.Query.Get("key"), key) || r.Secret != nil && r.Secret(key)
 }
 
-// AllowRead says whether r may watch.
+// AllowRead says whether r may watch: anyone, unless a read key, signed URLs or tokens are
+// set up; then one of them.
 func (p *Policy) AllowRead(r Request) error {
-	if p.ReadKey != "" && !r.gives(p.ReadKey) {
-		return fmt.Errorf("%w: wrong or missing read key", ErrUnauthorized)
+	switch token := tokenOf(r.Query); {
+	case p.ReadKey == "" && p.URLKey == "" && p.JWT == nil:
+		return nil
+	case p.ReadKey != "" && r.gives(p.ReadKey):
+		return nil
+	case p.JWT != nil && token != "":
+		return p.JWT.allow("read", r.Path, token)
+	case p.URLKey != "" && hasSignature(r.Query):
+		return checkSigned(p.URLKey, "read", r.Path, r.Query, time.Now())
 	}
-	return nil
+	var ways []string
+	if p.ReadKey != "" {
+		ways = append(ways, "the read key (?key=)")
+	}
+	if p.URLKey != "" {
+		ways = append(ways, "a signed URL (?expires=&token=)")
+	}
+	if p.JWT != nil {
+		ways = append(ways, "a token (?jwt=)")
+	}
+	return fmt.Errorf("%w: watching needs %s", ErrUnauthorized, strings.Join(ways, " or "))
 }
 
 func (p *Policy) askOnPublish(ctx context.Context, r Request) error {

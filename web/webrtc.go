@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/relaycast/relaycast/access"
@@ -69,12 +68,14 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 		http.Error(w, "the offer must be application/sdp", http.StatusUnsupportedMediaType)
 		return
 	}
-	key := r.URL.Query().Get("key")
+	// The query as it came (signed URLs, ?jwt=), with a Bearer credential as the key.
+	query := r.URL.Query()
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		key = bearer
+		query.Set("key", bearer)
 	}
+	key := query.Get("key")
 	if s.cfg.Access != nil {
-		req := access.Request{Protocol: "webrtc", Path: path, Addr: remoteAddr(r), Query: url.Values{"key": {key}}}
+		req := access.Request{Protocol: "webrtc", Path: path, Addr: remoteAddr(r), Query: query}
 		var err error
 		if kind == "whip" {
 			err = s.cfg.Access.AllowPublish(r.Context(), req)
@@ -82,7 +83,7 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 			err = s.cfg.Access.AllowRead(req)
 		}
 		if err != nil {
-			http.Error(w, "this stream needs a key: Authorization: Bearer KEY, or ?key=", http.StatusUnauthorized)
+			http.Error(w, err.Error()+" (a key or token goes as Authorization: Bearer, or ?key=)", http.StatusUnauthorized)
 			return
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"runtime/debug"
 	"syscall"
+	"time"
 
+	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/internal/app"
 	"github.com/relaycast/relaycast/internal/conf"
 )
@@ -32,6 +34,13 @@ func main() {
 		os.Exit(2)
 	case cmd.PrintConfig:
 		_, _ = os.Stdout.Write(cfg.YAML())
+		return
+	case cmd.SignURL != "":
+		if cfg.URLSigningKey == "" || (cmd.SignAction != "read" && cmd.SignAction != "publish") {
+			fmt.Fprintln(os.Stderr, "relaycast: -sign-url needs url_signing_key, and -sign-action read or publish")
+			os.Exit(2)
+		}
+		fmt.Println(access.SignURL(cfg.URLSigningKey, cmd.SignAction, cmd.SignURL, time.Now().Add(cmd.SignFor)).Encode())
 		return
 	}
 	level := new(slog.LevelVar)

@@ -17,7 +17,12 @@ import (
 )
 
 func policyOf(cfg conf.Config) *access.Policy {
-	return &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish}
+	p := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish,
+		URLKey: cfg.URLSigningKey}
+	if cfg.JWTKey != "" || cfg.JWTJWKS != "" {
+		p.JWT = access.NewJWT(cfg.JWTKey, cfg.JWTJWKS)
+	}
+	return p
 }
 
 // Reload applies cfg to the running server without dropping a viewer or a publisher: keys,

@@ -63,6 +63,9 @@ type Config struct {
 	PyroscopeTags     string        `yaml:"pyroscope_tags"`
 	PublishKey        string        `yaml:"publish_key"`
 	ReadKey           string        `yaml:"read_key"`
+	URLSigningKey     string        `yaml:"url_signing_key"`
+	JWTKey            string        `yaml:"jwt_key"`
+	JWTJWKS           string        `yaml:"jwt_jwks"`
 	OnPublish         string        `yaml:"on_publish"`
 	WebhookURLs       List          `yaml:"webhook_urls"`
 	WebhookSecret     string        `yaml:"webhook_secret"`
@@ -207,6 +210,9 @@ func (c *Config) fields() []field {
 		{"pyroscope_tags", "static Pyroscope tags, k=v,k=v", &c.PyroscopeTags},
 		{"publish_key", "stream key remote publishers must add as ?key= (loopback needs none)", &c.PublishKey},
 		{"read_key", "key every viewer must add as ?key= (RTSP also: user relaycast, this password)", &c.ReadKey},
+		{"url_signing_key", "checks signed URLs (?expires=UNIX&token=HMAC), which then let viewers in; relaycast -sign-url PATH makes one", &c.URLSigningKey},
+		{"jwt_key", "HMAC key of JSON Web Tokens (HS256) your site issues (?jwt=); their relaycast claim gives publish and read by path pattern", &c.JWTKey},
+		{"jwt_jwks", "URL of the JWKS whose keys check JSON Web Tokens (RS256, ES256, EdDSA…)", &c.JWTJWKS},
 		{"on_publish", "URL to POST each publish to; a 2xx answer allows it", &c.OnPublish},
 		{"webhook_urls", "URLs that get a JSON POST of each event: publish and read start/stop, recording segments, links up/down (empty: none)", &c.WebhookURLs},
 		{"webhook_secret", "signs each webhook body (HMAC-SHA256 in X-Relaycast-Signature; empty: unsigned)", &c.WebhookSecret},
@@ -226,6 +232,10 @@ func (c *Config) fields() []field {
 type Command struct {
 	Version     bool // print the version and exit
 	PrintConfig bool // print the configuration as YAML, with comments, and exit
+	// SignURL, when set, is a stream path whose signed query (url_signing_key) to print:
+	// for SignAction (read or publish), valid for SignFor.
+	SignURL, SignAction string
+	SignFor             time.Duration
 }
 
 // Load reads the configuration from args, the environment and the YAML file named by
@@ -243,6 +253,9 @@ func LoadCommand(args []string, getenv func(string) string, stderr io.Writer) (C
 	file := fs.String("config", "", "YAML configuration file")
 	fs.BoolVar(&cmd.Version, "version", false, "print the version and exit")
 	fs.BoolVar(&cmd.PrintConfig, "print-config", false, "print the configuration (defaults, the file, the environment and flags) as YAML with comments, and exit")
+	fs.StringVar(&cmd.SignURL, "sign-url", "", "print the query that signs a stream path (APP/NAME) with url_signing_key, and exit")
+	fs.StringVar(&cmd.SignAction, "sign-action", "read", "what -sign-url allows: read or publish")
+	fs.DurationVar(&cmd.SignFor, "sign-for", 24*time.Hour, "how long a -sign-url signature lasts")
 	flagVals := map[string]*string{}
 	for _, f := range c.fields() {
 		name := strings.ReplaceAll(f.name, "_", "-")
@@ -404,6 +417,11 @@ func (c Config) Validate() error {
 			if err := validOrigin(o); err != nil {
 				return fmt.Errorf("config %s: %w", f.name, err)
 			}
+		}
+	}
+	if c.JWTJWKS != "" {
+		if p, err := url.Parse(c.JWTJWKS); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("config jwt_jwks: %q is not an http(s) URL", c.JWTJWKS)
 		}
 	}
 	for _, u := range c.WebhookURLs {
