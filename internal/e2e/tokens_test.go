@@ -87,7 +87,9 @@ func TestSignedURLsAndTokensOnEveryProtocol(t *testing.T) {
 	}
 	protocols := map[string]func(ctx context.Context, q url.Values) error{
 		"rtmp": func(ctx context.Context, q url.Values) error { return probe(ctx, srv.URL("live/cam")+"?"+q.Encode()) },
-		"rtsp": func(ctx context.Context, q url.Values) error { return probe(ctx, srv.RTSPURL("live/cam")+"?"+q.Encode()) },
+		"rtsp": func(ctx context.Context, q url.Values) error {
+			return probe(ctx, srv.RTSPURL("live/cam")+"?"+q.Encode())
+		},
 		"srt": func(ctx context.Context, q url.Values) error {
 			return probe(ctx, srv.SRTURL(url.QueryEscape("read:live/cam?"+q.Encode())))
 		},
