@@ -61,7 +61,8 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 // Cork is an address whose writes can be held. Several holders of one address (players
-// behind one socket) share it: the writes go when the last one uncorks.
+// behind one socket) share it: writes are held while any of them corks, and each uncork
+// sends what is held, so no holder's packets wait for another's frame.
 type Cork struct {
 	conn  *Conn
 	addr  netip.AddrPort
@@ -112,15 +113,12 @@ func (k *Cork) Cork() {
 	k.mu.Unlock()
 }
 
-// Uncork sends the writes held since Cork, when no other holder still corks.
+// Uncork sends the writes held (this holder's since Cork, and any other's so far).
 func (k *Cork) Uncork() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.depth > 0 {
 		k.depth--
-	}
-	if k.depth > 0 {
-		return nil
 	}
 	return k.flush()
 }

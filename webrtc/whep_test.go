@@ -550,9 +550,18 @@ func TestWHEPRefusals(t *testing.T) {
 			}
 		})
 	}
+	// a browser's preflight of a page of another site
 	req, _ := http.NewRequest(http.MethodOptions, url, nil)
+	req.Header.Set("Origin", "https://site.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %v %v", res, err)
+	}
+	res.Body.Close()
+	// a WHIP/WHEP client's own OPTIONS (OBS): what the resource takes
+	req, _ = http.NewRequest(http.MethodOptions, url, nil)
+	if res, err = http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNoContent || !strings.Contains(res.Header.Get("Allow"), "POST") {
 		t.Fatalf("OPTIONS: %v %v", res, err)
 	}
 	res.Body.Close()

@@ -50,6 +50,16 @@ type hlsClient struct {
 	err       error
 }
 
+// start loads the multivariant playlist at url, then plays.
+func (c *hlsClient) start(ctx context.Context, hc *http.Client, url string, live *liveParts, measuring *atomic.Bool) {
+	s, err := hlsMedia(ctx, hc, url)
+	if err != nil {
+		c.fail(err, func() {})
+		return
+	}
+	c.play(ctx, hc, s, live, measuring)
+}
+
 func (c *hlsClient) play(ctx context.Context, hc *http.Client, s hlsStream, live *liveParts, measuring *atomic.Bool) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)

@@ -286,9 +286,9 @@ func run(o options) (Result, error) {
 			}
 		case 2:
 			c := &hlsClient{}
-			st := hls.streams[len(hlsClients)%len(hls.streams)]
+			u := hls.urls[len(hlsClients)%len(hls.urls)]
 			hlsClients = append(hlsClients, c)
-			wg.Go(func() { c.play(playCtx, hls.client, st, hls.live, &measuring) })
+			wg.Go(func() { c.start(playCtx, hls.client, u, hls.live, &measuring) })
 		case 3:
 			v := &viewer{}
 			whepViewers = append(whepViewers, v)
@@ -387,7 +387,7 @@ func schedule(counts ...int) []int {
 // the live edge watched straight on the server.
 type hlsRun struct {
 	client  *http.Client
-	streams []hlsStream
+	urls    []string // multivariant playlists
 	live    *liveParts
 }
 
@@ -400,11 +400,12 @@ func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, erro
 		Transport: &http.Transport{MaxIdleConns: 2 * o.hlsCount, MaxIdleConnsPerHost: 2 * o.hlsCount}}
 	context.AfterFunc(ctx, h.client.CloseIdleConnections)
 	for u := range strings.SplitSeq(o.hlsURL, ",") {
-		st, err := hlsMedia(ctx, h.client, u)
-		if err != nil {
+		// each client loads the multivariant playlist itself (a server may give each its own
+		// session); this first load waits for the stream to be there
+		if _, err := hlsMedia(ctx, h.client, u); err != nil {
 			return nil, err
 		}
-		h.streams = append(h.streams, st)
+		h.urls = append(h.urls, u)
 	}
 	live := o.hlsLive
 	if live == "" {

@@ -136,6 +136,9 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.sources.init()
 	t.RTMP.Sessions, t.RTSP.Sessions, t.FMP4.Sessions, t.Web.Sessions = a.Sessions, a.Sessions, a.Sessions, a.Sessions
 	t.SRT.Sessions, t.WebRTC.Sessions = a.Sessions, a.Sessions
+	if cfg.HLSSessions {
+		t.HLS.Sessions = a.Sessions
+	}
 	a.limiter = &connlimit.Limiter{Max: cfg.MaxConns, PerIP: cfg.MaxConnsPerIP, Log: log}
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	t.WebRTC.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "webrtc") }
@@ -173,7 +176,8 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
 	a.HLS = hls.New(t.HLS, a.Relays, log)
-	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "srt": a.SRT, "web": a.FMP4, "webrtc": a.WebRTC}
+	viewers := map[string]web.ViewerCounter{"rtmp": a.RTMP, "rtsp": a.RTSP, "srt": a.SRT, "web": a.FMP4, "webrtc": a.WebRTC,
+		"hls": hlsViewers{a.Sessions}}
 	if t.Web.Control == nil {
 		t.Web.Control = &web.Control{}
 	}
@@ -508,3 +512,8 @@ func Demo(path string, log *slog.Logger) (*vod.Playlist, error) {
 	}
 	return &vod.Playlist{Path: path, Files: []string{"demo"}, Media: clip, Log: log}, nil
 }
+
+// hlsViewers counts the HLS sessions of each path.
+type hlsViewers struct{ t *session.Table }
+
+func (h hlsViewers) Viewers() map[string]int { return h.t.Readers("hls") }

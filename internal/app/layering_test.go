@@ -35,7 +35,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"ingest":        {"relay", "codec", "format"},
 		"rtppack":       {"relay", "codec"},
 		"player/fmp4":   {"relay", "codec", "format", "session"},
-		"player/hls":    {"relay", "codec", "format"},
+		"player/hls":    {"relay", "codec", "format", "session"},
 		"record":        {"relay", "codec", "format"},
 		"vod":           {"relay", "codec", "format"},
 		"session":       {"relay"},

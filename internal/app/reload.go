@@ -104,6 +104,7 @@ func keepRunning(old conf.Config, cfg *conf.Config) []string {
 		{"webhook_urls", &old.WebhookURLs, &cfg.WebhookURLs}} {
 		keep(l.name, !slices.Equal(*l.old, *l.now), func() { *l.now = *l.old })
 	}
+	keep("hls_sessions", cfg.HLSSessions != old.HLSSessions, func() { cfg.HLSSessions = old.HLSSessions })
 	keep("webhook_secret", cfg.WebhookSecret != old.WebhookSecret, func() { cfg.WebhookSecret = old.WebhookSecret })
 	return kept
 }

@@ -71,6 +71,7 @@ type Config struct {
 	WebhookSecret     string        `yaml:"webhook_secret"`
 	APIKey            string        `yaml:"api_key"`
 	AllowOrigin       List          `yaml:"allow_origin"`
+	HLSSessions       bool          `yaml:"hls_sessions"`
 	APIAllowOrigin    List          `yaml:"api_allow_origin"`
 	APIKeyLoopback    bool          `yaml:"api_key_loopback"`
 	Record            bool          `yaml:"record"`
@@ -163,6 +164,7 @@ func Default() Config {
 		PyroscopeApp:  "relaycast",
 		RecordSegment: time.Hour,
 		AllowOrigin:   List{"*"},
+		HLSSessions:   true,
 	}
 }
 
@@ -219,6 +221,7 @@ func (c *Config) fields() []field {
 		{"api_key", "key of the control API (Authorization: Bearer KEY); without it only loopback clients may use it", &c.APIKey},
 		{"allow_origin", "origins whose pages may play the media, use WHEP/WHIP and read the lists (CORS), e.g. https://example.com; * any; empty: none but the server's own", &c.AllowOrigin},
 		{"api_allow_origin", "origins whose pages may use the control API (CORS; empty: none but the server's own)", &c.APIAllowOrigin},
+		{"hls_sessions", "count HLS clients as sessions (a session id in their playlist URLs, whose reloads then pass a CDN; parts and segments stay shared)", &c.HLSSessions},
 		{"api_key_loopback", "loopback clients of the control API need the key too", &c.APIKeyLoopback},
 		{"origin", "servers this edge pulls the live paths it does not have from, in order, e.g. rtmp://origin1:1935,rtmp://origin2:1935 (empty: not an edge)", &c.Origin},
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},

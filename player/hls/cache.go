@@ -77,6 +77,9 @@ func (c *cachedWriter) finish() {
 		cc = blockingPlaylistCache
 	}
 	h.Set("Cache-Control", cc)
+	body := unsession(c.body.Bytes())
+	c.body.Reset()
+	c.body.Write(body)
 	sum := fnv.New64a()
 	sum.Write(c.body.Bytes())
 	tag := `"` + strconv.FormatUint(sum.Sum64(), 36) + `"`

@@ -1,11 +1,13 @@
 package hls_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
@@ -28,11 +30,33 @@ func TestLLHLSThroughNginxProxyCache(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	cache := testenv.StartNginxCache(t, srv.HTTPAddr)
 	bench := testenv.GoBuild(t, "github.com/relaycast/relaycast/cmd/relaycast-bench")
-	out, err := exec.CommandContext(t.Context(), bench, "-publish-url", srv.URL("live/cdn"), "-players", "0",
+	tool := exec.CommandContext(t.Context(), bench, "-publish-url", srv.URL("live/cdn"), "-players", "0",
 		"-hls-url", "http://"+cache.HTTPAddr+"/live/cdn/index.m3u8", "-hls-live", srv.HTTPURL("/live/cdn/index.m3u8"),
-		"-hls-clients", "200", "-ramp", "2s", "-duration", "10s", "-json").Output()
+		"-hls-clients", "200", "-ramp", "2s", "-duration", "10s", "-json")
+	var stdout bytes.Buffer
+	tool.Stdout = &stdout
+	if err := tool.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Every client is a session of its own behind the cache, counted while it plays (the
+	// load tool's first look at the stream and its live-edge poller are two more), and none
+	// after.
+	time.Sleep(8 * time.Second)
+	during := srv.Sessions.Readers("hls")["live/cdn"]
+	err := tool.Wait()
+	out := stdout.Bytes()
 	if err != nil {
 		t.Fatalf("load tool: %v\n%s", err, out)
+	}
+	if during < 200 || during > 202 {
+		t.Errorf("%d HLS sessions counted behind the cache while 200 clients played", during)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for srv.Sessions.Readers("hls")["live/cdn"] > 0 && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
+	}
+	if n := srv.Sessions.Readers("hls")["live/cdn"]; n > 0 {
+		t.Errorf("%d HLS sessions left 15 s after the clients stopped", n)
 	}
 	var r struct {
 		HLS *struct {

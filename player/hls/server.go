@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/session"
 )
 
 // Relay is what the server needs from the relay.
@@ -27,6 +28,8 @@ type Relay interface {
 type Config struct {
 	// TrackWait bounds the wait for a stream that just went live to show its tracks.
 	TrackWait time.Duration
+	// Sessions, when set, is the book HLS clients are entered in as sessions (sessions.go).
+	Sessions *session.Table
 }
 
 // DefaultConfig returns the defaults.
@@ -37,6 +40,7 @@ type Server struct {
 	relays Relay
 	log    *slog.Logger
 	ll, ts relay.Outputs[*muxer]
+	sess   *sessions // nil: not counted
 }
 
 // New returns a server reading from relays.
@@ -51,6 +55,9 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 		}
 	}
 	s.ll, s.ts = outputs(false, "ll"), outputs(true, "ts")
+	if cfg.Sessions != nil {
+		s.sess = newSessions(cfg.Sessions, log)
+	}
 	return s
 }
 
@@ -64,7 +71,8 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream strin
 	// The MPEG-TS muxer's names: its multivariant playlist (index.m3u8 to gohlslib, served as
 	// ts.m3u8), the media playlist it lists and its .ts segments; none is a name of LL-HLS.
 	outputs := &s.ll
-	switch file := path.Base(r.URL.Path); {
+	file := path.Base(r.URL.Path)
+	switch {
 	case file == TSPlaylist:
 		r = r.Clone(r.Context())
 		r.URL.Path = path.Join(path.Dir(r.URL.Path), "index.m3u8")
@@ -75,6 +83,17 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream strin
 	src, err := s.relays.Demand(r.Context(), stream, r.URL.Query().Get("key"))
 	if err != nil {
 		return err
+	}
+	if s.sess != nil && strings.HasSuffix(file, ".m3u8") {
+		switch sid := r.URL.Query().Get(sessionParam); {
+		case sid == "" && (file == "index.m3u8" || file == TSPlaylist):
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, newSessionURL(r, file), http.StatusFound)
+			return nil
+		case validSession.MatchString(sid) && !s.sess.touch(sid, stream, r.RemoteAddr):
+			http.Error(w, "this HLS session was ended", http.StatusForbidden)
+			return nil
+		}
 	}
 	m, err := outputs.Get(r.Context(), src)
 	if err != nil {
@@ -87,9 +106,12 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream strin
 // tsMediaPlaylist is the media playlist gohlslib's MPEG-TS muxer lists (its one stream).
 const tsMediaPlaylist = "main_stream.m3u8"
 
-// Close stops every muxer.
+// Close stops every muxer and ends the sessions.
 func (s *Server) Close() error {
 	s.ll.Close()
 	s.ts.Close()
+	if s.sess != nil {
+		s.sess.close()
+	}
 	return nil
 }
