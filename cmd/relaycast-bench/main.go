@@ -386,9 +386,9 @@ func schedule(counts ...int) []int {
 // hlsRun is what the LL-HLS clients share: an HTTP client, each -hls-url's playlists, and
 // the live edge watched straight on the server.
 type hlsRun struct {
-	client  *http.Client
-	urls    []string // multivariant playlists
-	live    *liveParts
+	client *http.Client
+	urls   []string // multivariant playlists
+	live   *liveParts
 }
 
 func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, error) {
