@@ -37,6 +37,8 @@ type Sources struct {
 	Uploaded func() uint64
 	// Links gives the state of the pulls and pushes to other servers; nil: none.
 	Links func() []Link
+	// SnapshotDecodes gives the still pictures decoded so far; nil: none.
+	SnapshotDecodes func() uint64
 	// Webhooks gives the events sent to webhooks, the POSTs that failed (each retried unless
 	// refused for good), the events dropped by full queues and those waiting; nil: none.
 	Webhooks func() (sent, failed, dropped uint64, queued int)
@@ -110,6 +112,8 @@ var (
 		"Connections of a link that carried media.", []string{"kind", "path", "url"}, nil)
 	descLinkFailures = prometheus.NewDesc("relaycast_link_failures_total",
 		"Attempts of a link that failed or ended (each is followed by a reconnect after a backoff).", []string{"kind", "path", "url"}, nil)
+	descSnapshotDecodes = prometheus.NewDesc("relaycast_snapshot_decodes_total",
+		"Still pictures (snapshot.jpg) decoded from keyframes: at most one per stream and size a second.", nil, nil)
 	descWebhookEvents = prometheus.NewDesc("relaycast_webhook_events_total",
 		"Events for webhooks by result: sent (a receiver took it) or dropped (its queue was full).", []string{"result"}, nil)
 	descWebhookFailures = prometheus.NewDesc("relaycast_webhook_failures_total",
@@ -127,7 +131,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
 		descConnectionsRefused, descSent, descReceived, descDropped, descTooSlow, descStreamSent, descRecordBytes,
 		descRecordFiles, descUploaded, descLinkUp, descLinkConnects, descLinkFailures, descWebhookEvents, descWebhookFailures,
-		descWebhookQueued} {
+		descWebhookQueued, descSnapshotDecodes} {
 		ch <- d
 	}
 }
@@ -182,6 +186,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Uploaded != nil {
 		ch <- prometheus.MustNewConstMetric(descUploaded, prometheus.CounterValue, float64(c.src.Uploaded()))
+	}
+	if c.src.SnapshotDecodes != nil {
+		ch <- prometheus.MustNewConstMetric(descSnapshotDecodes, prometheus.CounterValue, float64(c.src.SnapshotDecodes()))
 	}
 	if c.src.Webhooks != nil {
 		sent, failed, dropped, queued := c.src.Webhooks()

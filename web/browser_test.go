@@ -177,6 +177,9 @@ func TestWebPagePlaysLiveStreamNearTheLiveEdge(t *testing.T) {
 			t.Errorf("stream list %q lacks %q", list, want)
 		}
 	}
+	// the stream's picture, from the server's snapshot
+	b.do(t, chromedp.Poll[chromedp.Void](`(() => { const i = document.querySelector('#streams img.thumb'); return i && i.complete && i.naturalWidth === 160; })()`,
+		chromedp.WithPollingTimeout(10*time.Second)))
 
 	loaded := time.Now()
 	b.do(t, chromedp.Navigate(srv.HTTPURL("/live/web")))

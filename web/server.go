@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type ViewerCounter interface {
 // stream cannot be served and nothing was written; the server answers with its status.
 type Media interface {
 	ServeMedia(w http.ResponseWriter, r *http.Request, path string) error
+}
+
+// Snapshotter makes a live stream's still picture, width pixels wide (0: as it is), and
+// says when it was made; snapshot.Maker is one.
+type Snapshotter interface {
+	JPEG(ctx context.Context, s *relay.Stream, width int) ([]byte, time.Time, error)
 }
 
 // Authorizer decides who may watch, and who may upload and delete stored media (as who may
@@ -68,6 +75,8 @@ type Config struct {
 	WebRTC WebRTC
 	// ICEServers are named to WHEP and WHIP clients in Link headers.
 	ICEServers []ICEServer
+	// Snapshots makes the still pictures at /APP/NAME/snapshot.jpg; nil: none.
+	Snapshots Snapshotter
 	// AllowOrigin lists the origins whose pages may read the media, WebRTC answers and
 	// lists ("*": any); APIAllowOrigin those that may use the control API (none: its own).
 	AllowOrigin, APIAllowOrigin []string
@@ -122,6 +131,9 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	mux.HandleFunc("GET /{app}/{name}", s.withStream(servePlayer))
 	mux.HandleFunc("GET /{app}/{name}/embed", s.withStream(servePlayer))
 	mux.HandleFunc("GET /{app}/{name}/stream.mp4", s.withStream(s.media(fmp4)))
+	if cfg.Snapshots != nil {
+		mux.HandleFunc("GET /{app}/{name}/snapshot.jpg", s.withStream(s.media(snapshots{s.streams, cfg.Snapshots})))
+	}
 	if cfg.WebRTC != nil {
 		s.webrtcRoutes(mux, cfg.WebRTC)
 	}
@@ -262,9 +274,9 @@ func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) 
 func (s *Server) media(m Media) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, r *http.Request, path string) {
 		if s.cfg.Access != nil {
-			req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query()}
+			req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query(), Addr: remoteAddr(r)}
 			if err := s.cfg.Access.AllowRead(req); err != nil {
-				http.Error(w, "this stream needs a key: add ?key=… to the URL", http.StatusUnauthorized)
+				http.Error(w, err.Error(), http.StatusUnauthorized) // why, never a secret
 				return
 			}
 		}
@@ -326,15 +338,16 @@ type streamJSON struct {
 }
 
 type urlsJSON struct {
-	Page  string `json:"page"`
-	Embed string `json:"embed"`
-	FMP4  string `json:"fmp4"`
-	HLS   string `json:"hls"`
-	HLSTS string `json:"hls_ts"` // HLS of MPEG-TS segments, for players without LL-HLS
-	RTMP  string `json:"rtmp"`
-	RTSP  string `json:"rtsp"`
-	WHEP  string `json:"whep,omitempty"` // when WebRTC is on and can play the stream
-	WHIP  string `json:"whip,omitempty"` // when WebRTC is on
+	Page     string `json:"page"`
+	Embed    string `json:"embed"`
+	FMP4     string `json:"fmp4"`
+	HLS      string `json:"hls"`
+	HLSTS    string `json:"hls_ts"` // HLS of MPEG-TS segments, for players without LL-HLS
+	RTMP     string `json:"rtmp"`
+	RTSP     string `json:"rtsp"`
+	Snapshot string `json:"snapshot,omitempty"` // the latest keyframe as a JPEG, for streams with a picture
+	WHEP     string `json:"whep,omitempty"`     // when WebRTC is on and can play the stream
+	WHIP     string `json:"whip,omitempty"`     // when WebRTC is on
 }
 
 func tracksJSON(tracks []*relay.Track) []trackJSON {
@@ -374,6 +387,9 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 				RTMP: fmt.Sprintf("rtmp://%s:%d/%s", host, s.cfg.RTMPPort, stats.Path),
 				RTSP: fmt.Sprintf("rtsp://%s:%d/%s", host, s.cfg.RTSPPort, stats.Path),
 			},
+		}
+		if s.cfg.Snapshots != nil && slices.ContainsFunc(stats.Tracks, func(t *relay.Track) bool { return t.Codec.IsVideo() }) {
+			js.URLs.Snapshot = "/" + stats.Path + "/snapshot.jpg"
 		}
 		if s.cfg.WebRTC != nil {
 			js.URLs.WHIP = "/" + stats.Path + "/whip"

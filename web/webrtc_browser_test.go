@@ -98,14 +98,7 @@ func TestChromiumPlaysWHEPFromAnotherSite(t *testing.T) {
 	}
 	srv := testenv.Start(t, testenv.Options{})
 	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/cam"))
-	frames, err := mediatest.FMP4Frames(mediatest.SampleAV1())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); testenv.PublishEnhanced(ctx, t, srv.URL("live/av1"), frames) }()
-	defer func() { cancel(); <-done }()
+	testenv.PublishEnhancedClip(t, srv.URL("live/av1"), mediatest.SampleAV1())
 	testenv.WaitLive(t, srv, "live/cam", 10*time.Second)
 	testenv.WaitLive(t, srv, "live/av1", 10*time.Second)
 	b := newBrowser(t, webrtcFlags...)

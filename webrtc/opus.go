@@ -20,10 +20,16 @@ import (
 // Browsers play Opus, not AAC: a stream's AAC is turned into Opus once, by one ffmpeg process
 // per stream (libopus), while its WebRTC feed runs.
 
-// maxAACGap is how far an AAC frame may stray from where the previous one ended before the
-// transcoder starts afresh from it: ffmpeg reads ADTS without timestamps, so a gap (a
-// publisher's hand-over, a lost frame) would shift all the sound after it against the picture.
-const maxAACGap = 100 * time.Millisecond
+// ffmpeg reads ADTS without timestamps: a gap in the AAC (the end of a looped file's sound, a
+// lost frame, a hand-over) would shift all the sound after it against the picture. The
+// transcoder notes each gap at the sample it comes before and times the Opus after it that
+// much later (the RTP timestamps jump, as the sound did). An AAC frame within maxAACJitter of
+// where the previous one ended follows it (timestamps of milliseconds stray that much); one
+// further back, or over maxAACGap after it, starts a new transcoder from it.
+const (
+	maxAACJitter = 100 * time.Millisecond
+	maxAACGap    = 5 * time.Second
+)
 
 // opusFrame is one Opus packet and where it plays on the source's timeline.
 type opusFrame struct {
@@ -41,8 +47,19 @@ type transcoder struct {
 	conf  mpeg4audio.AudioSpecificConfig
 	base  time.Duration
 	next  time.Duration // where the next AAC frame should start
+	in    int64         // AAC samples written
 	log   *slog.Logger
 	once  sync.Once
+
+	mu   sync.Mutex
+	gaps []aacGap // in order
+}
+
+// aacGap is a gap in the AAC written: the Opus from 48 kHz sample at on plays shift later
+// (the gaps before it included).
+type aacGap struct {
+	at    int64
+	shift time.Duration
 }
 
 // ffmpegArgs ask for 20 ms packets, one per Ogg page and flushed at once, from ADTS read
@@ -79,8 +96,17 @@ func newTranscoder(config []byte, base time.Duration, log *slog.Logger) (*transc
 // write hands ffmpeg one AAC frame. It reports false when the frame does not follow the
 // previous one: the caller starts a new transcoder from it.
 func (t *transcoder) write(pts time.Duration, au []byte) (bool, error) {
-	if d := pts - t.next; d > maxAACGap || d < -maxAACGap {
+	switch d := pts - t.next; {
+	case d > maxAACGap || d < -maxAACJitter:
 		return false, nil
+	case d > maxAACJitter:
+		t.mu.Lock()
+		shift := d
+		if n := len(t.gaps); n > 0 {
+			shift += t.gaps[n-1].shift
+		}
+		t.gaps = append(t.gaps, aacGap{at: t.in * 48000 / int64(t.conf.SampleRate), shift: shift})
+		t.mu.Unlock()
 	}
 	pkt, err := mpeg4audio.ADTSPackets{{Type: t.conf.Type, SampleRate: t.conf.SampleRate,
 		ChannelConfig: t.conf.ChannelConfig, AU: au}}.Marshal()
@@ -88,6 +114,7 @@ func (t *transcoder) write(pts time.Duration, au []byte) (bool, error) {
 		return true, fmt.Errorf("aac to opus: %w", err)
 	}
 	t.next = pts + codec.Duration(mpeg4audio.SamplesPerAccessUnit, int64(t.conf.SampleRate))
+	t.in += mpeg4audio.SamplesPerAccessUnit
 	if _, err := t.stdin.Write(pkt); err != nil {
 		return true, fmt.Errorf("aac to opus: ffmpeg: %w", err)
 	}
@@ -119,8 +146,23 @@ func (t *transcoder) read(r io.Reader) {
 		if start < 0 {
 			continue // priming only
 		}
-		t.out <- opusFrame{pts: t.base + codec.Duration(start, 48000), packet: payload}
+		t.out <- opusFrame{pts: t.base + codec.Duration(start, 48000) + t.shift(start), packet: payload}
 	}
+}
+
+// shift is how much later than its sample count the Opus from 48 kHz sample at plays: the
+// gaps of the AAC before it.
+func (t *transcoder) shift(at int64) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var d time.Duration
+	for _, g := range t.gaps {
+		if g.at > at {
+			break
+		}
+		d = g.shift
+	}
+	return d
 }
 
 // close ends ffmpeg and waits for it; packets not taken are dropped.

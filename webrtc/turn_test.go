@@ -1,8 +1,6 @@
 package webrtc_test
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"regexp"
@@ -102,18 +100,11 @@ func TestWHEPPlaysThroughTheTURNServerItsLinkHeadersName(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(4 * time.Second)
-	pair, err := pc.GetTransceivers()[0].Receiver().Transport().ICETransport().GetSelectedCandidatePair()
+	pair, err := p.selectedPair()
 	if err != nil || pair == nil || pair.Local.Typ != pwebrtc.ICECandidateTypeRelay {
 		t.Fatalf("selected candidate pair %v (%v), want the player's end on the TURN server", pair, err)
 	}
-	p.mu.Lock()
-	stream := bytes.Clone(p.h264.Bytes())
-	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
-		t.Fatalf("ffmpeg decoded %d pictures of about 4 s through TURN (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
-	}
+	p.decodesAll(t, "h264", "through TURN")
 	if n := p.videoPkt.Load(); relayed.Load() < n {
 		t.Fatalf("the TURN server sent %d packets, the player got %d video packets", relayed.Load(), n)
 	}

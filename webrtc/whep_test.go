@@ -254,6 +254,25 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
+// decodesAll fails the test unless ffmpeg decodes the player's 4 s or so of video, in
+// format, without a warning; over says how it came.
+func (p *whepPeer) decodesAll(t *testing.T, format, over string) {
+	t.Helper()
+	p.mu.Lock()
+	stream := bytes.Clone(p.h264.Bytes())
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if warnings, pictures, err := testenv.DecodeStream(ctx, format, stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
+		t.Fatalf("ffmpeg decoded %d pictures of about 4 s %s (%v), warnings:\n%s", pictures, over, err, strings.Join(warnings, "\n"))
+	}
+}
+
+// selectedPair is the ICE candidate pair the player's video comes over.
+func (p *whepPeer) selectedPair() (*pwebrtc.ICECandidatePair, error) {
+	return p.pc.GetTransceivers()[0].Receiver().Transport().ICETransport().GetSelectedCandidatePair()
+}
+
 // post sends a WHEP request and returns the response, its body read.
 func post(t *testing.T, url, contentType, body string, hdr ...string) (*http.Response, string) {
 	t.Helper()
@@ -389,18 +408,11 @@ func TestWHEPOverICETCP(t *testing.T) {
 	p, offer := newPeerOn(t, loopbackPeerOver(t, pwebrtc.NetworkTypeTCP4, m, nil), pwebrtc.RTPCodecTypeVideo)
 	p.play(t, srv.HTTPURL("/live/tcp/whep"), offer)
 	time.Sleep(4 * time.Second)
-	pair, err := p.pc.GetTransceivers()[0].Receiver().Transport().ICETransport().GetSelectedCandidatePair()
+	pair, err := p.selectedPair()
 	if err != nil || pair == nil || pair.Local.Protocol != pwebrtc.ICEProtocolTCP {
 		t.Fatalf("selected candidate pair %v (%v), want TCP", pair, err)
 	}
-	p.mu.Lock()
-	stream := bytes.Clone(p.h264.Bytes())
-	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if warnings, pictures, err := testenv.DecodeStream(ctx, "h264", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
-		t.Fatalf("ffmpeg decoded %d pictures of about 4 s over TCP (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
-	}
+	p.decodesAll(t, "h264", "over TCP")
 }
 
 // Opus passes through: a stream published with Opus (over enhanced RTMP) plays its sound.
@@ -502,14 +514,7 @@ func TestWHEPPlaysH265(t *testing.T) {
 	if mime := p.pc.GetTransceivers()[0].Receiver().Track().Codec().MimeType; !strings.EqualFold(mime, pwebrtc.MimeTypeH265) {
 		t.Fatalf("the video came as %s", mime)
 	}
-	p.mu.Lock()
-	stream := bytes.Clone(p.h264.Bytes())
-	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if warnings, pictures, err := testenv.DecodeStream(ctx, "hevc", stream); err != nil || len(warnings) > 0 || pictures < testenv.MinFrames(3*time.Second) {
-		t.Fatalf("ffmpeg decoded %d H.265 pictures of about 4 s (%v), warnings:\n%s", pictures, err, strings.Join(warnings, "\n"))
-	}
+	p.decodesAll(t, "hevc", "of H.265")
 }
 
 // What WHEP refuses, it refuses with the status the draft names and a reason.

@@ -30,6 +30,7 @@ import (
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
 	"github.com/relaycast/relaycast/session"
+	"github.com/relaycast/relaycast/snapshot"
 	"github.com/relaycast/relaycast/srt"
 	"github.com/relaycast/relaycast/vod"
 	"github.com/relaycast/relaycast/web"
@@ -76,6 +77,8 @@ type App struct {
 	Sessions *session.Table
 	// Hooks sends events to the configured webhooks; nil: none.
 	Hooks *webhook.Sender
+	// Snapshots makes the streams' still pictures.
+	Snapshots *snapshot.Maker
 	// LogLevel, when set, is the level of the log, which a reload changes.
 	LogLevel *slog.LevelVar
 
@@ -143,6 +146,11 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	t.WebRTC.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "webrtc") }
 	a.Relays = relay.NewRegistry(t.Relay)
+	a.Snapshots = snapshot.New()
+	if !a.Snapshots.Ready() {
+		log.Warn("no stream pictures (/APP/NAME/snapshot.jpg): " + snapshot.ErrNoFFmpeg.Error())
+	}
+	t.Web.Snapshots = a.Snapshots
 	if len(t.Hooks.URLs) > 0 {
 		a.Hooks = webhook.New(t.Hooks, log)
 		t.Record.OnSegment = func(s record.Segment) { a.Hooks.Emit(segmentEvent(s)) }
@@ -220,6 +228,7 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 	for proto, v := range viewers {
 		src.Readers[proto] = v.Viewers
 	}
+	src.SnapshotDecodes = a.Snapshots.Decodes
 	if a.Hooks != nil {
 		src.Webhooks = func() (uint64, uint64, uint64, int) {
 			st := a.Hooks.Stats()

@@ -43,6 +43,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"connlimit":     nil,
 		"udpgso":        nil,
 		"webhook":       nil,
+		"snapshot":      {"relay", "codec"},
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media

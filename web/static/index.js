@@ -14,6 +14,31 @@
   };
   const cell = (text) => { const td = document.createElement('td'); td.textContent = text; return td; };
 
+  // Each live stream's picture (its latest keyframe, made by the server at most once a
+  // second), fetched again every 10 s; the img elements are kept so a refresh does not blink.
+  const pictures = new Map();
+  function picture(s) {
+    const td = document.createElement('td');
+    td.className = 'thumb';
+    if (!s.urls.snapshot || !s.publishing) return td;
+    let img = pictures.get(s.path);
+    if (!img) {
+      img = document.createElement('img');
+      img.className = 'thumb';
+      img.alt = '';
+      img.addEventListener('error', () => { img.hidden = true; });
+      img.addEventListener('load', () => { img.hidden = false; });
+      pictures.set(s.path, img);
+    }
+    const q = new URLSearchParams(location.search);
+    q.set('width', '160');
+    q.set('t', String(Math.floor(Date.now() / 10000)));
+    const src = `${s.urls.snapshot}?${q}`;
+    if (img.dataset.src !== src) img.src = img.dataset.src = src;
+    td.append(img);
+    return td;
+  }
+
   function render(streams) {
     body.replaceChildren();
     for (const s of streams) {
@@ -30,7 +55,7 @@
       const v = s.tracks.find((t) => t.kind === 'video');
       const au = s.tracks.find((t) => t.kind === 'audio');
       const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
-      tr.append(name,
+      tr.append(picture(s), name,
         cell(s.protocol ? s.protocol.toUpperCase() : '—'),
         cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),

@@ -29,6 +29,7 @@ import (
 
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -276,4 +277,18 @@ func DecodeStream(ctx context.Context, format string, stream []byte) ([]string, 
 		}
 	}
 	return DecoderWarnings(strings.TrimSpace(stderr.String())), frames, err
+}
+
+// PublishEnhancedClip publishes the frames of a fragmented MP4 clip (mediatest's AV1 and
+// VP9 samples) over enhanced RTMP at rawURL, looping, until the test ends.
+func PublishEnhancedClip(t testing.TB, rawURL, clip string) {
+	t.Helper()
+	frames, err := mediatest.FMP4Frames(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); PublishEnhanced(ctx, t, rawURL, frames) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
