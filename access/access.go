@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,10 @@ import (
 // ErrUnauthorized is returned for a publisher or viewer that may not proceed. Its message
 // says why without repeating any secret.
 var ErrUnauthorized = errors.New("unauthorized")
+
+// ErrLogin is a refusal that a user's login would lift: HTTP answers it with a Basic
+// challenge, which players (ffmpeg, browsers) answer with their credentials.
+var ErrLogin = fmt.Errorf("%w: a user's login is needed", ErrUnauthorized)
 
 // Policy holds the rules. The zero value lets loopback publish, refuses remote publishers and
 // lets anyone watch.
@@ -43,6 +48,15 @@ type Policy struct {
 	URLKey string
 	// JWT checks tokens; with it, viewers need one (or another credential). nil: none.
 	JWT *JWT
+	// Users may publish and read the paths their patterns match, and only they: a path one
+	// of them may read (publish) needs one of their logins to be read (published).
+	Users []User
+}
+
+// User is a login with rights by path pattern (path.Match: live/* is every stream of live).
+type User struct {
+	Name, Password string
+	Publish, Read  []string
 }
 
 // Request is a publisher or viewer asking for a path.
@@ -54,6 +68,52 @@ type Request struct {
 	// Secret, when set, checks a key against the credentials the client presented in its
 	// protocol's own way (RTSP Basic or Digest), which may not reveal the key itself.
 	Secret func(key string) bool
+	// Login, when set, checks a user's name and password against the credentials the
+	// client presented in its protocol's own way (RTSP, HTTP Basic); ?user=&pass= always count.
+	Login func(user, pass string) bool
+}
+
+// logsIn says whether the request presents u's login.
+func (r Request) logsIn(u User) bool {
+	return r.Query.Get("user") == u.Name && equal(r.Query.Get("pass"), u.Password) || r.Login != nil && r.Login(u.Name, u.Password)
+}
+
+// byUser says whether users' rights cover action on r's path (then only they may), and if
+// so why r may not, or nil.
+func (p *Policy) byUser(action string, r Request) (bool, error) {
+	covered := false
+	for _, u := range p.Users {
+		patterns := u.Read
+		if action == "publish" {
+			patterns = u.Publish
+		}
+		if !matchAny(patterns, r.Path) {
+			continue
+		}
+		covered = true
+		if r.logsIn(u) {
+			return true, nil
+		}
+	}
+	if !covered {
+		return false, nil
+	}
+	return true, fmt.Errorf("%w: to %s %s log in as a user who may (user= and pass=, or the protocol's own login)", ErrLogin, action, r.Path)
+}
+
+// coveredBy says whether some user's rights cover action on r's path.
+func (p *Policy) coveredBy(action string, r Request) bool {
+	covered, _ := p.byUser(action, Request{Path: r.Path})
+	return covered
+}
+
+func matchAny(patterns []string, p string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, p); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowPublish says whether r may publish: by a token or signed URL it carries, else by the
@@ -67,6 +127,10 @@ func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
 		}
 	case p.URLKey != "" && hasSignature(r.Query):
 		if err := checkSigned(p.URLKey, "publish", r.Path, r.Query, time.Now()); err != nil {
+			return err
+		}
+	case p.coveredBy("publish", r):
+		if _, err := p.byUser("publish", r); err != nil {
 			return err
 		}
 	case ok:
@@ -94,14 +158,17 @@ func (r Request) gives(key string) bool {
 // set up; then one of them.
 func (p *Policy) AllowRead(r Request) error {
 	switch token := tokenOf(r.Query); {
-	case p.ReadKey == "" && p.URLKey == "" && p.JWT == nil:
-		return nil
-	case p.ReadKey != "" && r.gives(p.ReadKey):
-		return nil
 	case p.JWT != nil && token != "":
 		return p.JWT.allow("read", r.Path, token)
 	case p.URLKey != "" && hasSignature(r.Query):
 		return checkSigned(p.URLKey, "read", r.Path, r.Query, time.Now())
+	case p.coveredBy("read", r):
+		_, err := p.byUser("read", r)
+		return err
+	case p.ReadKey == "" && p.URLKey == "" && p.JWT == nil:
+		return nil
+	case p.ReadKey != "" && r.gives(p.ReadKey):
+		return nil
 	}
 	var ways []string
 	if p.ReadKey != "" {

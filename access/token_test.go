@@ -67,3 +67,46 @@ func TestSignedURLsAndTokens(t *testing.T) {
 		}
 	}
 }
+
+// A path a user's rights cover takes that user's login, from loopback too, and nothing
+// else; other paths keep the other rules.
+func TestUsersRights(t *testing.T) {
+	p := &access.Policy{PublishKey: "key", Users: []access.User{
+		{Name: "alice", Password: "a-pass", Publish: []string{"live/alice"}, Read: []string{"live/alice", "private/*"}},
+		{Name: "bob", Password: "b-pass", Read: []string{"private/*"}},
+	}}
+	loop := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	login := func(u, pw string) url.Values { return url.Values{"user": {u}, "pass": {pw}} }
+	for _, tc := range []struct {
+		name, action, path string
+		addr               net.Addr
+		q                  url.Values
+		ok                 bool
+	}{
+		{"alice publishes hers", "publish", "live/alice", remote, login("alice", "a-pass"), true},
+		{"alice, wrong password", "publish", "live/alice", remote, login("alice", "nope"), false},
+		{"bob publishes alice's", "publish", "live/alice", remote, login("bob", "b-pass"), false},
+		{"the server's key on alice's", "publish", "live/alice", remote, url.Values{"key": {"key"}}, false},
+		{"loopback on alice's", "publish", "live/alice", loop, nil, false},
+		{"the server's key elsewhere", "publish", "live/other", remote, url.Values{"key": {"key"}}, true},
+		{"bob reads private", "read", "private/x", remote, login("bob", "b-pass"), true},
+		{"nobody reads private", "read", "private/x", remote, nil, false},
+		{"anyone reads the rest", "read", "live/other", remote, nil, true},
+	} {
+		r := access.Request{Protocol: "rtmp", Path: tc.path, Addr: tc.addr, Query: tc.q}
+		var err error
+		if tc.action == "read" {
+			err = p.AllowRead(r)
+		} else {
+			err = p.AllowPublish(context.Background(), r)
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want allowed=%v", tc.name, err, tc.ok)
+		}
+	}
+	// a protocol's own login (RTSP's Digest) counts as the query's
+	r := access.Request{Path: "private/x", Addr: remote, Login: func(u, pw string) bool { return u == "bob" && pw == "b-pass" }}
+	if err := p.AllowRead(r); err != nil {
+		t.Errorf("bob by the protocol's login: %v", err)
+	}
+}

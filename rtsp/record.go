@@ -38,7 +38,8 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if s.cfg.Access != nil {
 		q, _ := url.ParseQuery(ctx.Query)
 		r := access.Request{Protocol: "rtsp", Path: path, Addr: ctx.Conn.NetConn().RemoteAddr(), Query: q,
-			Secret: func(key string) bool { return ctx.Conn.VerifyCredentials(ctx.Request, readUser, key) }}
+			Secret: func(key string) bool { return ctx.Conn.VerifyCredentials(ctx.Request, readUser, key) },
+			Login:  func(user, pass string) bool { return ctx.Conn.VerifyCredentials(ctx.Request, user, pass) }}
 		if err := s.cfg.Access.AllowPublish(context.Background(), r); err != nil {
 			if _, tried := ctx.Request.Header["Authorization"]; tried || q.Has("key") {
 				s.refusals.Add("publish", access.Reason(err))

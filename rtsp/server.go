@@ -279,6 +279,7 @@ func (s *Server) authorize(sc *gortsplib.ServerConn, req *base.Request, path, qu
 	r := access.Request{
 		Protocol: "rtsp", Path: path, Addr: sc.NetConn().RemoteAddr(), Query: q,
 		Secret: func(key string) bool { return sc.VerifyCredentials(req, readUser, key) },
+		Login:  func(user, pass string) bool { return sc.VerifyCredentials(req, user, pass) },
 	}
 	if err := s.cfg.Access.AllowRead(r); err != nil {
 		if _, tried := req.Header["Authorization"]; tried || q.Has("key") {

@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,7 +237,7 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, file string, wr
 		return false
 	}
 	name := strings.TrimSuffix(file, path.Ext(file))
-	req := access.Request{Protocol: "http", Path: relay.StoredPrefix + name, Query: r.URL.Query(), Addr: remoteAddr(r)}
+	req := access.Request{Protocol: "http", Path: relay.StoredPrefix + name, Query: r.URL.Query(), Addr: remoteAddr(r), Login: basicLogin(r)}
 	var err error
 	if write {
 		err = s.cfg.Access.AllowPublish(r.Context(), req)
@@ -244,10 +245,27 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, file string, wr
 		err = s.cfg.Access.AllowRead(req)
 	}
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusUnauthorized)
+		refuse(w, err)
 		return true
 	}
 	return false
+}
+
+// refuse answers 401 with why (never a secret), with a Basic challenge when a user's login
+// would do: players send their credentials only when challenged.
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, access.ErrLogin) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="relaycast", charset="UTF-8"`)
+	}
+	http.Error(w, err.Error(), http.StatusUnauthorized)
+}
+
+// basicLogin checks a user's login against r's Basic authorization.
+func basicLogin(r *http.Request) func(user, pass string) bool {
+	return func(user, pass string) bool {
+		u, p, ok := r.BasicAuth()
+		return ok && u == user && subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1
+	}
 }
 
 func remoteAddr(r *http.Request) net.Addr {
@@ -274,9 +292,9 @@ func (s *Server) withStream(h func(http.ResponseWriter, *http.Request, string)) 
 func (s *Server) media(m Media) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, r *http.Request, path string) {
 		if s.cfg.Access != nil {
-			req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query(), Addr: remoteAddr(r)}
+			req := access.Request{Protocol: "http", Path: path, Query: r.URL.Query(), Addr: remoteAddr(r), Login: basicLogin(r)}
 			if err := s.cfg.Access.AllowRead(req); err != nil {
-				http.Error(w, err.Error(), http.StatusUnauthorized) // why, never a secret
+				refuse(w, err)
 				return
 			}
 		}

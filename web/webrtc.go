@@ -75,7 +75,7 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 	}
 	key := query.Get("key")
 	if s.cfg.Access != nil {
-		req := access.Request{Protocol: "webrtc", Path: path, Addr: remoteAddr(r), Query: query}
+		req := access.Request{Protocol: "webrtc", Path: path, Addr: remoteAddr(r), Query: query, Login: basicLogin(r)}
 		var err error
 		if kind == "whip" {
 			err = s.cfg.Access.AllowPublish(r.Context(), req)
@@ -83,7 +83,7 @@ func (s *Server) webrtcOffer(w http.ResponseWriter, r *http.Request, path, kind 
 			err = s.cfg.Access.AllowRead(req)
 		}
 		if err != nil {
-			http.Error(w, err.Error()+" (a key or token goes as Authorization: Bearer, or ?key=)", http.StatusUnauthorized)
+			refuse(w, fmt.Errorf("%w (a key or token goes as Authorization: Bearer, or ?key=)", err))
 			return
 		}
 	}

@@ -19,6 +19,9 @@ import (
 func policyOf(cfg conf.Config) *access.Policy {
 	p := &access.Policy{PublishKey: cfg.PublishKey, PathKeys: cfg.PublishKeys, ReadKey: cfg.ReadKey, OnPublish: cfg.OnPublish,
 		URLKey: cfg.URLSigningKey}
+	for name, u := range cfg.Users {
+		p.Users = append(p.Users, access.User{Name: name, Password: u.Password, Publish: u.Publish, Read: u.Read})
+	}
 	if cfg.JWTKey != "" || cfg.JWTJWKS != "" {
 		p.JWT = access.NewJWT(cfg.JWTKey, cfg.JWTJWKS)
 	}

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,11 +85,21 @@ type Config struct {
 	Origin List `yaml:"origin"`
 	// PublishKeys gives paths their own publish key (YAML only).
 	PublishKeys map[string]string `yaml:"publish_keys"`
+	// Users log in to publish and read the paths their patterns match, which then only
+	// they may (YAML only).
+	Users map[string]User `yaml:"users"`
 	// Paths sets what differs for one live path (YAML only).
 	Paths map[string]Path `yaml:"paths"`
 	// File is the YAML file the configuration was read from (-config), which a reload
 	// reads again; empty: none.
 	File string `yaml:"-"`
+}
+
+// User is a login with rights by path pattern (live/* is every stream of live).
+type User struct {
+	Password string   `yaml:"password"`
+	Publish  []string `yaml:"publish,omitempty"`
+	Read     []string `yaml:"read,omitempty"`
 }
 
 // Path is the settings of one live path.
@@ -425,6 +437,16 @@ func (c Config) Validate() error {
 	if c.JWTJWKS != "" {
 		if p, err := url.Parse(c.JWTJWKS); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return fmt.Errorf("config jwt_jwks: %q is not an http(s) URL", c.JWTJWKS)
+		}
+	}
+	for name, u := range c.Users {
+		if name == "" || strings.ContainsAny(name, ":@/ ") || u.Password == "" {
+			return fmt.Errorf("config users: %q: a name without : @ / or spaces, and a password", name)
+		}
+		for _, p := range append(slices.Clone(u.Publish), u.Read...) {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Errorf("config users: %s: pattern %q: %w", name, p, err)
+			}
 		}
 	}
 	for _, u := range c.WebhookURLs {

@@ -133,3 +133,84 @@ func TestSignedURLsAndTokensOnEveryProtocol(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Users log in on each protocol in its own way (RTMP's and SRT's query, RTSP's Digest, HTTP's
+// Basic for LL-HLS and WHEP) to read the paths their rights cover, and nobody else may.
+func TestUsersLogInOnEveryProtocol(t *testing.T) {
+	testenv.NeedTools(t, "ffprobe")
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Users = map[string]conf.User{
+			"alice": {Password: "a-pass", Read: []string{"private/*"}},
+			"bob":   {Password: "b-pass", Read: []string{"live/*"}},
+		}
+	}})
+	testenv.PublishSampleWithoutBFrames(t, srv.URL("private/cam"))
+	testenv.WaitLive(t, srv, "private/cam", 10*time.Second)
+	offer := whepOffer(t)
+	probe := func(ctx context.Context, u string) error {
+		return exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "8000000", "-show_entries", "stream=codec_name", u).Run()
+	}
+	withUser := func(raw, user, pass string) string {
+		u, _ := url.Parse(raw)
+		if user != "" {
+			u.User = url.UserPassword(user, pass)
+		}
+		return u.String()
+	}
+	query := func(user, pass string) string {
+		if user == "" {
+			return ""
+		}
+		return "?" + url.Values{"user": {user}, "pass": {pass}}.Encode()
+	}
+	protocols := map[string]func(ctx context.Context, user, pass string) error{
+		"rtmp": func(ctx context.Context, user, pass string) error { return probe(ctx, srv.URL("private/cam")+query(user, pass)) },
+		"srt": func(ctx context.Context, user, pass string) error {
+			return probe(ctx, srv.SRTURL(url.QueryEscape("read:private/cam"+query(user, pass))))
+		},
+		"rtsp": func(ctx context.Context, user, pass string) error {
+			return probe(ctx, withUser(srv.RTSPURL("private/cam"), user, pass))
+		},
+		"hls": func(ctx context.Context, user, pass string) error {
+			return probe(ctx, withUser(srv.HTTPURL("/private/cam/index.m3u8"), user, pass))
+		},
+		"whep": func(ctx context.Context, user, pass string) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL("/private/cam/whep"), strings.NewReader(offer))
+			req.Header.Set("Content-Type", "application/sdp")
+			if user != "" {
+				req.SetBasicAuth(user, pass)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusCreated {
+				return &url.Error{Op: res.Status}
+			}
+			if loc := res.Header.Get("Location"); loc != "" {
+				del, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(loc), nil)
+				if r, err := http.DefaultClient.Do(del); err == nil {
+					r.Body.Close()
+				}
+			}
+			return nil
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for name, try := range protocols {
+		wg.Go(func() {
+			for _, c := range []struct {
+				user, pass string
+				ok         bool
+			}{{"alice", "a-pass", true}, {"alice", "wrong", false}, {"bob", "b-pass", false}, {"", "", false}} {
+				if err := try(ctx, c.user, c.pass); (err == nil) != c.ok {
+					t.Errorf("%s as %q/%q: err %v, want allowed=%v", name, c.user, c.pass, err, c.ok)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
