@@ -164,7 +164,9 @@ func TestUsersLogInOnEveryProtocol(t *testing.T) {
 		return "?" + url.Values{"user": {user}, "pass": {pass}}.Encode()
 	}
 	protocols := map[string]func(ctx context.Context, user, pass string) error{
-		"rtmp": func(ctx context.Context, user, pass string) error { return probe(ctx, srv.URL("private/cam")+query(user, pass)) },
+		"rtmp": func(ctx context.Context, user, pass string) error {
+			return probe(ctx, srv.URL("private/cam")+query(user, pass))
+		},
 		"srt": func(ctx context.Context, user, pass string) error {
 			return probe(ctx, srv.SRTURL(url.QueryEscape("read:private/cam"+query(user, pass))))
 		},
