@@ -49,6 +49,31 @@ func whepOffer(t *testing.T) string {
 	return pc.LocalDescription().SDP
 }
 
+// whepPlay offers to a WHEP URL (with a Basic login when user is set) and ends the session
+// it gets; an error unless the offer was taken (201).
+func whepPlay(ctx context.Context, srv *testenv.Server, whep, offer, user, pass string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, whep, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		return &url.Error{Op: res.Status}
+	}
+	if loc := res.Header.Get("Location"); loc != "" {
+		del, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(loc), nil)
+		if r, err := http.DefaultClient.Do(del); err == nil {
+			r.Body.Close()
+		}
+	}
+	return nil
+}
+
 // Signed URLs and JSON Web Tokens (RS256 and ES256 through a JWKS, HS256) let viewers in on
 // RTMP, RTSP, SRT, LL-HLS (the playlist's query signs its parts) and WHEP, and the expired,
 // tampered and other-path ones are refused on each.
@@ -97,23 +122,7 @@ func TestSignedURLsAndTokensOnEveryProtocol(t *testing.T) {
 			return probe(ctx, srv.HTTPURL("/live/cam/index.m3u8")+"?"+q.Encode())
 		},
 		"whep": func(ctx context.Context, q url.Values) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL("/live/cam/whep")+"?"+q.Encode(), strings.NewReader(offer))
-			req.Header.Set("Content-Type", "application/sdp")
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusCreated {
-				return &url.Error{Op: res.Status}
-			}
-			if loc := res.Header.Get("Location"); loc != "" {
-				del, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(loc), nil)
-				if r, err := http.DefaultClient.Do(del); err == nil {
-					r.Body.Close()
-				}
-			}
-			return nil
+			return whepPlay(ctx, srv, srv.HTTPURL("/live/cam/whep")+"?"+q.Encode(), offer, "", "")
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -177,26 +186,7 @@ func TestUsersLogInOnEveryProtocol(t *testing.T) {
 			return probe(ctx, withUser(srv.HTTPURL("/private/cam/index.m3u8"), user, pass))
 		},
 		"whep": func(ctx context.Context, user, pass string) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL("/private/cam/whep"), strings.NewReader(offer))
-			req.Header.Set("Content-Type", "application/sdp")
-			if user != "" {
-				req.SetBasicAuth(user, pass)
-			}
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			res.Body.Close()
-			if res.StatusCode != http.StatusCreated {
-				return &url.Error{Op: res.Status}
-			}
-			if loc := res.Header.Get("Location"); loc != "" {
-				del, _ := http.NewRequest(http.MethodDelete, srv.HTTPURL(loc), nil)
-				if r, err := http.DefaultClient.Do(del); err == nil {
-					r.Body.Close()
-				}
-			}
-			return nil
+			return whepPlay(ctx, srv, srv.HTTPURL("/private/cam/whep"), offer, user, pass)
 		},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
