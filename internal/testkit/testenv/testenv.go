@@ -95,6 +95,18 @@ type Options struct {
 	YAML string
 }
 
+// udpClash says whether the RTSP UDP pair is the port of SRT or WebRTC.
+func udpClash(cfg conf.Config) bool {
+	for _, addr := range []string{cfg.SRT, cfg.WebRTC} {
+		if _, port, err := net.SplitHostPort(addr); err == nil {
+			if n, _ := strconv.Atoi(port); n != 0 && (n == cfg.RTSPRTPPort || n == cfg.RTSPRTCPPort) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
 func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
@@ -125,6 +137,12 @@ func Start(t testing.TB, opt Options) *Server {
 		return cfg, cfg.Validate()
 	}
 	cfg, err := load()
+	// A test may give a UDP port of its own (a target restarted on the port it had): the RTSP
+	// pair, picked free before, must not be that one.
+	for try := 0; err == nil && try < 10 && udpClash(cfg); try++ {
+		base.RTSPRTPPort, base.RTSPRTCPPort = FreeUDPPair(t)
+		cfg, err = load()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
