@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -38,12 +37,11 @@ func (sn snapshots) ServeMedia(w http.ResponseWriter, r *http.Request, path stri
 		return relay.ErrNotFound
 	}
 	jpeg, at, err := sn.maker.JPEG(r.Context(), stream, width)
+	if r.Context().Err() != nil {
+		return nil // the client left
+	}
 	if err != nil {
-		code := http.StatusServiceUnavailable
-		if errors.Is(err, r.Context().Err()) {
-			return nil
-		}
-		http.Error(w, "no picture: "+err.Error(), code)
+		http.Error(w, "no picture: "+err.Error(), http.StatusServiceUnavailable)
 		return nil
 	}
 	h := w.Header()
