@@ -213,11 +213,14 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 	s.mu.Lock()
 	select {
 	case <-s.closed:
-		_ = nc.Close() // the session fails at once and tears down through OnClose
+		// The session fails at once and tears down through OnClose. It is not counted: Close
+		// may be waiting for the count to reach zero, and a WaitGroup must not grow from zero
+		// while it is waited on.
+		_ = nc.Close()
 	default:
+		s.conns[c] = h
+		s.active.Add(1)
 	}
-	s.conns[c] = h
-	s.active.Add(1)
 	s.mu.Unlock()
 	return c, &gortmp.ConnConfig{
 		// go-rtmp writes each chunk with one Write when it fits its 4 KiB buffer; its replies
@@ -234,9 +237,12 @@ func (s *Server) onConnect(nc net.Conn) (io.ReadWriteCloser, *gortmp.ConnConfig)
 
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
+	_, counted := s.conns[c]
 	delete(s.conns, c)
 	s.mu.Unlock()
-	s.active.Done()
+	if counted {
+		s.active.Done()
+	}
 }
 
 // Viewers returns how many viewers each path has on this server.

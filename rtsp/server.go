@@ -120,6 +120,7 @@ type Server struct {
 	log     *slog.Logger
 	lib     *gortsplib.Server
 	feeds   relay.Derive[*feed] // each live path's packets, as TCP viewers read them
+	udp     udpPorts
 	closed  chan struct{}
 	once    sync.Once
 	workers sync.WaitGroup // the tcpViewers' goroutines
@@ -170,6 +171,7 @@ func (s *Server) Serve(l net.Listener) error {
 		WriteTimeout:   s.cfg.WriteTimeout,
 		IdleTimeout:    s.cfg.IdleTimeout,
 		WriteQueueSize: s.cfg.WriteQueue,
+		ListenPacket:   s.udp.listenPacket,
 		Listen: func(string, string) (net.Listener, error) {
 			return &idleListener{Listener: l, idle: s.cfg.IdleTimeout, first: s.cfg.HandshakeTimeout}, nil
 		},
@@ -230,6 +232,7 @@ func (s *Server) Close() error {
 		if lib != nil {
 			lib.Close()
 		}
+		s.udp.close()
 		s.workers.Wait()
 		s.mu.Lock()
 		for name, st := range s.described {

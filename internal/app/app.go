@@ -163,23 +163,13 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
 	a.SRT = srt.New(t.SRT, a.Relays, log)
-	if cfg.SRT != "" {
-		if a.srtLn, err = a.SRT.Listen(cfg.SRT); err != nil {
-			lns.close()
-			media.Close()
-			return nil, err
-		}
-	}
 	a.WebRTC = webrtc.New(t.WebRTC, a.Relays, log)
+	if err := a.listenUDP(cfg); err != nil {
+		lns.close()
+		media.Close()
+		return nil, err
+	}
 	if cfg.WebRTC != "" {
-		if err := a.WebRTC.Listen(cfg.WebRTC); err != nil {
-			if a.srtLn != nil {
-				a.srtLn.Close()
-			}
-			lns.close()
-			media.Close()
-			return nil, err
-		}
 		t.Web.WebRTC = a.WebRTC
 	}
 	a.FMP4 = fmp4.New(t.FMP4, a.Relays, log)
@@ -203,6 +193,34 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
 	return a, nil
+}
+
+// listenUDP binds the UDP ports, RTSP's RTP/RTCP pair first so that no other socket bound to
+// port 0 can take it, then SRT and WebRTC's ICE; on failure none stays open.
+func (a *App) listenUDP(cfg conf.Config) (err error) {
+	defer func() {
+		if err != nil {
+			if a.srtLn != nil {
+				a.srtLn.Close()
+			}
+			_ = a.RTSP.Close()
+		}
+	}()
+	if addr := a.lns.rtsp.Addr(); addr != nil {
+		host, _, _ := net.SplitHostPort(addr.String())
+		if err := a.RTSP.ListenUDP(host); err != nil {
+			return err
+		}
+	}
+	if cfg.SRT != "" {
+		if a.srtLn, err = a.SRT.Listen(cfg.SRT); err != nil {
+			return err
+		}
+	}
+	if cfg.WebRTC != "" {
+		return a.WebRTC.Listen(cfg.WebRTC)
+	}
+	return nil
 }
 
 // metricsHandler serves the Prometheus metrics of every part.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -143,29 +142,17 @@ func (l *listener) addrOf(name string) net.Addr {
 	return nil
 }
 
-// probeUDP refuses UDP ports another process holds. gosrt binds with SO_REUSEADDR, with which
-// Linux lets a second process share a UDP port and splits the callers between the two; a
-// socket bound without it fails on a port anyone holds. The probe closes at once: the real
-// sockets open next.
+// probeUDP refuses an SRT port another process holds. gosrt binds with SO_REUSEADDR, with
+// which Linux lets a second process share a UDP port and splits the callers between the two;
+// a socket bound without it fails on a port anyone holds. The probe closes at once: the real
+// socket opens next.
 func probeUDP(cfg conf.Config) error {
-	ports := []struct{ field, addr string }{{"srt", cfg.SRT}}
-	if cfg.RTSP != "" && cfg.RTSPRTPPort != 0 {
-		host, _, err := net.SplitHostPort(cfg.RTSP)
-		if err != nil {
-			return fmt.Errorf("rtsp listen %s: %w", cfg.RTSP, err)
-		}
-		ports = append(ports, struct{ field, addr string }{"rtsp_rtp_port", net.JoinHostPort(host, strconv.Itoa(cfg.RTSPRTPPort))},
-			struct{ field, addr string }{"rtsp_rtcp_port", net.JoinHostPort(host, strconv.Itoa(cfg.RTSPRTCPPort))})
+	if _, port, err := net.SplitHostPort(cfg.SRT); cfg.SRT == "" || err == nil && port == "0" {
+		return nil
 	}
-	for _, p := range ports {
-		if _, port, err := net.SplitHostPort(p.addr); p.addr == "" || err == nil && port == "0" {
-			continue
-		}
-		c, err := net.ListenPacket("udp", p.addr)
-		if err != nil {
-			return fmt.Errorf("%s listen %s (UDP): %w", p.field, p.addr, err)
-		}
-		_ = c.Close()
+	c, err := net.ListenPacket("udp", cfg.SRT)
+	if err != nil {
+		return fmt.Errorf("srt listen %s (UDP): %w", cfg.SRT, err)
 	}
-	return nil
+	return c.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,6 +109,11 @@ func udpClash(cfg conf.Config) bool {
 	return false
 }
 
+// isPairInUse says whether err is the RTSP UDP pair's port being in use.
+func isPairInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) && strings.HasPrefix(err.Error(), "rtsp_rt")
+}
+
 // Start runs a server until the test ends, then closes it and checks for leaked goroutines.
 func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
@@ -152,7 +159,7 @@ func Start(t testing.TB, opt Options) *Server {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: level}))
-	a, err := app.New(cfg, log, func(tu *app.Tuning) {
+	tune := func(tu *app.Tuning) {
 		if opt.Relay != (relay.Config{}) {
 			tu.Relay = opt.Relay
 			tu.FMP4.MaxLag, tu.SRT.MaxLag = opt.Relay.MaxLag, opt.Relay.MaxLag
@@ -169,7 +176,15 @@ func Start(t testing.TB, opt Options) *Server {
 		if opt.Tune != nil {
 			opt.Tune(tu)
 		}
-	})
+	}
+	a, err := app.New(cfg, log, tune)
+	// The pair was free when picked; a socket of another test process may have taken it since.
+	for try := 0; try < 10 && isPairInUse(err); try++ {
+		base.RTSPRTPPort, base.RTSPRTCPPort = FreeUDPPair(t)
+		if cfg, err = load(); err == nil {
+			a, err = app.New(cfg, log, tune)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
