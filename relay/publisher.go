@@ -22,6 +22,11 @@ type Publisher struct {
 	protocol      string
 	frames, bytes uint64
 	askKey        func()
+	// a standby's: stops it when a publisher takes over
+	stop func()
+	// a publisher that joined while a standby played, waiting for where it may start
+	sawFrame, sawVideo bool
+	firstSeen          time.Duration
 }
 
 // keyRequestGap is the least time between two keyframe requests a stream passes on: a
@@ -33,7 +38,11 @@ const keyRequestGap = time.Second
 func (p *Publisher) OnKeyframeRequest(ask func()) {
 	p.s.mu.Lock()
 	p.askKey = ask
+	waiting := p.s.pending == p
 	p.s.mu.Unlock()
+	if waiting {
+		ask() // it takes over from a standby at its first keyframe: the sooner the better
+	}
 }
 
 // RequestKeyframe asks the stream's publisher for a keyframe, for a viewer whose picture
@@ -45,7 +54,10 @@ func (s *Stream) RequestKeyframe() {
 	}
 	s.mu.Lock()
 	var ask func()
-	if s.publisher != nil {
+	switch {
+	case s.pending != nil:
+		ask = s.pending.askKey
+	case s.publisher != nil:
 		ask = s.publisher.askKey
 	}
 	s.mu.Unlock()
@@ -80,6 +92,9 @@ func (p *Publisher) WriteFrame(f *Frame) error {
 	defer s.mu.Unlock()
 	if p.closed || s.ended.Load() {
 		return ErrEnded
+	}
+	if s.pending == p && !p.takeOver(f) {
+		return nil // the standby plays on until a frame a viewer can start at
 	}
 	if !p.started {
 		p.started = true

@@ -24,6 +24,7 @@ type Registry struct {
 	sourcer  Sourcer              // under mu
 	demanded map[string]time.Time // sourced path → when a viewer last asked; under mu
 	arrivals map[string]*arrival  // paths viewers wait to be published; under mu
+	standby  standbys
 }
 
 // NewRegistry returns an empty registry. cfg must be valid (Config.Validate).
@@ -61,7 +62,7 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.publisher != nil {
+	if s.publisher != nil && !s.publisher.standing() || s.pending != nil {
 		return nil, fmt.Errorf("publish %s: %w", path, ErrAlreadyPublishing)
 	}
 	if s.grace != nil {
@@ -69,7 +70,11 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 		s.grace = nil
 	}
 	p := &Publisher{s: s, g: g}
-	s.publisher = p
+	if s.publisher != nil {
+		s.pending = p // the standby plays on until p's first keyframe (takeOver)
+	} else {
+		s.publisher = p
+	}
 	g.arrived(path)
 	s.gen++
 	if !ok {
@@ -93,10 +98,19 @@ func (g *Registry) unpublish(p *Publisher) {
 		return
 	}
 	p.closed = true
+	if s.pending == p {
+		s.pending = nil
+		g.emit(PublisherLeft, s)
+		return
+	}
 	if s.publisher != p {
 		return
 	}
 	s.publisher = nil
+	if p.standing() {
+		g.remove(s) // the standby gave up: nothing is left to show
+		return
+	}
 	s.since = time.Now()
 	if g.ingested == nil {
 		g.ingested = map[string]Ingest{}
@@ -120,7 +134,7 @@ func (g *Registry) expire(s *Stream, gen uint64) {
 	defer g.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.publisher == nil && s.gen == gen {
+	if s.publisher == nil && s.gen == gen && !g.startStandby(s) {
 		g.remove(s)
 	}
 }
@@ -154,7 +168,7 @@ func (g *Registry) Ingest() map[string]Ingest {
 	}
 	for _, s := range g.streams {
 		s.mu.Lock()
-		if p := s.publisher; p != nil {
+		if p := s.publisher; p != nil && !p.standing() {
 			in := out[p.protocolName()]
 			in.Frames, in.Bytes, in.Publishers = in.Frames+p.frames, in.Bytes+p.bytes, in.Publishers+1
 			out[p.protocolName()] = in
@@ -190,8 +204,14 @@ func (g *Registry) Streams() []*Stream {
 	return list
 }
 
-// Close ends every stream; readers drain and get ErrEnded, publishers get ErrEnded.
+// Close ends every stream; readers drain and get ErrEnded, publishers get ErrEnded. It
+// returns when every standby has stopped.
 func (g *Registry) Close() {
+	g.closeStreams()
+	g.standby.wg.Wait() // a standby's publisher leaves through the registry: not under mu
+}
+
+func (g *Registry) closeStreams() {
 	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()

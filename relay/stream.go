@@ -41,6 +41,7 @@ type Stream struct {
 	mu        sync.Mutex
 	tail      uint64     // oldest sequence number still held in the ring
 	publisher *Publisher // nil while nobody publishes
+	pending   *Publisher // one that joined while a standby plays, until its first keyframe
 	since     time.Time  // when the current publisher started, or when the last one left
 	maxDTS    time.Duration
 	grace     *time.Timer
@@ -86,6 +87,7 @@ func (s *Stream) Done() <-chan struct{} { return s.done }
 type Stats struct {
 	Path       string
 	Publishing bool
+	Standby    bool      // its publisher is away and a standby (the offline slate) plays
 	Protocol   string    // how the current publisher's frames come; "" with none
 	Since      time.Time // start of the current publish, or when the publisher left
 	Readers    int
@@ -97,7 +99,8 @@ type Stats struct {
 // Stats returns a snapshot of the stream's counters.
 func (s *Stream) Stats() Stats {
 	s.mu.Lock()
-	publishing, since, protocol := s.publisher != nil, s.since, ""
+	standby := s.publisher.standing()
+	publishing, since, protocol := s.publisher != nil && !standby, s.since, ""
 	if publishing {
 		protocol = s.publisher.protocolName()
 	}
@@ -105,6 +108,7 @@ func (s *Stream) Stats() Stats {
 	return Stats{
 		Path:       s.path,
 		Publishing: publishing,
+		Standby:    standby,
 		Protocol:   protocol,
 		Since:      since,
 		Readers:    len(*s.readers.Load()),
