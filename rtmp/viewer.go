@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
@@ -49,13 +50,20 @@ type viewer struct {
 	ch                   *chunker
 	sentVideo, sentAudio *relay.Track
 	sentPreface          bool
-	heldVideo            bool // a video frame is pending: write now
-	heldAudio            bool // audio is pending, from heldFrom to heldTo (DTS)
-	heldFrom, heldTo     time.Duration
-	endAt                time.Time // once the end was sent: when to hang up on the player
-	coalescing           bool      // Nagle is on
-	busy                 atomic.Bool
-	dead                 atomic.Bool // the player hung up or broke something: drop it
+	// inband is the parameter sets of inbandOf (length-prefixed, like the frames' NAL units),
+	// sent in front of its keyframes: the video's configuration changed while the player
+	// played (a publisher took over, the offline slate), and ffmpeg's H.264 parser, unlike its
+	// decoder, keeps the first sequence header's. prefix is where a frame's goes together.
+	inbandOf         *relay.Track
+	inband           []byte
+	prefix           []byte
+	heldVideo        bool // a video frame is pending: write now
+	heldAudio        bool // audio is pending, from heldFrom to heldTo (DTS)
+	heldFrom, heldTo time.Duration
+	endAt            time.Time // once the end was sent: when to hang up on the player
+	coalescing       bool      // Nagle is on
+	busy             atomic.Bool
+	dead             atomic.Bool // the player hung up or broke something: drop it
 
 	errMu sync.Mutex
 	err   error // why the viewer is done; set once
@@ -199,6 +207,10 @@ func (v *viewer) addFrame(f *relay.Frame) {
 		return
 	}
 	if f.Track.Codec.IsVideo() {
+		if f.Key && f.Track == v.inbandOf {
+			v.prefix = append(append(v.prefix[:0], h...), v.inband...)
+			h = v.prefix
+		}
 		v.ch.add(csidVideo, typeVideo, v.streamID, ts, h, f.Payload)
 		v.heldVideo = true
 		return
@@ -255,6 +267,9 @@ func (v *viewer) addConfig(t *relay.Track, ts uint32) {
 	if !ok {
 		return
 	}
+	if *sent != nil && t.Codec.IsVideo() {
+		v.inbandOf, v.inband = t, inbandParams(t)
+	}
 	*sent = t
 	if t.Codec.IsVideo() {
 		v.ch.add(csidVideo, typeVideo, v.streamID, ts, h, t.Config)
@@ -281,4 +296,25 @@ func rtmpTime(d time.Duration) uint32 {
 		return 0
 	}
 	return uint32(int64(d / time.Millisecond))
+}
+
+// inbandParams is t's parameter sets as NAL units of its frames (length-prefixed), or nil
+// for a codec without them.
+func inbandParams(t *relay.Track) []byte {
+	if t.Codec != relay.CodecH264 && t.Codec != relay.CodecH265 {
+		return nil
+	}
+	c, err := codec.ParseNALConfig(t)
+	if err != nil {
+		return nil
+	}
+	var b []byte
+	for _, p := range c.Params() {
+		n := len(p)
+		for i := c.LengthSize() - 1; i >= 0; i-- {
+			b = append(b, byte(n>>(8*i)))
+		}
+		b = append(b, p...)
+	}
+	return b
 }

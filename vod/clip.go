@@ -38,6 +38,9 @@ func NewClip(name string, data []byte) (*Clip, error) {
 	return &Clip{name: name, data: data, ix: ix}, nil
 }
 
+// Name is the clip's media name.
+func (c *Clip) Name() string { return c.name }
+
 func (c *Clip) open(name string) (io.ReaderAt, io.Closer, *format.Index, error) {
 	if name != c.name {
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, name)

@@ -38,6 +38,12 @@ func (p *Playlist) Run(ctx context.Context, relays Publisher) error {
 	defer pub.Close()
 	pub.SetProtocol("playlist")
 	p.Log.Info("playlist live", "path", p.Path, "files", len(p.Files))
+	return p.Play(ctx, pub)
+}
+
+// Play plays the playlist on pub until ctx ends, a write fails (another publisher took the
+// stream over), or, with Once, its last file ends.
+func (p *Playlist) Play(ctx context.Context, pub *relay.Publisher) error {
 	var shift time.Duration // stream time of the current file's start
 	for {
 		played := 0
@@ -45,6 +51,9 @@ func (p *Playlist) Run(ctx context.Context, relays Publisher) error {
 			n, err := p.play(ctx, pub, name, &shift)
 			if ctx.Err() != nil {
 				return nil
+			}
+			if errors.Is(err, relay.ErrEnded) {
+				return err
 			}
 			if err != nil {
 				p.Log.Warn("playlist: file skipped", "path", p.Path, "name", name, "err", err)

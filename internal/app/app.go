@@ -30,6 +30,7 @@ import (
 	"github.com/relaycast/relaycast/rtmp"
 	"github.com/relaycast/relaycast/rtsp"
 	"github.com/relaycast/relaycast/session"
+	"github.com/relaycast/relaycast/slate"
 	"github.com/relaycast/relaycast/snapshot"
 	"github.com/relaycast/relaycast/srt"
 	"github.com/relaycast/relaycast/vod"
@@ -79,6 +80,8 @@ type App struct {
 	Hooks *webhook.Sender
 	// Snapshots makes the streams' still pictures.
 	Snapshots *snapshot.Maker
+	// Slates makes the offline slates.
+	Slates *slate.Maker
 	// LogLevel, when set, is the level of the log, which a reload changes.
 	LogLevel *slog.LevelVar
 
@@ -146,6 +149,11 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	t.SRT.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "srt") }
 	t.WebRTC.Admit = func(addr net.Addr) (func(), bool) { return a.limiter.Admit(addr, "webrtc") }
 	a.Relays = relay.NewRegistry(t.Relay)
+	a.Slates = slate.New(media, log)
+	a.Relays.SetStandby(a.standbyOf)
+	if cfg.Slate != "" && !a.Slates.Ready() {
+		log.Warn("no offline slate: " + slate.ErrNoFFmpeg.Error())
+	}
 	a.Snapshots = snapshot.New()
 	if !a.Snapshots.Ready() {
 		log.Warn("no stream pictures (/APP/NAME/snapshot.jpg): " + snapshot.ErrNoFFmpeg.Error())
@@ -193,6 +201,15 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
 	return a, nil
+}
+
+// standbyOf is what plays on path while its publisher is away past grace: its slate.
+func (a *App) standbyOf(path string) relay.Standby {
+	spec := a.Config().SlateOf(path)
+	if spec == "" {
+		return nil
+	}
+	return a.Slates.Standby(spec)
 }
 
 // listenUDP binds the UDP ports, RTSP's RTP/RTCP pair first so that no other socket bound to

@@ -44,6 +44,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"udpgso":        nil,
 		"webhook":       nil,
 		"snapshot":      {"relay", "codec"},
+		"slate":         {"relay", "vod"},
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media

@@ -54,6 +54,7 @@ type Config struct {
 	LogLevel          string        `yaml:"log_level"`
 	LogFormat         string        `yaml:"log_format"`
 	Grace             time.Duration `yaml:"grace"`
+	Slate             string        `yaml:"slate"`
 	MaxLag            time.Duration `yaml:"max_lag"`
 	MaxStreams        int           `yaml:"max_streams"`
 	MaxConns          int           `yaml:"max_conns"`
@@ -120,6 +121,8 @@ type Path struct {
 	// Push restreams the path, whenever it is live, to each of these (rtmp://, rtmps://,
 	// srt://, rtsp://, rtsps://).
 	Push []string `yaml:"push,omitempty"`
+	// Slate overrides the server's slate for this path ("none" for no slate).
+	Slate string `yaml:"slate,omitempty"`
 }
 
 // List is a list of values, given in YAML as a list or, like in flags and the environment,
@@ -159,6 +162,32 @@ func (c Config) Recorded(path string) bool {
 		return *p.Record
 	}
 	return c.Record
+}
+
+// SlateNone, as a path's slate, turns off the server's slate for that path.
+const SlateNone = "none"
+
+// SlateOf is what path shows while its publisher is away past grace: "card", a stored file's
+// name, or "" for nothing.
+func (c Config) SlateOf(path string) string {
+	if p, ok := c.Paths[path]; ok && p.Slate != "" {
+		if p.Slate == SlateNone {
+			return ""
+		}
+		return p.Slate
+	}
+	return c.Slate
+}
+
+// validSlate checks a slate setting: card, none (for a path), or a stored file's name.
+func validSlate(s string, path bool) error {
+	if s == "" || s == "card" || path && s == SlateNone {
+		return nil
+	}
+	if _, _, err := vod.SplitFile(s); err != nil {
+		return fmt.Errorf("%w, card or empty", err)
+	}
+	return nil
 }
 
 // Default returns the configuration with nothing set: what `make run` serves.
@@ -213,6 +242,7 @@ func (c *Config) fields() []field {
 		{"log_level", "log level: debug, info, warn or error", &c.LogLevel},
 		{"log_format", "log format: text (key=value lines) or json (one object per line)", &c.LogFormat},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
+		{"slate", "what a live path shows, in its own codecs, while its publisher is away past grace: card (\"Stream offline\"), a stored file NAME.mp4, or empty: the stream ends (paths: can set it per path)", &c.Slate},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
 		{"max_streams", "live streams at most", &c.MaxStreams},
 		{"max_conns", "connections the server holds at most, on all ports together", &c.MaxConns},
@@ -519,6 +549,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("config paths: %s: playlist: %w", path, err)
 			}
 		}
+		if err := validSlate(p.Slate, true); err != nil {
+			return fmt.Errorf("config paths: %s: slate: %w", path, err)
+		}
 		if p.Source != "" && len(p.Playlist) > 0 {
 			return fmt.Errorf("config paths: %s: source and playlist: a path has one or the other", path)
 		}
@@ -537,6 +570,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("config log_format: %q is not text or json", c.LogFormat)
+	}
+	if err := validSlate(c.Slate, false); err != nil {
+		return fmt.Errorf("config slate: %w", err)
 	}
 	if c.Grace < 0 {
 		return fmt.Errorf("config grace: %v is negative", c.Grace)
