@@ -347,6 +347,7 @@ type streamJSON struct {
 	Path          string         `json:"path"`
 	Name          string         `json:"name"`
 	Publishing    bool           `json:"publishing"`
+	Standby       bool           `json:"standby,omitempty"`  // the offline slate plays: the publisher is away
 	Protocol      string         `json:"protocol,omitempty"` // of the publisher: rtmp, playlist…
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	BitrateKbps   int            `json:"bitrate_kbps"`
@@ -397,7 +398,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 		stats := st.Stats()
 		_, name, _ := strings.Cut(stats.Path, "/")
 		js := streamJSON{
-			Path: stats.Path, Name: name, Publishing: stats.Publishing, Protocol: stats.Protocol,
+			Path: stats.Path, Name: name, Publishing: stats.Publishing, Standby: stats.Standby, Protocol: stats.Protocol,
 			Viewers: map[string]int{},
 			URLs: urlsJSON{
 				Page: "/" + stats.Path, Embed: "/" + stats.Path + "/embed", FMP4: "/" + stats.Path + "/stream.mp4",

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +51,24 @@ func TestSlateCoversAPublisherDropOf30Seconds(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	slateAfter := time.Since(dropped)
+	var list struct {
+		Streams []struct {
+			Path                string
+			Publishing, Standby bool
+		}
+	}
+	res, err := http.Get(srv.HTTPURL("/api/v1/streams"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(res.Body).Decode(&list)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Streams) != 1 || list.Streams[0].Publishing || !list.Streams[0].Standby {
+		t.Errorf("stream list with the slate on: %+v, want %s in standby", list.Streams, path)
+	}
 	time.Sleep(time.Until(dropped.Add(drop)))
 	testenv.PublishSample(t, srv.URL(path))
 	for st := stream.Stats(); st.Standby || !st.Publishing; st = stream.Stats() {
