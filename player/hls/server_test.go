@@ -84,5 +84,20 @@ func TestMPEGTSVariantPlaysInGStreamerFFmpegAndVLC(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cvlc: %v\n%s", err, log)
 	}
-	testenv.CheckVLCDecodedTS(t, log)
+	testenv.CheckVLCStartedDecoders(t, log)
+}
+
+// VLC 3 plays the LL-HLS playlist as plain HLS of fMP4 segments (it skips the parts): it
+// decodes H.264 and AAC without an error.
+func TestLLHLSPlaysInVLC(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	testenv.PublishSample(t, srv.URL("live/vlc"))
+	testenv.WaitLive(t, srv, "live/vlc", 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log, err := testenv.VLCPlay(ctx, t, srv.HTTPURL("/live/vlc/index.m3u8"), 6*time.Second)
+	if err != nil {
+		t.Fatalf("cvlc: %v\n%s", err, log)
+	}
+	testenv.CheckVLCStartedDecoders(t, log)
 }

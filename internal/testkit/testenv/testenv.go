@@ -584,11 +584,11 @@ func CheckVLCDecoded(t testing.TB, log string) {
 	checkVLC(t, log, "video codec = h264", "audio codec = mp4a", "codec (h264) started")
 }
 
-// CheckVLCDecodedTS is CheckVLCDecoded for MPEG-TS, whose demuxer names no codec: the H.264
-// decoder and an audio decoder started.
-func CheckVLCDecodedTS(t testing.TB, log string) {
+// CheckVLCStartedDecoders is CheckVLCDecoded for demuxers that name no codec (MPEG-TS,
+// HLS): the H.264 decoder and an audio decoder started, and a picture reached the output.
+func CheckVLCStartedDecoders(t testing.TB, log string) {
 	t.Helper()
-	checkVLC(t, log, "codec (h264) started", "using audio decoder module")
+	checkVLC(t, log, "codec (h264) started", "using audio decoder module", "video output debug: original format sz")
 }
 
 func checkVLC(t testing.TB, log string, wants ...string) {
