@@ -39,6 +39,15 @@ func (d *fullDisk) Create(file string) (io.WriteCloser, error) {
 }
 
 func (d *fullDisk) Remove(file string) error { return os.Remove(filepath.Join(d.dir, file)) }
+func (d *fullDisk) ReadFile(file string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(d.dir, file))
+}
+func (d *fullDisk) WriteFile(file string, b []byte) error {
+	return os.WriteFile(filepath.Join(d.dir, file), b, 0o644)
+}
+func (d *fullDisk) Open(file string) (io.ReadSeekCloser, error) {
+	return os.Open(filepath.Join(d.dir, file))
+}
 
 func (d *fullDisk) Files(dir string) ([]record.File, error) {
 	var out []record.File

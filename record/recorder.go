@@ -27,6 +27,12 @@ type Store interface {
 	Remove(file string) error
 	// Files lists the regular files under dir, oldest first.
 	Files(dir string) ([]File, error)
+	// ReadFile reads a file whole (a path's index); WriteFile replaces one whole, so that a
+	// reader never sees half of it.
+	ReadFile(file string) ([]byte, error)
+	WriteFile(file string, data []byte) error
+	// Open opens a recording for reading.
+	Open(file string) (io.ReadSeekCloser, error)
 }
 
 // File is one file of a Store.
@@ -84,6 +90,7 @@ type Recorder struct {
 	cfg   Config
 	store Store
 	log   *slog.Logger
+	index *Index
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -108,8 +115,13 @@ type activeRec struct{ cancel context.CancelFunc }
 func New(cfg Config, store Store, log *slog.Logger) *Recorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, enabled: cfg.Enabled,
-		override: map[string]bool{}, active: map[*relay.Stream]*activeRec{}, writing: map[string]bool{}, stop: func() {}}
+		override: map[string]bool{}, active: map[*relay.Stream]*activeRec{}, writing: map[string]bool{}, stop: func() {},
+		index: newIndex(store, cfg.Dir, log)}
 }
+
+// Spans returns a path's recording files on the wall clock, oldest first, from the book the
+// recorder keeps of them (Index).
+func (r *Recorder) Spans(streamPath string) ([]Span, error) { return r.index.Spans(streamPath) }
 
 // Watch records the streams of g from now on, those already live included.
 func (r *Recorder) Watch(g *relay.Registry) {
@@ -334,8 +346,12 @@ func (rec *recording) frame(f *relay.Frame) error {
 	if sl == nil || f.DTS < rec.seg.start {
 		return nil // audio from before the file's first picture, or of an older configuration
 	}
+	fragments := rec.seg.fragments
 	if err := rec.seg.add(sl, f, rec.r.cfg.FragmentEvery); err != nil {
 		return err
+	}
+	if rec.seg.fragments != fragments {
+		rec.r.index.grew(rec.rs.Path(), rec.seg.file, rec.last-rec.seg.start, rec.seg.good)
 	}
 	if rec.paused && rec.seg.fragments > 0 {
 		rec.paused = false
@@ -367,6 +383,9 @@ func (rec *recording) next(start time.Duration) error {
 		return err
 	}
 	rec.seg = seg
+	// the wall clock's now is the stream's live edge; the file starts that much before it
+	started := time.Now().Add(start - rec.rs.Newest())
+	rec.r.index.opened(rec.rs.Path(), Span{File: file, Start: started, Open: true, Bytes: seg.good})
 	rec.log.Info("recording", "file", file)
 	rec.r.sweep()
 	return nil
@@ -390,6 +409,9 @@ func (rec *recording) closed(seg *segment, err error) {
 	rec.r.done(seg.file)
 	if err != nil && seg.fragments == 0 {
 		_ = rec.r.store.Remove(seg.file)
+		rec.r.index.removed(seg.file)
+	} else {
+		rec.r.index.closed(rec.rs.Path(), seg.file, rec.last-seg.start, seg.good)
 	}
 	rec.log.Info("recording closed", "file", seg.file, "duration", rec.last-seg.start, "bytes", seg.good)
 	if f := rec.r.cfg.OnSegment; f != nil && seg.fragments > 0 {
@@ -463,6 +485,7 @@ func (r *Recorder) sweep() {
 		r.log.Warn("recordings not tidied", "err", err)
 		return
 	}
+	files = slices.DeleteFunc(files, func(f File) bool { return path.Ext(f.Name) != ".mp4" }) // the books stay
 	var total int64
 	for _, f := range files {
 		total += f.Size
@@ -485,6 +508,7 @@ func (r *Recorder) sweep() {
 			continue
 		}
 		total -= f.Size
+		r.index.removed(f.Name)
 		r.log.Info("recording removed", "file", f.Name, "age", now.Sub(f.ModTime).Round(time.Second), "old", old, "over_max_bytes", over)
 	}
 }

@@ -2,6 +2,7 @@ package record
 
 import (
 	"io"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"testing"
@@ -11,8 +12,11 @@ import (
 // memStore is a Store of names, sizes and times only.
 type memStore struct{ files []File }
 
-func (m *memStore) Create(string) (io.WriteCloser, error) { panic("not used") }
-func (m *memStore) Files(string) ([]File, error)          { return slices.Clone(m.files), nil }
+func (m *memStore) Create(string) (io.WriteCloser, error)  { panic("not used") }
+func (m *memStore) Files(string) ([]File, error)           { return slices.Clone(m.files), nil }
+func (m *memStore) ReadFile(string) ([]byte, error)        { return nil, fs.ErrNotExist }
+func (m *memStore) WriteFile(string, []byte) error         { return nil }
+func (m *memStore) Open(string) (io.ReadSeekCloser, error) { panic("not used") }
 func (m *memStore) Remove(name string) error {
 	m.files = slices.DeleteFunc(m.files, func(f File) bool { return f.Name == name })
 	return nil
@@ -30,10 +34,11 @@ func TestRetentionRemovesTheOldAndTheOldestOverTheLimitButNotWhatIsWritten(t *te
 	now := time.Now()
 	files := func() *memStore {
 		return &memStore{files: []File{
-			{Name: "a", Size: 100, ModTime: now.Add(-3 * time.Hour)},
-			{Name: "b", Size: 100, ModTime: now.Add(-2 * time.Hour)},
-			{Name: "c", Size: 100, ModTime: now.Add(-time.Hour)},
-			{Name: "d", Size: 100, ModTime: now},
+			{Name: "a.mp4", Size: 100, ModTime: now.Add(-3 * time.Hour)},
+			{Name: "b.mp4", Size: 100, ModTime: now.Add(-2 * time.Hour)},
+			{Name: "c.mp4", Size: 100, ModTime: now.Add(-time.Hour)},
+			{Name: "d.mp4", Size: 100, ModTime: now},
+			{Name: "index.json", Size: 1000, ModTime: now.Add(-4 * time.Hour)}, // a book stays
 		}}
 	}
 	for _, tc := range []struct {
@@ -42,11 +47,11 @@ func TestRetentionRemovesTheOldAndTheOldestOverTheLimitButNotWhatIsWritten(t *te
 		writing string
 		want    []string
 	}{
-		{name: "keep for ever", cfg: Config{}, want: []string{"a", "b", "c", "d"}},
-		{name: "older than 90 minutes", cfg: Config{DeleteAfter: 90 * time.Minute}, want: []string{"c", "d"}},
-		{name: "at most 250 bytes", cfg: Config{MaxBytes: 250}, want: []string{"c", "d"}},
-		{name: "both", cfg: Config{DeleteAfter: 150 * time.Minute, MaxBytes: 150}, want: []string{"d"}},
-		{name: "the file being written stays", cfg: Config{MaxBytes: 1}, writing: "a", want: []string{"a"}},
+		{name: "keep for ever", cfg: Config{}, want: []string{"a.mp4", "b.mp4", "c.mp4", "d.mp4", "index.json"}},
+		{name: "older than 90 minutes", cfg: Config{DeleteAfter: 90 * time.Minute}, want: []string{"c.mp4", "d.mp4", "index.json"}},
+		{name: "at most 250 bytes", cfg: Config{MaxBytes: 250}, want: []string{"c.mp4", "d.mp4", "index.json"}},
+		{name: "both", cfg: Config{DeleteAfter: 150 * time.Minute, MaxBytes: 150}, want: []string{"d.mp4", "index.json"}},
+		{name: "the file being written stays", cfg: Config{MaxBytes: 1}, writing: "a.mp4", want: []string{"a.mp4", "index.json"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := files()

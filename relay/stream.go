@@ -65,6 +65,10 @@ func newStream(path string, cfg Config) *Stream {
 	return s
 }
 
+// Newest is the DTS of the stream's newest frame: the live edge, which the wall clock's now
+// stands for.
+func (s *Stream) Newest() time.Duration { return time.Duration(s.lastDTS.Load()) }
+
 // Path is the stream's name, e.g. "live/demo".
 func (s *Stream) Path() string { return s.path }
 

@@ -310,6 +310,28 @@ func (l *Library) Create(file string) (io.WriteCloser, error) {
 	return f, nil
 }
 
+// ReadFile reads a file of the media directory whole, media or not (a recording index).
+func (l *Library) ReadFile(file string) ([]byte, error) { return l.root.ReadFile(file) }
+
+// WriteFile replaces a file of the media directory whole, through a temporary file renamed
+// over it: a reader, or a crash, never sees half of it.
+func (l *Library) WriteFile(file string, data []byte) error {
+	if err := l.root.MkdirAll(path.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	tmp := file + ".tmp"
+	if err := l.root.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if err := l.root.Rename(tmp, file); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}
+
+// OpenFile opens a file of the media directory for reading, media or not, without indexing it.
+func (l *Library) OpenFile(file string) (*os.File, error) { return l.root.Open(file) }
+
 // FileInfo is a file's name under the media directory, size and modification time.
 type FileInfo struct {
 	Name    string

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 )
@@ -31,6 +32,8 @@ type Control struct {
 type Recorder interface {
 	Set(path string, on bool)
 	Recording() []string
+	// Spans are a path's recording files on the wall clock, oldest first.
+	Spans(path string) ([]record.Span, error)
 }
 
 // APIKey guards the control API. Without a key, only loopback clients may use it; with
@@ -55,6 +58,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux, c *Control) {
 	mux.HandleFunc("DELETE /api/v1/record/{path...}", s.guarded(s.setRecording(false)))
 	mux.HandleFunc("GET /api/v1/config", s.guarded(s.serveConfig))
 	mux.HandleFunc("GET /api/v1/links", s.guarded(s.serveLinks))
+	mux.HandleFunc("GET /api/v1/recordings/{path...}", s.guarded(s.serveRecordings))
 }
 
 // guarded lets a request through to h if it may use the control API: 401 when a key is

@@ -535,8 +535,11 @@ func port(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
 // recordStore keeps recordings in the media directory.
 type recordStore struct{ lib *vod.Library }
 
-func (s recordStore) Create(file string) (io.WriteCloser, error) { return s.lib.Create(file) }
-func (s recordStore) Remove(file string) error                   { return s.lib.Remove(file) }
+func (s recordStore) Create(file string) (io.WriteCloser, error)  { return s.lib.Create(file) }
+func (s recordStore) Remove(file string) error                    { return s.lib.Remove(file) }
+func (s recordStore) ReadFile(file string) ([]byte, error)        { return s.lib.ReadFile(file) }
+func (s recordStore) WriteFile(file string, b []byte) error       { return s.lib.WriteFile(file, b) }
+func (s recordStore) Open(file string) (io.ReadSeekCloser, error) { return s.lib.OpenFile(file) }
 
 func (s recordStore) Files(dir string) ([]record.File, error) {
 	files, err := s.lib.Files(dir)

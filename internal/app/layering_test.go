@@ -46,7 +46,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"snapshot":      {"relay", "codec"},
 		"slate":         {"relay", "vod"},
 		"metrics":       {"relay", "session"},
-		"web":           {"relay", "access", "session", "vod"},
+		"web":           {"relay", "access", "session", "vod", "record"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
 	}
 	for _, p := range protocols {
