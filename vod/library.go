@@ -162,6 +162,17 @@ func (l *Library) Open(file string) (*os.File, Entry, error) {
 	return f, e, err
 }
 
+// OpenIndexed opens a stored file by its file name (NAME.mp4) with its sample index, made
+// once per version of the file and shared (a recording being written gets a new one as it
+// grows).
+func (l *Library) OpenIndexed(file string) (*os.File, *format.Index, error) {
+	name, _, err := SplitFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.openIndexed(name)
+}
+
 // openIndexed opens the file of media name and returns its sample index, made once per
 // version of the file and shared by its viewers.
 func (l *Library) openIndexed(name string) (*os.File, *format.Index, error) {

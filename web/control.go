@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/relaycast/relaycast/playback"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
@@ -18,6 +19,8 @@ import (
 type Control struct {
 	// Recorder starts and stops the recording of a path; nil: the record calls answer 501.
 	Recorder Recorder
+	// RecordingFiles opens the recording files for playback by time range.
+	RecordingFiles playback.Files
 	// Config returns the running configuration as it should be shown (secrets hidden).
 	Config func() any
 	// Links returns the state of the pull sources, origin pulls and push relays; nil: the

@@ -1,9 +1,14 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/relaycast/relaycast/playback"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -31,6 +36,10 @@ type gapJSON struct {
 // between them, from the recorder's book: no directory is read.
 func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
+	if p, ok := strings.CutSuffix(path, "/playback"); ok {
+		s.servePlayback(w, r, p)
+		return
+	}
 	if err := relay.ValidatePath(path); err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
@@ -63,4 +72,93 @@ func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// servePlayback serves a time range of a path's recordings as one MP4 (byte ranges too):
+// ?start= an RFC 3339 time or seconds before now (-600), &duration= seconds or a Go duration
+// (5m). It starts at the keyframe at or before start (X-Relaycast-Start says when that was)
+// and ends at start+duration.
+func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path string) {
+	if err := relay.ValidatePath(path); err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if s.control.Recorder == nil || s.control.RecordingFiles == nil {
+		jsonError(w, http.StatusNotImplemented, "no recorder")
+		return
+	}
+	q := r.URL.Query()
+	from, err := parseStart(q.Get("start"), time.Now())
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, "start: "+err.Error())
+		return
+	}
+	d, err := parseLength(q.Get("duration"))
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, "duration: "+err.Error())
+		return
+	}
+	spans, err := s.control.Recorder.Spans(path)
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	clip, err := playback.Make(s.control.RecordingFiles, spans, from, d)
+	if errors.Is(err, playback.ErrNothing) {
+		jsonError(w, http.StatusNotFound, fmt.Sprintf("no recording of %s from %s for %v", path, from.UTC().Format(time.RFC3339), d))
+		return
+	}
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	defer clip.Close()
+	h := w.Header()
+	h.Set("Content-Type", "video/mp4")
+	h.Set("X-Relaycast-Start", clip.Start.UTC().Format(time.RFC3339Nano))
+	h.Set("X-Relaycast-Duration", strconv.FormatFloat(clip.Duration.Seconds(), 'f', 3, 64))
+	if clip.Cut {
+		h.Set("X-Relaycast-Cut", "codec settings change")
+	}
+	name := strings.ReplaceAll(path, "/", "_") + "_" + clip.Start.UTC().Format("2006-01-02T15-04-05Z") + ".mp4"
+	h.Set("Content-Disposition", `inline; filename="`+name+`"`)
+	http.ServeContent(w, r, name, time.Time{}, clip.Open())
+}
+
+// maxPlayback bounds one playback request.
+const maxPlayback = 24 * time.Hour
+
+// parseStart reads a start: an RFC 3339 time, or seconds before now (negative).
+func parseStart(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, errors.New("missing (an RFC 3339 time, or -SECONDS before now)")
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs > 0 {
+			return time.Time{}, errors.New("seconds from now must be negative (-600: ten minutes ago)")
+		}
+		return now.Add(time.Duration(secs * float64(time.Second))), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is no RFC 3339 time (2026-12-03T14:02:00Z) nor -SECONDS", v)
+	}
+	return t, nil
+}
+
+// parseLength reads a duration: seconds, or a Go duration (5m, 90s).
+func parseLength(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if secs, ferr := strconv.ParseFloat(v, 64); ferr == nil {
+		d, err = time.Duration(secs*float64(time.Second)), nil
+	}
+	switch {
+	case v == "":
+		return 0, errors.New("missing (seconds, or 5m)")
+	case err != nil:
+		return 0, fmt.Errorf("%q is no duration (300, 5m)", v)
+	case d <= 0 || d > maxPlayback:
+		return 0, fmt.Errorf("%v: want more than 0 and at most %v", d, maxPlayback)
+	}
+	return d, nil
 }

@@ -187,7 +187,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	if t.Web.Control == nil {
 		t.Web.Control = &web.Control{}
 	}
-	t.Web.Control.Recorder = a.Record
+	t.Web.Control.Recorder, t.Web.Control.RecordingFiles = a.Record, media
 	t.Web.Control.Config = func() any { return a.Config().Shown() }
 	t.Web.Control.Links = func() any { return a.Links.Links() }
 	var m http.Handler

@@ -46,7 +46,8 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"snapshot":      {"relay", "codec"},
 		"slate":         {"relay", "vod"},
 		"metrics":       {"relay", "session"},
-		"web":           {"relay", "access", "session", "vod", "record"},
+		"web":           {"relay", "access", "session", "vod", "record", "playback"},
+		"playback":      {"relay", "format", "record"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
 	}
 	for _, p := range protocols {
