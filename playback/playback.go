@@ -8,13 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // ErrNothing is a range no recording covers.
@@ -34,15 +37,11 @@ type Clip struct {
 	Duration time.Duration
 	Cut      bool
 
-	remux *format.Remux
-	files filesAt
+	ix     format.Index
+	breaks []vod.HLSBreak // where the clip's time jumps over a hole between recordings
+	remux  *format.Remux
+	files  filesAt
 }
-
-// Open returns a reader of the clip's MP4 (for http.ServeContent: byte ranges).
-func (c *Clip) Open() io.ReadSeeker { return c.remux.Open(c.files) }
-
-// Size is the MP4's length.
-func (c *Clip) Size() int64 { return c.remux.Size() }
 
 // Close closes the recording files.
 func (c *Clip) Close() error {
@@ -90,6 +89,7 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 			shift += prevLen // the files of one publish follow on
 		default:
 			shift += sp.Start.Sub(prev.Start) // a hole: as long as the wall clock says
+			c.breaks = append(c.breaks, vod.HLSBreak{At: len(out.Samples), End: out.Duration})
 		}
 		if c.Cut {
 			break
@@ -112,13 +112,45 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 		_ = c.Close()
 		return nil, ErrNothing
 	}
-	remux, err := format.NewRemux(&out)
-	if err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	c.remux, c.Duration = remux, out.Duration
+	c.ix, c.Duration = out, out.Duration
 	return c, nil
+}
+
+// MP4 lays the clip out as one faststart MP4 and returns a reader of it (for
+// http.ServeContent: byte ranges) and its length.
+func (c *Clip) MP4() (io.ReadSeeker, int64, error) {
+	remux, err := format.NewRemux(&c.ix)
+	if err != nil {
+		return nil, 0, err
+	}
+	return remux.Open(c.files), remux.Size(), nil
+}
+
+// HLS cuts the clip into HLS segments, a discontinuity at each hole.
+func (c *Clip) HLS() []vod.HLSSegment { return vod.CutHLS(&c.ix, c.breaks...) }
+
+// TS is one of the clip's HLS segments as MPEG-TS.
+func (c *Clip) TS(seg vod.HLSSegment) ([]byte, error) { return vod.TSSegment(&c.ix, c.files, seg) }
+
+// Playlist is the clip's HLS VOD playlist: each segment with its wall-clock time
+// (EXT-X-PROGRAM-DATE-TIME) and a discontinuity after each hole; uri names segment i.
+func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string) string {
+	var longest time.Duration
+	for _, s := range segs {
+		longest = max(longest, s.Dur)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
+	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	for i, s := range segs {
+		if s.Discontinuity {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
+		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.5f,\n%s\n",
+			c.Start.Add(s.Start).UTC().Format("2006-01-02T15:04:05.000Z"), s.Dur.Seconds(), uri(i))
+	}
+	b.WriteString("#EXT-X-ENDLIST\n")
+	return b.String()
 }
 
 // holeAtLeast is how far apart two files must be on the wall clock for the clip to keep the

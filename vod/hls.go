@@ -19,29 +19,48 @@ import (
 // at least this far from the previous start.
 const hlsTarget = 2 * time.Second
 
-// segment is a run of samples [first, end) of an Index that starts at a keyframe.
-type segment struct {
-	first, end int
-	start, dur time.Duration
+// HLSSegment is a run of samples [First, End) of an Index that starts at a keyframe.
+type HLSSegment struct {
+	First, End int
+	Start, Dur time.Duration
+	// Discontinuity: the media's time jumps at the segment's start (a hole in a recording).
+	Discontinuity bool
 }
 
-// cut cuts an index into HLS segments.
-func cut(ix *format.Index) []segment {
-	var out []segment
+// HLSBreak is where an index's media time jumps (a hole between two recordings): sample At
+// comes after the hole, and the media before it ends at End.
+type HLSBreak struct {
+	At  int
+	End time.Duration
+}
+
+// CutHLS cuts an index into HLS segments: each starts at a video keyframe at least
+// hlsTarget after the one before, and at each break, which it marks as a discontinuity.
+func CutHLS(ix *format.Index, breaks ...HLSBreak) []HLSSegment {
+	var out []HLSSegment
 	hasVideo := false
 	for _, t := range ix.Tracks {
 		hasVideo = hasVideo || t.Codec.IsVideo()
 	}
-	cur := segment{}
+	cur := HLSSegment{}
 	for i, s := range ix.Samples {
-		cut := i > 0 && s.DTS-cur.start >= hlsTarget && (!hasVideo || s.Key && ix.Tracks[s.Track].Codec.IsVideo())
+		if len(breaks) > 0 && breaks[0].At == i {
+			if i > 0 {
+				cur.End, cur.Dur = i, breaks[0].End-cur.Start
+				out = append(out, cur)
+			}
+			cur = HLSSegment{First: i, Start: s.DTS, Discontinuity: i > 0}
+			breaks = breaks[1:]
+			continue
+		}
+		cut := i > 0 && s.DTS-cur.Start >= hlsTarget && (!hasVideo || s.Key && ix.Tracks[s.Track].Codec.IsVideo())
 		if cut {
-			cur.end, cur.dur = i, s.DTS-cur.start
+			cur.End, cur.Dur = i, s.DTS-cur.Start
 			out = append(out, cur)
-			cur = segment{first: i, start: s.DTS}
+			cur = HLSSegment{First: i, Start: s.DTS}
 		}
 	}
-	cur.end, cur.dur = len(ix.Samples), ix.Duration-cur.start
+	cur.End, cur.Dur = len(ix.Samples), ix.Duration-cur.Start
 	return append(out, cur)
 }
 
@@ -83,7 +102,7 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		if notModified(w, r) {
 			return
 		}
-		if body, err = tsSegment(ix, f, segs[n]); err != nil {
+		if body, err = TSSegment(ix, f, segs[n]); err != nil {
 			h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
 			w.Header().Del("ETag")
 			http.Error(w, "segment unavailable", http.StatusInternalServerError)
@@ -116,26 +135,26 @@ func tsTracks(ix *format.Index) (video, audio *relay.Track, err error) {
 	return video, audio, nil
 }
 
-func playlist(segs []segment, query string) string {
+func playlist(segs []HLSSegment, query string) string {
 	if query != "" {
 		query = "?" + query
 	}
 	var longest time.Duration
 	for _, s := range segs {
-		longest = max(longest, s.dur)
+		longest = max(longest, s.Dur)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
 	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for i, s := range segs {
-		fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg%d.ts%s\n", s.dur.Seconds(), i, query)
+		fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg%d.ts%s\n", s.Dur.Seconds(), i, query)
 	}
 	b.WriteString("#EXT-X-ENDLIST\n")
 	return b.String()
 }
 
-// tsSegment reads a segment's samples and writes them as MPEG-TS.
-func tsSegment(ix *format.Index, f io.ReaderAt, seg segment) ([]byte, error) {
+// TSSegment reads a segment's samples and writes them as MPEG-TS.
+func TSSegment(ix *format.Index, f io.ReaderAt, seg HLSSegment) ([]byte, error) {
 	var buf bytes.Buffer
 	video, audio, err := tsTracks(ix)
 	if err != nil {
@@ -145,7 +164,7 @@ func tsSegment(ix *format.Index, f io.ReaderAt, seg segment) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := seg.first; i < seg.end; i++ {
+	for i := seg.First; i < seg.End; i++ {
 		s := ix.Samples[i]
 		if t := ix.Tracks[s.Track]; t != video && t != audio {
 			continue

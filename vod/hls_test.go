@@ -24,25 +24,25 @@ func TestSegmentsStartAtKeyframes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	segs := cut(ix)
+	segs := CutHLS(ix)
 	if len(segs) != 3 {
 		t.Fatalf("%d segments of a 6 s file with 1 s GOPs, want 3: %+v", len(segs), segs)
 	}
 	next, total := 0, time.Duration(0)
 	for i, s := range segs {
-		first := ix.Samples[s.first]
-		if s.first != next || !first.Key || !ix.Tracks[first.Track].Codec.IsVideo() {
-			t.Errorf("segment %d starts at sample %d (%+v), want %d, a video keyframe", i, s.first, first, next)
+		first := ix.Samples[s.First]
+		if s.First != next || !first.Key || !ix.Tracks[first.Track].Codec.IsVideo() {
+			t.Errorf("segment %d starts at sample %d (%+v), want %d, a video keyframe", i, s.First, first, next)
 		}
-		if i < len(segs)-1 && s.dur < hlsTarget {
-			t.Errorf("segment %d lasts %v", i, s.dur)
+		if i < len(segs)-1 && s.Dur < hlsTarget {
+			t.Errorf("segment %d lasts %v", i, s.Dur)
 		}
-		next, total = s.end, total+s.dur
+		next, total = s.End, total+s.Dur
 	}
 	if next != len(ix.Samples) || total != ix.Duration {
 		t.Errorf("segments end at sample %d of %d, last %v of %v", next, len(ix.Samples), total, ix.Duration)
 	}
-	b, err := tsSegment(ix, f, segs[1])
+	b, err := TSSegment(ix, f, segs[1])
 	if err != nil || len(b) == 0 || len(b)%188 != 0 || b[0] != 0x47 {
 		t.Fatalf("segment: %d bytes, %v", len(b), err)
 	}

@@ -44,7 +44,7 @@ type index struct {
 	size    int64
 	modTime time.Time
 
-	segments []segment // HLS VOD segments
+	segments []HLSSegment // HLS VOD segments
 
 	remuxOnce sync.Once
 	remux     *format.Remux
@@ -216,7 +216,7 @@ func (l *Library) indexed(name string) (*os.File, *index, Entry, error) {
 		f.Close()
 		return nil, nil, Entry{}, err
 	}
-	c = &index{ix: ix, size: st.Size(), modTime: st.ModTime(), segments: cut(ix)}
+	c = &index{ix: ix, size: st.Size(), modTime: st.ModTime(), segments: CutHLS(ix)}
 	l.mu.Lock()
 	l.indexes[e.File] = c
 	l.mu.Unlock()

@@ -3,7 +3,9 @@ package web
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +39,11 @@ type gapJSON struct {
 func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 	path := r.PathValue("path")
 	if p, ok := strings.CutSuffix(path, "/playback"); ok {
-		s.servePlayback(w, r, p)
+		s.servePlayback(w, r, p, "")
+		return
+	}
+	if rest, seg, ok := strings.Cut(path, "/playback/"); ok {
+		s.servePlayback(w, r, rest, seg)
 		return
 	}
 	if err := relay.ValidatePath(path); err != nil {
@@ -78,7 +84,7 @@ func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 // ?start= an RFC 3339 time or seconds before now (-600), &duration= seconds or a Go duration
 // (5m). It starts at the keyframe at or before start (X-Relaycast-Start says when that was)
 // and ends at start+duration.
-func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path string) {
+func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path, segment string) {
 	if err := relay.ValidatePath(path); err != nil {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
@@ -113,6 +119,15 @@ func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path stri
 		return
 	}
 	defer clip.Close()
+	if segment != "" || q.Get("format") == "hls" {
+		s.servePlaybackHLS(w, r, clip, from, d, segment)
+		return
+	}
+	mp4, _, err := clip.MP4()
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "video/mp4")
 	h.Set("X-Relaycast-Start", clip.Start.UTC().Format(time.RFC3339Nano))
@@ -122,7 +137,32 @@ func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path stri
 	}
 	name := strings.ReplaceAll(path, "/", "_") + "_" + clip.Start.UTC().Format("2006-01-02T15-04-05Z") + ".mp4"
 	h.Set("Content-Disposition", `inline; filename="`+name+`"`)
-	http.ServeContent(w, r, name, time.Time{}, clip.Open())
+	http.ServeContent(w, r, name, time.Time{}, mp4)
+}
+
+// servePlaybackHLS answers a range as HLS VOD of MPEG-TS segments: the playlist (segment ""),
+// whose segment URLs carry the range with its start made absolute, so a range asked for as
+// "-600" stays the same while it plays, or segment segN.ts.
+func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, clip *playback.Clip, from time.Time, d time.Duration, segment string) {
+	segs := clip.HLS()
+	if segment == "" {
+		query := "?start=" + url.QueryEscape(from.UTC().Format(time.RFC3339Nano)) + "&duration=" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/seg" + strconv.Itoa(i) + ".ts" + query }))
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(segment, "seg"), ".ts"))
+	if err != nil || n < 0 || n >= len(segs) || segment != "seg"+strconv.Itoa(n)+".ts" {
+		jsonError(w, http.StatusNotFound, "no segment "+segment+" in that range")
+		return
+	}
+	b, err := clip.TS(segs[n])
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "video/mp2t")
+	_, _ = w.Write(b)
 }
 
 // maxPlayback bounds one playback request.

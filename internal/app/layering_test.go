@@ -47,7 +47,7 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"slate":         {"relay", "vod"},
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod", "record", "playback"},
-		"playback":      {"relay", "format", "record"},
+		"playback":      {"relay", "format", "record", "vod"},
 		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
 	}
 	for _, p := range protocols {

@@ -95,7 +95,46 @@ func TestPlaybackOfATimeRangeAcrossRecordingFiles(t *testing.T) {
 			t.Errorf("range request: %d bytes, %v", len(out), err)
 		}
 	}
-	res, err := http.Get(srv.HTTPURL("/api/v1/recordings/" + path + "/playback?start=2001-01-01T00:00:00Z&duration=60"))
+
+	// a second publish after a hole: HLS of a range across it marks the hole, and plays
+	time.Sleep(3 * time.Second)
+	again := testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-t", "6", "-i", clip, "-c", "copy", "-f", "flv", srv.URL(path))
+	if err := again.Wait(30 * time.Second); err != nil {
+		t.Fatalf("publish: %v %s", err, again.Stderr())
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		l = listRecordings(t, srv, path)
+		if n := len(l.Gaps); n == 1 && !l.Segments[len(l.Segments)-1].Writing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want the second publish closed after one gap: %+v", l)
+		}
+	}
+	from, length := zero.Add(15*time.Second), l.Gaps[0].End.Sub(zero.Add(15*time.Second))+4*time.Second
+	hls := srv.HTTPURL("/api/v1/recordings/" + path + "/playback?format=hls&start=" + url.QueryEscape(from.Format(time.RFC3339Nano)) +
+		"&duration=" + strconv.FormatFloat(length.Seconds(), 'f', 3, 64))
+	res, err := http.Get(hls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	playlist, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || strings.Count(string(playlist), "#EXT-X-DISCONTINUITY") != 1 {
+		t.Errorf("HLS of a range across a hole: %s\n%s", res.Status, playlist)
+	}
+	_, pdt, _ := strings.Cut(string(playlist), "#EXT-X-PROGRAM-DATE-TIME:")
+	pdt, _, _ = strings.Cut(pdt, "\n")
+	if first, err := time.Parse(time.RFC3339Nano, pdt); err != nil || first.After(from) || from.Sub(first) > time.Second {
+		t.Errorf("the first segment is dated %q (%v), want the keyframe at or before %v", pdt, err, from)
+	}
+	d := testenv.FFmpegDecode(ctx, t, hls, time.Minute, "-loglevel", "warning")
+	// 5 s before the hole, 4 after it
+	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 8*30 || d.Frames > 10*30 {
+		t.Errorf("HLS across a hole: %d pictures (want 9 s of them), exit %v, warnings:\n%s", d.Frames, d.Err, strings.Join(w, "\n"))
+	}
+
+	res, err = http.Get(srv.HTTPURL("/api/v1/recordings/" + path + "/playback?start=2001-01-01T00:00:00Z&duration=60"))
 	if err != nil {
 		t.Fatal(err)
 	}
