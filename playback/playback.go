@@ -132,15 +132,26 @@ func (c *Clip) HLS() []vod.HLSSegment { return vod.CutHLS(&c.ix, c.breaks...) }
 // TS is one of the clip's HLS segments as MPEG-TS.
 func (c *Clip) TS(seg vod.HLSSegment) ([]byte, error) { return vod.TSSegment(&c.ix, c.files, seg) }
 
-// Playlist is the clip's HLS VOD playlist: each segment with its wall-clock time
-// (EXT-X-PROGRAM-DATE-TIME) and a discontinuity after each hole; uri names segment i.
-func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string) string {
+// Playlist is the clip's HLS playlist: each segment with its wall-clock time
+// (EXT-X-PROGRAM-DATE-TIME) and a discontinuity after each hole; uri names segment i. A
+// growing one (a DVR window while the stream is live) is an EVENT playlist, which players
+// reload for the segments to come, and its target duration is fixed at eventTarget.
+func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string, growing bool) string {
 	var longest time.Duration
 	for _, s := range segs {
 		longest = max(longest, s.Dur)
 	}
+	target, kind := int(math.Ceil(longest.Seconds())), "VOD"
+	if growing {
+		target, kind = max(target, eventTarget), "EVENT"
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:%s\n", target, kind)
+	if growing {
+		// from the start asked for, not near the live end, where players begin a playlist
+		// without an end
+		b.WriteString("#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n")
+	}
 	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for i, s := range segs {
 		if s.Discontinuity {
@@ -149,9 +160,15 @@ func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string) string {
 		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.5f,\n%s\n",
 			c.Start.Add(s.Start).UTC().Format("2006-01-02T15:04:05.000Z"), s.Dur.Seconds(), uri(i))
 	}
-	b.WriteString("#EXT-X-ENDLIST\n")
+	if !growing {
+		b.WriteString("#EXT-X-ENDLIST\n")
+	}
 	return b.String()
 }
+
+// eventTarget is a growing playlist's target duration, which must not change between its
+// reloads: above any segment of a stream with keyframes at most 8 s apart.
+const eventTarget = 10
 
 // holeAtLeast is how far apart two files must be on the wall clock for the clip to keep the
 // hole between them; closer ones are one recording cut into files.

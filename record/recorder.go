@@ -54,6 +54,9 @@ type Config struct {
 	DeleteAfter time.Duration
 	// MaxBytes removes the oldest recordings while all of them take more; zero: no limit.
 	MaxBytes int64
+	// Window, when it gives a path a length, removes that path's files once they end further
+	// back than it (a path recorded for its DVR window alone); nil or 0: as DeleteAfter says.
+	Window func(path string) time.Duration
 	// FragmentEvery is how much media each write to a file holds: what a kill can lose.
 	FragmentEvery time.Duration
 	// TrackWait is how long a new stream may take to show its tracks.
@@ -475,7 +478,7 @@ func (r *Recorder) keepTidy() {
 // sweep removes recordings past DeleteAfter, then the oldest while all take more than
 // MaxBytes. Files being written stay.
 func (r *Recorder) sweep() {
-	if r.cfg.DeleteAfter <= 0 && r.cfg.MaxBytes <= 0 {
+	if r.cfg.DeleteAfter <= 0 && r.cfg.MaxBytes <= 0 && r.cfg.Window == nil {
 		return
 	}
 	r.sweepMu.Lock()
@@ -492,7 +495,7 @@ func (r *Recorder) sweep() {
 	}
 	now := time.Now()
 	for _, f := range files { // oldest first
-		old := r.cfg.DeleteAfter > 0 && now.Sub(f.ModTime) > r.cfg.DeleteAfter
+		old := r.cfg.DeleteAfter > 0 && now.Sub(f.ModTime) > r.cfg.DeleteAfter || r.pastWindow(f, now)
 		over := r.cfg.MaxBytes > 0 && total > r.cfg.MaxBytes
 		if !old && !over {
 			continue
@@ -511,6 +514,19 @@ func (r *Recorder) sweep() {
 		r.index.removed(f.Name)
 		r.log.Info("recording removed", "file", f.Name, "age", now.Sub(f.ModTime).Round(time.Second), "old", old, "over_max_bytes", over)
 	}
+}
+
+// pastWindow says whether f, of a path recorded for a DVR window, ends before the window.
+func (r *Recorder) pastWindow(f File, now time.Time) bool {
+	if r.cfg.Window == nil {
+		return false
+	}
+	p, ok := r.index.pathOf(f.Name)
+	w := time.Duration(0)
+	if ok {
+		w = r.cfg.Window(p)
+	}
+	return w > 0 && now.Sub(f.ModTime) > w
 }
 
 // countingWriter counts what is written through it.

@@ -66,3 +66,25 @@ func TestRetentionRemovesTheOldAndTheOldestOverTheLimitButNotWhatIsWritten(t *te
 		})
 	}
 }
+
+// A path recorded for its DVR window alone loses its files once they end before the window;
+// other paths keep theirs.
+func TestRetentionKeepsADVRPathsWindowOnly(t *testing.T) {
+	now := time.Now()
+	store := &memStore{files: []File{
+		{Name: "recordings/live/dvr/old.mp4", Size: 1, ModTime: now.Add(-3 * time.Minute)},
+		{Name: "recordings/live/dvr/new.mp4", Size: 1, ModTime: now.Add(-time.Minute)},
+		{Name: "recordings/live/kept/old.mp4", Size: 1, ModTime: now.Add(-time.Hour)},
+	}}
+	cfg := DefaultConfig()
+	cfg.Window = func(path string) time.Duration {
+		if path == "live/dvr" {
+			return 2 * time.Minute
+		}
+		return 0
+	}
+	New(cfg, store, slog.New(slog.DiscardHandler)).sweep()
+	if got, want := store.names(), []string{"recordings/live/dvr/new.mp4", "recordings/live/kept/old.mp4"}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+}

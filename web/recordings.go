@@ -148,7 +148,7 @@ func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, clip *
 	if segment == "" {
 		query := "?start=" + url.QueryEscape(from.UTC().Format(time.RFC3339Nano)) + "&duration=" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/seg" + strconv.Itoa(i) + ".ts" + query }))
+		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/seg" + strconv.Itoa(i) + ".ts" + query }, false))
 		return
 	}
 	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(segment, "seg"), ".ts"))

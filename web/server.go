@@ -83,6 +83,9 @@ type Config struct {
 	AllowOrigin, APIAllowOrigin []string
 	// Control is what the control API acts on; nil: no control API.
 	Control *Control
+	// DVRWindow is how far behind live a path may be rewound (dvr.m3u8, from the recordings
+	// of Control); nil or 0: no DVR.
+	DVRWindow func(path string) time.Duration
 	// APIKey guards the control API (SetAPIKey replaces it).
 	APIKey APIKey
 }
@@ -137,6 +140,11 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	}
 	if cfg.WebRTC != nil {
 		s.webrtcRoutes(mux, cfg.WebRTC)
+	}
+	if c := cfg.Control; c != nil && c.Recorder != nil && c.RecordingFiles != nil && cfg.DVRWindow != nil {
+		d := s.media(dvr{rec: c.Recorder, files: c.RecordingFiles, window: cfg.DVRWindow})
+		mux.HandleFunc("GET /{app}/{name}/dvr.m3u8", s.withStream(d))
+		mux.HandleFunc("GET /{app}/{name}/dvr/{seg}", s.withStream(d))
 	}
 	// HLS: index.m3u8 (LL-HLS), ts.m3u8 (MPEG-TS), and the playlists, init segments, segments
 	// and parts they list (the playlists carry the query, with a read key, on to what they
@@ -367,6 +375,7 @@ type urlsJSON struct {
 	Snapshot string `json:"snapshot,omitempty"` // the latest keyframe as a JPEG, for streams with a picture
 	WHEP     string `json:"whep,omitempty"`     // when WebRTC is on and can play the stream
 	WHIP     string `json:"whip,omitempty"`     // when WebRTC is on
+	DVR      string `json:"dvr,omitempty"`      // when the path keeps a DVR window
 }
 
 func tracksJSON(tracks []*relay.Track) []trackJSON {
@@ -409,6 +418,9 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.cfg.Snapshots != nil && slices.ContainsFunc(stats.Tracks, func(t *relay.Track) bool { return t.Codec.IsVideo() }) {
 			js.URLs.Snapshot = "/" + stats.Path + "/snapshot.jpg"
+		}
+		if s.cfg.DVRWindow != nil && s.cfg.DVRWindow(stats.Path) > 0 {
+			js.URLs.DVR = "/" + stats.Path + "/dvr.m3u8"
 		}
 		if s.cfg.WebRTC != nil {
 			js.URLs.WHIP = "/" + stats.Path + "/whip"

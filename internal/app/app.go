@@ -163,6 +163,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 		a.Hooks = webhook.New(t.Hooks, log)
 		t.Record.OnSegment = func(s record.Segment) { a.Hooks.Emit(segmentEvent(s)) }
 	}
+	t.Record.Window = func(path string) time.Duration { return dvrOnlyWindow(a.Config())(path) } // as reloaded
 	a.Record = record.New(t.Record, recordStore{media}, log)
 	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
 	a.emitEvents()
@@ -188,6 +189,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 		t.Web.Control = &web.Control{}
 	}
 	t.Web.Control.Recorder, t.Web.Control.RecordingFiles = a.Record, media
+	t.Web.DVRWindow = func(path string) time.Duration { return a.Config().DVRWindow(path) }
 	t.Web.Control.Config = func() any { return a.Config().Shown() }
 	t.Web.Control.Links = func() any { return a.Links.Links() }
 	var m http.Handler
@@ -201,6 +203,22 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	a.Web = web.New(t.Web, a.Relays, a.FMP4, a.HLS, viewers, log)
 	return a, nil
+}
+
+// recordedOrDVR says whether a path is recorded: for itself, or for its DVR window.
+func recordedOrDVR(cfg conf.Config) func(string) bool {
+	return func(path string) bool { return cfg.Recorded(path) || cfg.DVRWindow(path) > 0 }
+}
+
+// dvrOnlyWindow is the window of a path recorded for its DVR alone, whose files go once out
+// of it.
+func dvrOnlyWindow(cfg conf.Config) func(string) time.Duration {
+	return func(path string) time.Duration {
+		if cfg.RecordedForDVR(path) {
+			return cfg.DVRWindow(path)
+		}
+		return 0
+	}
 }
 
 // standbyOf is what plays on path while its publisher is away past grace: its slate.
@@ -298,7 +316,7 @@ func tuning(cfg conf.Config) Tuning {
 	}
 	t.Web.APIKey = web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback}
 	t.Record = record.DefaultConfig()
-	t.Record.Enabled = cfg.Recorded
+	t.Record.Enabled = recordedOrDVR(cfg)
 	t.Record.Segment, t.Record.DeleteAfter, t.Record.MaxBytes = cfg.RecordSegment, cfg.RecordDeleteAfter, int64(cfg.RecordMaxBytes)
 	return t
 }

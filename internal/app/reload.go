@@ -56,7 +56,7 @@ func (a *App) Reload(cfg conf.Config) error {
 	a.policy.Set(policyOf(cfg))
 	a.limiter.SetLimits(cfg.MaxConns, cfg.MaxConnsPerIP)
 	a.Relays.SetLimits(cfg.MaxStreams, cfg.Grace)
-	a.Record.SetEnabled(cfg.Recorded)
+	a.Record.SetEnabled(recordedOrDVR(cfg))
 	a.Web.SetAPIKey(web.APIKey{Key: cfg.APIKey, Loopback: cfg.APIKeyLoopback})
 	a.SRT.SetPassphrase(cfg.SRTPassphrase)
 	if a.LogLevel != nil {

@@ -81,6 +81,7 @@ type Config struct {
 	RecordSegment     time.Duration `yaml:"record_segment"`
 	RecordDeleteAfter time.Duration `yaml:"record_delete_after"`
 	RecordMaxBytes    int           `yaml:"record_max_bytes"`
+	DVR               time.Duration `yaml:"dvr"`
 	// Origin makes this server an edge: it pulls any live path it does not have from the
 	// first of these servers that has it.
 	Origin List `yaml:"origin"`
@@ -123,6 +124,8 @@ type Path struct {
 	Push []string `yaml:"push,omitempty"`
 	// Slate overrides the server's slate for this path ("none" for no slate).
 	Slate string `yaml:"slate,omitempty"`
+	// DVR overrides the server's dvr window for this path (0s: none).
+	DVR *time.Duration `yaml:"dvr,omitempty"`
 }
 
 // List is a list of values, given in YAML as a list or, like in flags and the environment,
@@ -189,6 +192,18 @@ func validSlate(s string, path bool) error {
 	}
 	return nil
 }
+
+// DVRWindow is how far behind live a path's viewers may rewind (dvr.m3u8); 0: not at all.
+func (c Config) DVRWindow(path string) time.Duration {
+	if p, ok := c.Paths[path]; ok && p.DVR != nil {
+		return *p.DVR
+	}
+	return c.DVR
+}
+
+// RecordedForDVR says whether a path is recorded for its DVR window alone (not recorded
+// otherwise): its files go once they leave the window.
+func (c Config) RecordedForDVR(path string) bool { return !c.Recorded(path) && c.DVRWindow(path) > 0 }
 
 // Default returns the configuration with nothing set: what `make run` serves.
 func Default() Config {
@@ -269,6 +284,7 @@ func (c *Config) fields() []field {
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
 		{"record_segment", "length of one recording file; the next starts at the first keyframe after it", &c.RecordSegment},
 		{"record_delete_after", "delete recordings older than this (0: keep them)", &c.RecordDeleteAfter},
+		{"dvr", "how far behind live viewers may rewind a path (dvr.m3u8), kept on disk by the recorder (0: off; paths: can set it per path)", &c.DVR},
 		{"record_max_bytes", "delete the oldest recordings while all of them take more bytes than this (0: no limit)", &c.RecordMaxBytes},
 	}
 }
@@ -549,6 +565,9 @@ func (c Config) Validate() error {
 				return fmt.Errorf("config paths: %s: playlist: %w", path, err)
 			}
 		}
+		if p.DVR != nil && *p.DVR < 0 {
+			return fmt.Errorf("config paths: %s: dvr: %v is negative", path, *p.DVR)
+		}
 		if err := validSlate(p.Slate, true); err != nil {
 			return fmt.Errorf("config paths: %s: slate: %w", path, err)
 		}
@@ -561,6 +580,9 @@ func (c Config) Validate() error {
 	}
 	if c.RecordDeleteAfter < 0 {
 		return fmt.Errorf("config record_delete_after: %v is negative", c.RecordDeleteAfter)
+	}
+	if c.DVR < 0 {
+		return fmt.Errorf("config dvr: %v is negative", c.DVR)
 	}
 	if c.RecordMaxBytes < 0 {
 		return fmt.Errorf("config record_max_bytes: %d is negative", c.RecordMaxBytes)

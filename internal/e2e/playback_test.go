@@ -19,10 +19,11 @@ import (
 
 // firstSecond is the second a seconds clip's first picture at url shows, from the mean of a
 // patch of its band (ffmpeg's gray is full range, as SecondOf takes it).
-func firstSecond(ctx context.Context, t *testing.T, url string) int {
+func firstSecond(ctx context.Context, t *testing.T, url string, extra ...string) int {
 	t.Helper()
-	out, err := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-i", url, "-frames:v", "1",
-		"-vf", "crop=64:64:600:560", "-f", "rawvideo", "-pix_fmt", "gray", "-").Output()
+	args := append(append([]string{"-v", "error"}, extra...), "-i", url, "-frames:v", "1",
+		"-vf", "crop=64:64:600:560", "-f", "rawvideo", "-pix_fmt", "gray", "-")
+	out, err := exec.CommandContext(ctx, "ffmpeg", args...).Output()
 	if err != nil || len(out) != 64*64 {
 		t.Fatalf("first picture of %s: %v (%d bytes)", url, err, len(out))
 	}

@@ -1,0 +1,97 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relaycast/relaycast/playback"
+)
+
+// dvr serves the window a path keeps behind live (dvr.m3u8): an HLS EVENT playlist of its
+// recordings from a start within the window up to the newest whole segment, growing while
+// the stream is recorded and ended (EXT-X-ENDLIST) once it is not, when the window plays on
+// as stored video. The start comes as ?start= (RFC 3339 or -SECONDS, within the window) or
+// is the window's beginning; a playlist asked for without an absolute one is sent, by a
+// redirect, to the URL with it, so its reloads and segments are cut from the same keyframe.
+type dvr struct {
+	rec    Recorder
+	files  playback.Files
+	window func(path string) time.Duration
+}
+
+// ServeMedia answers dvr.m3u8, or dvr/segN.ts (the request's "seg").
+func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) error {
+	win := d.window(path)
+	if win <= 0 {
+		http.Error(w, path+" keeps no DVR window (dvr: in the configuration)", http.StatusNotFound)
+		return nil
+	}
+	now := time.Now()
+	q := r.URL.Query()
+	raw := q.Get("start")
+	from := now.Add(-win)
+	if raw != "" {
+		var err error
+		if from, err = parseStart(raw, now); err != nil {
+			http.Error(w, "start: "+err.Error(), http.StatusBadRequest)
+			return nil
+		}
+		from = later(from, now.Add(-win))
+	}
+	seg := r.PathValue("seg")
+	if _, err := time.Parse(time.RFC3339Nano, raw); err != nil && seg == "" {
+		q.Set("start", from.UTC().Format(time.RFC3339Nano))
+		http.Redirect(w, r, r.URL.Path+"?"+q.Encode(), http.StatusFound)
+		return nil
+	}
+	spans, err := d.rec.Spans(path)
+	if err != nil {
+		return err
+	}
+	growing := len(spans) > 0 && spans[len(spans)-1].Open
+	clip, err := playback.Make(d.files, spans, from, now.Sub(from)+time.Minute)
+	if errors.Is(err, playback.ErrNothing) {
+		http.Error(w, "nothing of "+path+" recorded since "+from.UTC().Format(time.RFC3339), http.StatusNotFound)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer clip.Close()
+	segs := clip.HLS()
+	if growing {
+		segs = segs[:len(segs)-1] // the newest one still grows
+	}
+	if seg == "" {
+		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+		w.Header().Set("Cache-Control", "no-cache")
+		query := "?" + r.URL.RawQuery
+		_, err := io.WriteString(w, clip.Playlist(segs, func(i int) string { return "dvr/seg" + strconv.Itoa(i) + ".ts" + query }, growing))
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(seg, "seg"), ".ts"))
+	if err != nil || n < 0 || n >= len(segs) || seg != "seg"+strconv.Itoa(n)+".ts" {
+		http.Error(w, fmt.Sprintf("no segment %s of %s from %s", seg, path, from.UTC().Format(time.RFC3339)), http.StatusNotFound)
+		return nil
+	}
+	b, err := clip.TS(segs[n])
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "video/mp2t")
+	w.Header().Set("Cache-Control", "public, max-age=3600") // a whole segment never changes
+	_, err = w.Write(b)
+	return err
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
