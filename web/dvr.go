@@ -44,10 +44,19 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 		from = later(from, now.Add(-win))
 	}
 	seg := r.PathValue("seg")
-	if _, err := time.Parse(time.RFC3339Nano, raw); err != nil && seg == "" {
+	mp4 := strings.HasSuffix(r.URL.Path, "/dvr.mp4")
+	if _, err := time.Parse(time.RFC3339Nano, raw); seg == "" && (err != nil || mp4 && q.Get("duration") == "") {
 		q.Set("start", from.UTC().Format(time.RFC3339Nano))
+		if mp4 && q.Get("duration") == "" {
+			// fixed, and behind what the recorder may still hold back, so that the file is
+			// laid out the same for every range request of it
+			q.Set("duration", strconv.FormatFloat(max(time.Second, now.Sub(from)-mp4Behind).Seconds(), 'f', 3, 64))
+		}
 		http.Redirect(w, r, r.URL.Path+"?"+q.Encode(), http.StatusFound)
 		return nil
+	}
+	if mp4 {
+		return d.serveMP4(w, r, path, from, q.Get("duration"))
 	}
 	spans, err := d.rec.Spans(path)
 	if err != nil {
@@ -87,6 +96,42 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 	w.Header().Set("Cache-Control", "public, max-age=3600") // a whole segment never changes
 	_, err = w.Write(b)
 	return err
+}
+
+// mp4Behind is how far behind now a window's MP4 ends: the recorder writes a fragment about
+// every second, and a file must not grow between two range requests of it.
+const mp4Behind = 3 * time.Second
+
+// serveMP4 answers dvr.mp4: the window from start for duration as one MP4, which a video
+// element plays and seeks in by byte ranges.
+func (d dvr) serveMP4(w http.ResponseWriter, r *http.Request, path string, from time.Time, length string) error {
+	dur, err := parseLength(length)
+	if err != nil {
+		http.Error(w, "duration: "+err.Error(), http.StatusBadRequest)
+		return nil
+	}
+	spans, err := d.rec.Spans(path)
+	if err != nil {
+		return err
+	}
+	clip, err := playback.Make(d.files, spans, from, dur)
+	if errors.Is(err, playback.ErrNothing) {
+		http.Error(w, "nothing of "+path+" recorded then", http.StatusNotFound)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer clip.Close()
+	body, _, err := clip.MP4()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "video/mp4")
+	w.Header().Set("X-Relaycast-Start", clip.Start.UTC().Format(time.RFC3339Nano))
+	w.Header().Set("Access-Control-Expose-Headers", "X-Relaycast-Start")
+	http.ServeContent(w, r, "dvr.mp4", time.Time{}, body)
+	return nil
 }
 
 func later(a, b time.Time) time.Time {

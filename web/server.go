@@ -144,6 +144,7 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 	if c := cfg.Control; c != nil && c.Recorder != nil && c.RecordingFiles != nil && cfg.DVRWindow != nil {
 		d := s.media(dvr{rec: c.Recorder, files: c.RecordingFiles, window: cfg.DVRWindow})
 		mux.HandleFunc("GET /{app}/{name}/dvr.m3u8", s.withStream(d))
+		mux.HandleFunc("GET /{app}/{name}/dvr.mp4", s.withStream(d))
 		mux.HandleFunc("GET /{app}/{name}/dvr/{seg}", s.withStream(d))
 	}
 	// HLS: index.m3u8 (LL-HLS), ts.m3u8 (MPEG-TS), and the playlists, init segments, segments
@@ -355,8 +356,9 @@ type streamJSON struct {
 	Path          string         `json:"path"`
 	Name          string         `json:"name"`
 	Publishing    bool           `json:"publishing"`
-	Standby       bool           `json:"standby,omitempty"`  // the offline slate plays: the publisher is away
-	Protocol      string         `json:"protocol,omitempty"` // of the publisher: rtmp, playlist…
+	Standby       bool           `json:"standby,omitempty"`     // the offline slate plays: the publisher is away
+	DVRSeconds    float64        `json:"dvr_seconds,omitempty"` // how far back viewers may rewind
+	Protocol      string         `json:"protocol,omitempty"`    // of the publisher: rtmp, playlist…
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	BitrateKbps   int            `json:"bitrate_kbps"`
 	Tracks        []trackJSON    `json:"tracks"`
@@ -420,7 +422,7 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 			js.URLs.Snapshot = "/" + stats.Path + "/snapshot.jpg"
 		}
 		if s.cfg.DVRWindow != nil && s.cfg.DVRWindow(stats.Path) > 0 {
-			js.URLs.DVR = "/" + stats.Path + "/dvr.m3u8"
+			js.URLs.DVR, js.DVRSeconds = "/"+stats.Path+"/dvr.m3u8", s.cfg.DVRWindow(stats.Path).Seconds()
 		}
 		if s.cfg.WebRTC != nil {
 			js.URLs.WHIP = "/" + stats.Path + "/whip"

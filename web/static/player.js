@@ -22,7 +22,7 @@
     `<iframe src="${origin}${base}/embed${location.search}" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
 
   // What the page shows about itself; tests read it too.
-  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0, transport: '' };
+  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0, transport: '', shown: '' };
   let whep = ''; // the stream's WHEP URL, when the server has WebRTC and this page may use it
   const tryWebRTC = window.RTCPeerConnection && new URLSearchParams(location.search).get('transport') !== 'mse';
   window.relaycast = live;
@@ -32,6 +32,65 @@
 
   const show = (text) => { statusEl.textContent = text; statusEl.hidden = !text; };
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  // Rewinding (a path with a DVR window): the bar seeks back into the window, which plays as
+  // one MP4 from the server's recordings; LIVE comes back. liveAbort ends the live loop's
+  // connection while the window plays.
+  const dvrBar = document.getElementById('dvr');
+  const seek = document.getElementById('seek');
+  const goLive = document.getElementById('golive');
+  const clock = document.getElementById('clock');
+  let liveAbort = new AbortController();
+  let rewound = null; // { start: Date of the MP4's first picture } while the window plays
+  let backToLive = () => {};
+  const keyQuery = location.search ? `&${location.search.slice(1)}` : '';
+
+  seek.addEventListener('change', async () => {
+    const back = -Number(seek.value);
+    if (back <= 0) return leaveWindow();
+    const start = new Date(Date.now() - back * 1000).toISOString();
+    let res;
+    try {
+      // the server fixes the range by a redirect; HEAD learns it and the first picture's time
+      res = await fetch(`${base}/dvr.mp4?start=${encodeURIComponent(start)}${keyQuery}`, { method: 'HEAD' });
+    } catch (_) {
+      return show('The server is unreachable');
+    }
+    if (!res.ok) return show(`Nothing recorded then (${res.status})`);
+    rewound = { start: new Date(res.headers.get('X-Relaycast-Start')) };
+    liveAbort.abort();
+    live.transport = 'DVR';
+    live.state = 'rewound';
+    goLive.disabled = false;
+    video.srcObject = null;
+    video.src = res.url;
+    video.play().catch(() => show('Click to play'));
+  });
+  goLive.addEventListener('click', () => leaveWindow());
+
+  function leaveWindow() {
+    if (!rewound) return;
+    rewound = null;
+    liveAbort = new AbortController();
+    goLive.disabled = true;
+    seek.value = 0;
+    video.removeAttribute('src');
+    video.load();
+    backToLive();
+  }
+
+  setInterval(() => {
+    if (dvrBar.hidden) return;
+    if (!rewound) {
+      live.shown = '';
+      clock.textContent = 'live';
+      return;
+    }
+    const at = new Date(rewound.start.getTime() + video.currentTime * 1000);
+    live.shown = at.toISOString();
+    clock.textContent = at.toLocaleString();
+    if (document.activeElement !== seek) seek.value = Math.min(0, -(Date.now() - at.getTime()) / 1000);
+  }, 250);
 
   unmute.hidden = !video.muted;
   unmute.addEventListener('click', () => { video.muted = false; video.play(); });
@@ -127,7 +186,7 @@
     let bytes = 0;
     for (;;) {
       await sleep(250);
-      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') break;
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed' || liveAbort.signal.aborted) break;
       if (video.paused && video.readyState >= 2) video.play().catch(() => show('Click to play'));
       let received = 0, rtt = 0;
       (await pc.getStats()).forEach((r) => {
@@ -166,7 +225,7 @@
     live.transport = 'fMP4';
     let res;
     try {
-      res = await fetch(`${base}/stream.mp4${location.search}`, { cache: 'no-store' });
+      res = await fetch(`${base}/stream.mp4${location.search}`, { cache: 'no-store', signal: liveAbort.signal });
     } catch (_) {
       return 'The server is unreachable; retrying…';
     }
@@ -233,7 +292,11 @@
           document.getElementById('rtmp-url').textContent = s.urls.rtmp;
           document.getElementById('rtsp-url').textContent = s.urls.rtsp;
           if (live.transport === '') whep = s.urls.whep || '';
-          if (s.publishing) return;
+          if (s.dvr_seconds) {
+            seek.min = -Math.floor(s.dvr_seconds);
+            dvrBar.hidden = false;
+          }
+          if (s.publishing || s.standby) return; // the offline slate plays like the stream
         }
         show('Offline — playback starts by itself when the stream goes live');
       } catch (_) {
@@ -247,9 +310,14 @@
   (async () => {
     let backoff = 500;
     for (;;) {
+      if (rewound) await new Promise((r) => { backToLive = r; });
       await waitLive();
       show('Connecting…');
       const why = await play();
+      if (rewound) {
+        live.state = 'rewound';
+        continue;
+      }
       if (why === '') {
         backoff = 500; // it played a while: reconnect at once
         show('Reconnecting…');
