@@ -38,7 +38,11 @@ func (p *Playlist) Run(ctx context.Context, relays Publisher) error {
 	defer pub.Close()
 	pub.SetProtocol("playlist")
 	p.Log.Info("playlist live", "path", p.Path, "files", len(p.Files))
-	return p.Play(ctx, pub)
+	if err := p.Play(ctx, pub); !errors.Is(err, relay.ErrEnded) {
+		return err
+	}
+	p.Log.Info("playlist over: its stream was ended", "path", p.Path) // the server closing
+	return nil
 }
 
 // Play plays the playlist on pub until ctx ends, a write fails (another publisher took the
