@@ -9,7 +9,7 @@ FUZZ_TARGETS := ./ingest:FuzzFLVTag ./ingest:FuzzFLVFile ./ingest:FuzzRTPPackets
 	./rtsp:FuzzRequestGuard ./rtsp:FuzzRequest ./rtsp:FuzzServerConn \
 	./web:FuzzRequestPath ./format:FuzzProbe ./codec:FuzzH265Config ./codec:FuzzAV1Config
 
-.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls bench-webrtc fuzz media clean
+.PHONY: all build run test test-deps check bench bench-compare bench-vod bench-codecs bench-edges bench-hls bench-webrtc bench-dvr fuzz media clean
 
 all: build
 
@@ -65,6 +65,12 @@ bench-edges:
 ## CPU, memory, first part, lag in parts (not part of `make test`)
 bench-hls:
 	./scripts/bench-hls.sh $(CLIENTS)
+
+## bench-dvr: the recordings' book and ranges for a path with 24 h of one-minute files: a
+## list, the first and the next answers of a one-hour range, and the book rebuilt from the
+## files (not part of `make test`)
+bench-dvr:
+	$(GO) test -run '^$$' -bench DVR -benchtime 5x ./playback
 
 ## bench-webrtc: WHEP viewers (200, or VIEWERS=N) of relaycast, then of MediaMTX: CPU,
 ## memory, kept up, first frame and delay, side by side.

@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,6 +45,11 @@ type Sample struct {
 // ReadIndex reads the sample tables of an MP4 of size bytes, or of a fragmented one its
 // fragments, up to the last whole one.
 func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
+	if ra, ok := r.(io.ReaderAt); ok {
+		if _, inMemory := r.(*bytes.Reader); !inMemory {
+			r = newBuffered(ra, size)
+		}
+	}
 	var head [3]byte
 	if err := readAt(r, 0, head[:]); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relaycast/relaycast/format"
@@ -39,8 +40,8 @@ type Clip struct {
 
 	ix     format.Index
 	breaks []vod.HLSBreak // where the clip's time jumps over a hole between recordings
-	remux  *format.Remux
 	files  filesAt
+	key    string // the files at their sizes and the range: what its layout depends on
 }
 
 // Close closes the recording files.
@@ -95,6 +96,7 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 			break
 		}
 		base := c.files.add(f)
+		c.key += fmt.Sprintf("%s@%d;", sp.File, c.files.next-base)
 		stop, from0 := end.Sub(sp.Start), ix.Samples[first].DTS
 		for _, s := range ix.Samples[first:] {
 			if s.DTS >= stop || s.DTS < from0 {
@@ -113,17 +115,55 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 		return nil, ErrNothing
 	}
 	c.ix, c.Duration = out, out.Duration
+	c.key += fmt.Sprint(from.UnixNano(), d)
 	return c, nil
 }
 
 // MP4 lays the clip out as one faststart MP4 and returns a reader of it (for
 // http.ServeContent: byte ranges) and its length.
 func (c *Clip) MP4() (io.ReadSeeker, int64, error) {
-	remux, err := format.NewRemux(&c.ix)
+	remux, err := layouts.get(c.key, func() (*format.Remux, error) { return format.NewRemux(&c.ix) })
 	if err != nil {
 		return nil, 0, err
 	}
 	return remux.Open(c.files), remux.Size(), nil
+}
+
+// layouts keeps the MP4 layouts of the latest clips: a player seeking in one sends a range
+// request for each seek, and laying out an hour (a quarter of a million samples) takes most
+// of a second.
+var layouts = layoutCache{kept: map[string]*format.Remux{}}
+
+type layoutCache struct {
+	mu    sync.Mutex
+	kept  map[string]*format.Remux
+	order []string // oldest first
+}
+
+// layoutsKept bounds the layouts kept (each holds its clip's sample tables).
+const layoutsKept = 8
+
+func (lc *layoutCache) get(key string, make func() (*format.Remux, error)) (*format.Remux, error) {
+	lc.mu.Lock()
+	r, ok := lc.kept[key]
+	lc.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := make()
+	if err != nil {
+		return nil, err
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if _, ok := lc.kept[key]; !ok {
+		lc.kept[key], lc.order = r, append(lc.order, key)
+		if len(lc.order) > layoutsKept {
+			delete(lc.kept, lc.order[0])
+			lc.order = lc.order[1:]
+		}
+	}
+	return r, nil
 }
 
 // HLS cuts the clip into HLS segments, a discontinuity at each hole.
