@@ -52,19 +52,27 @@ func (b *buffered) Read(p []byte) (int, error) {
 }
 
 func (b *buffered) Seek(off int64, whence int) (int64, error) {
+	pos, err := seekTo(b.pos, b.size, off, whence)
+	if err == nil {
+		b.pos = pos
+	}
+	return pos, err
+}
+
+// seekTo is where an io.Seeker at pos in size bytes goes for Seek(off, whence).
+func seekTo(pos, size, off int64, whence int) (int64, error) {
 	switch whence {
 	case io.SeekCurrent:
-		off += b.pos
+		off += pos
 	case io.SeekEnd:
-		off += b.size
+		off += size
 	case io.SeekStart:
 	default:
-		return 0, errors.New("format: bad whence")
+		return pos, errors.New("format: bad whence")
 	}
 	if off < 0 {
-		return 0, errors.New("format: seek before the start")
+		return pos, errors.New("format: seek before the start")
 	}
-	b.pos = off
 	return off, nil
 }
 

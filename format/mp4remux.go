@@ -149,18 +149,9 @@ func (r *remuxReader) Read(b []byte) (int, error) {
 }
 
 func (r *remuxReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += r.off
-	case io.SeekEnd:
-		offset += r.m.size
-	default:
-		return 0, errors.New("remux: bad whence")
+	pos, err := seekTo(r.off, r.m.size, offset, whence)
+	if err == nil {
+		r.off = pos
 	}
-	if offset < 0 {
-		return 0, errors.New("remux: negative position")
-	}
-	r.off = offset
-	return offset, nil
+	return pos, err
 }

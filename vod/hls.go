@@ -92,9 +92,9 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		body = []byte(playlist(c.segments, r.URL.RawQuery))
 	} else {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
 		segs := c.segments
-		if err != nil || n < 0 || n >= len(segs) || file != "seg"+strconv.Itoa(n)+".ts" {
+		n, ok := HLSSegmentNumber(file, len(segs))
+		if !ok {
 			w.Header().Del("ETag")
 			http.NotFound(w, r)
 			return
@@ -111,6 +111,16 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		w.Header().Set("Content-Type", "video/mp2t")
 	}
 	http.ServeContent(w, r, file, e.modTime, bytes.NewReader(body))
+}
+
+// HLSSegmentFile is the name of segment n of an HLS VOD playlist.
+func HLSSegmentFile(n int) string { return "seg" + strconv.Itoa(n) + ".ts" }
+
+// HLSSegmentNumber reads a segment's name (HLSSegmentFile) back: its number, if it is one of
+// count.
+func HLSSegmentNumber(file string, count int) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(file, "seg"), ".ts"))
+	return n, err == nil && n >= 0 && n < count && file == HLSSegmentFile(n)
 }
 
 // notModified answers 304 when the client holds this version, before a segment is muxed.
@@ -147,7 +157,7 @@ func playlist(segs []HLSSegment, query string) string {
 	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n", int(math.Ceil(longest.Seconds())))
 	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for i, s := range segs {
-		fmt.Fprintf(&b, "#EXTINF:%.5f,\nseg%d.ts%s\n", s.Dur.Seconds(), i, query)
+		fmt.Fprintf(&b, "#EXTINF:%.5f,\n%s%s\n", s.Dur.Seconds(), HLSSegmentFile(i), query)
 	}
 	b.WriteString("#EXT-X-ENDLIST\n")
 	return b.String()

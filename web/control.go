@@ -195,12 +195,7 @@ func (s *Server) serveRecording(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) setRecording(on bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		path := r.PathValue("path")
-		if err := relay.ValidatePath(path); err != nil {
-			jsonError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if s.control.Recorder == nil {
-			jsonError(w, http.StatusNotImplemented, "no recorder")
+		if !s.recorderFor(w, path) {
 			return
 		}
 		s.control.Recorder.Set(path, on)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/playback"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // dvr serves the window a path keeps behind live (dvr.m3u8): an HLS EVENT playlist of its
@@ -80,11 +81,11 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 		w.Header().Set("Cache-Control", "no-cache")
 		query := "?" + r.URL.RawQuery
-		_, err := io.WriteString(w, clip.Playlist(segs, func(i int) string { return "dvr/seg" + strconv.Itoa(i) + ".ts" + query }, growing))
+		_, err := io.WriteString(w, clip.Playlist(segs, func(i int) string { return "dvr/" + vod.HLSSegmentFile(i) + query }, growing))
 		return err
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(seg, "seg"), ".ts"))
-	if err != nil || n < 0 || n >= len(segs) || seg != "seg"+strconv.Itoa(n)+".ts" {
+	n, ok := vod.HLSSegmentNumber(seg, len(segs))
+	if !ok {
 		http.Error(w, fmt.Sprintf("no segment %s of %s from %s", seg, path, from.UTC().Format(time.RFC3339)), http.StatusNotFound)
 		return nil
 	}

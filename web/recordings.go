@@ -12,6 +12,7 @@ import (
 
 	"github.com/relaycast/relaycast/playback"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/vod"
 )
 
 // gapAtLeast is how long a hole between two recording files must be to be told as a gap: a
@@ -46,12 +47,7 @@ func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 		s.servePlayback(w, r, rest, seg)
 		return
 	}
-	if err := relay.ValidatePath(path); err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if s.control.Recorder == nil {
-		jsonError(w, http.StatusNotImplemented, "no recorder")
+	if !s.recorderFor(w, path) {
 		return
 	}
 	spans, err := s.control.Recorder.Spans(path)
@@ -85,12 +81,7 @@ func (s *Server) serveRecordings(w http.ResponseWriter, r *http.Request) {
 // (5m). It starts at the keyframe at or before start (X-Relaycast-Start says when that was)
 // and ends at start+duration.
 func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path, segment string) {
-	if err := relay.ValidatePath(path); err != nil {
-		jsonError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if s.control.Recorder == nil || s.control.RecordingFiles == nil {
-		jsonError(w, http.StatusNotImplemented, "no recorder")
+	if !s.recorderFor(w, path) {
 		return
 	}
 	q := r.URL.Query()
@@ -148,11 +139,11 @@ func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, clip *
 	if segment == "" {
 		query := "?start=" + url.QueryEscape(from.UTC().Format(time.RFC3339Nano)) + "&duration=" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/seg" + strconv.Itoa(i) + ".ts" + query }, false))
+		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/" + vod.HLSSegmentFile(i) + query }, false))
 		return
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(segment, "seg"), ".ts"))
-	if err != nil || n < 0 || n >= len(segs) || segment != "seg"+strconv.Itoa(n)+".ts" {
+	n, ok := vod.HLSSegmentNumber(segment, len(segs))
+	if !ok {
 		jsonError(w, http.StatusNotFound, "no segment "+segment+" in that range")
 		return
 	}
@@ -201,4 +192,18 @@ func parseLength(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("%v: want more than 0 and at most %v", d, maxPlayback)
 	}
 	return d, nil
+}
+
+// recorderFor answers a control call about path's recordings that cannot be made (a bad
+// path, no recorder) and reports whether it can.
+func (s *Server) recorderFor(w http.ResponseWriter, path string) bool {
+	if err := relay.ValidatePath(path); err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return false
+	}
+	if s.control.Recorder == nil || s.control.RecordingFiles == nil {
+		jsonError(w, http.StatusNotImplemented, "no recorder")
+		return false
+	}
+	return true
 }
