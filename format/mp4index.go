@@ -25,6 +25,10 @@ type Index struct {
 	// Cut is where a fragmented file is cut short (a recording whose server was killed, a
 	// copy in progress), zero if it is whole: the samples end at the last whole fragment.
 	Cut int64
+	// ShowUntil, when set, is where presentation ends (a time range cut from recordings):
+	// a remuxed file's edit lists stop every track there, to the millisecond, whatever
+	// pictures its last decoded frames would show after it.
+	ShowUntil time.Duration
 	// Progressive says the file is an MP4 a player can start before it has all of it: its
 	// moov comes before its media. Any other (an FLV, an MP4 with its moov at the end) is
 	// served over HTTP as a faststart MP4 made from the index (progressive.go).

@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,9 @@ func NewRemux(ix *Index) (*Remux, error) {
 		return nil, fmt.Errorf("remux: %w", err)
 	}
 	r.header = header.Bytes()
+	if ix.ShowUntil > 0 {
+		trimEdits(r.header, ix.ShowUntil-shift)
+	}
 	r.ends = make([]int64, len(r.order))
 	end := int64(len(r.header))
 	for k, i := range r.order {
@@ -100,6 +104,33 @@ func NewRemux(ix *Index) (*Remux, error) {
 	}
 	r.size = end
 	return r, nil
+}
+
+// trimEdits ends the presentation of every track of a laid-out moov at until (from the
+// presentation's start): the last entry of each edit list (elst, version 0, as mediacommon
+// writes it, in milliseconds) is cut so that the entries before it and it add up to until.
+func trimEdits(moov []byte, until time.Duration) {
+	want := uint32(until / time.Millisecond)
+	for i := 0; ; {
+		k := bytes.Index(moov[i:], []byte("elst"))
+		if k < 4 {
+			return
+		}
+		box := moov[i+k-4:]
+		i += k + 4
+		n := int(binary.BigEndian.Uint32(box[12:16]))
+		if box[8] != 0 || n == 0 || len(box) < 16+12*n {
+			continue // not a version 0 edit list with its entries
+		}
+		var before uint32
+		for e := range n - 1 {
+			before += binary.BigEndian.Uint32(box[16+12*e:])
+		}
+		last := box[16+12*(n-1):]
+		if cur := binary.BigEndian.Uint32(last); before < want && want-before < cur {
+			binary.BigEndian.PutUint32(last, want-before)
+		}
+	}
 }
 
 // presentationStart is the earliest presentation time of the video (of any track if none):

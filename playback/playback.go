@@ -62,6 +62,7 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 	var shift time.Duration // where the current file's time zero is on the clip's timeline
 	var prev *record.Span
 	var prevLen time.Duration // of the previous file, whole
+	var delay time.Duration   // from the first picture's decoding to its showing
 	for i := range spans {
 		sp := &spans[i]
 		if !sp.End().After(from) || !sp.Start.Before(end) {
@@ -80,9 +81,12 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 		switch {
 		case prev == nil:
 			out.Tracks = ix.Tracks
-			first = ix.KeyframeBefore(from.Sub(sp.Start))
-			c.Start = sp.Start.Add(ix.Samples[first].DTS)
+			first = shownBy(ix, from.Sub(sp.Start))
+			// the clip's first picture is shown at the keyframe's presentation time (with
+			// B-frames, its reorder delay after it is decoded), and the MP4 starts there
+			c.Start = sp.Start.Add(ix.Samples[first].PTS)
 			shift = -ix.Samples[first].DTS
+			delay = ix.Samples[first].PTS - ix.Samples[first].DTS
 		case !sameTracks(out.Tracks, ix.Tracks):
 			f.Close()
 			c.Cut = true
@@ -114,7 +118,8 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 		_ = c.Close()
 		return nil, ErrNothing
 	}
-	c.ix, c.Duration = out, out.Duration
+	out.ShowUntil = out.Duration // exactly the range's end, however B-frames reorder its last pictures
+	c.ix, c.Duration = out, out.Duration-delay
 	c.key += fmt.Sprint(from.UnixNano(), d)
 	return c, nil
 }
@@ -166,6 +171,10 @@ func (lc *layoutCache) get(key string, make func() (*format.Remux, error)) (*for
 	return r, nil
 }
 
+// Media is the clip as a stored medium plays it (vod.Player.Windows): its samples, their
+// bytes, and the clip to close when done.
+func (c *Clip) Media() (*format.Index, io.ReaderAt, io.Closer) { return &c.ix, c.files, c }
+
 // HLS cuts the clip into HLS segments, a discontinuity at each hole.
 func (c *Clip) HLS() []vod.HLSSegment { return vod.CutHLS(&c.ix, c.breaks...) }
 
@@ -209,6 +218,16 @@ func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string, growing b
 // eventTarget is a growing playlist's target duration, which must not change between its
 // reloads: above any segment of a stream with keyframes at most 8 s apart.
 const eventTarget = 10
+
+// shownBy is the keyframe whose picture is shown at or before t: with B-frames a keyframe
+// decoded before t may be shown after it.
+func shownBy(ix *format.Index, t time.Duration) int {
+	k := ix.KeyframeBefore(t)
+	for k > 0 && ix.Samples[k].PTS > t {
+		k = ix.KeyframeBefore(ix.Samples[k].DTS - 1)
+	}
+	return k
+}
 
 // holeAtLeast is how far apart two files must be on the wall clock for the clip to keep the
 // hole between them; closer ones are one recording cut into files.

@@ -39,6 +39,8 @@ type Index struct {
 	store Store
 	dir   string
 	log   *slog.Logger
+	// writing says whether the recorder is writing a file, which it books itself
+	writing func(file string) bool
 	mu    sync.Mutex
 	paths map[string][]Span // loaded paths, by start
 }
@@ -46,8 +48,8 @@ type Index struct {
 // indexFile is the name of a path's book in its folder.
 const indexFile = "index.json"
 
-func newIndex(store Store, dir string, log *slog.Logger) *Index {
-	return &Index{store: store, dir: dir, log: log, paths: map[string][]Span{}}
+func newIndex(store Store, dir string, log *slog.Logger, writing func(string) bool) *Index {
+	return &Index{store: store, dir: dir, log: log, writing: writing, paths: map[string][]Span{}}
 }
 
 // Spans returns path's recording files, oldest first.
@@ -189,7 +191,7 @@ func (x *Index) reconcile(streamPath string, spans []Span) ([]Span, bool, error)
 			continue // a deeper path's files have their own book
 		}
 		i := find(spans, f.Name)
-		if i >= 0 && !spans[i].Open {
+		if i >= 0 && !spans[i].Open || x.writing(f.Name) {
 			on[f.Name] = true
 			continue
 		}

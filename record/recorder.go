@@ -117,9 +117,16 @@ type activeRec struct{ cancel context.CancelFunc }
 // New returns a recorder; Watch starts it.
 func New(cfg Config, store Store, log *slog.Logger) *Recorder {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, enabled: cfg.Enabled,
-		override: map[string]bool{}, active: map[*relay.Stream]*activeRec{}, writing: map[string]bool{}, stop: func() {},
-		index: newIndex(store, cfg.Dir, log)}
+	r := &Recorder{cfg: cfg, store: store, log: log, ctx: ctx, cancel: cancel, enabled: cfg.Enabled,
+		override: map[string]bool{}, active: map[*relay.Stream]*activeRec{}, writing: map[string]bool{}, stop: func() {}}
+	r.index = newIndex(store, cfg.Dir, log, r.isWriting)
+	return r
+}
+
+func (r *Recorder) isWriting(file string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writing[file]
 }
 
 // Spans returns a path's recording files on the wall clock, oldest first, from the book the
@@ -278,6 +285,8 @@ type recording struct {
 	ctx  context.Context // ends when the recording is stopped
 	seg  *segment
 	last time.Duration // stream time of the newest frame
+	// epoch is the wall-clock time of stream time zero, fixed at the first file (wallClock)
+	epoch time.Time
 	// paused: the store failed a write (a full disk) and no fragment has been written
 	// since; frames are skipped until retryAt, then a new file is tried.
 	paused  bool
@@ -386,13 +395,27 @@ func (rec *recording) next(start time.Duration) error {
 		return err
 	}
 	rec.seg = seg
-	// the wall clock's now is the stream's live edge; the file starts that much before it
-	started := time.Now().Add(start - rec.rs.Newest())
-	rec.r.index.opened(rec.rs.Path(), Span{File: file, Start: started, Open: true, Bytes: seg.good})
+	rec.r.index.opened(rec.rs.Path(), Span{File: file, Start: rec.wallClock(start), Open: true, Bytes: seg.good})
 	rec.log.Info("recording", "file", file)
 	rec.r.sweep()
 	return nil
 }
+
+// wallClock is the wall-clock time of stream time t. The wall clock's now is the stream's
+// live edge; the first file fixes the recording's epoch from it, and the files after it keep
+// that epoch, so that one follows the other to the nanosecond, until the encoder's clock has
+// drifted from the wall clock by more than reanchorAfter.
+func (rec *recording) wallClock(t time.Duration) time.Time {
+	epoch := time.Now().Add(-rec.rs.Newest())
+	if rec.epoch.IsZero() || epoch.Sub(rec.epoch).Abs() > reanchorAfter {
+		rec.epoch = epoch
+	}
+	return rec.epoch.Add(t)
+}
+
+// reanchorAfter is how far the recording's epoch may lag the live edge's before it is moved:
+// above the jitter of a busy machine, below what a viewer asking for a time would notice.
+const reanchorAfter = time.Second
 
 // finish closes the current file, if any.
 func (rec *recording) finish() error {

@@ -61,6 +61,12 @@ func CutHLS(ix *format.Index, breaks ...HLSBreak) []HLSSegment {
 		}
 	}
 	cur.End, cur.Dur = len(ix.Samples), ix.Duration-cur.Start
+	if n := len(out); n > 0 && !cur.Discontinuity && cur.Dur < hlsTarget/4 {
+		// a sliver after the last cut (a range that ends just past a keyframe) goes with
+		// the segment before it: players take an EXTINF of a millisecond for a broken one
+		out[n-1].End, out[n-1].Dur = cur.End, out[n-1].Dur+cur.Dur
+		return out
+	}
 	return append(out, cur)
 }
 

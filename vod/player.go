@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +23,11 @@ const lead = 500 * time.Millisecond
 // protocol servers serve a file exactly as they serve a live stream, and a relay.Control of
 // it. The stream ends at the file's end.
 type Player struct {
-	lib     *Library
+	lib *Library
+	// Windows, when set, gives the media of names under WindowPrefix (dvr/APP/NAME: a live
+	// path's DVR window, as its recordings hold it now): its index and bytes, and what to
+	// close when done.
+	Windows func(path string) (*format.Index, io.ReaderAt, io.Closer, error)
 	streams *relay.Registry // the viewers' own streams, out of the live registry's sight
 	next    atomic.Uint64
 	wg      sync.WaitGroup
@@ -37,7 +41,8 @@ type Player struct {
 type playback struct {
 	p      *Player
 	name   string
-	f      *os.File
+	f      io.ReaderAt
+	closer io.Closer
 	ix     *format.Index
 	pub    *relay.Publisher
 	reader *relay.Reader
@@ -69,16 +74,16 @@ func NewPlayer(lib *Library) *Player {
 // stream keeps only a second behind its newest frame. Its timeline starts at zero, at the
 // control's Start, and stays the file's after a Seek.
 func (p *Player) Open(name string, start time.Duration) (*relay.Reader, relay.Control, error) {
-	f, ix, err := p.lib.openIndexed(name)
+	ix, f, closer, err := p.open(name)
 	if err != nil {
 		return nil, nil, err
 	}
 	pub, err := p.streams.Publish("play/" + strconv.FormatUint(p.next.Add(1), 10))
 	if err != nil {
-		f.Close()
+		closer.Close()
 		return nil, nil, fmt.Errorf("play %s: %w", name, err)
 	}
-	pb := &playback{p: p, name: name, f: f, ix: ix, pub: pub, reader: pub.Stream().NewReader(), start: keyframeAt(ix, start)}
+	pb := &playback{p: p, name: name, f: f, closer: closer, ix: ix, pub: pub, reader: pub.Stream().NewReader(), start: keyframeAt(ix, start)}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -93,6 +98,21 @@ func (p *Player) Open(name string, start time.Duration) (*relay.Reader, relay.Co
 	pb.pace(start)
 	pb.mu.Unlock()
 	return pb.reader, pb, nil
+}
+
+// WindowPrefix names a live path's DVR window among stored media: dvr/APP/NAME.
+const WindowPrefix = "dvr/"
+
+// open finds name's index and bytes: a file of the library, or a DVR window.
+func (p *Player) open(name string) (*format.Index, io.ReaderAt, io.Closer, error) {
+	if path, ok := strings.CutPrefix(name, WindowPrefix); ok && p.Windows != nil {
+		return p.Windows(path)
+	}
+	f, ix, err := p.lib.openIndexed(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ix, f, f, nil
 }
 
 // keyframeAt is the time of the keyframe at or before t, where playback from t starts.
@@ -135,7 +155,7 @@ func (pb *playback) finish() {
 	pb.once.Do(func() {
 		pb.ended.Store(true)
 		pb.pub.Close()
-		pb.f.Close()
+		pb.closer.Close()
 		if pb.p.forget(pb) {
 			pb.p.wg.Done()
 		}
@@ -200,11 +220,11 @@ func (pb *playback) Pause() error {
 
 // Describe implements relay.StoredMedia.
 func (p *Player) Describe(name string) ([]*relay.Track, time.Duration, error) {
-	f, ix, err := p.lib.openIndexed(name)
+	ix, _, closer, err := p.open(name)
 	if err != nil {
 		return nil, 0, err
 	}
-	f.Close()
+	closer.Close()
 	return ix.Tracks, ix.Duration, nil
 }
 

@@ -19,10 +19,12 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/connlimit"
+	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/link"
 	"github.com/relaycast/relaycast/metrics"
+	"github.com/relaycast/relaycast/playback"
 	"github.com/relaycast/relaycast/player/fmp4"
 	"github.com/relaycast/relaycast/player/hls"
 	"github.com/relaycast/relaycast/record"
@@ -165,6 +167,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	}
 	t.Record.Window = func(path string) time.Duration { return dvrOnlyWindow(a.Config())(path) } // as reloaded
 	a.Record = record.New(t.Record, recordStore{media}, log)
+	stored.Windows = a.window
 	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
 	a.emitEvents()
 	a.Relays.SetSourcer(a.Links)
@@ -219,6 +222,29 @@ func dvrOnlyWindow(cfg conf.Config) func(string) time.Duration {
 		}
 		return 0
 	}
+}
+
+// window is a live path's DVR window as a stored medium (vod/dvr/APP/NAME on RTMP and
+// RTSP): its recordings from the window's start to now, as they are when a player opens it.
+func (a *App) window(path string) (*format.Index, io.ReaderAt, io.Closer, error) {
+	win := a.Config().DVRWindow(path)
+	if win <= 0 {
+		return nil, nil, nil, fmt.Errorf("%w: %s keeps no DVR window", vod.ErrNotFound, path)
+	}
+	spans, err := a.Record.Spans(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	now := time.Now()
+	clip, err := playback.Make(a.Media, spans, now.Add(-win), win)
+	if errors.Is(err, playback.ErrNothing) {
+		return nil, nil, nil, fmt.Errorf("%w: nothing of %s recorded in its window", vod.ErrNotFound, path)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ix, r, c := clip.Media()
+	return ix, r, c, nil
 }
 
 // standbyOf is what plays on path while its publisher is away past grace: its slate.

@@ -46,7 +46,8 @@ func startOf(t *testing.T, u string) time.Time {
 // A live path with a DVR window rewinds: dvr.m3u8?start=-15 plays from the picture of 15 s
 // ago while the stream goes on (an EVENT playlist that grows), a start before the window
 // begins at the window, and once the stream is over the window stays playable as stored
-// video (ENDLIST); ffmpeg decodes it with 0 warnings.
+// video (ENDLIST), over HLS and, seeking, over RTMP and RTSP (vod/dvr/APP/NAME); ffmpeg
+// decodes it with 0 warnings.
 func TestDVRWindowRewindsALiveStream(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -99,5 +100,21 @@ func TestDVRWindowRewindsALiveStream(t *testing.T) {
 	d = testenv.FFmpegDecode(ctx, t, whole, time.Minute, "-loglevel", "warning")
 	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 890 || d.Frames > 900 {
 		t.Errorf("the ended window: %d of 900 pictures, exit %v, warnings:\n%s", d.Frames, d.Err, strings.Join(w, "\n"))
+	}
+
+	// RTMP and RTSP players seek in the window as in a stored file: it starts at the
+	// publish (the window reaches back further), so its second 10 shows second 10
+	for proto, u := range map[string]string{"rtsp": srv.RTSPURL("vod/dvr/" + path), "rtmp": srv.URL("vod/dvr/" + path)} {
+		args := []string{"-ss", "10"}
+		if proto == "rtsp" {
+			args = append(args, "-rtsp_transport", "tcp")
+		}
+		if got := firstSecond(ctx, t, u, args...); got < 9 || got > 10 {
+			t.Errorf("%s: the window from 10 s shows second %d first, want 10 (or the keyframe before)", proto, got)
+		}
+		d := testenv.FFmpegDecode(ctx, t, u, time.Minute, append([]string{"-loglevel", "warning"}, args...)...)
+		if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 590 || d.Frames > 630 {
+			t.Errorf("%s: the window from 10 s: %d pictures (want 600), exit %v, warnings:\n%s", proto, d.Frames, d.Err, strings.Join(w, "\n"))
+		}
 	}
 }
