@@ -41,8 +41,8 @@ type Index struct {
 	log   *slog.Logger
 	// writing says whether the recorder is writing a file, which it books itself
 	writing func(file string) bool
-	mu    sync.Mutex
-	paths map[string][]Span // loaded paths, by start
+	mu      sync.Mutex
+	paths   map[string][]Span // loaded paths, by start
 }
 
 // indexFile is the name of a path's book in its folder.
