@@ -27,7 +27,7 @@ test: test-deps check
 	RELAYCAST_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -v /internal/e2e)
 	# The minute-long run of every output at once, alone: seven real-time decoders of a
 	# 2.5 Mbit/s stream fill this machine's two cores by themselves.
-	$(GO) test -race -count=1 -timeout 15m ./internal/e2e
+	$(GO) test -race -count=1 -timeout 25m ./internal/e2e
 
 test-deps:
 	./scripts/install-test-deps.sh
