@@ -325,7 +325,8 @@ func (l *Library) Create(file string) (io.WriteCloser, error) {
 func (l *Library) ReadFile(file string) ([]byte, error) { return l.root.ReadFile(file) }
 
 // WriteFile replaces a file of the media directory whole, through a temporary file renamed
-// over it: a reader, or a crash, never sees half of it.
+// over it: a reader, or a server killed mid-write, never sees half of it. It does not sync:
+// after a power loss the file may be empty (a recording index is rebuilt from its files).
 func (l *Library) WriteFile(file string, data []byte) error {
 	if err := l.root.MkdirAll(path.Dir(file), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
