@@ -45,7 +45,7 @@ var (
 // day is a media directory with 24 h of one-minute recordings of live/day (a small picture:
 // the files are one minute of 160x90 video, hard-linked 1440 times), dated by their names
 // from 2026-12-03 00:00 local time, with no book yet.
-func day(b *testing.B) string {
+func day(b testing.TB) string {
 	b.Helper()
 	dayOnce.Do(func() {
 		dayDir, dayErr = os.MkdirTemp("", "relaycast-dvr-day-")
@@ -81,7 +81,7 @@ func day(b *testing.B) string {
 	return dayDir
 }
 
-func open(b *testing.B, dir string) (*vod.Library, *record.Recorder) {
+func open(b testing.TB, dir string) (*vod.Library, *record.Recorder) {
 	b.Helper()
 	lib, err := vod.Open(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -143,4 +143,40 @@ func BenchmarkDVRRange1hOf24hOf1MinuteFiles(b *testing.B) {
 		answer(from)
 	}
 	b.ReportMetric(first.Seconds()*1000, "first-ms")
+}
+
+// A DVR viewer's requests an hour back in a day of recordings: its playlist's reload, and a
+// segment. Neither joins the hour's samples: the playlist looks at each file's cuts (made
+// once per file), and a segment names its file.
+func BenchmarkDVRHLS1hOf24hOf1MinuteFiles(b *testing.B) {
+	lib, rec := open(b, day(b))
+	spans, err := rec.Spans("live/day")
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := spans[0].Start.Add(12*time.Hour + 30*time.Second)
+	plan, err := playback.PlanHLS(lib, spans, from, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("playlist", func(b *testing.B) {
+		for b.Loop() {
+			plan, err := playback.PlanHLS(lib, spans, from, time.Hour)
+			if err != nil || len(plan.Playlist(func(int, playback.Segment) string { return "s" }, true)) < 1000 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("segment", func(b *testing.B) {
+		seg := plan.Segments[len(plan.Segments)/2]
+		for b.Loop() {
+			s, err := playback.ParseRef(spans, seg.Ref())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ts, err := playback.TS(lib, s); err != nil || len(ts) < 1000 {
+				b.Fatalf("%d bytes, %v", len(ts), err)
+			}
+		}
+	})
 }

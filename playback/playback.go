@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +22,11 @@ import (
 // ErrNothing is a range no recording covers.
 var ErrNothing = errors.New("no recording in that time range")
 
-// Files opens recording files with their sample indexes (the media library).
+// Files opens recording files with their sample indexes, and gives their HLS cuts (the
+// media library).
 type Files interface {
 	OpenIndexed(file string) (*os.File, *format.Index, error)
+	HLSCuts(file string) (*format.Index, []vod.HLSSegment, error)
 }
 
 // Clip is the MP4 of one time range. Close it when done.
@@ -38,10 +38,9 @@ type Clip struct {
 	Duration time.Duration
 	Cut      bool
 
-	ix     format.Index
-	breaks []vod.HLSBreak // where the clip's time jumps over a hole between recordings
-	files  filesAt
-	key    string // the files at their sizes and the range: what its layout depends on
+	ix    format.Index
+	files filesAt
+	key   string // the files at their sizes and the range: what its layout depends on
 }
 
 // Close closes the recording files.
@@ -94,7 +93,6 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 			shift += prevLen // the files of one publish follow on
 		default:
 			shift += sp.Start.Sub(prev.Start) // a hole: as long as the wall clock says
-			c.breaks = append(c.breaks, vod.HLSBreak{At: len(out.Samples), End: out.Duration})
 		}
 		if c.Cut {
 			break
@@ -174,50 +172,6 @@ func (lc *layoutCache) get(key string, make func() (*format.Remux, error)) (*for
 // Media is the clip as a stored medium plays it (vod.Player.Windows): its samples, their
 // bytes, and the clip to close when done.
 func (c *Clip) Media() (*format.Index, io.ReaderAt, io.Closer) { return &c.ix, c.files, c }
-
-// HLS cuts the clip into HLS segments, a discontinuity at each hole.
-func (c *Clip) HLS() []vod.HLSSegment { return vod.CutHLS(&c.ix, c.breaks...) }
-
-// TS is one of the clip's HLS segments as MPEG-TS.
-func (c *Clip) TS(seg vod.HLSSegment) ([]byte, error) { return vod.TSSegment(&c.ix, c.files, seg) }
-
-// Playlist is the clip's HLS playlist: each segment with its wall-clock time
-// (EXT-X-PROGRAM-DATE-TIME) and a discontinuity after each hole; uri names segment i. A
-// growing one (a DVR window while the stream is live) is an EVENT playlist, which players
-// reload for the segments to come, and its target duration is fixed at eventTarget.
-func (c *Clip) Playlist(segs []vod.HLSSegment, uri func(i int) string, growing bool) string {
-	var longest time.Duration
-	for _, s := range segs {
-		longest = max(longest, s.Dur)
-	}
-	target, kind := int(math.Ceil(longest.Seconds())), "VOD"
-	if growing {
-		target, kind = max(target, eventTarget), "EVENT"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:%s\n", target, kind)
-	if growing {
-		// from the start asked for, not near the live end, where players begin a playlist
-		// without an end
-		b.WriteString("#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n")
-	}
-	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	for i, s := range segs {
-		if s.Discontinuity {
-			b.WriteString("#EXT-X-DISCONTINUITY\n")
-		}
-		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.5f,\n%s\n",
-			c.Start.Add(s.Start).UTC().Format("2006-01-02T15:04:05.000Z"), s.Dur.Seconds(), uri(i))
-	}
-	if !growing {
-		b.WriteString("#EXT-X-ENDLIST\n")
-	}
-	return b.String()
-}
-
-// eventTarget is a growing playlist's target duration, which must not change between its
-// reloads: above any segment of a stream with keyframes at most 8 s apart.
-const eventTarget = 10
 
 // shownBy is the keyframe whose picture is shown at or before t: with B-frames a keyframe
 // decoded before t may be shown after it.

@@ -23,20 +23,11 @@ const hlsTarget = 2 * time.Second
 type HLSSegment struct {
 	First, End int
 	Start, Dur time.Duration
-	// Discontinuity: the media's time jumps at the segment's start (a hole in a recording).
-	Discontinuity bool
-}
-
-// HLSBreak is where an index's media time jumps (a hole between two recordings): sample At
-// comes after the hole, and the media before it ends at End.
-type HLSBreak struct {
-	At  int
-	End time.Duration
 }
 
 // CutHLS cuts an index into HLS segments: each starts at a video keyframe at least
-// hlsTarget after the one before, and at each break, which it marks as a discontinuity.
-func CutHLS(ix *format.Index, breaks ...HLSBreak) []HLSSegment {
+// hlsTarget after the one before.
+func CutHLS(ix *format.Index) []HLSSegment {
 	var out []HLSSegment
 	hasVideo := false
 	for _, t := range ix.Tracks {
@@ -44,15 +35,6 @@ func CutHLS(ix *format.Index, breaks ...HLSBreak) []HLSSegment {
 	}
 	cur := HLSSegment{}
 	for i, s := range ix.Samples {
-		if len(breaks) > 0 && breaks[0].At == i {
-			if i > 0 {
-				cur.End, cur.Dur = i, breaks[0].End-cur.Start
-				out = append(out, cur)
-			}
-			cur = HLSSegment{First: i, Start: s.DTS, Discontinuity: i > 0}
-			breaks = breaks[1:]
-			continue
-		}
 		cut := i > 0 && s.DTS-cur.Start >= hlsTarget && (!hasVideo || s.Key && ix.Tracks[s.Track].Codec.IsVideo())
 		if cut {
 			cur.End, cur.Dur = i, s.DTS-cur.Start
@@ -61,7 +43,7 @@ func CutHLS(ix *format.Index, breaks ...HLSBreak) []HLSSegment {
 		}
 	}
 	cur.End, cur.Dur = len(ix.Samples), ix.Duration-cur.Start
-	if n := len(out); n > 0 && !cur.Discontinuity && cur.Dur < hlsTarget/4 {
+	if n := len(out); n > 0 && cur.Dur < hlsTarget/4 {
 		// a sliver after the last cut (a range that ends just past a keyframe) goes with
 		// the segment before it: players take an EXTINF of a millisecond for a broken one
 		out[n-1].End, out[n-1].Dur = cur.End, out[n-1].Dur+cur.Dur
@@ -108,7 +90,7 @@ func (h *HTTP) ServeHLS(w http.ResponseWriter, r *http.Request, name, file strin
 		if notModified(w, r) {
 			return
 		}
-		if body, err = TSSegment(ix, f, segs[n]); err != nil {
+		if body, err = TSSegment(ix, f, segs[n], 0); err != nil {
 			h.Log.Warn("hls vod segment", "name", name, "segment", n, "err", err)
 			w.Header().Del("ETag")
 			http.Error(w, "segment unavailable", http.StatusInternalServerError)
@@ -169,8 +151,9 @@ func playlist(segs []HLSSegment, query string) string {
 	return b.String()
 }
 
-// TSSegment reads a segment's samples and writes them as MPEG-TS.
-func TSSegment(ix *format.Index, f io.ReaderAt, seg HLSSegment) ([]byte, error) {
+// TSSegment reads a segment's samples and writes them as MPEG-TS, each timestamp moved by
+// shift (where the file sits on a longer timeline: a range of recordings).
+func TSSegment(ix *format.Index, f io.ReaderAt, seg HLSSegment, shift time.Duration) ([]byte, error) {
 	var buf bytes.Buffer
 	video, audio, err := tsTracks(ix)
 	if err != nil {
@@ -189,7 +172,7 @@ func TSSegment(ix *format.Index, f io.ReaderAt, seg HLSSegment) ([]byte, error) 
 		if _, err := f.ReadAt(payload, s.Offset); err != nil {
 			return nil, err
 		}
-		if err := w.Write(ix.Tracks[s.Track].Codec, s.DTS, s.PTS, payload); err != nil {
+		if err := w.Write(ix.Tracks[s.Track].Codec, s.DTS+shift, s.PTS+shift, payload); err != nil {
 			return nil, fmt.Errorf("sample %d: %w", i, err)
 		}
 	}

@@ -42,7 +42,7 @@ func TestSegmentsStartAtKeyframes(t *testing.T) {
 	if next != len(ix.Samples) || total != ix.Duration {
 		t.Errorf("segments end at sample %d of %d, last %v of %v", next, len(ix.Samples), total, ix.Duration)
 	}
-	b, err := TSSegment(ix, f, segs[1])
+	b, err := TSSegment(ix, f, segs[1], 0)
 	if err != nil || len(b) == 0 || len(b)%188 != 0 || b[0] != 0x47 {
 		t.Fatalf("segment: %d bytes, %v", len(b), err)
 	}

@@ -173,6 +173,22 @@ func (l *Library) OpenIndexed(file string) (*os.File, *format.Index, error) {
 	return l.openIndexed(name)
 }
 
+// HLSCuts returns a stored file's sample index and its HLS VOD segments (CutHLS), both made
+// once per version of the file and shared: a range of recordings is cut where its files are,
+// so every viewer of a file reads the same segments of it.
+func (l *Library) HLSCuts(file string) (*format.Index, []HLSSegment, error) {
+	name, _, err := SplitFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, c, _, err := l.indexed(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Close()
+	return c.ix, c.segments, nil
+}
+
 // openIndexed opens the file of media name and returns its sample index, made once per
 // version of the file and shared by its viewers.
 func (l *Library) openIndexed(name string) (*os.File, *format.Index, error) {

@@ -2,14 +2,15 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relaycast/relaycast/playback"
+	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/vod"
 )
 
@@ -63,8 +64,11 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 	if err != nil {
 		return err
 	}
+	if seg != "" {
+		return serveSegment(w, d.files, spans, q.Get("at"))
+	}
 	growing := len(spans) > 0 && spans[len(spans)-1].Open
-	clip, err := playback.Make(d.files, spans, from, now.Sub(from)+time.Minute)
+	plan, err := playback.PlanHLS(d.files, spans, from, now.Sub(from)+time.Minute)
 	if errors.Is(err, playback.ErrNothing) {
 		http.Error(w, "nothing of "+path+" recorded since "+from.UTC().Format(time.RFC3339), http.StatusNotFound)
 		return nil
@@ -72,24 +76,38 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 	if err != nil {
 		return err
 	}
-	defer clip.Close()
-	segs := clip.HLS()
 	if growing {
-		segs = segs[:len(segs)-1] // the newest one still grows
+		plan.Segments = plan.Segments[:len(plan.Segments)-1] // the newest one still grows
 	}
-	if seg == "" {
-		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		w.Header().Set("Cache-Control", "no-cache")
-		query := "?" + r.URL.RawQuery
-		_, err := io.WriteString(w, clip.Playlist(segs, func(i int) string { return "dvr/" + vod.HLSSegmentFile(i) + query }, growing))
-		return err
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, err = io.WriteString(w, plan.Playlist(segmentURI("dvr/", r.URL.RawQuery), growing))
+	return err
+}
+
+// segmentURI names a range's segments: the number for the eye, the reference (the file and
+// the span in it) for the server, after the range's own query (a read key).
+func segmentURI(dir, query string) func(i int, s playback.Segment) string {
+	if query != "" {
+		query += "&"
 	}
-	n, ok := vod.HLSSegmentNumber(seg, len(segs))
-	if !ok {
-		http.Error(w, fmt.Sprintf("no segment %s of %s from %s", seg, path, from.UTC().Format(time.RFC3339)), http.StatusNotFound)
+	return func(i int, s playback.Segment) string {
+		return dir + vod.HLSSegmentFile(i) + "?" + query + "at=" + url.QueryEscape(s.Ref())
+	}
+}
+
+// serveSegment answers a range's segment by its reference (?at=), reading its file alone.
+func serveSegment(w http.ResponseWriter, files playback.Files, spans []record.Span, ref string) error {
+	s, err := playback.ParseRef(spans, ref)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
 		return nil
 	}
-	b, err := clip.TS(segs[n])
+	b, err := playback.TS(files, s)
+	if errors.Is(err, playback.ErrNoSegment) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

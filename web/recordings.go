@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/relaycast/relaycast/playback"
+	"github.com/relaycast/relaycast/record"
 	"github.com/relaycast/relaycast/relay"
-	"github.com/relaycast/relaycast/vod"
 )
 
 // gapAtLeast is how long a hole between two recording files must be to be told as a gap: a
@@ -100,9 +99,19 @@ func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path, seg
 		jsonError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	if segment != "" {
+		if err := serveSegment(w, s.control.RecordingFiles, spans, q.Get("at")); err != nil {
+			jsonError(w, http.StatusInternalServerError, err.Error())
+		}
+		return
+	}
+	if q.Get("format") == "hls" {
+		s.servePlaybackHLS(w, r, spans, path, from, d)
+		return
+	}
 	clip, err := playback.Make(s.control.RecordingFiles, spans, from, d)
 	if errors.Is(err, playback.ErrNothing) {
-		jsonError(w, http.StatusNotFound, fmt.Sprintf("no recording of %s from %s for %v", path, from.UTC().Format(time.RFC3339), d))
+		jsonError(w, http.StatusNotFound, nothingRecorded(path, from, d))
 		return
 	}
 	if err != nil {
@@ -110,10 +119,6 @@ func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path, seg
 		return
 	}
 	defer clip.Close()
-	if segment != "" || q.Get("format") == "hls" {
-		s.servePlaybackHLS(w, r, clip, from, d, segment)
-		return
-	}
 	mp4, _, err := clip.MP4()
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, err.Error())
@@ -131,29 +136,27 @@ func (s *Server) servePlayback(w http.ResponseWriter, r *http.Request, path, seg
 	http.ServeContent(w, r, name, time.Time{}, mp4)
 }
 
-// servePlaybackHLS answers a range as HLS VOD of MPEG-TS segments: the playlist (segment ""),
-// whose segment URLs carry the range with its start made absolute, so a range asked for as
-// "-600" stays the same while it plays, or segment segN.ts.
-func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, clip *playback.Clip, from time.Time, d time.Duration, segment string) {
-	segs := clip.HLS()
-	if segment == "" {
-		query := "?start=" + url.QueryEscape(from.UTC().Format(time.RFC3339Nano)) + "&duration=" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
-		w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-		_, _ = io.WriteString(w, clip.Playlist(segs, func(i int) string { return "playback/" + vod.HLSSegmentFile(i) + query }, false))
+func nothingRecorded(path string, from time.Time, d time.Duration) string {
+	return fmt.Sprintf("no recording of %s from %s for %v", path, from.UTC().Format(time.RFC3339), d)
+}
+
+// servePlaybackHLS answers a range as HLS VOD of MPEG-TS segments, a discontinuity where its
+// time jumps (a hole, new codec settings). Its segments' URLs name each segment's file and
+// span (playback.Segment.Ref), so serving one reads that file alone.
+func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, spans []record.Span, path string, from time.Time, d time.Duration) {
+	plan, err := playback.PlanHLS(s.control.RecordingFiles, spans, from, d)
+	if errors.Is(err, playback.ErrNothing) {
+		jsonError(w, http.StatusNotFound, nothingRecorded(path, from, d))
 		return
 	}
-	n, ok := vod.HLSSegmentNumber(segment, len(segs))
-	if !ok {
-		jsonError(w, http.StatusNotFound, "no segment "+segment+" in that range")
-		return
-	}
-	b, err := clip.TS(segs[n])
 	if err != nil {
 		jsonError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "video/mp2t")
-	_, _ = w.Write(b)
+	q := r.URL.Query()
+	q.Del("format")
+	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+	_, _ = io.WriteString(w, plan.Playlist(segmentURI("playback/", q.Encode()), false))
 }
 
 // maxPlayback bounds one playback request.

@@ -1,0 +1,98 @@
+package playback_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/relaycast/relaycast/playback"
+)
+
+// A range across three files, two of one publish and a third after a 5 s hole, is cut into
+// segments that tile its timeline: each follows the one before it to the nanosecond, but at
+// the hole, which is marked; each is dated by the wall clock and decodes alone.
+func TestPlanHLSTilesARangeAcrossFilesAndAHole(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "recordings", "live", "cam")
+	if err := os.MkdirAll(rec, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ten := filepath.Join(dir, "ten.mp4")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30:duration=10",
+		"-f", "lavfi", "-i", "sine=duration=10", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-bf", "2", "-c:a", "aac",
+		"-movflags", "frag_keyframe+empty_moov+default_base_moof", ten).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, out)
+	}
+	t0 := time.Date(2026, 12, 3, 14, 0, 0, 0, time.Local)
+	for _, at := range []time.Duration{0, 10 * time.Second, 25 * time.Second} {
+		if err := os.Link(ten, filepath.Join(rec, t0.Add(at).Format("2006-01-02_15-04-05")+".mp4")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib, book := open(t, dir)
+	spans, err := book.Spans("live/cam")
+	if err != nil || len(spans) != 3 {
+		t.Fatalf("%d spans, %v", len(spans), err)
+	}
+	from := t0.Add(4500 * time.Millisecond)
+	plan, err := playback.PlanHLS(lib, spans, from, 28*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := plan.Segments
+	if w := plan.Start(); w.After(from) || from.Sub(w) > time.Second {
+		t.Errorf("first picture at %v, want the keyframe shown at or before %v", w, from)
+	}
+	var total time.Duration
+	holes := 0
+	for i, s := range segs {
+		total += s.Dur()
+		if s.Dur() < 500*time.Millisecond || s.Dur() > 3*time.Second {
+			t.Errorf("segment %d lasts %v", i, s.Dur())
+		}
+		if i == 0 {
+			continue
+		}
+		p := segs[i-1]
+		switch {
+		case s.Discontinuity:
+			holes++
+			if gap := s.From + s.Shift - (p.To + p.Shift); gap < 4*time.Second || gap > 6*time.Second {
+				t.Errorf("segment %d: a hole of %v on the timeline, want 5 s", i, gap)
+			}
+		case s.From+s.Shift != p.To+p.Shift:
+			t.Errorf("segment %d starts at %v, the one before ends at %v", i, s.From+s.Shift, p.To+p.Shift)
+		}
+		if got, want := s.Wall.Sub(p.Wall), s.From+s.Shift-(p.From+p.Shift); got-want > 100*time.Millisecond || want-got > 100*time.Millisecond {
+			t.Errorf("segment %d dated %v after the one before, its time says %v", i, got, want)
+		}
+		ref, err := playback.ParseRef(spans, s.Ref())
+		if err != nil || ref.File != s.File || ref.From != s.From || ref.To != s.To || ref.Shift != s.Shift {
+			t.Errorf("segment %d's reference reads back as %+v, %v", i, ref, err)
+		}
+	}
+	// 6 s of the first file from its keyframe at 4 s, 10 of the second, 7.5 of the third
+	if holes != 1 || total < 23400*time.Millisecond || total > 23700*time.Millisecond {
+		t.Errorf("%d holes, %v in all, want 1 and 23.5 s or so", holes, total)
+	}
+	ts := filepath.Join(dir, "seg.ts")
+	for _, i := range []int{0, len(segs) / 2, len(segs) - 1} {
+		b, err := playback.TS(lib, segs[i])
+		if err == nil {
+			err = os.WriteFile(ts, b, 0o644)
+		}
+		if err != nil {
+			t.Fatalf("segment %d: %v", i, err)
+		}
+		out, err := exec.Command("ffmpeg", "-hide_banner", "-v", "warning", "-i", ts, "-f", "null", "-").CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("segment %d decodes with %v: %s", i, err, out)
+		}
+	}
+	if _, err := playback.ParseRef(spans, "2026-12-03_13-00-00.mp4~0~1~0"); err == nil {
+		t.Error("a reference to a file of no span is taken")
+	}
+}
