@@ -21,13 +21,9 @@ run: build
 	./$(BIN)
 
 ## test: install the test peers if missing (ffmpeg, gstreamer, VLC, Chromium, curl, promtool, nginx-rtmp, srt-tools), then every
-## check and test; screenshots the browser tests take land in artifacts/
+## check and test (scripts/test.sh); screenshots the browser tests take land in artifacts/
 test: test-deps check
-	mkdir -p artifacts
-	RELAYCAST_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -race -count=1 -timeout 25m $$($(GO) list ./... | grep -v /internal/e2e)
-	# The minute-long run of every output at once, alone: seven real-time decoders of a
-	# 2.5 Mbit/s stream fill this machine's two cores by themselves.
-	$(GO) test -race -count=1 -timeout 25m ./internal/e2e
+	GO=$(GO) ./scripts/test.sh
 
 test-deps:
 	./scripts/install-test-deps.sh

@@ -87,6 +87,10 @@ func PlanHLS(files Files, spans []record.Span, from time.Time, d time.Duration) 
 		h.Segments = append(h.Segments, segs...)
 		prev, prevIx = sp, ix
 	}
+	if n := len(h.Segments); n > 1 && h.Segments[n-1].Dur() < sliver && !prev.Open {
+		// the range's end just past the start of a file: what is of it there goes
+		h.Segments = h.Segments[:n-1]
+	}
 	if len(h.Segments) == 0 {
 		return nil, ErrNothing
 	}

@@ -92,6 +92,15 @@ func TestPlanHLSTilesARangeAcrossFilesAndAHole(t *testing.T) {
 			t.Errorf("segment %d decodes with %v: %s", i, err, out)
 		}
 	}
+	// a range that ends just into a file leaves no sliver of it: players take an EXTINF of a
+	// few milliseconds for a broken segment
+	short, err := playback.PlanHLS(lib, spans, from, t0.Add(25050*time.Millisecond).Sub(from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := short.Segments[len(short.Segments)-1]; last.Dur() < 500*time.Millisecond {
+		t.Errorf("a range ending 50 ms into a file ends with a segment of %v", last.Dur())
+	}
 	if _, err := playback.ParseRef(spans, "2026-12-03_13-00-00.mp4~0~1~0"); err == nil {
 		t.Error("a reference to a file of no span is taken")
 	}

@@ -333,6 +333,12 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Stop asks the program to end (SIGTERM) and waits for it, at most d.
+func (p *Proc) Stop(d time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	return p.Wait(d)
+}
+
 // Wait waits for the program to exit by itself, at most d.
 func (p *Proc) Wait(d time.Duration) error {
 	select {
