@@ -62,11 +62,12 @@ bench-edges:
 bench-hls:
 	./scripts/bench-hls.sh $(CLIENTS)
 
-## bench-dvr: the recordings' book and ranges for a path with 24 h of one-minute files: a
-## list, the first and the next answers of a one-hour range, and the book rebuilt from the
-## files (not part of `make test`)
+## bench-dvr: 100 DVR viewers (or VIEWERS=N) spread over a live path's last hour (memory per
+## viewer, first segment, kept up); a list and a one-hour range of 24 h of one-minute files
+## over HTTP, relaycast's then MediaMTX's playback server; the same in-process (not part of
+## `make test`)
 bench-dvr:
-	$(GO) test -run '^$$' -bench DVR -benchtime 5x ./playback
+	./scripts/bench-dvr.sh $(VIEWERS)
 
 ## bench-webrtc: WHEP viewers (200, or VIEWERS=N) of relaycast, then of MediaMTX: CPU,
 ## memory, kept up, first frame and delay, side by side.

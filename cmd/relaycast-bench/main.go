@@ -49,6 +49,9 @@ type options struct {
 	flv      string // an FLV file to publish instead of the demo (-codec h264)
 	whepURL  string
 	whep     int
+	dvrURL   string // a DVR playlist (dvr.m3u8)
+	dvr      int
+	spread   time.Duration // how far behind live the DVR viewers start, spread evenly
 }
 
 func (o options) enhanced() bool { return o.codec != "" && o.codec != "h264" }
@@ -91,12 +94,15 @@ func main() {
 	flag.StringVar(&o.flv, "flv", "", "FLV file to publish over RTMP instead of the demo clip (-codec h264), e.g. one without B-frames for -whep-viewers")
 	flag.StringVar(&o.whepURL, "whep-url", "", "WHEP URL of the same stream, for -whep-viewers (loopback only)")
 	flag.IntVar(&o.whep, "whep-viewers", 0, "WebRTC viewers (WHEP, H.264 video)")
+	flag.StringVar(&o.dvrURL, "dvr-url", "", "a path's DVR playlist (.../dvr.m3u8), for -dvr-viewers (loopback only)")
+	flag.IntVar(&o.dvr, "dvr-viewers", 0, "DVR viewers: each plays the window from its own start, in real time, a segment ahead")
+	flag.DurationVar(&o.spread, "dvr-spread", time.Hour, "how far behind live the DVR viewers start: viewer i of N at (i+1)/N of it")
 	flag.Parse()
 	if o.clip == "" && o.enhanced() {
 		o.clip = "testdata/sample-720p-" + o.codec + ".mp4"
 	}
 	for _, u := range slices.Concat(strings.Split(o.url+","+o.publishURL(), ","), strings.Split(o.rtspURL, ","),
-		strings.Split(o.hlsURL, ","), []string{o.hlsLive, o.whepURL}) {
+		strings.Split(o.hlsURL, ","), []string{o.hlsLive, o.whepURL, o.dvrURL}) {
 		if err := checkLoopback(u); u != "" && err != nil {
 			fmt.Fprintln(os.Stderr, "relaycast-bench:", err)
 			os.Exit(2)
@@ -108,6 +114,10 @@ func main() {
 	}
 	if o.whep > 0 && o.whepURL == "" {
 		fmt.Fprintln(os.Stderr, "relaycast-bench: -whep-viewers needs -whep-url")
+		os.Exit(2)
+	}
+	if o.dvr > 0 && o.dvrURL == "" {
+		fmt.Fprintln(os.Stderr, "relaycast-bench: -dvr-viewers needs -dvr-url")
 		os.Exit(2)
 	}
 	if o.hlsCount > 0 && o.hlsURL == "" {
@@ -149,6 +159,7 @@ type Result struct {
 	RTSP       *Group    `json:"rtsp,omitempty"`
 	WHEP       *Group    `json:"whep,omitempty"`
 	HLS        *HLSGroup `json:"hls,omitempty"`
+	DVR        *DVRGroup `json:"dvr,omitempty"`
 	CPUSeconds float64   `json:"cpu_seconds"`
 	CPUPercent float64   `json:"cpu_percent"`
 	// The load tool's own CPU: near 200 % on two cores, its players are the bottleneck.
@@ -193,6 +204,9 @@ func (r Result) String() string {
 	}
 	if r.WHEP != nil {
 		s += fmt.Sprintf("\n%-10s whep viewers %v", r.Label, *r.WHEP)
+	}
+	if r.DVR != nil {
+		s += fmt.Sprintf("\n%-10s dvr viewers  %v", r.Label, *r.DVR)
 	}
 	if len(r.FirstTTFF) > 1 {
 		s += fmt.Sprintf("\n%-10s first frame of the first player of each URL (ms): %.1f", r.Label, r.FirstTTFF)
@@ -248,6 +262,7 @@ func run(o options) (Result, error) {
 
 	var players, readers, whepViewers []*viewer
 	var hlsClients []*hlsClient
+	var dvrViewers []*dvrViewer
 	var measuring atomic.Bool
 	var wg sync.WaitGroup
 	playCtx, stopPlay := context.WithCancel(ctx)
@@ -260,7 +275,9 @@ func run(o options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	kinds := schedule(o.players, o.readers, o.hlsCount, o.whep)
+	dvrClient := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * o.dvr}}
+	context.AfterFunc(playCtx, dvrClient.CloseIdleConnections)
+	kinds := schedule(o.players, o.readers, o.hlsCount, o.whep, o.dvr)
 	for _, kind := range kinds {
 		if len(kinds) > 1 {
 			time.Sleep(o.ramp / time.Duration(len(kinds)))
@@ -293,6 +310,11 @@ func run(o options) (Result, error) {
 			v := &viewer{}
 			whepViewers = append(whepViewers, v)
 			wg.Go(func() { v.playWHEP(playCtx, api, o.whepURL, clk, &measuring) })
+		case 4:
+			v := &dvrViewer{}
+			dvrViewers = append(dvrViewers, v)
+			back := o.spread * time.Duration(len(dvrViewers)) / time.Duration(o.dvr)
+			wg.Go(func() { v.play(playCtx, dvrClient, o.dvrURL, back, &measuring) })
 		}
 	}
 	cpu0, self0 := cpuSeconds(o.pids), cpuSeconds([]int{os.Getpid()})
@@ -321,6 +343,9 @@ func run(o options) (Result, error) {
 	if o.whep > 0 {
 		g := summarize(whepViewers, elapsed)
 		r.WHEP = &g
+	}
+	if o.dvr > 0 {
+		r.DVR = summarizeDVR(dvrViewers)
 	}
 	if len(kinds) > 0 {
 		r.KiBPerViewer = (r.PeakRSSMiB - r.IdleRSSMiB) * 1024 / float64(len(kinds))

@@ -5,6 +5,7 @@ package timeshift_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -396,7 +397,7 @@ func chromiumSecond(t *testing.T, u string) int {
 })()`, chromedp.WithPollingTimeout(40*time.Second))); err != nil {
 		t.Fatalf("Chromium, %s: %v", u, err)
 	}
-	band, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](fmt.Sprintf(`(() => {
+	b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
   const v = document.querySelector('video'), c = document.createElement('canvas');
   c.width = %d; c.height = %d;
   const g = c.getContext('2d');
@@ -405,6 +406,7 @@ func chromiumSecond(t *testing.T, u string) int {
   for (let i = 1; i < d.length; i += 4) out.push(d[i]);
   return btoa(String.fromCharCode(...out));
 })()`, testenv.TimecodeWidth, testenv.TimecodeHeight, testenv.TimecodeBandY+20)))
+	band, _ := base64.StdEncoding.DecodeString(b64)
 	if err != nil || len(band) != testenv.TimecodeWidth*40 {
 		t.Fatalf("Chromium, %s: %d bytes of the band, %v", u, len(band), err)
 	}
