@@ -37,6 +37,8 @@ type Clip struct {
 	Start    time.Time
 	Duration time.Duration
 	Cut      bool
+	// Zero is the wall-clock time of the clip's time zero, its first picture's decoding.
+	Zero time.Time
 
 	ix    format.Index
 	files filesAt
@@ -84,6 +86,7 @@ func Make(files Files, spans []record.Span, from time.Time, d time.Duration) (*C
 			// the clip's first picture is shown at the keyframe's presentation time (with
 			// B-frames, its reorder delay after it is decoded), and the MP4 starts there
 			c.Start = sp.Start.Add(ix.Samples[first].PTS)
+			c.Zero = sp.Start.Add(ix.Samples[first].DTS)
 			shift = -ix.Samples[first].DTS
 			delay = ix.Samples[first].PTS - ix.Samples[first].DTS
 		case !sameTracks(out.Tracks, ix.Tracks):
@@ -169,9 +172,10 @@ func (lc *layoutCache) get(key string, make func() (*format.Remux, error)) (*for
 	return r, nil
 }
 
-// Media is the clip as a stored medium plays it (vod.Player.Windows): its samples, their
-// bytes, and the clip to close when done.
-func (c *Clip) Media() (*format.Index, io.ReaderAt, io.Closer) { return &c.ix, c.files, c }
+// Window is the clip as a stored medium plays it (vod.Player.Windows).
+func (c *Clip) Window() vod.Window {
+	return vod.Window{Index: &c.ix, Bytes: c.files, Closer: c, Zero: c.Zero}
+}
 
 // shownBy is the keyframe whose picture is shown at or before t: with B-frames a keyframe
 // decoded before t may be shown after it.

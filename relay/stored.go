@@ -1,10 +1,16 @@
 package relay
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // StoredPrefix is where stored media are, on every protocol: rtmp://HOST/vod/NAME,
 // rtsp://HOST:8554/vod/NAME, http://HOST:8080/vod/NAME.
 const StoredPrefix = "vod/"
+
+// WindowPrefix names a live path's DVR window among stored media: vod/dvr/APP/NAME.
+const WindowPrefix = "dvr/"
 
 // StoredMedia plays stored media to viewers (vod.Player is one). Each viewer gets a stream of
 // its own, paced in real time from the keyframe at or before where it starts, and a Control
@@ -16,6 +22,17 @@ type StoredMedia interface {
 	// Open plays name to one viewer from the keyframe at or before start. The reader exists
 	// before the first frame is written, so it gets every frame however late it reads.
 	Open(name string, start time.Duration) (*Reader, Control, error)
+}
+
+// ErrNoTime is a time stored media has nothing at: before or after it, or a wall-clock time
+// of media not on the wall clock.
+var ErrNoTime = errors.New("no media at that time")
+
+// ClockedMedia is stored media on the wall clock (a live path's DVR window): it opens by
+// wall-clock time too, from the keyframe at or before at, and says when its time zero was:
+// the stream's time t was shown at zero+t.
+type ClockedMedia interface {
+	OpenAt(name string, at time.Time) (r *Reader, c Control, zero time.Time, err error)
 }
 
 // Control is a viewer's hold on media played to it alone (a stored file; a live stream's

@@ -267,6 +267,8 @@ func statusFor(err error) base.StatusCode {
 	switch {
 	case errors.Is(err, relay.ErrNotFound), errors.Is(err, relay.ErrInvalidPath), errors.Is(err, relay.ErrEnded):
 		return base.StatusNotFound
+	case errors.Is(err, relay.ErrNoTime):
+		return base.StatusInvalidRange
 	default:
 		return base.StatusInternalServerError
 	}
@@ -295,7 +297,7 @@ func (s *Server) authorize(sc *gortsplib.ServerConn, req *base.Request, path, qu
 
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	path := relayPath(ctx.Path)
+	path := replayed(relayPath(ctx.Path), ctx.Request)
 	if res, err := s.authorize(ctx.Conn, ctx.Request, path, ctx.Query); res != nil {
 		return res, nil, err
 	}
@@ -317,7 +319,7 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 
 // OnSetup implements gortsplib.ServerHandlerOnSetup.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	path := relayPath(ctx.Path)
+	path := replayed(relayPath(ctx.Path), ctx.Request)
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil // ANNOUNCE checked the publisher
 	}
@@ -369,7 +371,7 @@ func (s *Server) releaseSetup(sc *gortsplib.ServerConn) {
 
 // OnPlay implements gortsplib.ServerHandlerOnPlay.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	path := relayPath(ctx.Path)
+	path := replayed(relayPath(ctx.Path), ctx.Request)
 	if _, ok := storedName(path); ok {
 		return s.playStored(ctx, path)
 	}

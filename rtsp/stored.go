@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,16 @@ const maxDescribed = 64
 // storedName returns the media name of a vod/NAME path.
 func storedName(path string) (string, bool) { return strings.CutPrefix(path, relay.StoredPrefix) }
 
+// replayed is the path a request is about: a live path's DVR window (vod/dvr/APP/NAME) when
+// it asks for ONVIF replay (Require: onvif-replay), as ONVIF Profile G clients do on every
+// request to play recordings by wall-clock time (Range: clock=); the path otherwise.
+func replayed(path string, req *base.Request) string {
+	if _, stored := storedName(path); stored || !slices.Contains(req.Header["Require"], "onvif-replay") {
+		return path
+	}
+	return relay.StoredPrefix + relay.WindowPrefix + path
+}
+
 // storedSession is one RTSP session of a stored file: a feed of its own (packetizers and a
 // ServerStream) that each PLAY feeds from a new playback at the asked position, PAUSE stops,
 // and a PLAY without a range resumes where PAUSE left off.
@@ -30,6 +41,11 @@ type storedSession struct {
 	duration time.Duration
 	pos      time.Duration // where a PLAY without Range starts
 	stop     func()        // ends the current playback and waits for it; nil: none
+	// zero is the wall-clock time of the playback's time zero, for a DVR window (which opens
+	// anew, and moves, with each PLAY that is not a seek); clock, that the last PLAY asked by
+	// wall-clock time, and is answered so.
+	zero  time.Time
+	clock bool
 }
 
 // describeStored returns an SDP-only stream of a stored file (DESCRIBE): each session gets
@@ -104,12 +120,12 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	if vs == nil {
 		return &base.Response{StatusCode: base.StatusSessionNotFound}, fmt.Errorf("rtsp play %s: not set up", path)
 	}
-	start, res, err := vs.startOf(ctx.Request, path)
+	start, at, res, err := vs.startOf(ctx.Request, path)
 	if res != nil {
 		return res, err
 	}
 	vs.halt()
-	reader, ctl, err := s.cfg.Stored.Open(vs.name, start)
+	reader, ctl, err := s.openStored(vs, start, at)
 	if err != nil {
 		return &base.Response{StatusCode: statusFor(err)}, fmt.Errorf("rtsp play %s: %w", path, err)
 	}
@@ -150,25 +166,50 @@ func (s *Server) playStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string) 
 	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}, nil
 }
 
-// startOf is where a PLAY of the session starts: its npt Range, or where PAUSE left off.
-// A range it cannot play gets an answer (res) saying why.
-func (vs *storedSession) startOf(req *base.Request, path string) (time.Duration, *base.Response, error) {
-	start := vs.pos
+// openStored opens the session's media from start, or by wall-clock time from at when that
+// is set, and notes the playback's wall clock.
+func (s *Server) openStored(vs *storedSession, start time.Duration, at time.Time) (*relay.Reader, relay.Control, error) {
+	vs.clock = !at.IsZero()
+	if !vs.clock {
+		reader, ctl, err := s.cfg.Stored.Open(vs.name, start)
+		if z, ok := ctl.(interface{ Zero() time.Time }); ok && err == nil {
+			vs.zero = z.Zero()
+		}
+		return reader, ctl, err
+	}
+	clocked, ok := s.cfg.Stored.(relay.ClockedMedia)
+	if !ok {
+		return nil, nil, errNoClock
+	}
+	reader, ctl, zero, err := clocked.OpenAt(vs.name, at)
+	vs.zero = zero
+	return reader, ctl, err
+}
+
+var errNoClock = fmt.Errorf("%w: only a DVR window plays by wall-clock time (Range: clock=)", relay.ErrNoTime)
+
+// startOf is where a PLAY of the session starts: its npt Range, its clock Range (at), or
+// where PAUSE left off. A range it cannot play gets an answer (res) saying why.
+func (vs *storedSession) startOf(req *base.Request, path string) (start time.Duration, at time.Time, res *base.Response, err error) {
+	start = vs.pos
 	if v, ok := req.Header["Range"]; ok {
 		var rng headers.Range
 		if err := rng.Unmarshal(v); err != nil {
-			return 0, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("rtsp play %s: %w", path, err)
+			return 0, at, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("rtsp play %s: %w", path, err)
 		}
-		npt, ok := rng.Value.(*headers.RangeNPT)
-		if !ok {
-			return 0, &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: only npt ranges", path)
+		switch r := rng.Value.(type) {
+		case *headers.RangeNPT:
+			start = r.Start
+		case *headers.RangeUTC:
+			return 0, r.Start, nil, nil
+		default:
+			return 0, at, &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: only npt and clock ranges", path)
 		}
-		start = npt.Start
 	}
 	if start < 0 || start >= vs.duration {
-		return 0, &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: %v is outside 0-%v", path, start, vs.duration)
+		return 0, at, &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: %v is outside 0-%v", path, start, vs.duration)
 	}
-	return start, nil, nil
+	return start, at, nil, nil
 }
 
 // halt ends the current playback, if any.

@@ -56,7 +56,13 @@ func (s *Server) detachStored(ctx *gortsplib.ServerHandlerOnPlayCtx, path string
 	return &base.Response{StatusCode: base.StatusOK, Header: base.Header{"Range": vs.rangeFrom(from)}}
 }
 
+// rangeFrom is a PLAY's answer's Range: from the keyframe at from, by the clock when the
+// PLAY asked so.
 func (vs *storedSession) rangeFrom(from time.Duration) base.HeaderValue {
+	if vs.clock && !vs.zero.IsZero() {
+		// to the millisecond, as ONVIF writes it (gortsplib's marshalling drops fractions)
+		return base.HeaderValue{"clock=" + vs.zero.Add(from).UTC().Format("20060102T150405.000Z") + "-"}
+	}
 	rng := headers.Range{Value: &headers.RangeNPT{Start: from, End: &vs.duration}}
 	return rng.Marshal()
 }
@@ -151,7 +157,10 @@ func (v *tcpViewer) playStored(req *base.Request, res *base.Response) error {
 	if !p.paused {
 		vs.pos = vs.f.shift + p.lastPTS
 	}
-	start, bad, err := vs.startOf(req, v.path)
+	start, at, bad, err := vs.startOf(req, v.path)
+	if bad == nil && !at.IsZero() {
+		start, bad, err = vs.clockSeek(at, v.path)
+	}
 	if bad != nil {
 		res.StatusCode = bad.StatusCode
 		v.log.Info("rtsp play refused", "err", err)
@@ -183,4 +192,17 @@ func (v *tcpViewer) rtpInfo(req *base.Request, starts map[int]rtpStart) base.Hea
 		info = append(info, &headers.RTPInfoEntry{URL: u + "/trackID=" + strconv.Itoa(i), SequenceNumber: &st.seq, Timestamp: &st.ts})
 	}
 	return info.Marshal()
+}
+
+// clockSeek is where a seek by wall-clock time goes in the playing window.
+func (vs *storedSession) clockSeek(at time.Time, path string) (time.Duration, *base.Response, error) {
+	vs.clock = true
+	if vs.zero.IsZero() {
+		return 0, &base.Response{StatusCode: base.StatusNotImplemented}, fmt.Errorf("rtsp play %s: %w", path, errNoClock)
+	}
+	start := max(0, at.Sub(vs.zero))
+	if start >= vs.duration {
+		return 0, &base.Response{StatusCode: base.StatusInvalidRange}, fmt.Errorf("rtsp play %s: nothing at %v", path, at)
+	}
+	return start, nil, nil
 }

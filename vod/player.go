@@ -24,10 +24,9 @@ const lead = 500 * time.Millisecond
 // it. The stream ends at the file's end.
 type Player struct {
 	lib *Library
-	// Windows, when set, gives the media of names under WindowPrefix (dvr/APP/NAME: a live
-	// path's DVR window, as its recordings hold it now): its index and bytes, and what to
-	// close when done.
-	Windows func(path string) (*format.Index, io.ReaderAt, io.Closer, error)
+	// Windows, when set, gives the media of names under relay.WindowPrefix (dvr/APP/NAME: a live
+	// path's DVR window, as its recordings hold it now).
+	Windows func(path string) (Window, error)
 	streams *relay.Registry // the viewers' own streams, out of the live registry's sight
 	next    atomic.Uint64
 	wg      sync.WaitGroup
@@ -47,6 +46,7 @@ type playback struct {
 	pub    *relay.Publisher
 	reader *relay.Reader
 	start  time.Duration // the file's time of the stream's zero
+	zero   time.Time     // the wall-clock time of the file's time zero (a DVR window's)
 
 	mu    sync.Mutex // orders seeks, pauses and stop
 	halt  context.CancelFunc
@@ -74,16 +74,42 @@ func NewPlayer(lib *Library) *Player {
 // stream keeps only a second behind its newest frame. Its timeline starts at zero, at the
 // control's Start, and stays the file's after a Seek.
 func (p *Player) Open(name string, start time.Duration) (*relay.Reader, relay.Control, error) {
-	ix, f, closer, err := p.open(name)
+	m, err := p.open(name)
 	if err != nil {
 		return nil, nil, err
 	}
+	return p.play(name, m, start)
+}
+
+// OpenAt is Open by wall-clock time, for a DVR window (relay.ClockedMedia): from the
+// keyframe at or before at (the window's start if at is before it). zero is the wall-clock
+// time of the window's time zero.
+func (p *Player) OpenAt(name string, at time.Time) (*relay.Reader, relay.Control, time.Time, error) {
+	m, err := p.open(name)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if m.Zero.IsZero() {
+		m.Closer.Close()
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %s is not on the wall clock (only a DVR window, dvr/APP/NAME, is)", relay.ErrNoTime, name)
+	}
+	start := max(0, at.Sub(m.Zero))
+	if start >= m.Index.Duration {
+		m.Closer.Close()
+		return nil, nil, time.Time{}, fmt.Errorf("%w: %s holds nothing from %s", relay.ErrNoTime, name, at.UTC().Format(time.RFC3339))
+	}
+	r, c, err := p.play(name, m, start)
+	return r, c, m.Zero, err
+}
+
+func (p *Player) play(name string, m Window, start time.Duration) (*relay.Reader, relay.Control, error) {
 	pub, err := p.streams.Publish("play/" + strconv.FormatUint(p.next.Add(1), 10))
 	if err != nil {
-		closer.Close()
+		m.Closer.Close()
 		return nil, nil, fmt.Errorf("play %s: %w", name, err)
 	}
-	pb := &playback{p: p, name: name, f: f, closer: closer, ix: ix, pub: pub, reader: pub.Stream().NewReader(), start: keyframeAt(ix, start)}
+	pb := &playback{p: p, name: name, f: m.Bytes, closer: m.Closer, ix: m.Index, zero: m.Zero, pub: pub,
+		reader: pub.Stream().NewReader(), start: keyframeAt(m.Index, start)}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -100,19 +126,26 @@ func (p *Player) Open(name string, start time.Duration) (*relay.Reader, relay.Co
 	return pb.reader, pb, nil
 }
 
-// WindowPrefix names a live path's DVR window among stored media: dvr/APP/NAME.
-const WindowPrefix = "dvr/"
+// Window is stored media the library does not hold as a file: a live path's DVR window as
+// its recordings hold it now.
+type Window struct {
+	Index  *format.Index
+	Bytes  io.ReaderAt
+	Closer io.Closer // when done
+	// Zero is the wall-clock time of the index's time zero.
+	Zero time.Time
+}
 
 // open finds name's index and bytes: a file of the library, or a DVR window.
-func (p *Player) open(name string) (*format.Index, io.ReaderAt, io.Closer, error) {
-	if path, ok := strings.CutPrefix(name, WindowPrefix); ok && p.Windows != nil {
+func (p *Player) open(name string) (Window, error) {
+	if path, ok := strings.CutPrefix(name, relay.WindowPrefix); ok && p.Windows != nil {
 		return p.Windows(path)
 	}
 	f, ix, err := p.lib.openIndexed(name)
 	if err != nil {
-		return nil, nil, nil, err
+		return Window{}, err
 	}
-	return ix, f, f, nil
+	return Window{Index: ix, Bytes: f, Closer: f}, nil
 }
 
 // keyframeAt is the time of the keyframe at or before t, where playback from t starts.
@@ -184,6 +217,9 @@ func (p *Player) forget(pb *playback) bool {
 // Start implements relay.Control.
 func (pb *playback) Start() time.Duration { return pb.start }
 
+// Zero is the wall-clock time of the media's time zero, for a DVR window; zero otherwise.
+func (pb *playback) Zero() time.Time { return pb.zero }
+
 // Duration implements relay.Control.
 func (pb *playback) Duration() time.Duration { return pb.ix.Duration }
 
@@ -220,12 +256,12 @@ func (pb *playback) Pause() error {
 
 // Describe implements relay.StoredMedia.
 func (p *Player) Describe(name string) ([]*relay.Track, time.Duration, error) {
-	ix, _, closer, err := p.open(name)
+	m, err := p.open(name)
 	if err != nil {
 		return nil, 0, err
 	}
-	closer.Close()
-	return ix.Tracks, ix.Duration, nil
+	m.Closer.Close()
+	return m.Index.Tracks, m.Index.Duration, nil
 }
 
 // pace writes the samples from the keyframe at or before start on, each when its time comes

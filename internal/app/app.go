@@ -19,7 +19,6 @@ import (
 
 	"github.com/relaycast/relaycast/access"
 	"github.com/relaycast/relaycast/connlimit"
-	"github.com/relaycast/relaycast/format"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/link"
@@ -226,25 +225,24 @@ func dvrOnlyWindow(cfg conf.Config) func(string) time.Duration {
 
 // window is a live path's DVR window as a stored medium (vod/dvr/APP/NAME on RTMP and
 // RTSP): its recordings from the window's start to now, as they are when a player opens it.
-func (a *App) window(path string) (*format.Index, io.ReaderAt, io.Closer, error) {
+func (a *App) window(path string) (vod.Window, error) {
 	win := a.Config().DVRWindow(path)
 	if win <= 0 {
-		return nil, nil, nil, fmt.Errorf("%w: %s keeps no DVR window", vod.ErrNotFound, path)
+		return vod.Window{}, fmt.Errorf("%w: %s keeps no DVR window", vod.ErrNotFound, path)
 	}
 	spans, err := a.Record.Spans(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return vod.Window{}, err
 	}
 	now := time.Now()
 	clip, err := playback.Make(a.Media, spans, now.Add(-win), win)
 	if errors.Is(err, playback.ErrNothing) {
-		return nil, nil, nil, fmt.Errorf("%w: nothing of %s recorded in its window", vod.ErrNotFound, path)
+		return vod.Window{}, fmt.Errorf("%w: nothing of %s recorded in its window", vod.ErrNotFound, path)
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return vod.Window{}, err
 	}
-	ix, r, c := clip.Media()
-	return ix, r, c, nil
+	return clip.Window(), nil
 }
 
 // standbyOf is what plays on path while its publisher is away past grace: its slate.
