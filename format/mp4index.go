@@ -80,11 +80,11 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	p, err := mp4.Probe(r)
+	p, moov, fragmentedFile, err := probe(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", ErrUnplayable, err)
 	}
-	traks, err := mp4.ExtractBox(r, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeTrak()})
+	traks, err := mp4.ExtractBox(moov, nil, mp4.BoxPath{mp4.BoxTypeMoov(), mp4.BoxTypeTrak()})
 	if err != nil || len(traks) != len(p.Tracks) {
 		return nil, fmt.Errorf("%w: track boxes: %v", ErrUnplayable, err)
 	}
@@ -98,7 +98,7 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: track %d: %v", ErrUnplayable, t.TrackID, err)
 		}
-		if len(t.Samples) == 0 && len(p.Segments) > 0 && t.Timescale != 0 {
+		if len(t.Samples) == 0 && fragmentedFile && t.Timescale != 0 {
 			fragmented[t.TrackID] = &fragTrack{n: uint8(len(ix.Tracks)), timescale: t.Timescale}
 			ix.Tracks = append(ix.Tracks, track)
 			continue
@@ -126,6 +126,36 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 }
 
 var errSkip = errors.New("track not carried")
+
+// probe reads the file's tracks from its moov, and says whether fragments follow; moov is
+// the file up to the moov's end. go-mp4 is given only that: it would read every fragment's
+// boxes through reflection, which was most of the cost of indexing a fragmented file, and
+// the fragments are indexed here (addFragments).
+func probe(r io.ReadSeeker, size int64) (p *mp4.ProbeInfo, moov io.ReadSeeker, fragmented bool, err error) {
+	moovEnd := size
+	for off := int64(0); off+8 <= size; {
+		boxSize, typ, _, err := boxHeader(r, off)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		switch typ {
+		case "moov":
+			moovEnd = off + boxSize
+		case "moof":
+			fragmented = true
+		}
+		off += boxSize
+	}
+	moov = r
+	if ra, ok := r.(io.ReaderAt); ok && fragmented && moovEnd < size {
+		moov = io.NewSectionReader(ra, 0, moovEnd)
+	}
+	if _, err := moov.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, false, err
+	}
+	p, err = mp4.Probe(moov)
+	return p, moov, fragmented, err
+}
 
 // relayTrack reads the codec configuration of a track: the raw avcC, hvcC or av1C box, the
 // AudioSpecificConfig inside esds, or an Opus dOps made an OpusHead.

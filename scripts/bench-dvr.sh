@@ -36,7 +36,7 @@ now=$(date +%s)
 for m in $(seq 61 -1 2); do
 	ln "$tmp/minute.mp4" "$rec/$(date -d "@$((now - m * 60))" +%Y-%m-%d_%H-%M-%S).mp4"
 done
-./bin/relaycast -demo=false -rtmp 127.0.0.1:19381 -rtsp "" -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" \
+./bin/relaycast -demo=false -rtmp 127.0.0.1:19381 -rtsp 127.0.0.1:19382 -rtsp-rtp-port 0 -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" \
 	-http 127.0.0.1:19383 -media-dir "$tmp/live" -record -record-segment 1m -dvr 2h -log-level warn &
 pid=$!
 wait_http http://127.0.0.1:19383/api/v1/streams
@@ -61,7 +61,7 @@ timed() { # label url
 	curl -s -o "$tmp/out" -w "$1: %{http_code}, first byte %{time_starttransfer} s, all %{time_total} s, %{size_download} bytes\n" "$2"
 }
 
-./bin/relaycast -demo=false -rtmp 127.0.0.1:19381 -rtsp "" -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" \
+./bin/relaycast -demo=false -rtmp 127.0.0.1:19381 -rtsp 127.0.0.1:19382 -rtsp-rtp-port 0 -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" \
 	-http 127.0.0.1:19383 -media-dir "$tmp/day" -log-level warn &
 pid=$!
 wait_http http://127.0.0.1:19383/api/v1/streams

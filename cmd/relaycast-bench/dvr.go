@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -116,6 +117,8 @@ func dvrPlaylist(ctx context.Context, hc *http.Client, rawURL string) (*playlist
 	var pl playlist.Media
 	b, err := io.ReadAll(res.Body)
 	if err == nil {
+		// gohlslib v2.4.3 takes EXT-X-START:TIME-OFFSET=0 for a missing offset
+		b = regexp.MustCompile(`(?m)^#EXT-X-START:.*\n`).ReplaceAll(b, nil)
 		err = pl.Unmarshal(b)
 	}
 	if err != nil {
