@@ -71,6 +71,13 @@ timed "relaycast list, warm" "$u"
 timed "relaycast 1 h range, first" "$u/playback?start=$noon&duration=3600"
 timed "relaycast 1 h range, again" "$u/playback?start=$noon&duration=3600"
 kill "$pid"; wait "$pid" 2>/dev/null || true
+./bin/relaycast -demo=false -rtmp 127.0.0.1:19381 -rtsp 127.0.0.1:19382 -rtsp-rtp-port 0 -srt "" -webrtc "" -rtmps "" -rtsps "" -https "" \
+	-http 127.0.0.1:19383 -media-dir "$tmp/day" -log-level warn &
+pid=$!
+wait_http http://127.0.0.1:19383/api/v1/streams
+timed "relaycast list after a restart (the book read back)" "$u"
+timed "relaycast 1 h range after a restart" "$u/playback?start=$noon&duration=3600"
+kill "$pid"; wait "$pid" 2>/dev/null || true
 
 cat >"$tmp/mtx/mediamtx.yml" <<CONF
 logLevel: warn

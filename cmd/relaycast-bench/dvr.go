@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -119,6 +120,10 @@ func dvrPlaylist(ctx context.Context, hc *http.Client, rawURL string) (*playlist
 	if err == nil {
 		// gohlslib v2.4.3 takes EXT-X-START:TIME-OFFSET=0 for a missing offset
 		b = regexp.MustCompile(`(?m)^#EXT-X-START:.*\n`).ReplaceAll(b, nil)
+		if !bytes.Contains(b, []byte("#EXTINF")) && !bytes.Contains(b, []byte("#EXT-X-ENDLIST")) {
+			// a window that has no whole segment yet (a stream just begun): players reload
+			return &pl, res.Request.URL, nil
+		}
 		err = pl.Unmarshal(b)
 	}
 	if err != nil {
