@@ -29,20 +29,6 @@ func getPlaylist(t *testing.T, u string) (string, string) {
 	return string(b), res.Request.URL.String()
 }
 
-// startOf is the absolute start a DVR playlist URL was sent to.
-func startOf(t *testing.T, u string) time.Time {
-	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := time.Parse(time.RFC3339Nano, p.Query().Get("start"))
-	if err != nil {
-		t.Fatalf("%s: %v", u, err)
-	}
-	return start
-}
-
 // A live path with a DVR window rewinds: dvr.m3u8?start=-15 plays from the picture of 15 s
 // ago while the stream goes on (an EVENT playlist that grows), a start before the window
 // begins at the window, and once the stream is over the window stays playable as stored
@@ -61,7 +47,7 @@ func TestDVRWindowRewindsALiveStream(t *testing.T) {
 	time.Sleep(20*time.Second - time.Since(published))
 
 	playlist, at := getPlaylist(t, srv.HTTPURL("/"+path+"/dvr.m3u8?start=-15"))
-	asked := startOf(t, at)
+	asked := testenv.StartOf(t, at)
 	if !strings.Contains(playlist, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(playlist, "#EXT-X-ENDLIST") {
 		t.Errorf("a live window's playlist:\n%s", playlist)
 	}
@@ -78,7 +64,7 @@ func TestDVRWindowRewindsALiveStream(t *testing.T) {
 	}
 
 	_, at = getPlaylist(t, srv.HTTPURL("/"+path+"/dvr.m3u8?start=-600"))
-	if start := startOf(t, at); start.Sub(time.Now().Add(-time.Minute)).Abs() > 2*time.Second {
+	if start := testenv.StartOf(t, at); start.Sub(time.Now().Add(-time.Minute)).Abs() > 2*time.Second {
 		t.Errorf("start=-600 with a 1 m window begins at %v, want about a minute ago", start)
 	}
 

@@ -84,7 +84,7 @@ func TestPlaybackOfATimeRangeAcrossRecordingFiles(t *testing.T) {
 			t.Errorf("from %.2f s: the first picture shows second %d, want %d", tc.from, got, want)
 		}
 		want := from.Add(time.Duration(tc.length * float64(time.Second))).Sub(start)
-		if got := probeDuration(ctx, t, u); (got - want).Abs() > 34*time.Millisecond {
+		if got := testenv.ProbeDuration(ctx, t, u); (got - want).Abs() > 34*time.Millisecond {
 			t.Errorf("from %.2f s for %.2f s: ffprobe reads %v, want %v (from the keyframe) within a frame", tc.from, tc.length, got, want)
 		}
 		d := testenv.FFmpegDecode(ctx, t, u, time.Minute, "-loglevel", "warning")

@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,22 +45,6 @@ func listRecordings(t *testing.T, srv *testenv.Server, path string) recordingsLi
 	return l
 }
 
-// probeDuration is a file's length as ffprobe reads it (the longest of its streams).
-func probeDuration(ctx context.Context, t *testing.T, file string) time.Duration {
-	t.Helper()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "stream=duration", "-of", "csv=p=0", file).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", file, err)
-	}
-	var longest float64
-	for _, f := range strings.Fields(string(out)) {
-		if v, err := strconv.ParseFloat(strings.Trim(f, ","), 64); err == nil {
-			longest = math.Max(longest, v)
-		}
-	}
-	return time.Duration(longest * float64(time.Second))
-}
-
 // checkSpans checks a path's book against its files: one after the other on the wall clock,
 // without gaps, each as long as ffprobe says (within a frame), the first starting within
 // the publish.
@@ -83,7 +63,7 @@ func checkSpans(ctx context.Context, t *testing.T, media string, l recordingsLis
 			}
 		}
 		got := time.Duration(s.Duration * float64(time.Second))
-		if want := probeDuration(ctx, t, filepath.Join(media, s.File)); (got - want).Abs() > 34*time.Millisecond {
+		if want := testenv.ProbeDuration(ctx, t, filepath.Join(media, s.File)); (got - want).Abs() > 34*time.Millisecond {
 			t.Errorf("file %d: %v in the book, %v by ffprobe", i, got, want)
 		}
 	}

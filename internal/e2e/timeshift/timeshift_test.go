@@ -165,7 +165,7 @@ func checkLiveRewind(ctx context.Context, t *testing.T, srv *server, tl timeline
 		t.Fatalf("dvr.m3u8?start=-300: %s\n%s", res.Status, playlist)
 	}
 	u := res.Request.URL.String()
-	asked := startOf(t, u)
+	asked := testenv.StartOf(t, u)
 	fromStart := []string{"-live_start_index", "0"}
 	if got := firstSecond(ctx, t, u, fromStart...); !tl.within(got, asked) {
 		t.Errorf("dvr.m3u8?start=-300 (%s): second %d first, want %d", asked.Format(time.TimeOnly), got, tl.second(asked))
@@ -207,7 +207,7 @@ func checkRanges(ctx context.Context, t *testing.T, srv *server, tl timeline) {
 			t.Errorf("range at %s: second %d first, want %d", w.Format(time.TimeOnly), got, tl.second(w))
 		}
 		want := w.Add(length).Sub(start)
-		if got := probeDuration(ctx, t, file); got < want-frame || got > want+slack+frame {
+		if got := testenv.ProbeDuration(ctx, t, file); got < want-frame || got > want+slack+frame {
 			t.Errorf("range at %s: %v long by ffprobe, want %v (from the keyframe at %s)", w.Format(time.TimeOnly), got, want, start.Format(time.TimeOnly))
 		}
 		d := testenv.FFmpegDecode(ctx, t, file, time.Minute, "-loglevel", "warning")
@@ -325,7 +325,7 @@ func checkBook(ctx context.Context, t *testing.T, media string, b bookJSON, tl t
 			t.Errorf("file %d starts at %v, before the one before ends (%v)", i, s.Start, b.Segments[i-1].End)
 		}
 		got := time.Duration(s.Duration * float64(time.Second))
-		if want := probeDuration(ctx, t, filepath.Join(media, s.File)); (got - want).Abs() > frame {
+		if want := testenv.ProbeDuration(ctx, t, filepath.Join(media, s.File)); (got - want).Abs() > frame {
 			t.Errorf("file %d (%s): %v in the book, %v by ffprobe", i, s.File, got, want)
 		}
 	}
@@ -417,34 +417,4 @@ func chromiumSecond(t *testing.T, u string) int {
 		t.Fatalf("Chromium, %s: %d bytes of the band, %v", u, len(band), err)
 	}
 	return testenv.TimecodeOf(band)
-}
-
-// startOf is the absolute start a DVR playlist URL was sent to.
-func startOf(t *testing.T, u string) time.Time {
-	t.Helper()
-	p, err := url.Parse(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, err := time.Parse(time.RFC3339Nano, p.Query().Get("start"))
-	if err != nil {
-		t.Fatalf("%s: %v", u, err)
-	}
-	return start
-}
-
-// probeDuration is a file's length as ffprobe reads it (the longest of its streams).
-func probeDuration(ctx context.Context, t *testing.T, file string) time.Duration {
-	t.Helper()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "stream=duration", "-of", "csv=p=0", file).Output()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v", file, err)
-	}
-	var longest float64
-	for _, f := range strings.Fields(string(out)) {
-		if v, err := strconv.ParseFloat(strings.Trim(f, ","), 64); err == nil {
-			longest = math.Max(longest, v)
-		}
-	}
-	return time.Duration(longest * float64(time.Second))
 }
