@@ -162,7 +162,7 @@ func BenchmarkDVRHLS1hOf24hOf1MinuteFiles(b *testing.B) {
 	b.Run("playlist", func(b *testing.B) {
 		for b.Loop() {
 			plan, err := playback.PlanHLS(lib, spans, from, time.Hour)
-			if err != nil || len(plan.Playlist(func(int, playback.Segment) string { return "s" }, true)) < 1000 {
+			if err != nil || len(plan.Playlist(func(int, playback.Segment) string { return "s" }, true, 0)) < 1000 {
 				b.Fatal(err)
 			}
 		}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relaycast/relaycast/format"
@@ -139,8 +141,10 @@ func (h *HLS) Start() time.Time { return h.Segments[0].Wall }
 // (EXT-X-PROGRAM-DATE-TIME) and a discontinuity where the range's time jumps; uri names
 // segment i. A growing one (a DVR window while the stream is live) is an EVENT playlist,
 // which players reload for the segments to come, and its target duration is fixed at
-// eventTarget.
-func (h *HLS) Playlist(uri func(i int, s Segment) string, growing bool) string {
+// eventTarget. first is the first segment's media sequence number: above zero, segments
+// have left the start (the recorder deleted files that left the window), which an EVENT
+// playlist may not do, so the playlist is a plain live one.
+func (h *HLS) Playlist(uri func(i int, s Segment) string, growing bool, first int) string {
 	var longest time.Duration
 	for _, s := range h.Segments {
 		longest = max(longest, s.Dur())
@@ -150,13 +154,16 @@ func (h *HLS) Playlist(uri func(i int, s Segment) string, growing bool) string {
 		target, kind = max(target, eventTarget), "EVENT"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-PLAYLIST-TYPE:%s\n", target, kind)
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n", target)
+	if first == 0 {
+		fmt.Fprintf(&b, "#EXT-X-PLAYLIST-TYPE:%s\n", kind)
+	}
 	if growing {
 		// from the start asked for, not near the live end, where players begin a playlist
 		// without an end
 		b.WriteString("#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n")
 	}
-	b.WriteString("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n#EXT-X-INDEPENDENT-SEGMENTS\n", first)
 	for i, s := range h.Segments {
 		if s.Discontinuity {
 			b.WriteString("#EXT-X-DISCONTINUITY\n")
@@ -224,4 +231,59 @@ func TS(files Files, s Segment) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s holds nothing from %v to %v", ErrNoSegment, s.File, s.From, s.To)
 	}
 	return vod.TSSegment(ix, f, seg, s.Shift)
+}
+
+// Numbers keeps the media sequence numbers of growing playlists (a path's window from one
+// absolute start), so that when the recorder deletes files that leave the window, the
+// segments left keep their numbers: players match a reload's segments to the last one's by
+// number. It remembers the first segments of each playlist's last answer.
+type Numbers struct {
+	mu    sync.Mutex
+	kept  map[string]numbered
+	order []string // oldest first
+}
+
+type numbered struct {
+	first int
+	refs  []string
+}
+
+// numbersKept bounds the playlists remembered, refsKept the segments of each: retention
+// deletes a file (a minute: 30 segments) at a time, and players reload every few seconds.
+const (
+	numbersKept = 1024
+	refsKept    = 64
+)
+
+// First numbers the first of segs, the segments of playlist key now.
+func (n *Numbers) First(key string, segs []Segment) int {
+	refs := make([]string, 0, min(len(segs), refsKept))
+	for _, s := range segs[:cap(refs)] {
+		refs = append(refs, s.Ref())
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.kept == nil {
+		n.kept = map[string]numbered{}
+	}
+	first := 0
+	if prev, ok := n.kept[key]; ok {
+		// where one of the new first segments was (the very first may be cut anew, from the
+		// keyframe at the window's start); past all those remembered if none
+		first = prev.first + len(prev.refs)
+		for j := range min(len(refs), 3) {
+			if k := slices.Index(prev.refs, refs[j]); k >= 0 {
+				first = prev.first + max(0, k-j)
+				break
+			}
+		}
+	} else {
+		n.order = append(n.order, key)
+		if len(n.order) > numbersKept {
+			delete(n.kept, n.order[0])
+			n.order = n.order[1:]
+		}
+	}
+	n.kept[key] = numbered{first: first, refs: refs}
+	return first
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,49 @@ func TestPlanHLSTilesARangeAcrossFilesAndAHole(t *testing.T) {
 	}
 	if _, err := playback.ParseRef(spans, "2026-12-03_13-00-00.mp4~0~1~0"); err == nil {
 		t.Error("a reference to a file of no span is taken")
+	}
+}
+
+// A growing playlist whose first segments go (the recorder deletes files that leave the
+// window, or the window's start passes them) numbers the segments left as before, and is no
+// longer an EVENT playlist, which may not lose segments.
+func TestNumbersKeepASlidingWindowsSegmentNumbers(t *testing.T) {
+	seg := func(file string, i int) playback.Segment {
+		return playback.Segment{File: "recordings/live/cam/" + file, From: time.Duration(i) * 2 * time.Second, To: time.Duration(i+1) * 2 * time.Second}
+	}
+	run := func(file string, from, to int) []playback.Segment {
+		var out []playback.Segment
+		for i := from; i < to; i++ {
+			out = append(out, seg(file, i))
+		}
+		return out
+	}
+	var n playback.Numbers
+	steps := []struct {
+		segs []playback.Segment
+		want int
+	}{
+		{run("a.mp4", 0, 10), 0},
+		{run("a.mp4", 0, 12), 0},
+		{run("a.mp4", 3, 14), 3},
+		// the first cut anew from the keyframe at the window's start, the rest as before
+		{append([]playback.Segment{{File: "recordings/live/cam/a.mp4", From: 11 * time.Second, To: 12 * time.Second}}, run("a.mp4", 6, 16)...), 5},
+		{run("b.mp4", 0, 5), 16}, // nothing of the last answer left: past all of it
+	}
+	for i, s := range steps {
+		if got := n.First("live/cam@t", s.segs); got != s.want {
+			t.Errorf("step %d: first segment numbered %d, want %d", i, got, s.want)
+		}
+	}
+	if got := n.First("live/cam@other", run("a.mp4", 7, 9)); got != 0 {
+		t.Errorf("another start's playlist numbered from %d, want 0", got)
+	}
+	h := &playback.HLS{Segments: run("a.mp4", 3, 5)}
+	p := h.Playlist(func(int, playback.Segment) string { return "s.ts" }, true, 3)
+	if !strings.Contains(p, "#EXT-X-MEDIA-SEQUENCE:3\n") || strings.Contains(p, "PLAYLIST-TYPE") {
+		t.Errorf("a window that lost 3 segments:\n%s", p)
+	}
+	if p := h.Playlist(func(int, playback.Segment) string { return "s.ts" }, true, 0); !strings.Contains(p, "#EXT-X-PLAYLIST-TYPE:EVENT\n") {
+		t.Errorf("a window that lost none:\n%s", p)
 	}
 }

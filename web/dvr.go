@@ -21,9 +21,10 @@ import (
 // is the window's beginning; a playlist asked for without an absolute one is sent, by a
 // redirect, to the URL with it, so its reloads and segments are cut from the same keyframe.
 type dvr struct {
-	rec    Recorder
-	files  playback.Files
-	window func(path string) time.Duration
+	rec     Recorder
+	files   playback.Files
+	window  func(path string) time.Duration
+	numbers *playback.Numbers // of the growing playlists' segments
 }
 
 // ServeMedia answers dvr.m3u8, or dvr/segN.ts (the request's "seg").
@@ -81,7 +82,11 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 	}
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 	w.Header().Set("Cache-Control", "no-cache")
-	_, err = io.WriteString(w, plan.Playlist(segmentURI("dvr/", r.URL.RawQuery), growing))
+	first := 0
+	if growing {
+		first = d.numbers.First(path+"@"+raw, plan.Segments)
+	}
+	_, err = io.WriteString(w, plan.Playlist(segmentURI("dvr/", r.URL.RawQuery), growing, first))
 	return err
 }
 

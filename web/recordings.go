@@ -156,7 +156,7 @@ func (s *Server) servePlaybackHLS(w http.ResponseWriter, r *http.Request, spans 
 	q := r.URL.Query()
 	q.Del("format")
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
-	_, _ = io.WriteString(w, plan.Playlist(segmentURI("playback/", q.Encode()), false))
+	_, _ = io.WriteString(w, plan.Playlist(segmentURI("playback/", q.Encode()), false, 0))
 }
 
 // maxPlayback bounds one playback request.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/access"
+	"github.com/relaycast/relaycast/playback"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 	"github.com/relaycast/relaycast/vod"
@@ -142,7 +143,7 @@ func New(cfg Config, streams StreamLister, fmp4, hls Media, viewers map[string]V
 		s.webrtcRoutes(mux, cfg.WebRTC)
 	}
 	if c := cfg.Control; c != nil && c.Recorder != nil && c.RecordingFiles != nil && cfg.DVRWindow != nil {
-		d := s.media(dvr{rec: c.Recorder, files: c.RecordingFiles, window: cfg.DVRWindow})
+		d := s.media(dvr{rec: c.Recorder, files: c.RecordingFiles, window: cfg.DVRWindow, numbers: &playback.Numbers{}})
 		mux.HandleFunc("GET /{app}/{name}/dvr.m3u8", s.withStream(d))
 		mux.HandleFunc("GET /{app}/{name}/dvr.mp4", s.withStream(d))
 		mux.HandleFunc("GET /{app}/{name}/dvr/{seg}", s.withStream(d))
