@@ -66,7 +66,9 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 		return err
 	}
 	if seg != "" {
-		return serveSegment(w, d.files, spans, q.Get("at"))
+		// a viewer's segment is of the window (a minute's grace for one that just left it):
+		// recordings further back are the control API's
+		return serveSegment(w, d.files, since(spans, now.Add(-win-time.Minute)), q.Get("at"))
 	}
 	growing := len(spans) > 0 && spans[len(spans)-1].Open
 	plan, err := playback.PlanHLS(d.files, spans, from, now.Sub(from)+time.Minute)
@@ -156,6 +158,15 @@ func (d dvr) serveMP4(w http.ResponseWriter, r *http.Request, path string, from 
 	w.Header().Set("Access-Control-Expose-Headers", "X-Relaycast-Start")
 	http.ServeContent(w, r, "dvr.mp4", time.Time{}, body)
 	return nil
+}
+
+// since are the spans that end after t.
+func since(spans []record.Span, t time.Time) []record.Span {
+	k := 0
+	for k < len(spans) && !spans[k].End().After(t) {
+		k++
+	}
+	return spans[k:]
 }
 
 func later(a, b time.Time) time.Time {
