@@ -175,9 +175,8 @@ func checkLiveRewind(ctx context.Context, t *testing.T, srv *server, tl timeline
 		t.Errorf("dvr.m3u8?start=-300: %d pictures, exit %v, warnings:\n%s", d.Frames, d.Err, strings.Join(w, "\n"))
 	}
 
-	asked = time.Now().Add(-300 * time.Second)
-	got := chromiumSecond(t, srv.url("/"+path+"/dvr.mp4?start=-300"))
-	if !tl.within(got, asked) {
+	got, at := chromiumSecond(t, srv.url("/"+path+"/dvr.mp4?start=-300"))
+	if asked = testenv.StartOf(t, at); !tl.within(got, asked) {
 		t.Errorf("Chromium, dvr.mp4?start=-300: second %d first, want %d", got, tl.second(asked))
 	}
 }
@@ -216,7 +215,7 @@ func checkRanges(ctx context.Context, t *testing.T, srv *server, tl timeline) {
 		}
 	}
 	w := tl[2].wall.Add(150500 * time.Millisecond)
-	if got := chromiumSecond(t, srv.url("/api/v1/recordings/"+path+"/playback?duration=10&start="+url.QueryEscape(w.UTC().Format(time.RFC3339Nano)))); !tl.within(got, w) {
+	if got, _ := chromiumSecond(t, srv.url("/api/v1/recordings/"+path+"/playback?duration=10&start="+url.QueryEscape(w.UTC().Format(time.RFC3339Nano)))); !tl.within(got, w) {
 		t.Errorf("Chromium, range at %s: second %d first, want %d", w.Format(time.TimeOnly), got, tl.second(w))
 	}
 
@@ -384,8 +383,8 @@ func firstSecond(ctx context.Context, t *testing.T, u string, extra ...string) i
 }
 
 // chromiumSecond is the second the first picture of an MP4 URL shows in Chromium, which
-// plays it in a video element of its own.
-func chromiumSecond(t *testing.T, u string) int {
+// plays it in a video element of its own, and the URL it played after redirects.
+func chromiumSecond(t *testing.T, u string) (int, string) {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath("chromium"), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-quic", true))
@@ -416,5 +415,9 @@ func chromiumSecond(t *testing.T, u string) int {
 	if err != nil || len(band) != testenv.TimecodeWidth*40 {
 		t.Fatalf("Chromium, %s: %d bytes of the band, %v", u, len(band), err)
 	}
-	return testenv.TimecodeOf(band)
+	at, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil {
+		t.Fatalf("Chromium, %s: %v", u, err)
+	}
+	return testenv.TimecodeOf(band), at
 }
