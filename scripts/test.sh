@@ -7,7 +7,7 @@ set -uo pipefail
 GO=${GO:-go}
 mkdir -p artifacts
 set -m # the ten-minute run in a process group of its own, so that a failure stops all of it
-"$GO" test -count=1 -timeout 20m ./internal/e2e/timeshift >artifacts/timeshift.log 2>&1 &
+"$GO" test -count=1 -timeout 30m ./internal/e2e/timeshift >artifacts/timeshift.log 2>&1 &
 beside=$!
 set +m
 fail() {

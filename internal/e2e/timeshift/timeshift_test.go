@@ -107,7 +107,7 @@ func publish(t *testing.T, s *server, clip string, offset int, tl *timeline) *te
 // retention deletes from the oldest with the book agreeing with the directory.
 func TestTenMinutePublishRewindsAndPlaysRangesAcrossKillAndRestart(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe", "chromium")
-	ctx, cancel := context.WithTimeout(context.Background(), 19*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 28*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	clip := testenv.TimecodeClip(t, dir, clipSeconds)
