@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -14,35 +12,11 @@ import (
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
-type recordingsList struct {
-	Path     string
-	Segments []struct {
-		File     string
-		URL      string
-		Start    time.Time
-		End      time.Time
-		Duration float64 `json:"duration_seconds"`
-		Bytes    int64
-		Writing  bool
-	}
-	Gaps []struct{ Start, End time.Time }
-}
+type recordingsList = testenv.Recordings
 
 func listRecordings(t *testing.T, srv *testenv.Server, path string) recordingsList {
 	t.Helper()
-	res, err := http.Get(srv.HTTPURL("/api/v1/recordings/" + path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var l recordingsList
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /api/v1/recordings/%s: %s", path, res.Status)
-	}
-	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return testenv.ListRecordings(t, srv.HTTPURL("/api/v1/recordings/"+path))
 }
 
 // checkSpans checks a path's book against its files: one after the other on the wall clock,

@@ -6,7 +6,6 @@ package timeshift_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -264,40 +263,11 @@ func download(t *testing.T, u, file string) time.Time {
 	return start
 }
 
-type bookJSON struct {
-	Segments []struct {
-		File     string
-		Start    time.Time
-		End      time.Time
-		Duration float64 `json:"duration_seconds"`
-		Bytes    int64
-		Writing  bool
-	}
-	Gaps []struct{ Start, End time.Time }
-}
-
-func list(t *testing.T, u string) bookJSON {
-	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var b bookJSON
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", u, res.Status)
-	}
-	if err := json.NewDecoder(res.Body).Decode(&b); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // waitClosed waits for the recorder to close the last file.
-func waitClosed(t *testing.T, srv *server) bookJSON {
+func waitClosed(t *testing.T, srv *server) testenv.Recordings {
 	t.Helper()
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		b := list(t, srv.url("/api/v1/recordings/"+path))
+		b := testenv.ListRecordings(t, srv.url("/api/v1/recordings/"+path))
 		if n := len(b.Segments); n > 0 && !b.Segments[n-1].Writing {
 			return b
 		}
@@ -309,7 +279,7 @@ func waitClosed(t *testing.T, srv *server) bookJSON {
 
 // checkBook: each file as long as ffprobe says, within a frame; the files one after the other
 // but at the kill's and the restart's holes, which are the book's two gaps.
-func checkBook(ctx context.Context, t *testing.T, media string, b bookJSON, tl timeline) {
+func checkBook(ctx context.Context, t *testing.T, media string, b testenv.Recordings, tl timeline) {
 	t.Helper()
 	if len(b.Segments) < 12 || len(b.Gaps) != 2 {
 		t.Errorf("the book: %d files and %d gaps, want 12 or more and 2 (the kill's, the restart's)", len(b.Segments), len(b.Gaps))
@@ -332,7 +302,7 @@ func checkBook(ctx context.Context, t *testing.T, media string, b bookJSON, tl t
 
 // checkRetention restarts with a limit that leaves all but the two oldest files: the book
 // loses them too, and lists what the directory holds.
-func checkRetention(t *testing.T, media string, before bookJSON) {
+func checkRetention(t *testing.T, media string, before testenv.Recordings) {
 	t.Helper()
 	var total int64
 	for _, s := range before.Segments {
@@ -342,9 +312,9 @@ func checkRetention(t *testing.T, media string, before bookJSON) {
 		c.MediaDir, c.Record, c.RecordSegment = media, true, time.Minute
 		c.RecordMaxBytes = int(total - before.Segments[0].Bytes - before.Segments[1].Bytes)
 	}})
-	var b bookJSON
+	var b testenv.Recordings
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		b = list(t, srv.HTTPURL("/api/v1/recordings/"+path))
+		b = testenv.ListRecordings(t, srv.HTTPURL("/api/v1/recordings/"+path))
 		if len(b.Segments) == len(before.Segments)-2 {
 			break
 		}

@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"strconv"
@@ -39,4 +41,38 @@ func StartOf(t testing.TB, u string) time.Time {
 		t.Fatalf("%s: %v", u, err)
 	}
 	return start
+}
+
+// Recordings is a path's book of recordings as the control API lists it
+// (/api/v1/recordings/APP/NAME).
+type Recordings struct {
+	Path     string
+	Segments []struct {
+		File     string
+		URL      string
+		Start    time.Time
+		End      time.Time
+		Duration float64 `json:"duration_seconds"`
+		Bytes    int64
+		Writing  bool
+	}
+	Gaps []struct{ Start, End time.Time }
+}
+
+// ListRecordings gets a path's book from its URL.
+func ListRecordings(t testing.TB, u string) Recordings {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var l Recordings
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", u, res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
