@@ -101,9 +101,11 @@ func (p *Policy) byUser(action string, r Request) (bool, error) {
 	return true, fmt.Errorf("%w: to %s %s log in as a user who may (user= and pass=, or the protocol's own login)", ErrLogin, action, r.Path)
 }
 
-// coveredBy says whether some user's rights cover action on r's path.
-func (p *Policy) coveredBy(action string, r Request) bool {
-	covered, _ := p.byUser(action, Request{Path: r.Path})
+// coveredBy says whether some user's rights cover action on r's path, and sets *err to why
+// r may not, or nil (byUser, as a switch case).
+func (p *Policy) coveredBy(action string, r Request, err *error) bool {
+	covered, e := p.byUser(action, r)
+	*err = e
 	return covered
 }
 
@@ -120,6 +122,7 @@ func matchAny(patterns []string, p string) bool {
 // keys.
 func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
 	token := tokenOf(r.Query)
+	var userErr error
 	switch want, ok := p.PathKeys[r.Path]; {
 	case p.JWT != nil && token != "":
 		if err := p.JWT.allow("publish", r.Path, token); err != nil {
@@ -129,9 +132,9 @@ func (p *Policy) AllowPublish(ctx context.Context, r Request) error {
 		if err := checkSigned(p.URLKey, "publish", r.Path, r.Query, time.Now()); err != nil {
 			return err
 		}
-	case p.coveredBy("publish", r):
-		if _, err := p.byUser("publish", r); err != nil {
-			return err
+	case p.coveredBy("publish", r, &userErr):
+		if userErr != nil {
+			return userErr
 		}
 	case ok:
 		if !r.gives(want) {
@@ -157,14 +160,14 @@ func (r Request) gives(key string) bool {
 // AllowRead says whether r may watch: anyone, unless a read key, signed URLs or tokens are
 // set up; then one of them.
 func (p *Policy) AllowRead(r Request) error {
+	var userErr error
 	switch token := tokenOf(r.Query); {
 	case p.JWT != nil && token != "":
 		return p.JWT.allow("read", r.Path, token)
 	case p.URLKey != "" && hasSignature(r.Query):
 		return checkSigned(p.URLKey, "read", r.Path, r.Query, time.Now())
-	case p.coveredBy("read", r):
-		_, err := p.byUser("read", r)
-		return err
+	case p.coveredBy("read", r, &userErr):
+		return userErr
 	case p.ReadKey == "" && p.URLKey == "" && p.JWT == nil:
 		return nil
 	case p.ReadKey != "" && r.gives(p.ReadKey):
