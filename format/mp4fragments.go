@@ -28,31 +28,25 @@ type fragTrack struct {
 
 var sampleIsNonSync uint32 = 0x10000 // sample_is_non_sync_sample in a sample's flags
 
-// addFragments places every sample of the file's fragments, up to size.
-func (ix *Index) addFragments(r io.ReadSeeker, size int64, tracks map[uint32]*fragTrack) error {
-	if err := readTrex(r, tracks); err != nil {
-		return err
+// box is a top-level box: where it starts, its size and its header's.
+type box struct{ off, size, hdr int64 }
+
+// addFragments places every sample of the file's fragments (moofs), up to size; with
+// last > 0, of the last fragments only.
+func (ix *Index) addFragments(r io.ReadSeeker, size int64, moofs []box, tracks map[uint32]*fragTrack, last int) error {
+	if last > 0 {
+		moofs = moofs[max(0, len(moofs)-last):]
 	}
 	next := map[uint32]int64{} // decode time after the last sample of each track, for fragments without tfdt
 	var buf []byte
-	for off := int64(0); off+8 <= size; {
-		boxSize, typ, hdr, err := boxHeader(r, off)
-		if err != nil {
+	for _, m := range moofs {
+		buf = slices.Grow(buf[:0], int(m.size))[:m.size]
+		if err := readAt(r, m.off, buf); err != nil {
 			return err
 		}
-		if typ == "moof" {
-			if boxSize > maxMoof {
-				return fmt.Errorf("%w: a moof of %d bytes at byte %d", ErrUnplayable, boxSize, off)
-			}
-			buf = slices.Grow(buf[:0], int(boxSize))[:boxSize]
-			if err := readAt(r, off, buf); err != nil {
-				return err
-			}
-			if err := ix.addMoof(buf[hdr:], off, size, tracks, next); err != nil {
-				return fmt.Errorf("%w: moof at byte %d: %v", ErrUnplayable, off, err)
-			}
+		if err := ix.addMoof(buf[m.hdr:], m.off, size, tracks, next); err != nil {
+			return fmt.Errorf("%w: moof at byte %d: %v", ErrUnplayable, m.off, err)
 		}
-		off += boxSize
 	}
 	return nil
 }
@@ -234,6 +228,8 @@ func (ix *Index) addMoof(moof []byte, off, size int64, tracks map[uint32]*fragTr
 		dts := next[h.trackID]
 		if tfdt >= 0 {
 			dts = tfdt
+		} else {
+			ix.untimed = true
 		}
 		for _, trun := range truns {
 			if dts, err = ix.addTrun(t, h, trun, dts, size); err != nil {

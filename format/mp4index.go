@@ -35,6 +35,7 @@ type Index struct {
 	Progressive bool
 
 	fragBytes int64 // sample bytes of the fragments so far
+	untimed   bool  // a track fragment without tfdt came: its time is the sum of those before
 }
 
 // Sample is one frame's place in the file.
@@ -48,7 +49,24 @@ type Sample struct {
 
 // ReadIndex reads the sample tables of an MP4 of size bytes, or of a fragmented one its
 // fragments, up to the last whole one.
-func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
+func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) { return readIndex(r, size, false) }
+
+// ReadDuration is ReadIndex(r, size).Duration. Of a fragmented MP4 whose last fragments say
+// when they start (tfdt) it reads those fragments alone: the book of recordings needs only
+// each file's length, and reads a whole day of files when it was lost.
+func ReadDuration(r io.ReadSeeker, size int64) (time.Duration, error) {
+	ix, err := readIndex(r, size, true)
+	if err != nil {
+		return 0, err
+	}
+	return ix.Duration, nil
+}
+
+// lastFragments is how many fragments ReadDuration reads: each track's last samples may lie
+// in the one before the last.
+const lastFragments = 2
+
+func readIndex(r io.ReadSeeker, size int64, durationOnly bool) (*Index, error) {
 	if ra, ok := r.(io.ReaderAt); ok {
 		if _, inMemory := r.(*bytes.Reader); !inMemory {
 			r = newBuffered(ra, size)
@@ -80,7 +98,8 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	p, moov, fragmentedFile, err := probe(r, size)
+	p, moov, moofs, err := probe(r, size)
+	fragmentedFile := len(moofs) > 0
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (an MP4 needs its moov box; a cut file may have lost it)", ErrUnplayable, err)
 	}
@@ -108,8 +127,21 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 		}
 	}
 	if len(fragmented) > 0 {
-		if err := ix.addFragments(r, size, fragmented); err != nil {
+		last := 0
+		if durationOnly {
+			last = lastFragments
+		}
+		if err := readTrex(moov, fragmented); err != nil {
 			return nil, err
+		}
+		if err := ix.addFragments(r, size, moofs, fragmented, last); err != nil {
+			return nil, err
+		}
+		if last > 0 && ix.untimed {
+			ix.Samples, ix.Duration, ix.fragBytes, ix.untimed = nil, 0, 0, false
+			if err := ix.addFragments(r, size, moofs, fragmented, 0); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(ix.Tracks) == 0 {
@@ -127,34 +159,37 @@ func ReadIndex(r io.ReadSeeker, size int64) (*Index, error) {
 
 var errSkip = errors.New("track not carried")
 
-// probe reads the file's tracks from its moov, and says whether fragments follow; moov is
-// the file up to the moov's end. go-mp4 is given only that: it would read every fragment's
-// boxes through reflection, which was most of the cost of indexing a fragmented file, and
-// the fragments are indexed here (addFragments).
-func probe(r io.ReadSeeker, size int64) (p *mp4.ProbeInfo, moov io.ReadSeeker, fragmented bool, err error) {
+// probe reads the file's tracks from its moov, and finds its fragments (moofs); moov is the
+// file up to the moov's end. go-mp4 is given only that: it would read every fragment's boxes
+// through reflection, which was most of the cost of indexing a fragmented file, and the
+// fragments are indexed here (addFragments).
+func probe(r io.ReadSeeker, size int64) (p *mp4.ProbeInfo, moov io.ReadSeeker, moofs []box, err error) {
 	moovEnd := size
 	for off := int64(0); off+8 <= size; {
-		boxSize, typ, _, err := boxHeader(r, off)
+		boxSize, typ, hdr, err := boxHeader(r, off)
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, err
 		}
 		switch typ {
 		case "moov":
 			moovEnd = off + boxSize
 		case "moof":
-			fragmented = true
+			if boxSize > maxMoof {
+				return nil, nil, nil, fmt.Errorf("%w: a moof of %d bytes at byte %d", ErrUnplayable, boxSize, off)
+			}
+			moofs = append(moofs, box{off, boxSize, hdr})
 		}
 		off += boxSize
 	}
 	moov = r
-	if ra, ok := r.(io.ReaderAt); ok && fragmented && moovEnd < size {
+	if ra, ok := r.(io.ReaderAt); ok && len(moofs) > 0 && moovEnd < size {
 		moov = io.NewSectionReader(ra, 0, moovEnd)
 	}
 	if _, err := moov.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, false, err
+		return nil, nil, nil, err
 	}
 	p, err = mp4.Probe(moov)
-	return p, moov, fragmented, err
+	return p, moov, moofs, err
 }
 
 // relayTrack reads the codec configuration of a track: the raw avcC, hvcC or av1C box, the

@@ -146,3 +146,39 @@ func absDiff(a, b float64) float64 {
 	}
 	return b - a
 }
+
+// ReadDuration, which reads a fragmented file's last fragments alone, says what the whole
+// index does, of every kind of file: progressive, fragmented, cut in a fragment, and each
+// codec the index carries.
+func TestReadDurationIsTheIndexsDuration(t *testing.T) {
+	files := map[string]string{"progressive": testenv.Sample(), "fragmented": fragmentedSample(t, ""),
+		"fragmented-moof-base": fragmentedSample(t, "+default_base_moof")}
+	for _, c := range []string{"hevc", "av1"} {
+		out := t.TempDir() + "/frag.mp4"
+		src := strings.Replace(testenv.Sample(), ".mp4", "-"+c+".mp4", 1)
+		if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", src, "-c", "copy",
+			"-movflags", "frag_keyframe+empty_moov+default_base_moof", out).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v\n%s", err, b)
+		}
+		files["fragmented-"+c] = out
+	}
+	for name, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cut := range []int{len(b), len(b) * 2 / 3} {
+			ix, err := format.ReadIndex(bytes.NewReader(b[:cut]), int64(cut))
+			if err != nil {
+				if cut == len(b) {
+					t.Fatalf("%s: %v", name, err)
+				}
+				continue // a progressive file cut short has no index
+			}
+			d, err := format.ReadDuration(bytes.NewReader(b[:cut]), int64(cut))
+			if err != nil || d != ix.Duration || d <= 0 {
+				t.Errorf("%s cut at %d of %d: duration %v (%v), the index says %v", name, cut, len(b), d, err, ix.Duration)
+			}
+		}
+	}
+}

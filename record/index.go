@@ -235,12 +235,8 @@ func (x *Index) scan(f File, spans []Span, i int) (Span, error) {
 		return s, err
 	}
 	defer r.Close()
-	ix, err := format.ReadIndex(r, f.Size)
-	if err != nil {
-		return s, err
-	}
-	s.Duration = ix.Duration
-	return s, nil
+	s.Duration, err = format.ReadDuration(r, f.Size)
+	return s, err
 }
 
 // nameLayout is how a recording file is named, by the wall clock at its start.
