@@ -146,7 +146,8 @@ type tfhd struct {
 
 func readTfhd(p []byte, moof int64, tracks map[uint32]*fragTrack) (tfhd, error) {
 	_, flags, p, err := fullBox(p)
-	if err != nil || len(p) < 4 {
+	// the track ID, then a 64-bit base offset and 32-bit fields, each if its flag is set
+	if err != nil || len(p) < 4+8*int(flags&0x01)+4*bits.OnesCount32(flags&0x3a) {
 		return tfhd{}, errBox
 	}
 	h := tfhd{trackID: binary.BigEndian.Uint32(p), base: moof} // default-base-is-moof, and what a lone traf means without it
@@ -155,7 +156,7 @@ func readTfhd(p []byte, moof int64, tracks map[uint32]*fragTrack) (tfhd, error) 
 		h.defDur, h.defSize, h.defFlags = t.trex.DefaultSampleDuration, t.trex.DefaultSampleSize, t.trex.DefaultSampleFlags
 	}
 	field := func(flag uint32, n int) (uint64, bool) {
-		if flags&flag == 0 || len(p) < n {
+		if flags&flag == 0 {
 			return 0, false
 		}
 		var v uint64
@@ -251,11 +252,14 @@ func (ix *Index) addTrun(t *fragTrack, h *tfhd, trun []byte, dts, size int64) (i
 	p = p[4:]
 	off := h.base
 	u32 := func() uint32 { v := binary.BigEndian.Uint32(p); p = p[4:]; return v }
-	if flags&0x001 != 0 && len(p) >= 4 {
+	if len(p) < 4*bits.OnesCount32(flags&0x005) {
+		return 0, errBox // the data offset and first sample's flags its flags say it has
+	}
+	if flags&0x001 != 0 {
 		off += int64(int32(u32()))
 	}
 	firstFlags, hasFirst := h.defFlags, false
-	if flags&0x004 != 0 && len(p) >= 4 {
+	if flags&0x004 != 0 {
 		firstFlags, hasFirst = u32(), true
 	}
 	per := 4 * bits.OnesCount32(flags&0xf00)

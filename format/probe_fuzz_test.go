@@ -25,6 +25,11 @@ func FuzzProbe(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// from the last fragments alone: the same of a real file (TestReadDurationIsTheIndexsDuration),
+		// never more of one whose fragments go back in time
+		if d, err := ReadDuration(bytes.NewReader(b), int64(len(b))); err != nil || d > ix.Duration {
+			t.Fatalf("duration alone %v (%v), by the whole index %v", d, err, ix.Duration)
+		}
 		for i := range ix.Samples {
 			if _, err := ix.Frame(r, i); err != nil {
 				t.Fatalf("indexed sample %d cannot be read: %v", i, err)
