@@ -139,7 +139,7 @@ func (h *HLS) Start() time.Time { return h.Segments[0].Wall }
 
 // Playlist is the range's HLS playlist: each segment with its wall-clock time
 // (EXT-X-PROGRAM-DATE-TIME) and a discontinuity where the range's time jumps; uri names
-// segment i. A growing one (a DVR window while the stream is live) is an EVENT playlist,
+// segment n (its media sequence number: a segment keeps its name across reloads). A growing one (a DVR window while the stream is live) is an EVENT playlist,
 // which players reload for the segments to come, and its target duration is fixed at
 // eventTarget. first is the first segment's media sequence number: above zero, segments
 // have left the start (the recorder deleted files that left the window), which an EVENT
@@ -169,7 +169,7 @@ func (h *HLS) Playlist(uri func(i int, s Segment) string, growing bool, first in
 			b.WriteString("#EXT-X-DISCONTINUITY\n")
 		}
 		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.5f,\n%s\n",
-			s.Wall.UTC().Format("2006-01-02T15:04:05.000Z"), s.Dur().Seconds(), uri(i, s))
+			s.Wall.UTC().Format("2006-01-02T15:04:05.000Z"), s.Dur().Seconds(), uri(first+i, s))
 	}
 	if !growing {
 		b.WriteString("#EXT-X-ENDLIST\n")

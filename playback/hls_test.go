@@ -1,6 +1,7 @@
 package playback_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,8 +143,8 @@ func TestNumbersKeepASlidingWindowsSegmentNumbers(t *testing.T) {
 		t.Errorf("another start's playlist numbered from %d, want 0", got)
 	}
 	h := &playback.HLS{Segments: run("a.mp4", 3, 5)}
-	p := h.Playlist(func(int, playback.Segment) string { return "s.ts" }, true, 3)
-	if !strings.Contains(p, "#EXT-X-MEDIA-SEQUENCE:3\n") || strings.Contains(p, "PLAYLIST-TYPE") {
+	p := h.Playlist(func(n int, _ playback.Segment) string { return fmt.Sprintf("seg%d.ts", n) }, true, 3)
+	if !strings.Contains(p, "#EXT-X-MEDIA-SEQUENCE:3\n") || strings.Contains(p, "PLAYLIST-TYPE") || !strings.Contains(p, "\nseg3.ts\n") {
 		t.Errorf("a window that lost 3 segments:\n%s", p)
 	}
 	if p := h.Playlist(func(int, playback.Segment) string { return "s.ts" }, true, 0); !strings.Contains(p, "#EXT-X-PLAYLIST-TYPE:EVENT\n") {

@@ -94,12 +94,12 @@ func (d dvr) ServeMedia(w http.ResponseWriter, r *http.Request, path string) err
 
 // segmentURI names a range's segments: the number for the eye, the reference (the file and
 // the span in it) for the server, after the range's own query (a read key).
-func segmentURI(dir, query string) func(i int, s playback.Segment) string {
+func segmentURI(dir, query string) func(n int, s playback.Segment) string {
 	if query != "" {
 		query += "&"
 	}
-	return func(i int, s playback.Segment) string {
-		return dir + vod.HLSSegmentFile(i) + "?" + query + "at=" + url.QueryEscape(s.Ref())
+	return func(n int, s playback.Segment) string {
+		return dir + vod.HLSSegmentFile(n) + "?" + query + "at=" + url.QueryEscape(s.Ref())
 	}
 }
 

@@ -118,8 +118,7 @@ func dvrPlaylist(ctx context.Context, hc *http.Client, rawURL string) (*playlist
 	var pl playlist.Media
 	b, err := io.ReadAll(res.Body)
 	if err == nil {
-		// gohlslib v2.4.3 takes EXT-X-START:TIME-OFFSET=0 for a missing offset
-		b = regexp.MustCompile(`(?m)^#EXT-X-START:.*\n`).ReplaceAll(b, nil)
+		b = startTag.ReplaceAll(b, nil)
 		if !bytes.Contains(b, []byte("#EXTINF")) && !bytes.Contains(b, []byte("#EXT-X-ENDLIST")) {
 			// a window that has no whole segment yet (a stream just begun): players reload
 			return &pl, res.Request.URL, nil
@@ -131,6 +130,10 @@ func dvrPlaylist(ctx context.Context, hc *http.Client, rawURL string) (*playlist
 	}
 	return &pl, res.Request.URL, nil
 }
+
+// startTag is cut from playlists before parsing: gohlslib v2.4.3 takes
+// EXT-X-START:TIME-OFFSET=0 for a missing offset.
+var startTag = regexp.MustCompile(`(?m)^#EXT-X-START:.*\n`)
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {

@@ -125,6 +125,10 @@ func TestRTSPReplaysALivePathByWallClock(t *testing.T) {
 	if got := firstSecond(ctx, t, file, "-f", "h264"); got < 7 || got > 8 {
 		t.Errorf("clock=%s (second 8.5 of the publish): the first picture shows second %d", at.Format(time.TimeOnly), got)
 	}
+	d := testenv.FFmpegDecode(ctx, t, file, 10*time.Second, "-loglevel", "warning", "-f", "h264")
+	if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < testenv.MinFrames(2*time.Second)-5 {
+		t.Errorf("the replay's first 2 s: %d pictures, exit %v, warnings:\n%s", d.Frames, d.Err, strings.Join(w, "\n"))
+	}
 	if !strings.HasPrefix(res.Header["Range"][0], "clock=") {
 		t.Errorf("PLAY's Range is %q, want a clock range", res.Header["Range"])
 	}
