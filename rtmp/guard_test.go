@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"sync"
 	"testing"
@@ -24,19 +25,19 @@ func clientBytes(t testing.TB, msgs ...*gortmp.ChunkMessage) []byte {
 	var w lockedBuffer
 	cs := gortmp.NewChunkStreamer(bytes.NewReader(nil), &w, nil)
 	defer cs.Close()
-	for _, m := range msgs {
-		if sc, ok := m.Message.(*message.SetChunkSize); ok {
-			if err := cs.Write(context.Background(), 2, 0, m); err != nil {
-				t.Fatal(err)
-			}
-			waitWritten(&w)
-			_ = cs.SelfState().SetChunkSize(sc.ChunkSize)
-			continue
+	for i, m := range msgs {
+		sc, setting := m.Message.(*message.SetChunkSize)
+		csid := 6
+		if setting {
+			csid = 2
 		}
-		if err := cs.Write(context.Background(), 6, 0, m); err != nil {
+		if err := cs.Write(context.Background(), csid, 0, m); err != nil {
 			t.Fatal(err)
 		}
-		waitWritten(&w)
+		waitWritten(t, &w, i+1)
+		if setting {
+			_ = cs.SelfState().SetChunkSize(sc.ChunkSize)
+		}
 	}
 	out.Write(w.bytes())
 	return out.Bytes()
@@ -66,11 +67,30 @@ func (l *lockedBuffer) bytes() []byte {
 	return bytes.Clone(l.b.Bytes())
 }
 
-// waitWritten waits for go-rtmp's writer goroutine to drain its queue.
-func waitWritten(w *lockedBuffer) {
-	for last := -1; last != w.Len(); {
-		last = w.Len()
-		time.Sleep(5 * time.Millisecond)
+// waitWritten waits for go-rtmp's writer goroutine to have written n whole messages, as
+// go-rtmp's reader reads them back: it writes each message's chunks from a goroutine of its
+// own, and a pause in its writing (a loaded machine) is no sign that it has finished.
+func waitWritten(t testing.TB, w *lockedBuffer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); messagesIn(w.bytes()) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("go-rtmp wrote %d of %d messages in 10 s", messagesIn(w.bytes()), n)
+		}
+	}
+}
+
+// messagesIn counts the whole messages of a chunk stream.
+func messagesIn(b []byte) int {
+	cs := gortmp.NewChunkStreamer(bytes.NewReader(b), io.Discard, nil)
+	defer cs.Close()
+	for n := 0; ; n++ {
+		var m gortmp.ChunkMessage
+		if _, _, err := cs.Read(&m); err != nil {
+			return n
+		}
+		if sc, ok := m.Message.(*message.SetChunkSize); ok {
+			_ = cs.PeerState().SetChunkSize(sc.ChunkSize)
+		}
 	}
 }
 
