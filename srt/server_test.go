@@ -17,10 +17,14 @@ import (
 
 // publishSRT publishes the test clip with ffmpeg over SRT as MPEG-TS, looped in real time,
 // until the test ends.
+// publishSRT publishes the sample over SRT in real time, with no MPEG-TS mux delay: ffmpeg's
+// default (0.7 s) sends each picture half a second after its sound, which a take-over's
+// outage, counted to the new publisher's first frame, does not see, and which made the
+// player's stall overrun it by half a second on top of the test's margin.
 func publishSRT(t *testing.T, url string) *testenv.Proc {
 	t.Helper()
 	return testenv.StartProc(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
-		"-i", testenv.Sample(), "-c", "copy", "-f", "mpegts", url)
+		"-i", testenv.Sample(), "-c", "copy", "-muxdelay", "0", "-f", "mpegts", url)
 }
 
 // H.264 and AAC published over SRT are read back over RTMP, RTSP, LL-HLS and SRT (both stream
