@@ -158,8 +158,10 @@ func (r Request) gives(key string) bool {
 }
 
 // AllowRead says whether r may watch: anyone, unless a read key, signed URLs or tokens are
-// set up; then one of them.
+// set up; then one of them. A rendition is watched on its stream's rights (a signed URL of
+// live/cam opens live/cam~480p, which its HLS playlist lists).
 func (p *Policy) AllowRead(r Request) error {
+	r.Path = relay.MainPath(r.Path)
 	var userErr error
 	switch token := tokenOf(r.Query); {
 	case p.JWT != nil && token != "":

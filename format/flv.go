@@ -103,26 +103,131 @@ func parseExVideo(body []byte) (FLVTag, error) {
 	if len(body) < flvExHeader {
 		return FLVTag{}, fmt.Errorf("flv video: enhanced tag of %d bytes: %w", len(body), codec.ErrShort)
 	}
-	c, ok := flvFourCCs[string(body[1:5])]
+	t, err := exVideo(frameType, packetType, body[1:5], body[flvExHeader:])
+	t.Data += flvExHeader
+	return t, err
+}
+
+// exVideo reads what follows the FourCC of one enhanced video track: its Data counts from
+// rest.
+func exVideo(frameType, packetType byte, fourCC, rest []byte) (FLVTag, error) {
+	c, ok := flvFourCCs[string(fourCC)]
 	if !ok || !c.IsVideo() {
-		return FLVTag{}, fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265, AV1, VP9 and H.264 are carried)", ErrUnsupported, body[1:5])
+		return FLVTag{}, fmt.Errorf("flv video: %w: enhanced RTMP codec %q (H.265, AV1, VP9 and H.264 are carried)", ErrUnsupported, fourCC)
 	}
-	t := FLVTag{Codec: c, Key: frameType == flvFrameKey, Data: flvExHeader}
+	t := FLVTag{Codec: c, Key: frameType == flvFrameKey}
 	switch {
 	case frameType == flvCommand || packetType == exSeqEnd || packetType == exMetadata:
 	case packetType == exSeqStart:
 		t.Kind = FLVConfig
 	case packetType == exCodedFrames && (c == relay.CodecH264 || c == relay.CodecH265):
-		if len(body) < flvExHeader+3 {
-			return FLVTag{}, fmt.Errorf("flv video: enhanced coded frames of %d bytes: %w", len(body), codec.ErrShort)
+		if len(rest) < 3 {
+			return FLVTag{}, fmt.Errorf("flv video: enhanced coded frames of %d bytes: %w", len(rest), codec.ErrShort)
 		}
-		t.Kind, t.CTS, t.Data = FLVFrame, cts24(body[flvExHeader:]), flvExHeader+3
+		t.Kind, t.CTS, t.Data = FLVFrame, cts24(rest), 3
 	case packetType == exCodedFrames || packetType == exFramesX: // AV1 and VP9 have no composition time
 		t.Kind = FLVFrame
 	default:
 		return FLVTag{}, fmt.Errorf("flv video: %w: enhanced RTMP video packet type %d", ErrUnsupported, packetType)
 	}
 	return t, nil
+}
+
+// Multitrack layouts (E-RTMP v2): one track with its id; several of one codec, each with
+// its id and size; several with a FourCC each too.
+const (
+	multiOneTrack = iota
+	multiManyTracks
+	multiManyCodecs
+)
+
+// EachFLVVideo reads a video tag body that may carry several tracks (enhanced RTMP
+// multitrack: an encoder's renditions) and calls fn with each track's id (0 for a tag
+// without tracks), header and data. fn must not keep data. A multitrack frame's type is
+// its first track's: encoders' renditions are keyframe-aligned, and some (gortmplib) leave
+// it unset, so callers of codecs that say it in their data read it there.
+func EachFLVVideo(body []byte, fn func(track uint8, tag FLVTag, data []byte) error) error {
+	if !FLVMultitrackVideo(body) {
+		tag, err := ParseFLVVideo(body)
+		if err != nil {
+			return err
+		}
+		return fn(0, tag, body[tag.Data:])
+	}
+	frameType := body[0] >> 4 & 0x07
+	return eachTrack(body, "video", func(id uint8, packetType byte, fourCC, rest []byte) error {
+		tag, err := exVideo(frameType, packetType, fourCC, rest)
+		if err != nil {
+			return fmt.Errorf("track %d: %w", id, err)
+		}
+		return fn(id, tag, rest[tag.Data:])
+	})
+}
+
+// FLVMultitrackVideo reports whether a video tag body is enhanced RTMP multitrack.
+func FLVMultitrackVideo(body []byte) bool {
+	return len(body) >= 2 && body[0]&0x80 != 0 && body[0]&0x0f == exMultitrackV
+}
+
+// EachFLVAudio is EachFLVVideo for an audio tag body.
+func EachFLVAudio(body []byte, fn func(track uint8, tag FLVTag, data []byte) error) error {
+	if len(body) < 2 || body[0]>>4 != flvSoundEx || body[0]&0x0f != exMultitrackA {
+		tag, err := ParseFLVAudio(body)
+		if err != nil {
+			return err
+		}
+		return fn(0, tag, body[tag.Data:])
+	}
+	return eachTrack(body, "audio", func(id uint8, packetType byte, fourCC, rest []byte) error {
+		tag, err := exAudio(packetType, fourCC)
+		if err != nil {
+			return fmt.Errorf("track %d: %w", id, err)
+		}
+		return fn(id, tag, rest)
+	})
+}
+
+// eachTrack walks the tracks of a multitrack tag body.
+func eachTrack(body []byte, kind string, fn func(id uint8, packetType byte, fourCC, rest []byte) error) error {
+	layout, packetType := body[1]>>4, body[1]&0x0f
+	if layout > multiManyCodecs {
+		return fmt.Errorf("flv %s: %w: multitrack type %d", kind, ErrUnsupported, layout)
+	}
+	b := body[2:]
+	var fourCC []byte
+	if layout != multiManyCodecs {
+		if len(b) < 4 {
+			return fmt.Errorf("flv %s: multitrack tag of %d bytes: %w", kind, len(body), codec.ErrShort)
+		}
+		fourCC, b = b[:4], b[4:]
+	}
+	for len(b) > 0 {
+		if layout == multiManyCodecs {
+			if len(b) < 4 {
+				return fmt.Errorf("flv %s: multitrack FourCC cut: %w", kind, codec.ErrShort)
+			}
+			fourCC, b = b[:4], b[4:]
+		}
+		if len(b) < 1 {
+			return fmt.Errorf("flv %s: multitrack track id cut: %w", kind, codec.ErrShort)
+		}
+		id, rest := b[0], b[1:]
+		b = nil
+		if layout != multiOneTrack {
+			if len(rest) < 3 {
+				return fmt.Errorf("flv %s: multitrack track size cut: %w", kind, codec.ErrShort)
+			}
+			n := int(rest[0])<<16 | int(rest[1])<<8 | int(rest[2])
+			if n > len(rest)-3 {
+				return fmt.Errorf("flv %s: multitrack track %d of %d bytes in %d: %w", kind, id, n, len(rest)-3, codec.ErrShort)
+			}
+			rest, b = rest[3:3+n], rest[3+n:]
+		}
+		if err := fn(id, packetType, fourCC, rest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ParseFLVAudio reads the header of an audio tag body.
@@ -160,11 +265,17 @@ func parseExAudio(body []byte) (FLVTag, error) {
 	if len(body) < flvExHeader {
 		return FLVTag{}, fmt.Errorf("flv audio: enhanced tag of %d bytes: %w", len(body), codec.ErrShort)
 	}
-	c, ok := flvFourCCs[string(body[1:5])]
+	t, err := exAudio(packetType, body[1:5])
+	t.Data = flvExHeader
+	return t, err
+}
+
+func exAudio(packetType byte, fourCC []byte) (FLVTag, error) {
+	c, ok := flvFourCCs[string(fourCC)]
 	if !ok || c.IsVideo() {
-		return FLVTag{}, fmt.Errorf("flv audio: %w: enhanced RTMP codec %q (AAC and Opus are carried)", ErrUnsupported, body[1:5])
+		return FLVTag{}, fmt.Errorf("flv audio: %w: enhanced RTMP codec %q (AAC and Opus are carried)", ErrUnsupported, fourCC)
 	}
-	t := FLVTag{Codec: c, Key: true, Data: flvExHeader}
+	t := FLVTag{Codec: c, Key: true}
 	switch packetType {
 	case exSeqStart:
 		t.Kind = FLVConfig

@@ -33,7 +33,7 @@ func exVideoTag(frameType, packetType byte, fourCC string, data ...byte) []byte 
 
 // An enhanced RTMP publisher's H.265 (hvc1) becomes an H.265 track and frames: composition
 // time kept, keyframes known from the pictures themselves (gortmplib sets no frame type),
-// AAC as mp4a too; multitrack and codecs not carried are refused by name, cut tags are
+// AAC as mp4a too; unknown multitrack layouts and codecs not carried are refused by name, cut tags are
 // errors.
 func TestEnhancedFLVCarriesH265(t *testing.T) {
 	var out captured
@@ -74,8 +74,8 @@ func TestEnhancedFLVCarriesH265(t *testing.T) {
 		t.Errorf("audio: %s %d Hz", a.Track.Codec, a.Track.SampleRate)
 	}
 	for name, body := range map[string][]byte{
-		"multitrack": {0x80 | 1<<4 | exVideoMultitrack, 0, 'h', 'v', 'c', '1'},
-		"vvc":        exVideoTag(1, exSequenceStart, "vvc1", 0x81),
+		"multitrack layout 3": {0x80 | 1<<4 | exVideoMultitrack, 3 << 4, 'h', 'v', 'c', '1'},
+		"vvc":                 exVideoTag(1, exSequenceStart, "vvc1", 0x81),
 	} {
 		if err := x.Video(0, body); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", name, err)

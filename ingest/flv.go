@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/relaycast/relaycast/codec"
@@ -22,24 +23,37 @@ type FrameWriter interface {
 // FLV turns the tag bodies of one FLV source (an RTMP publisher, a file) into frames.
 // It is not safe for concurrent use.
 type FLV struct {
-	out          FrameWriter
-	video, audio *relay.Track
-	videoNAL     codec.NALConfig // of video, when H.264 or H.265
-	av1          av1Units        // when AV1
-	vp9          vp9Units        // when VP9
-	clock        codec.Timeline
-	// Dropped counts media tags that came before their sequence header.
+	out    FrameWriter
+	videos []*flvVideo // by enhanced RTMP track id; 0 is the main one
+	audio  *relay.Track
+	clock  codec.Timeline
+	// Dropped counts media tags that came before their sequence header, and tracks beyond
+	// what is carried (a second audio track).
 	Dropped int
 	// OnClockJump, when set, hears of each discontinuity of the source's clock, which the
 	// frames' timestamps run on through.
 	OnClockJump func(step time.Duration)
 }
 
-// The FLV tracks on the source's timeline.
-const (
-	flvVideo = iota
-	flvAudio
-)
+// flvVideo is one video track of an FLV source; one after the first is a rendition, which
+// its own stream carries when the writer publishes renditions (relay.Publisher does).
+type flvVideo struct {
+	id    uint8
+	out   FrameWriter // nil: not carried
+	track *relay.Track
+	nal   codec.NALConfig // of track, when H.264 or H.265
+	av1   av1Units        // when AV1
+	vp9   vp9Units        // when VP9
+}
+
+// Renditions is a FrameWriter that publishes an encoder's other renditions beside its own
+// stream: relay.Publisher.
+type Renditions interface {
+	Rendition(label string) (*relay.Publisher, error)
+}
+
+// The FLV tracks on the source's timeline: audio, then video by track id.
+const flvAudio = 0
 
 // NewFLV returns an FLV ingest that writes frames to out. The timestamps are read modulo
 // 2^31 ms: ffmpeg's FLV muxer wraps there (after 24.8 days), RTMP's field at 2^32.
@@ -56,40 +70,74 @@ func NewFLV(out FrameWriter) *FLV {
 // Video handles one video tag body with its 32-bit millisecond timestamp. body is only read
 // during the call.
 func (x *FLV) Video(ts uint32, body []byte) error {
-	tag, err := format.ParseFLVVideo(body)
-	if err != nil {
-		return err
-	}
-	data := body[tag.Data:]
-	switch {
-	case tag.Kind == format.FLVSkip:
-		return nil
-	case tag.Codec == relay.CodecAV1:
-		return x.av1Tag(ts, tag.Kind, data)
-	case tag.Codec == relay.CodecVP9:
-		return x.vp9Tag(ts, tag.Kind, data)
-	case tag.Kind == format.FLVConfig && tag.Codec == relay.CodecH265:
-		return x.setVideoConfig(codec.H265Track(data))
-	case tag.Kind == format.FLVConfig:
-		return x.setVideoConfig(codec.H264Track(data))
-	}
-	return x.picture(tag.Codec, ts, tag.CTS, tag.Key, data)
+	return format.EachFLVVideo(body, func(id uint8, tag format.FLVTag, data []byte) error {
+		if tag.Kind == format.FLVSkip {
+			return nil
+		}
+		v, err := x.videoTrack(id)
+		if err != nil || v.out == nil {
+			return err
+		}
+		return x.videoTag(v, ts, tag, data, format.FLVMultitrackVideo(body))
+	})
 }
+
+// videoTrack is the track of id, made on its first tag: a rendition when it is not the
+// first, labelled by its id.
+func (x *FLV) videoTrack(id uint8) (*flvVideo, error) {
+	for _, v := range x.videos {
+		if v.id == id {
+			return v, nil
+		}
+	}
+	v := &flvVideo{id: id, out: x.out}
+	if id != 0 {
+		v.out = nil
+		if r, ok := x.out.(Renditions); ok {
+			p, err := r.Rendition(strconv.Itoa(int(id)))
+			if err != nil {
+				return nil, fmt.Errorf("flv video track %d: %w", id, err)
+			}
+			v.out = p
+		}
+	}
+	x.videos = append(x.videos, v)
+	return v, nil
+}
+
+// videoTag handles one track's tag. multi: it came in a multitrack tag, whose frame type
+// some encoders leave unset, so H.264's keyframes are read from its NAL units.
+func (x *FLV) videoTag(v *flvVideo, ts uint32, tag format.FLVTag, data []byte, multi bool) error {
+	switch {
+	case tag.Codec == relay.CodecAV1:
+		return x.av1Tag(v, ts, tag.Kind, data)
+	case tag.Codec == relay.CodecVP9:
+		return x.vp9Tag(v, ts, tag.Kind, data)
+	case tag.Kind == format.FLVConfig && tag.Codec == relay.CodecH265:
+		return v.setConfig(codec.H265Track(data))
+	case tag.Kind == format.FLVConfig:
+		return v.setConfig(codec.H264Track(data))
+	}
+	return x.picture(v, tag.Codec, ts, tag.CTS, tag.Key, multi, data)
+}
+
+// clockTrack is v's track on the source's timeline.
+func (v *flvVideo) clockTrack() int { return 1 + int(v.id) }
 
 // av1Tag handles an AV1 tag: the av1C of a sequence start, or a temporal unit. The track is
 // the in-band sequence header's, which every keyframe carries (encoders send a placeholder
 // av1C before they have one).
-func (x *FLV) av1Tag(ts uint32, kind format.FLVKind, data []byte) error {
+func (x *FLV) av1Tag(v *flvVideo, ts uint32, kind format.FLVKind, data []byte) error {
 	if kind == format.FLVConfig {
 		t, err := codec.AV1Track(data)
 		if err != nil {
 			return fmt.Errorf("flv video: %w", err)
 		}
-		x.video, x.av1.out, x.av1.what = t, x.out, "flv video: av1"
-		x.av1.track, x.av1.header, x.av1.needKey = t, nil, true
+		v.track, v.av1.out, v.av1.what = t, v.out, "flv video: av1"
+		v.av1.track, v.av1.header, v.av1.needKey = t, nil, true
 		return nil
 	}
-	if x.video == nil || x.video.Codec != relay.CodecAV1 {
+	if v.track == nil || v.track.Codec != relay.CodecAV1 {
 		x.Dropped++
 		return nil
 	}
@@ -97,54 +145,54 @@ func (x *FLV) av1Tag(ts uint32, kind format.FLVKind, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	dts := x.clock.At(flvVideo, int64(ts))
-	return x.av1.write(tu, codec.Ticks(dts, 90000))
+	dts := x.clock.At(v.clockTrack(), int64(ts))
+	return v.av1.write(tu, codec.Ticks(dts, 90000))
 }
 
 // vp9Tag handles a VP9 tag: the track is the keyframes' (a sequence start's vpcC has no
 // picture size, and encoders send a placeholder).
-func (x *FLV) vp9Tag(ts uint32, kind format.FLVKind, data []byte) error {
+func (x *FLV) vp9Tag(v *flvVideo, ts uint32, kind format.FLVKind, data []byte) error {
 	if kind == format.FLVConfig {
-		x.video = &relay.Track{Codec: relay.CodecVP9}
-		x.vp9 = vp9Units{out: x.out, what: "flv video: vp9"}
+		v.track = &relay.Track{Codec: relay.CodecVP9}
+		v.vp9 = vp9Units{out: v.out, what: "flv video: vp9"}
 		return nil
 	}
-	if x.video == nil || x.video.Codec != relay.CodecVP9 {
+	if v.track == nil || v.track.Codec != relay.CodecVP9 {
 		x.Dropped++
 		return nil
 	}
-	dts := x.clock.At(flvVideo, int64(ts))
-	return x.vp9.write(data, codec.Ticks(dts, 90000))
+	dts := x.clock.At(v.clockTrack(), int64(ts))
+	return v.vp9.write(data, codec.Ticks(dts, 90000))
 }
 
-func (x *FLV) setVideoConfig(t *relay.Track, err error) error {
+func (v *flvVideo) setConfig(t *relay.Track, err error) error {
 	if err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	if x.videoNAL, err = codec.ParseNALConfig(t); err != nil {
+	if v.nal, err = codec.ParseNALConfig(t); err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	x.video = t
+	v.track = t
 	return nil
 }
 
 // picture writes one coded picture of codec c, cts ms after its DTS. An H.265 picture's
 // own NAL units say whether it is a keyframe: enhanced RTMP encoders do not all set the frame
 // type.
-func (x *FLV) picture(c relay.Codec, ts uint32, cts time.Duration, key bool, data []byte) error {
-	if x.video == nil || x.video.Codec != c {
+func (x *FLV) picture(v *flvVideo, c relay.Codec, ts uint32, cts time.Duration, key, multi bool, data []byte) error {
+	if v.track == nil || v.track.Codec != c {
 		x.Dropped++
 		return nil
 	}
-	if err := codec.CheckAVCC(data, x.videoNAL.LengthSize()); err != nil {
+	if err := codec.CheckAVCC(data, v.nal.LengthSize()); err != nil {
 		return fmt.Errorf("flv video: %w", err)
 	}
-	if c == relay.CodecH265 {
-		key = x.videoNAL.RandomAccess(data)
+	if c == relay.CodecH265 || multi {
+		key = v.nal.RandomAccess(data)
 	}
-	dts := x.clock.At(flvVideo, int64(ts))
-	return x.write(&relay.Frame{
-		Track: x.video, DTS: dts, PTS: dts + cts,
+	dts := x.clock.At(v.clockTrack(), int64(ts))
+	return write(v.out, &relay.Frame{
+		Track: v.track, DTS: dts, PTS: dts + cts,
 		Key: key, Payload: clone(data),
 	})
 }
@@ -152,11 +200,16 @@ func (x *FLV) picture(c relay.Codec, ts uint32, cts time.Duration, key bool, dat
 // Audio handles one audio tag body with its 32-bit millisecond timestamp. body is only read
 // during the call.
 func (x *FLV) Audio(ts uint32, body []byte) error {
-	tag, err := format.ParseFLVAudio(body)
-	if err != nil {
-		return err
-	}
-	data := body[tag.Data:]
+	return format.EachFLVAudio(body, func(id uint8, tag format.FLVTag, data []byte) error {
+		if id != 0 {
+			x.Dropped++ // one audio track is carried, in every rendition
+			return nil
+		}
+		return x.audioTag(ts, tag, data)
+	})
+}
+
+func (x *FLV) audioTag(ts uint32, tag format.FLVTag, data []byte) error {
 	switch {
 	case tag.Kind == format.FLVSkip:
 		return nil
@@ -192,15 +245,23 @@ func (x *FLV) sound(ts uint32, data []byte) error {
 		return nil
 	}
 	dts := x.clock.At(flvAudio, int64(ts))
-	return x.write(&relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: clone(data)})
+	payload := clone(data)
+	for _, v := range x.videos {
+		if v.id != 0 && v.out != nil {
+			if err := write(v.out, &relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: payload}); err != nil {
+				return err
+			}
+		}
+	}
+	return write(x.out, &relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: payload})
 }
 
 // Metadata keeps the body of an @setDataFrame / onMetaData data message (AMF0, starting
 // with the "onMetaData" string) for players. body must not change afterwards.
 func (x *FLV) Metadata(body []byte) { x.out.SetMetadata(body) }
 
-func (x *FLV) write(f *relay.Frame) error {
-	if err := x.out.WriteFrame(f); err != nil {
+func write(out FrameWriter, f *relay.Frame) error {
+	if err := out.WriteFrame(f); err != nil {
 		return fmt.Errorf("flv: %w", err)
 	}
 	return nil

@@ -34,8 +34,9 @@ func TestDemoClipIngestsAs720pH264AndAAC(t *testing.T) {
 			t.Fatalf("tag at %d ms: %v", tag.Timestamp, err)
 		}
 	}
-	if x.video == nil || x.video.Width != 1280 || x.video.Height != 720 {
-		t.Fatalf("video track = %+v, want 1280x720", x.video)
+	video0 := x.videos[0].track
+	if video0 == nil || video0.Width != 1280 || video0.Height != 720 {
+		t.Fatalf("video track = %+v, want 1280x720", video0)
 	}
 	if x.audio == nil || x.audio.SampleRate != 44100 || x.audio.Channels != 2 {
 		t.Fatalf("audio track = %+v, want 44100 Hz stereo", x.audio)
@@ -43,7 +44,7 @@ func TestDemoClipIngestsAs720pH264AndAAC(t *testing.T) {
 	var video, audio, keys, reordered int
 	for _, f := range out.frames {
 		switch f.Track {
-		case x.video:
+		case video0:
 			video++
 			if f.Key {
 				keys++
@@ -199,6 +200,9 @@ func FuzzFLVTag(f *testing.F) {
 	f.Add(false, append([]byte{flvSoundEx<<4 | exSequenceStart}, "mp4a\x12\x10"...))
 	f.Add(true, exVideoTag(1, exSequenceStart, "av01", 0x81, 0x08, 0x0c, 0x00, 0x0a, 0x0b, 0x00, 0x00, 0x00, 0x42, 0xab, 0xbf, 0xc3, 0x70, 0x0b, 0xe0, 0x01))
 	f.Add(true, exVideoTag(1, exCodedFramesX, "av01", 0x12, 0x00, 0x32, 0x03, 0x10, 0x00, 0x8d))
+	for _, tag := range multitrackTags(f) {
+		f.Add(tag.video, tag.body)
+	}
 	f.Add(false, append([]byte{flvSoundEx<<4 | exSequenceStart}, "OpusHead\x01\x02\x38\x01\x80\xbb\x00\x00\x00\x00\x00"...))
 	f.Fuzz(func(t *testing.T, video bool, body []byte) {
 		x := NewFLV(&captured{})

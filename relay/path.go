@@ -13,8 +13,8 @@ const MaxNameLen = 128
 // media on every protocol.
 var reservedApps = [...]string{"api", "static", "debug", "vod"}
 
-// ValidatePath is the one rule for stream names on every protocol: path is "APP/NAME" with
-// both parts made of [A-Za-z0-9_.-], and APP is not one the HTTP server keeps for itself. A
+// ValidatePath is the one rule for stream names on every protocol: path is "APP/NAME", or
+// "APP/NAME~LABEL" for a rendition, with each part made of [A-Za-z0-9_.-], and APP is not one the HTTP server keeps for itself. A
 // path taken from the network is then safe to log, to put in a URL and to use as a map key.
 func ValidatePath(path string) error {
 	app, name, ok := strings.Cut(path, "/")
@@ -26,7 +26,12 @@ func ValidatePath(path string) error {
 			return fmt.Errorf("%w %q: %q is reserved (the web server's own pages, stored media)", ErrInvalidPath, path, app)
 		}
 	}
-	for _, seg := range [...]string{app, name} {
+	name, label, rendition := strings.Cut(name, RenditionSep)
+	segs := []string{app, name}
+	if rendition {
+		segs = append(segs, label)
+	}
+	for _, seg := range segs {
 		if err := validateSegment(seg); err != nil {
 			return fmt.Errorf("%w %q: %v", ErrInvalidPath, path, err)
 		}

@@ -14,7 +14,14 @@ type Publisher struct {
 	g       *Registry
 	started bool
 	offset  time.Duration // added to the source's timestamps to put them on the stream's timeline
-	closed  bool
+	// shared by a publisher and its renditions, so one source instant is one stream instant
+	// in each of them
+	clock *groupClock
+	// renditions: this publisher's, which leave with it (under the registry's mu); parent:
+	// the publisher this one is a rendition of
+	renditions []*Publisher
+	parent     *Publisher
+	closed     bool
 	// the source's tracks mapped to the stream's, so an unchanged config keeps its Track and
 	// readers do not re-send it after a hand-over
 	canon map[*Track]*Track
@@ -98,7 +105,7 @@ func (p *Publisher) WriteFrame(f *Frame) error {
 	}
 	if !p.started {
 		p.started = true
-		p.offset = s.firstDTS() - f.DTS
+		p.offset = p.clock.fix(s.firstDTS() - f.DTS)
 		s.since = time.Now()
 	}
 	f.DTS += p.offset

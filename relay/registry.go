@@ -46,6 +46,14 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
+	if IsRendition(path) {
+		return nil, fmt.Errorf("%w %q: a rendition comes with its stream's publisher", ErrInvalidPath, path)
+	}
+	return g.publish(path, nil)
+}
+
+// publish makes a publisher of path; a rendition's has parent, whose clock it shares.
+func (g *Registry) publish(path string, parent *Publisher) (*Publisher, error) {
 	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -69,7 +77,13 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 		s.grace.Stop()
 		s.grace = nil
 	}
-	p := &Publisher{s: s, g: g}
+	p := &Publisher{s: s, g: g, clock: &groupClock{}}
+	if parent != nil {
+		p.clock, p.parent = parent.clock, parent
+		parent.renditions = append(parent.renditions, p)
+		s.parent.Store(parent.s)
+		parent.s.addRendition(s)
+	}
 	if s.publisher != nil {
 		s.pending = p // the standby plays on until p's first keyframe (takeOver)
 	} else {
@@ -91,6 +105,14 @@ func (g *Registry) unpublish(p *Publisher) {
 	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.unpublishLocked(p)
+}
+
+// unpublishLocked ends p's turn and its renditions'. The caller holds g.mu.
+func (g *Registry) unpublishLocked(p *Publisher) {
+	for _, r := range p.renditions {
+		g.unpublishLocked(r)
+	}
 	s := p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,6 +165,9 @@ func (g *Registry) expire(s *Stream, gen uint64) {
 func (g *Registry) remove(s *Stream) {
 	if g.streams[s.path] == s {
 		delete(g.streams, s.path)
+	}
+	if main := s.parent.Load(); main != nil {
+		main.removeRendition(s)
 	}
 	if !s.ended.Load() {
 		g.emit(StreamEnded, s)

@@ -34,6 +34,10 @@ type Stream struct {
 	tracks  atomic.Pointer[[]*Track] // newest track of each kind, copy on write, under mu
 	trackCh chan struct{}            // closed and replaced when tracks change; under mu
 	meta    atomic.Pointer[[]byte]
+	// a rendition's main stream; a main stream's renditions (copy on write, under the
+	// registry's mu), in the order they came
+	parent     atomic.Pointer[Stream]
+	renditions atomic.Pointer[[]*Stream]
 
 	framesIn, bytesIn atomic.Uint64
 	keyAsked          atomic.Int64 // when a reader last asked for a keyframe (Unix ns)

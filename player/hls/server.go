@@ -95,6 +95,9 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream strin
 			return nil
 		}
 	}
+	if (file == "index.m3u8" || file == TSPlaylist) && len(src.Renditions()) > 0 {
+		return s.serveMaster(w, r, src, outputs, outputs == &s.ts)
+	}
 	m, err := outputs.Get(r.Context(), src)
 	if err != nil {
 		return err

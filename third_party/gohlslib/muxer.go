@@ -741,7 +741,30 @@ func (m *Muxer) handleMultivariantPlaylist(w http.ResponseWriter, r *http.Reques
 	w.Write(buf)
 }
 
+// Multivariant returns the multivariant playlist index.m3u8 answers, once there is one, with
+// rawQuery on its URIs: for a server that lists several muxers' streams in one (relaycast:
+// renditions). nil when the muxer closed first.
+func (m *Muxer) Multivariant(rawQuery string) (*playlist.Multivariant, error) {
+	m.mutex.Lock()
+	defer m.mutex.Unlock()
+	for !m.streams[0].hasContent() {
+		if m.closed {
+			return nil, fmt.Errorf("terminated")
+		}
+		m.cond.Wait()
+	}
+	return m.multivariant(rawQuery)
+}
+
 func (m *Muxer) generateMultivariantPlaylist(rawQuery string) ([]byte, error) {
+	pl, err := m.multivariant(rawQuery)
+	if err != nil {
+		return nil, err
+	}
+	return pl.Marshal()
+}
+
+func (m *Muxer) multivariant(rawQuery string) (*playlist.Multivariant, error) {
 	// TODO: consider segments in all streams
 	maxBandwidth, averageBandwidth := bandwidth(m.streams[0].segments)
 
@@ -766,5 +789,5 @@ func (m *Muxer) generateMultivariantPlaylist(rawQuery string) ([]byte, error) {
 		}
 	}
 
-	return pl.Marshal()
+	return pl, nil
 }

@@ -3,8 +3,10 @@
 package ertmpclient
 
 import (
+	"cmp"
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,4 +110,84 @@ func tracks(frames []*relay.Frame) (video, audio *gortmplib.Track, nal codec.NAL
 		}
 	}
 	return video, audio, nal
+}
+
+// PublishRenditions publishes an encoder's renditions of one source in one connection, as
+// OBS's multitrack streaming does: renditions[i] are the H.264 pictures of track i (the
+// same instants in each), audio the sound; looped in real time until ctx ends (nil) or the
+// server hangs up. published, when set, is closed once the tracks are announced.
+func PublishRenditions(ctx context.Context, rawURL string, renditions [][]*relay.Frame, audio []*relay.Frame, published chan<- struct{}) error {
+	u, err := URL(rawURL)
+	if err != nil {
+		return err
+	}
+	c := &gortmplib.Client{URL: u, Publish: true}
+	if err := c.Initialize(ctx); err != nil {
+		return err
+	}
+	defer c.Close()
+	var all []*gortmplib.Track
+	nals := make([]codec.NALConfig, len(renditions))
+	for i, r := range renditions {
+		nal, err := codec.ParseNALConfig(r[0].Track)
+		if err != nil {
+			return err
+		}
+		ps := nal.Params()
+		nals[i] = nal
+		all = append(all, &gortmplib.Track{Codec: &rtmpcodecs.H264{SPS: ps[0], PPS: ps[1]}})
+	}
+	_, at, _ := tracks(audio)
+	if at != nil {
+		all = append(all, at)
+	}
+	w := &gortmplib.Writer{Conn: c, Tracks: all}
+	if err := w.Initialize(); err != nil {
+		return err
+	}
+	if published != nil {
+		close(published)
+	}
+	// one timeline of pictures (each instant in every track) and sound, in DTS order
+	type event struct {
+		at    time.Duration
+		video int // index of the picture; -1: audio
+		audio *relay.Frame
+	}
+	var events []event
+	for i, f := range renditions[0] {
+		events = append(events, event{at: f.DTS, video: i})
+	}
+	for _, f := range audio {
+		events = append(events, event{at: f.DTS, video: -1, audio: f})
+	}
+	slices.SortStableFunc(events, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+	span := renditions[0][len(renditions[0])-1].DTS - renditions[0][0].DTS + 33*time.Millisecond
+	start := time.Now()
+	var au [][]byte
+	for loop := time.Duration(0); ; loop++ {
+		for _, e := range events {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Until(start.Add(e.at + loop*span))):
+			}
+			if e.video < 0 {
+				if err := w.WriteMPEG4Audio(at, e.audio.PTS+loop*span, e.audio.Payload); err != nil {
+					return err
+				}
+				continue
+			}
+			for i, r := range renditions {
+				if e.video >= len(r) {
+					continue
+				}
+				f := r[e.video]
+				au, _ = nals[i].AccessUnit(au[:0], f.Payload)
+				if err := w.WriteH264(all[i], f.PTS+loop*span, f.DTS+loop*span, au); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
