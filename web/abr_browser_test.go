@@ -1,0 +1,110 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
+	"github.com/relaycast/relaycast/internal/testkit/testenv"
+)
+
+// abrPage plays an HLS URL with hls.js and keeps what adaptive playback did: the height
+// of each rendition it switched to, every stall (waiting to playing, wall ms) and every
+// error hls.js raised.
+const abrPage = `<!doctype html><video id="v" muted autoplay playsinline></video>
+<script src="/hls.min.js"></script><script>
+window.heights = []; window.stalls = []; window.errors = [];
+function play(url) {
+  const v = document.getElementById('v');
+  const hls = new Hls({lowLatencyMode: true});
+  hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => window.heights.push(hls.levels[d.level].height));
+  hls.on(Hls.Events.ERROR, (_, d) => window.errors.push((d.fatal ? 'fatal ' : '') + d.type + ': ' + d.details));
+  let waiting = 0;
+  v.addEventListener('waiting', () => { if (v.currentTime > 0) waiting = performance.now(); });
+  v.addEventListener('playing', () => { if (waiting) window.stalls.push(performance.now() - waiting); waiting = 0; });
+  hls.loadSource(url);
+  hls.attachMedia(v);
+  v.play().catch(() => {});
+  window.hls = hls;
+}
+function abr() {
+  const v = document.getElementById('v');
+  return {heights: window.heights, stalls: window.stalls, errors: window.errors,
+    frames: v.getVideoPlaybackQuality().totalVideoFrames, height: v.videoHeight,
+    levels: window.hls ? window.hls.levels.length : 0};
+}
+</script>`
+
+type abrStats struct {
+	Heights []int     `json:"heights"`
+	Stalls  []float64 `json:"stalls"`
+	Errors  []string  `json:"errors"`
+	Frames  int       `json:"frames"`
+	Height  int       `json:"height"`
+	Levels  int       `json:"levels"`
+}
+
+// An encoder's three renditions (enhanced RTMP multitrack) played by hls.js in Chromium
+// through a link the test narrows: it starts at the lowest, climbs to the top while the
+// link is wide, and drops when the link narrows below the top's bitrate, with no media
+// error and no stall over a second.
+func TestHLSJSClimbsAndDropsRenditions(t *testing.T) {
+	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
+	srv := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-published; err != nil {
+			t.Errorf("multitrack publish: %v", err)
+		}
+	})
+	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	link := testenv.NewThrottle(t, srv.HTTPURL(""))
+	b := newBrowser(t)
+	b.do(t, chromedp.Navigate(serveSite(t, abrPage)))
+	b.do(t, chromedp.Evaluate[chromedp.Void](fmt.Sprintf("play(%q)", link.URL+"/live/abr/index.m3u8")))
+
+	wait := func(what string, d time.Duration, ok func(abrStats) bool) abrStats {
+		t.Helper()
+		var s abrStats
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+			if s = get(t, b, chromedp.Evaluate[abrStats]("abr()")); ok(s) {
+				t.Logf("%s: %+v", what, s)
+				return s
+			}
+		}
+		t.Fatalf("%s: not within %v: %+v", what, d, s)
+		return s
+	}
+	s := wait("first pictures", 20*time.Second, func(s abrStats) bool { return s.Frames > 0 })
+	if s.Levels != 3 || len(s.Heights) == 0 || s.Heights[0] != 360 {
+		t.Errorf("started at %v of %d renditions, want the lowest (360) of 3", s.Heights, s.Levels)
+	}
+	wait("climbed", 30*time.Second, func(s abrStats) bool { return s.Height == 720 })
+	link.SetRate(1_600_000) // room for 480p (1.2 Mbit/s) and the sound, not for 720p
+	wait("dropped", 40*time.Second, func(s abrStats) bool { return s.Height > 0 && s.Height < 720 })
+	time.Sleep(3 * time.Second) // playing on at the lower rung
+	s = get(t, b, chromedp.Evaluate[abrStats]("abr()"))
+	t.Logf("at the end: %+v, %d bytes through the link", s, link.Sent())
+	for _, e := range s.Errors {
+		if strings.HasPrefix(e, "fatal") || strings.Contains(e, "mediaError") {
+			t.Errorf("hls.js: %s", e)
+		}
+	}
+	for _, st := range s.Stalls {
+		if st > 1000 {
+			t.Errorf("stalled %.0f ms (stalls %v)", st, s.Stalls)
+		}
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
