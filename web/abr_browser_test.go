@@ -107,4 +107,3 @@ func TestHLSJSClimbsAndDropsRenditions(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
-
