@@ -50,9 +50,10 @@ type hlsClient struct {
 	err       error
 }
 
-// start loads the multivariant playlist at url, then plays.
-func (c *hlsClient) start(ctx context.Context, hc *http.Client, url string, live *liveParts, measuring *atomic.Bool) {
-	s, err := hlsMedia(ctx, hc, url)
+// start loads the multivariant playlist at url, then plays its variant (counted from the
+// lowest bandwidth, modulo how many there are).
+func (c *hlsClient) start(ctx context.Context, hc *http.Client, url string, variant int, live *liveParts, measuring *atomic.Bool) {
+	s, err := hlsMedia(ctx, hc, url, variant)
 	if err != nil {
 		c.fail(err, func() {})
 		return
@@ -237,9 +238,9 @@ type hlsStream struct {
 	others []*url.URL
 }
 
-// hlsMedia reads a multivariant playlist, waiting for the stream to have one: the first
-// variant's playlist and its audio rendition's.
-func hlsMedia(ctx context.Context, hc *http.Client, rawURL string) (hlsStream, error) {
+// hlsMedia reads a multivariant playlist, waiting for the stream to have one: a variant's
+// playlist and its audio rendition's.
+func hlsMedia(ctx context.Context, hc *http.Client, rawURL string, variant int) (hlsStream, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	base, err := url.Parse(rawURL)
@@ -251,7 +252,7 @@ func hlsMedia(ctx context.Context, hc *http.Client, rawURL string) (hlsStream, e
 		if body, err = httpGet(ctx, hc, rawURL); err == nil {
 			var mv playlist.Multivariant
 			if err = mv.Unmarshal(body); err == nil && len(mv.Variants) > 0 {
-				return streamOf(base, &mv)
+				return streamOf(base, &mv, variant)
 			}
 			err = fmt.Errorf("%s: no variant in it (%v)", rawURL, err)
 		}
@@ -260,8 +261,10 @@ func hlsMedia(ctx context.Context, hc *http.Client, rawURL string) (hlsStream, e
 	return hlsStream{}, fmt.Errorf("hls: %w", err)
 }
 
-func streamOf(base *url.URL, mv *playlist.Multivariant) (hlsStream, error) {
-	v := mv.Variants[0]
+func streamOf(base *url.URL, mv *playlist.Multivariant, variant int) (hlsStream, error) {
+	vs := slices.Clone(mv.Variants)
+	slices.SortStableFunc(vs, func(a, b *playlist.MultivariantVariant) int { return a.Bandwidth - b.Bandwidth })
+	v := vs[variant%len(vs)]
 	video, err := base.Parse(v.URI)
 	if err != nil {
 		return hlsStream{}, err

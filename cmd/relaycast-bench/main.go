@@ -30,28 +30,29 @@ import (
 )
 
 type options struct {
-	url      string
-	pubURL   string // where the publisher goes; the first of url when empty
-	rtspURL  string
-	hlsURL   string // LL-HLS multivariant playlists, comma-separated (through a cache)
-	hlsLive  string // the same stream's playlist straight from the server, where live is
-	players  int
-	readers  int
-	hlsCount int
-	ramp     time.Duration
-	duration time.Duration
-	pids     []int
-	label    string
-	jsonOut  bool
-	stored   bool
-	codec    string // h264 or "" (the demo, legacy RTMP), hevc or av1 (enhanced RTMP)
-	clip     string // of -codec hevc or av1
-	flv      string // an FLV file to publish instead of the demo (-codec h264)
-	whepURL  string
-	whep     int
-	dvrURL   string // a DVR playlist (dvr.m3u8)
-	dvr      int
-	spread   time.Duration // how far behind live the DVR viewers start, spread evenly
+	url       string
+	pubURL    string // where the publisher goes; the first of url when empty
+	rtspURL   string
+	hlsURL    string // LL-HLS multivariant playlists, comma-separated (through a cache)
+	hlsLive   string // the same stream's playlist straight from the server, where live is
+	players   int
+	readers   int
+	hlsCount  int
+	hlsSpread bool
+	ramp      time.Duration
+	duration  time.Duration
+	pids      []int
+	label     string
+	jsonOut   bool
+	stored    bool
+	codec     string // h264 or "" (the demo, legacy RTMP), hevc or av1 (enhanced RTMP)
+	clip      string // of -codec hevc or av1
+	flv       string // an FLV file to publish instead of the demo (-codec h264)
+	whepURL   string
+	whep      int
+	dvrURL    string // a DVR playlist (dvr.m3u8)
+	dvr       int
+	spread    time.Duration // how far behind live the DVR viewers start, spread evenly
 }
 
 func (o options) enhanced() bool { return o.codec != "" && o.codec != "h264" }
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&o.hlsURL, "hls-url", "", "LL-HLS playlist (index.m3u8) of the same stream, for -hls-clients, e.g. through an HTTP cache; comma-separated, shared out in turn")
 	flag.StringVar(&o.hlsLive, "hls-live", "", "the stream's LL-HLS playlist straight from the server, to measure the clients' lag against (default: the first -hls-url)")
 	flag.IntVar(&o.hlsCount, "hls-clients", 0, "LL-HLS clients: blocking playlist reloads, every part fetched")
+	flag.BoolVar(&o.hlsSpread, "hls-spread", false, "spread the LL-HLS clients over the variants (renditions) in turn; without it each plays the lowest")
 	flag.DurationVar(&o.ramp, "ramp", 5*time.Second, "time over which the players join")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measurement after the ramp")
 	flag.Func("pid", "server process ids, comma-separated, for CPU and memory from /proc (summed; none: not measured)", func(v string) error {
@@ -304,8 +306,12 @@ func run(o options) (Result, error) {
 		case 2:
 			c := &hlsClient{}
 			u := hls.urls[len(hlsClients)%len(hls.urls)]
+			variant := 0
+			if o.hlsSpread {
+				variant = len(hlsClients) / len(hls.urls)
+			}
 			hlsClients = append(hlsClients, c)
-			wg.Go(func() { c.start(playCtx, hls.client, u, hls.live, &measuring) })
+			wg.Go(func() { c.start(playCtx, hls.client, u, variant, hls.live, &measuring) })
 		case 3:
 			v := &viewer{}
 			whepViewers = append(whepViewers, v)
@@ -427,7 +433,7 @@ func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, erro
 	for u := range strings.SplitSeq(o.hlsURL, ",") {
 		// each client loads the multivariant playlist itself (a server may give each its own
 		// session); this first load waits for the stream to be there
-		if _, err := hlsMedia(ctx, h.client, u); err != nil {
+		if _, err := hlsMedia(ctx, h.client, u, 0); err != nil {
 			return nil, err
 		}
 		h.urls = append(h.urls, u)
@@ -436,7 +442,7 @@ func startHLS(ctx context.Context, o options, wg *sync.WaitGroup) (*hlsRun, erro
 	if live == "" {
 		live, _, _ = strings.Cut(o.hlsURL, ",")
 	}
-	st, err := hlsMedia(ctx, h.client, live)
+	st, err := hlsMedia(ctx, h.client, live, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -145,7 +145,7 @@ func TestHLSClientFindsEveryRenditionAndKeepsTheirQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, _ := url.Parse("http://127.0.0.1:1/live/x/index.m3u8")
-	s, err := streamOf(base, &mv)
+	s, err := streamOf(base, &mv, 0)
 	if err != nil || s.video.String() != "http://127.0.0.1:1/live/x/video1_stream.m3u8?session=s1" || len(s.others) != 1 ||
 		s.others[0].String() != "http://127.0.0.1:1/live/x/audio2_stream.m3u8?session=s1" {
 		t.Fatalf("stream %+v, %v", s, err)

@@ -2,6 +2,7 @@ package hls_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os/exec"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -162,5 +164,62 @@ func TestHLSSessionsCountedBehindTheCache(t *testing.T) {
 	}
 	if n := srv.Sessions.Readers("hls")["live/count"]; n > 0 {
 		t.Errorf("%d HLS sessions left 15 s after the clients stopped", n)
+	}
+}
+
+// An encoder's three renditions behind the cache: LL-HLS clients spread over the three
+// variants of the multivariant playlist, and every part of every rendition reaches relaycast
+// at most twice (once, and once more when nginx's cache lock ages out).
+func TestLLHLSRenditionsThroughNginxProxyCache(t *testing.T) {
+	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.HLSSessions = false }})
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-published; err != nil {
+			t.Errorf("multitrack publish: %v", err)
+		}
+	})
+	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	cache := testenv.StartNginxCache(t, srv.HTTPAddr)
+	bench := testenv.GoBuild(t, "github.com/relaycast/relaycast/cmd/relaycast-bench")
+	// the tool publishes its demo elsewhere: the renditions come from the test
+	out, err := exec.CommandContext(t.Context(), bench, "-publish-url", srv.URL("live/unwatched"), "-players", "0",
+		"-hls-url", "http://"+cache.HTTPAddr+"/live/abr/index.m3u8", "-hls-live", srv.HTTPURL("/live/abr/index.m3u8"),
+		"-hls-clients", "60", "-hls-spread", "-ramp", "2s", "-duration", "8s", "-json").Output()
+	if err != nil {
+		t.Fatalf("load tool: %v\n%s", err, out)
+	}
+	var r struct {
+		HLS *struct {
+			Clients, Failed int
+			FirstError      string `json:"first_error"`
+		}
+	}
+	if err := json.Unmarshal(out, &r); err != nil || r.HLS == nil {
+		t.Fatalf("load tool said %s (%v)", out, err)
+	}
+	if r.HLS.Clients != 60 || r.HLS.Failed > 0 {
+		t.Errorf("%d clients, %d failed (first error %q)", r.HLS.Clients, r.HLS.Failed, r.HLS.FirstError)
+	}
+	log := cache.CacheLog(t)
+	checkUpstreamRequests(t, log)
+	parts := map[string]map[string]bool{} // rendition directory: media files
+	for line := range strings.Lines(log) {
+		if f := strings.Fields(line); len(f) == 4 && strings.HasSuffix(f[3], ".mp4") {
+			dir := f[3][:strings.LastIndexByte(f[3], '/')]
+			if parts[dir] == nil {
+				parts[dir] = map[string]bool{}
+			}
+			parts[dir][f[3]] = true
+		}
+	}
+	for _, dir := range []string{"/live/abr", "/live/abr~1", "/live/abr~2"} {
+		t.Logf("%s: %d media files", dir, len(parts[dir]))
+		if len(parts[dir]) < 20 {
+			t.Errorf("%s: %d media files through the cache, want each rendition's parts", dir, len(parts[dir]))
+		}
 	}
 }
