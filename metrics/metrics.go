@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,6 +43,8 @@ type Sources struct {
 	// Webhooks gives the events sent to webhooks, the POSTs that failed (each retried unless
 	// refused for good), the events dropped by full queues and those waiting; nil: none.
 	Webhooks func() (sent, failed, dropped uint64, queued int)
+	// Ladder gives what each transcoded rendition has cost since the start; nil: none.
+	Ladder func() []Rung
 	// MaxPaths bounds the streams that get series of their own (by path, in path order), so
 	// that a server with thousands of streams does not make thousands of series.
 	MaxPaths int
@@ -52,6 +55,13 @@ type Link struct {
 	Kind, Path, URL    string // URL without credentials
 	Live               bool   // media flows
 	Connects, Failures uint64
+}
+
+// Rung is one transcoded rendition of a path's ladder.
+type Rung struct {
+	Path, Rung, Encoder string
+	Running             bool
+	CPU                 time.Duration // of its encoder processes, all of them so far
 }
 
 // DefaultMaxPaths is the default of Sources.MaxPaths.
@@ -120,6 +130,10 @@ var (
 		"Webhook POSTs that failed: refused, timed out or unanswered (retried with backoff unless refused for good).", nil, nil)
 	descWebhookQueued = prometheus.NewDesc("relaycast_webhook_queued",
 		"Events waiting for their webhook receivers.", nil, nil)
+	descLadderCPU = prometheus.NewDesc("relaycast_ladder_cpu_seconds_total",
+		"CPU time of the encoder processes of a path's transcoded rendition (ladder rung).", []string{"path", "rung", "encoder"}, nil)
+	descLadderRunning = prometheus.NewDesc("relaycast_ladder_running",
+		"1 while a path's transcoded rendition runs (someone watches it).", []string{"path", "rung"}, nil)
 	descConnectionsRefused = prometheus.NewDesc("relaycast_connections_refused_total",
 		"Connections closed at once by a connection limit (server: the total; per_address).", []string{"limit"}, nil)
 )
@@ -131,7 +145,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descReaders, descVODReaders, descStreamBytes, descStreamReaders, descRefusals, descConnections,
 		descConnectionsRefused, descSent, descReceived, descDropped, descTooSlow, descStreamSent, descRecordBytes,
 		descRecordFiles, descUploaded, descLinkUp, descLinkConnects, descLinkFailures, descWebhookEvents, descWebhookFailures,
-		descWebhookQueued, descSnapshotDecodes} {
+		descWebhookQueued, descSnapshotDecodes, descLadderCPU, descLadderRunning} {
 		ch <- d
 	}
 }
@@ -196,6 +210,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descWebhookEvents, prometheus.CounterValue, float64(dropped), "dropped")
 		ch <- prometheus.MustNewConstMetric(descWebhookFailures, prometheus.CounterValue, float64(failed))
 		ch <- prometheus.MustNewConstMetric(descWebhookQueued, prometheus.GaugeValue, float64(queued))
+	}
+	if c.src.Ladder != nil {
+		for _, r := range c.src.Ladder() {
+			running := 0.0
+			if r.Running {
+				running = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descLadderCPU, prometheus.CounterValue, r.CPU.Seconds(), r.Path, r.Rung, r.Encoder)
+			ch <- prometheus.MustNewConstMetric(descLadderRunning, prometheus.GaugeValue, running, r.Path, r.Rung)
+		}
 	}
 	if c.src.Links != nil {
 		links := c.src.Links()

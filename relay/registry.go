@@ -52,6 +52,28 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	return g.publish(path, nil)
 }
 
+// PublishRendition makes the caller the publisher of rendition label of main, made here
+// from main's frames (a transcoder): its frames are on main's timeline already. It lasts
+// as long as its maker wants, not as main's publisher does.
+func (g *Registry) PublishRendition(main *Stream, label string) (*Publisher, error) {
+	if err := validateSegment(label); err != nil {
+		return nil, fmt.Errorf("%w: rendition %q: %v", ErrInvalidPath, label, err)
+	}
+	if main.ended.Load() {
+		return nil, ErrEnded
+	}
+	p, err := g.publish(main.path+RenditionSep+label, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p.clock = &groupClock{set: true} // no offset: main's timeline
+	p.s.parent.Store(main)
+	main.addRendition(p.s)
+	return p, nil
+}
+
 // publish makes a publisher of path; a rendition's has parent, whose clock it shares.
 func (g *Registry) publish(path string, parent *Publisher) (*Publisher, error) {
 	defer g.deliverEvents()

@@ -21,6 +21,7 @@ import (
 	"github.com/relaycast/relaycast/connlimit"
 	"github.com/relaycast/relaycast/ingest"
 	"github.com/relaycast/relaycast/internal/conf"
+	"github.com/relaycast/relaycast/ladder"
 	"github.com/relaycast/relaycast/link"
 	"github.com/relaycast/relaycast/metrics"
 	"github.com/relaycast/relaycast/playback"
@@ -75,6 +76,8 @@ type App struct {
 	Record *record.Recorder
 	// Links pulls sources and origins' streams and pushes streams to other servers.
 	Links *link.Manager
+	// Ladder transcodes the renditions of paths with a ladder while someone watches them.
+	Ladder *ladder.Manager
 	// Sessions is the book of every publisher and viewer, of every protocol.
 	Sessions *session.Table
 	// Hooks sends events to the configured webhooks; nil: none.
@@ -169,7 +172,9 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	stored.Windows = a.window
 	a.Links = link.New(a.Relays, a.Sessions.Viewers, log)
 	a.emitEvents()
-	a.Relays.SetSourcer(a.Links)
+	a.Ladder = ladder.New(ladderConfig(cfg), a.Relays, a.Sessions.Viewers, log)
+	a.Relays.SetSourcer(sourcers{a.Ladder, a.Links})
+	t.HLS.Ladder = hlsRungs(a.Ladder)
 	a.policy.SetUpstream(a.Links.Upstream)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)
@@ -293,6 +298,7 @@ func (a *App) metricsHandler(viewers map[string]web.ViewerCounter) http.Handler 
 			return st.Bytes, st.Files
 		},
 		Uploaded: func() uint64 { return a.Web.Uploaded() },
+		Ladder:   ladderMetrics(a.Ladder),
 		Links: func() []metrics.Link {
 			var out []metrics.Link
 			for _, l := range a.Links.Links() {
@@ -467,6 +473,7 @@ func (a *App) stop(servers func() error, ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.sources.stop()
 		a.Links.Close()
+		a.Ladder.Close()
 		a.Relays.Close()
 		err = errors.Join(servers(), a.Record.Close()) // recordings end with their streams
 		a.closeListeners()                             // a listener never served (Start not called) closes here

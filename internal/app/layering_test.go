@@ -45,10 +45,11 @@ func TestPackagesImportOnlyDownTheLayers(t *testing.T) {
 		"webhook":       nil,
 		"snapshot":      {"relay", "codec"},
 		"slate":         {"relay", "vod"},
+		"ladder":        {"relay", "format", "ingest"},
 		"metrics":       {"relay", "session"},
 		"web":           {"relay", "access", "session", "vod", "record", "playback"},
 		"playback":      {"relay", "format", "record", "vod"},
-		"internal/conf": {"relay", "vod"}, // the name rules of paths and stored media
+		"internal/conf": {"relay", "vod", "ladder"}, // the name rules of paths, stored media and rungs
 	}
 	for _, p := range protocols {
 		allowed[p] = []string{"relay", "codec", "format", "ingest", "rtppack", "access", "session"}

@@ -68,6 +68,7 @@ func (a *App) Reload(cfg conf.Config) error {
 	a.cfgMu.Unlock()
 	a.applySources(cfg)
 	a.Links.Set(links(cfg))
+	a.Ladder.Set(ladderConfig(cfg))
 	a.log.Info("configuration reloaded", "changed", conf.Changed(old, cfg))
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pion/stun/v4"
+	"github.com/relaycast/relaycast/ladder"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/vod"
 )
@@ -55,6 +56,8 @@ type Config struct {
 	LogFormat         string        `yaml:"log_format"`
 	Grace             time.Duration `yaml:"grace"`
 	Slate             string        `yaml:"slate"`
+	LadderEncoder     string        `yaml:"ladder_encoder"`
+	LadderCloseAfter  time.Duration `yaml:"ladder_close_after"`
 	MaxLag            time.Duration `yaml:"max_lag"`
 	MaxStreams        int           `yaml:"max_streams"`
 	MaxConns          int           `yaml:"max_conns"`
@@ -126,6 +129,10 @@ type Path struct {
 	Slate string `yaml:"slate,omitempty"`
 	// DVR overrides the server's dvr window for this path (0s: none).
 	DVR *time.Duration `yaml:"dvr,omitempty"`
+	// Renditions is the path's ladder ([720p@2500k, 480p@1200k, 360p@600k]): each rung
+	// below the publisher's picture is transcoded, while someone watches it, into the
+	// rendition APP/NAME~480p, which HLS lists beside the stream.
+	Renditions []string `yaml:"renditions,omitempty"`
 }
 
 // List is a list of values, given in YAML as a list or, like in flags and the environment,
@@ -221,6 +228,7 @@ func Default() Config {
 		RecordSegment: time.Hour,
 		AllowOrigin:   List{"*"},
 		HLSSessions:   true,
+		LadderEncoder: "auto", LadderCloseAfter: 10 * time.Second,
 	}
 }
 
@@ -258,6 +266,8 @@ func (c *Config) fields() []field {
 		{"log_format", "log format: text (key=value lines) or json (one object per line)", &c.LogFormat},
 		{"grace", "how long a stream whose publisher left keeps its viewers", &c.Grace},
 		{"slate", "what a live path shows, in its own codecs, while its publisher is away past grace: card (\"Stream offline\"), a stored file NAME.mp4, or empty: the stream ends (paths: can set it per path)", &c.Slate},
+		{"ladder_encoder", "H.264 encoder of the renditions paths: ladders make (renditions:): auto (NVENC, VAAPI or QSV where the machine has one, else libx264), libx264, h264_nvenc, h264_vaapi or h264_qsv", &c.LadderEncoder},
+		{"ladder_close_after", "how long a transcoded rendition runs on after its last viewer", &c.LadderCloseAfter},
 		{"max_lag", "how far behind live a viewer may fall before it skips to a keyframe", &c.MaxLag},
 		{"max_streams", "live streams at most", &c.MaxStreams},
 		{"max_conns", "connections the server holds at most, on all ports together", &c.MaxConns},
@@ -571,6 +581,9 @@ func (c Config) Validate() error {
 		if err := validSlate(p.Slate, true); err != nil {
 			return fmt.Errorf("config paths: %s: slate: %w", path, err)
 		}
+		if _, err := ladder.ParseLadder(p.Renditions); err != nil {
+			return fmt.Errorf("config paths: %s: renditions: %w", path, err)
+		}
 		if p.Source != "" && len(p.Playlist) > 0 {
 			return fmt.Errorf("config paths: %s: source and playlist: a path has one or the other", path)
 		}
@@ -595,6 +608,14 @@ func (c Config) Validate() error {
 	}
 	if err := validSlate(c.Slate, false); err != nil {
 		return fmt.Errorf("config slate: %w", err)
+	}
+	switch c.LadderEncoder {
+	case ladder.EncoderAuto, ladder.EncoderX264, ladder.EncoderNVENC, ladder.EncoderVAAPI, ladder.EncoderQSV:
+	default:
+		return fmt.Errorf("config ladder_encoder: %q is not auto, libx264, h264_nvenc, h264_vaapi or h264_qsv", c.LadderEncoder)
+	}
+	if c.LadderCloseAfter < time.Second {
+		return fmt.Errorf("config ladder_close_after: %v, want at least 1s", c.LadderCloseAfter)
 	}
 	if c.Grace < 0 {
 		return fmt.Errorf("config grace: %v is negative", c.Grace)

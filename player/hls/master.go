@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
@@ -15,8 +16,8 @@ import (
 )
 
 // A stream with renditions (relay.Stream.Renditions) is one HLS presentation: its
-// multivariant playlist lists the main stream and each rendition as variants, lowest
-// bandwidth first so a player starts small and climbs. Each comes from that stream's own
+// multivariant playlist lists the main stream and each rendition as variants, smallest
+// first (by picture, then bandwidth) so a player starts small and climbs. Each comes from that stream's own
 // muxer (started by the playlist's first request), at ../NAME~LABEL/ beside the main one's.
 // In LL-HLS the variants share the main stream's sound as one audio rendition group; in the
 // MPEG-TS variant each carries its own, as MPEG-TS muxes both.
@@ -50,7 +51,9 @@ func (s *Server) serveMaster(w http.ResponseWriter, r *http.Request, main *relay
 	if !ts {
 		out.Renditions = lists[0].Renditions // the main stream's sound, for every variant
 	}
+	running := map[string]bool{}
 	for i, pl := range lists {
+		running[streams[i].Path()] = pl != nil
 		if pl == nil || len(pl.Variants) == 0 {
 			continue
 		}
@@ -63,7 +66,14 @@ func (s *Server) serveMaster(w http.ResponseWriter, r *http.Request, main *relay
 		}
 		out.Variants = append(out.Variants, v)
 	}
-	slices.SortStableFunc(out.Variants, func(a, b *playlist.MultivariantVariant) int { return cmp.Compare(a.Bandwidth, b.Bandwidth) })
+	for _, rung := range s.rungs(main) {
+		if p := main.Path() + relay.RenditionSep + rung.Label; !running[p] {
+			out.Variants = append(out.Variants, rungVariant(lists[0].Variants[0], path.Base(p), rung, ts, r.URL.RawQuery))
+		}
+	}
+	slices.SortStableFunc(out.Variants, func(a, b *playlist.MultivariantVariant) int {
+		return cmp.Or(cmp.Compare(pixels(a.Resolution), pixels(b.Resolution)), cmp.Compare(a.Bandwidth, b.Bandwidth))
+	})
 	body, err := out.Marshal()
 	if err != nil {
 		return fmt.Errorf("hls: %w", err)
@@ -73,6 +83,62 @@ func (s *Server) serveMaster(w http.ResponseWriter, r *http.Request, main *relay
 	w.Header().Set("Cache-Control", "public, max-age=30")
 	_, _ = w.Write(body)
 	return nil
+}
+
+// pixels is the area of a RESOLUTION, 0 when unknown.
+func pixels(res string) int {
+	var w, h int
+	if _, err := fmt.Sscanf(res, "%dx%d", &w, &h); err != nil {
+		return 0
+	}
+	return w * h
+}
+
+// rungs are main's ladder's rungs (none without a ladder).
+func (s *Server) rungs(main *relay.Stream) []Rung {
+	if s.ladder == nil || relay.IsRendition(main.Path()) {
+		return nil
+	}
+	return s.ladder(main)
+}
+
+// rungVariant is the variant of a rung that does not run yet, from what it will be: the
+// top variant's shape, frame rate and sound scaled to the rung's height (as ffmpeg's
+// scale=-2:HEIGHT rounds), its bitrate and codec. Its first playlist request starts it.
+func rungVariant(top *playlist.MultivariantVariant, name string, rung Rung, ts bool, rawQuery string) *playlist.MultivariantVariant {
+	v := &playlist.MultivariantVariant{Bandwidth: rung.Bitrate, FrameRate: top.FrameRate, Audio: top.Audio,
+		Codecs: []string{rung.Codecs}}
+	for _, c := range top.Codecs {
+		if !isVideoCodec(c) {
+			v.Codecs = append(v.Codecs, c)
+		}
+	}
+	var w, h int
+	if _, err := fmt.Sscanf(top.Resolution, "%dx%d", &w, &h); err == nil && h > 0 {
+		v.Resolution = fmt.Sprintf("%dx%d", (rung.Height*w+h)/(2*h)*2, rung.Height)
+	}
+	media := llVideoPlaylist
+	if ts {
+		media = tsMediaPlaylist
+	}
+	v.URI = "../" + name + "/" + media
+	if rawQuery != "" {
+		v.URI += "?" + rawQuery
+	}
+	return v
+}
+
+// llVideoPlaylist is the media playlist of a stream's video in its LL-HLS muxer (gohlslib
+// names a stream after its track's place: the video is the first).
+const llVideoPlaylist = "video1_stream.m3u8"
+
+func isVideoCodec(c string) bool {
+	for _, p := range []string{"avc1", "avc3", "hvc1", "hev1", "av01", "vp09"} {
+		if strings.HasPrefix(c, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // multivariants asks each muxer (nil: none) for its multivariant playlist at once, and

@@ -30,6 +30,17 @@ type Config struct {
 	TrackWait time.Duration
 	// Sessions, when set, is the book HLS clients are entered in as sessions (sessions.go).
 	Sessions *session.Table
+	// Ladder, when set, gives the rungs of a stream's ladder that are transcoded while
+	// someone watches them (master.go lists them whether they run or not).
+	Ladder func(main *relay.Stream) []Rung
+}
+
+// Rung is a rendition a ladder makes on demand at APP/NAME~Label: its picture height,
+// bitrate (bit/s) and RFC 6381 codec.
+type Rung struct {
+	Label           string
+	Height, Bitrate int
+	Codecs          string
 }
 
 // DefaultConfig returns the defaults.
@@ -38,6 +49,7 @@ func DefaultConfig() Config { return Config{TrackWait: 2 * time.Second} }
 // Server muxes relay streams into HLS and answers HLS requests.
 type Server struct {
 	relays Relay
+	ladder func(main *relay.Stream) []Rung
 	log    *slog.Logger
 	ll, ts relay.Outputs[*muxer]
 	sess   *sessions // nil: not counted
@@ -45,7 +57,7 @@ type Server struct {
 
 // New returns a server reading from relays.
 func New(cfg Config, relays Relay, log *slog.Logger) *Server {
-	s := &Server{relays: relays, log: log}
+	s := &Server{relays: relays, log: log, ladder: cfg.Ladder}
 	outputs := func(ts bool, label string) relay.Outputs[*muxer] {
 		return relay.Outputs[*muxer]{
 			New: func(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
@@ -95,7 +107,7 @@ func (s *Server) ServeMedia(w http.ResponseWriter, r *http.Request, stream strin
 			return nil
 		}
 	}
-	if (file == "index.m3u8" || file == TSPlaylist) && len(src.Renditions()) > 0 {
+	if (file == "index.m3u8" || file == TSPlaylist) && (len(src.Renditions()) > 0 || len(s.rungs(src)) > 0) {
 		return s.serveMaster(w, r, src, outputs, outputs == &s.ts)
 	}
 	m, err := outputs.Get(r.Context(), src)
