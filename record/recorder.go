@@ -144,8 +144,7 @@ func (r *Recorder) Watch(g *relay.Registry) {
 }
 
 func (r *Recorder) event(ev relay.Event) {
-	// A stream's renditions are other encodings of what it records.
-	if ev.Kind == relay.StreamStarted && !relay.IsRendition(ev.Stream.Path()) && r.wanted(ev.Stream.Path()) {
+	if ev.Kind == relay.StreamStarted && r.wanted(ev.Stream.Path()) {
 		r.start(ev.Stream)
 	}
 }

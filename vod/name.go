@@ -26,8 +26,8 @@ const (
 var Extensions = []string{".mp4", ".flv"}
 
 // ValidateName checks a media name from the network: a relative path of at most 8 parts
-// made of [A-Za-z0-9_.-], none starting with a dot (so no "..", and no hidden file), such as
-// clip or recordings/live/x/2026-12-01_15-04-05.
+// made of [A-Za-z0-9_.~-], none starting with a dot (so no "..", and no hidden file), such as
+// clip or recordings/live/x/2026-12-01_15-04-05 (~: a rendition's recordings/live/x~480p).
 // Percent-escapes are decoded by net/http before a name gets here, so %2e%2e arrives as "..".
 func ValidateName(name string) error {
 	parts := strings.Split(name, "/")
@@ -40,8 +40,8 @@ func ValidateName(name string) error {
 		}
 		for i := 0; i < len(p); i++ {
 			c := p[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-				return fmt.Errorf("%w %q: character %q not allowed (use A-Z a-z 0-9 _ . -)", ErrInvalidName, name, c)
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' || c == '~') {
+				return fmt.Errorf("%w %q: character %q not allowed (use A-Z a-z 0-9 _ . - ~)", ErrInvalidName, name, c)
 			}
 		}
 	}

@@ -57,6 +57,7 @@ type Config struct {
 	Grace             time.Duration `yaml:"grace"`
 	Slate             string        `yaml:"slate"`
 	LadderEncoder     string        `yaml:"ladder_encoder"`
+	RecordRenditions  string        `yaml:"record_renditions"`
 	LadderCloseAfter  time.Duration `yaml:"ladder_close_after"`
 	MaxLag            time.Duration `yaml:"max_lag"`
 	MaxStreams        int           `yaml:"max_streams"`
@@ -166,13 +167,24 @@ func splitList(s string) List {
 	return out
 }
 
-// Recorded says whether a live path is recorded.
+// Recorded says whether a live path is recorded; a rendition is with record_renditions: all,
+// where its stream is.
 func (c Config) Recorded(path string) bool {
+	if relay.IsRendition(path) {
+		return c.RecordRenditions == RecordAllRenditions && c.Recorded(relay.MainPath(path))
+	}
 	if p, ok := c.Paths[path]; ok && p.Record != nil {
 		return *p.Record
 	}
 	return c.Record
 }
+
+// Record_renditions: the stream alone (its first rendition: an encoder's track 0, the
+// source of a ladder), or every rendition too.
+const (
+	RecordTopRendition  = "top"
+	RecordAllRenditions = "all"
+)
 
 // SlateNone, as a path's slate, turns off the server's slate for that path.
 const SlateNone = "none"
@@ -201,7 +213,11 @@ func validSlate(s string, path bool) error {
 }
 
 // DVRWindow is how far behind live a path's viewers may rewind (dvr.m3u8); 0: not at all.
+// A rendition has none: its stream's window is the one to rewind in.
 func (c Config) DVRWindow(path string) time.Duration {
+	if relay.IsRendition(path) {
+		return 0
+	}
 	if p, ok := c.Paths[path]; ok && p.DVR != nil {
 		return *p.DVR
 	}
@@ -228,7 +244,7 @@ func Default() Config {
 		RecordSegment: time.Hour,
 		AllowOrigin:   List{"*"},
 		HLSSessions:   true,
-		LadderEncoder: "auto", LadderCloseAfter: 10 * time.Second,
+		LadderEncoder: "auto", LadderCloseAfter: 10 * time.Second, RecordRenditions: RecordTopRendition,
 	}
 }
 
@@ -292,6 +308,7 @@ func (c *Config) fields() []field {
 		{"api_key_loopback", "loopback clients of the control API need the key too", &c.APIKeyLoopback},
 		{"origin", "servers this edge pulls the live paths it does not have from, in order, e.g. rtmp://origin1:1935,rtmp://origin2:1935 (empty: not an edge)", &c.Origin},
 		{"record", "record every live path to MEDIA_DIR/recordings/APP/NAME/TIME.mp4 (paths: can set it per path)", &c.Record},
+		{"record_renditions", "which renditions of a recorded path are recorded: top (the stream itself: an encoder's first track, a ladder's source) or all (each also to recordings/APP/NAME~LABEL/)", &c.RecordRenditions},
 		{"record_segment", "length of one recording file; the next starts at the first keyframe after it", &c.RecordSegment},
 		{"record_delete_after", "delete recordings older than this (0: keep them)", &c.RecordDeleteAfter},
 		{"dvr", "how far behind live viewers may rewind a path (dvr.m3u8), kept on disk by the recorder (0: off; paths: can set it per path)", &c.DVR},
@@ -608,6 +625,9 @@ func (c Config) Validate() error {
 	}
 	if err := validSlate(c.Slate, false); err != nil {
 		return fmt.Errorf("config slate: %w", err)
+	}
+	if c.RecordRenditions != RecordTopRendition && c.RecordRenditions != RecordAllRenditions {
+		return fmt.Errorf("config record_renditions: %q is not top or all", c.RecordRenditions)
 	}
 	switch c.LadderEncoder {
 	case ladder.EncoderAuto, ladder.EncoderX264, ladder.EncoderNVENC, ladder.EncoderVAAPI, ladder.EncoderQSV:

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
@@ -20,11 +21,14 @@ import (
 // playlist lists three variants, lowest first, with bandwidth, size, codecs and frame rate
 // and the sound as one audio group, and ffmpeg decodes each with no warning at its size;
 // the MPEG-TS variant lists three too. A legacy RTMP player gets the first rendition, and
-// a rendition plays over RTSP by its own path.
+// a rendition plays over RTSP by its own path. With record_renditions: all, each is
+// recorded.
 func TestMultitrackRenditionsBecomeHLSVariants(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe")
 	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
-	srv := testenv.Start(t, testenv.Options{})
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.Record, c.RecordRenditions = true, conf.RecordAllRenditions
+	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	pubCtx, stop := context.WithCancel(ctx)
@@ -75,6 +79,17 @@ func TestMultitrackRenditionsBecomeHLSVariants(t *testing.T) {
 	}
 	if got := testenv.FFprobeStreams(ctx, t, srv.RTSPURL("live/abr~2"), "-rtsp_transport", "tcp"); !sameSet(got, []string{"h264 640x360", "aac"}) {
 		t.Errorf("RTSP player of the lowest rendition: %v", got)
+	}
+	for i, p := range []string{"live/abr", "live/abr~1", "live/abr~2"} {
+		spans, err := srv.Record.Spans(p)
+		if err != nil || len(spans) == 0 {
+			t.Errorf("%s: recordings %v, %v", p, spans, err)
+			continue
+		}
+		file := srv.HTTPURL("/vod/" + spans[0].File)
+		if got := testenv.FFprobeStreams(ctx, t, file); !sameSet(got, []string{"h264 " + wantSizes[2-i], "aac"}) {
+			t.Errorf("%s recorded as %v", p, got)
+		}
 	}
 }
 
