@@ -107,3 +107,72 @@ func TestHLSJSClimbsAndDropsRenditions(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
+
+// pageABR is what the server's own page says of its quality choice.
+type pageABR struct {
+	Rendition string   `json:"rendition"`
+	Switches  []string `json:"switches"`
+	Transport string   `json:"transport"`
+	Height    int      `json:"height"`
+	Frames    int      `json:"frames"`
+	Options   []string `json:"options"`
+}
+
+const pageABRScript = `(() => { const v = document.getElementById('video'); const r = window.relaycast;
+  return {rendition: r.rendition, switches: r.switches, transport: r.transport, height: v.videoHeight,
+    frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    options: [...document.getElementById('quality').options].map((o) => o.text)}; })()`
+
+// The server's page on a stream with three renditions (fMP4): Auto starts at the stream
+// itself, steps down when a throttling proxy narrows the link below it, climbs back once the
+// link is wide again; the quality menu lists the three and plays the one chosen.
+func TestPageChoosesRenditionsByThroughput(t *testing.T) {
+	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
+	srv := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-published; err != nil {
+			t.Errorf("multitrack publish: %v", err)
+		}
+	})
+	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	time.Sleep(2 * time.Second) // the stream list's bitrates are averages since the start
+	link := testenv.NewThrottle(t, srv.HTTPURL(""))
+	b := newBrowser(t)
+	b.do(t, chromedp.Navigate(link.URL+"/live/abr?transport=mse"))
+
+	wait := func(what string, d time.Duration, ok func(pageABR) bool) pageABR {
+		t.Helper()
+		var s pageABR
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+			if s = get(t, b, chromedp.Evaluate[pageABR](pageABRScript)); ok(s) {
+				t.Logf("%s: %+v", what, s)
+				return s
+			}
+		}
+		t.Fatalf("%s: not within %v: %+v", what, d, s)
+		return s
+	}
+	s := wait("playing", 20*time.Second, func(s pageABR) bool { return s.Frames > 0 })
+	if s.Rendition != "live/abr" || s.Height != 720 || strings.Join(s.Options, ",") != "Auto,360p,480p,720p" {
+		t.Errorf("started at %s (%dp) with options %v; want the stream itself, 720p, and Auto,360p,480p,720p", s.Rendition, s.Height, s.Options)
+	}
+	link.SetRate(1_600_000)
+	wait("stepped down", 30*time.Second, func(s pageABR) bool { return s.Height > 0 && s.Height < 720 && s.Rendition != "live/abr" })
+	link.SetRate(0)
+	wait("climbed back", 60*time.Second, func(s pageABR) bool { return s.Height == 720 && s.Rendition == "live/abr" })
+	b.do(t, chromedp.Evaluate[chromedp.Void](`(() => { const q = document.getElementById('quality');
+  q.value = 'live/abr~2'; q.dispatchEvent(new Event('change')); })()`))
+	s = wait("chosen", 20*time.Second, func(s pageABR) bool { return s.Height == 360 && s.Rendition == "live/abr~2" })
+	first := s.Frames
+	time.Sleep(3 * time.Second)
+	if s = get(t, b, chromedp.Evaluate[pageABR](pageABRScript)); s.Frames-first < 60 || s.Rendition != "live/abr~2" {
+		t.Errorf("after choosing 360p: %+v, %d pictures in 3 s", s, s.Frames-first)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}

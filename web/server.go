@@ -3,6 +3,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -58,7 +59,9 @@ type Authorizer interface {
 // Config tunes the HTTP server.
 type Config struct {
 	// Access decides who may watch (the media endpoints); nil lets everyone.
-	Access            Authorizer
+	Access Authorizer
+	// Ladder, when set, gives the rungs of a stream's ladder, which run while watched.
+	Ladder            func(main *relay.Stream) []LadderRung
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
@@ -365,6 +368,19 @@ type streamJSON struct {
 	Tracks        []trackJSON    `json:"tracks"`
 	Viewers       map[string]int `json:"viewers"`
 	URLs          urlsJSON       `json:"urls"`
+	// RenditionOf is the stream a rendition is of; Renditions, a stream's other renditions
+	// (those a ladder makes only while watched included), smallest first.
+	RenditionOf string          `json:"rendition_of,omitempty"`
+	Renditions  []renditionJSON `json:"renditions,omitempty"`
+}
+
+type renditionJSON struct {
+	Path        string `json:"path"`
+	Label       string `json:"label"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height"`
+	BitrateKbps int    `json:"bitrate_kbps"`
+	Running     bool   `json:"running"` // false: a ladder's rung nobody watches, started by the first who does
 }
 
 type urlsJSON struct {
@@ -392,6 +408,40 @@ func tracksJSON(tracks []*relay.Track) []trackJSON {
 			SampleRate: t.SampleRate, Channels: t.Channels})
 	}
 	return out
+}
+
+// renditions are main's other renditions, running or a ladder's, smallest first.
+func (s *Server) renditions(main *relay.Stream) []renditionJSON {
+	var out []renditionJSON
+	for _, r := range main.Renditions() {
+		st := r.Stats()
+		js := renditionJSON{Path: st.Path, Label: strings.TrimPrefix(st.Path, main.Path()+relay.RenditionSep), Running: st.Publishing}
+		if v, _ := relay.FirstTracks(st.Tracks, nil); v != nil {
+			js.Width, js.Height = v.Width, v.Height
+		}
+		if up := time.Since(st.Since); st.Publishing && up > time.Second {
+			js.BitrateKbps = int(float64(st.Bytes) * 8 / up.Seconds() / 1000)
+		}
+		out = append(out, js)
+	}
+	if s.cfg.Ladder != nil {
+		for _, rung := range s.cfg.Ladder(main) {
+			path := main.Path() + relay.RenditionSep + rung.Label
+			if !slices.ContainsFunc(out, func(r renditionJSON) bool { return r.Path == path }) {
+				out = append(out, renditionJSON{Path: path, Label: rung.Label, Width: rung.Width, Height: rung.Height, BitrateKbps: rung.Kbps})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b renditionJSON) int {
+		return cmp.Or(cmp.Compare(a.Height, b.Height), cmp.Compare(a.BitrateKbps, b.BitrateKbps))
+	})
+	return out
+}
+
+// LadderRung is a rendition a path's ladder makes while someone watches it.
+type LadderRung struct {
+	Label               string
+	Width, Height, Kbps int
 }
 
 func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
@@ -438,6 +488,11 @@ func (s *Server) serveStreams(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		js.Tracks = tracksJSON(stats.Tracks)
+		if main := st.Main(); main != st {
+			js.RenditionOf = main.Path()
+		} else {
+			js.Renditions = s.renditions(st)
+		}
 		for proto, byPath := range viewers {
 			js.Viewers[proto] = byPath[stats.Path]
 		}

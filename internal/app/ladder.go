@@ -6,6 +6,7 @@ import (
 	"github.com/relaycast/relaycast/metrics"
 	"github.com/relaycast/relaycast/player/hls"
 	"github.com/relaycast/relaycast/relay"
+	"github.com/relaycast/relaycast/web"
 )
 
 // ladderConfig is the ladders of cfg's paths (validated).
@@ -42,6 +43,22 @@ func hlsRungs(l *ladder.Manager) func(main *relay.Stream) []hls.Rung {
 		var out []hls.Rung
 		for _, r := range l.Rungs(main) {
 			out = append(out, hls.Rung{Label: r.Label(), Height: r.Height, Bitrate: r.Kbps * 1000, Codecs: r.Codecs()})
+		}
+		return out
+	}
+}
+
+// webRungs are the rungs of main's ladder the stream list shows, at the size they will be.
+func webRungs(l *ladder.Manager) func(main *relay.Stream) []web.LadderRung {
+	return func(main *relay.Stream) []web.LadderRung {
+		var out []web.LadderRung
+		video, _ := relay.FirstTracks(main.Tracks(), nil)
+		for _, r := range l.Rungs(main) {
+			w := 0
+			if video != nil && video.Height > 0 {
+				w = (r.Height*video.Width + video.Height) / (2 * video.Height) * 2 // as ffmpeg's scale=-2:H
+			}
+			out = append(out, web.LadderRung{Label: r.Label(), Width: w, Height: r.Height, Kbps: r.Kbps})
 		}
 		return out
 	}

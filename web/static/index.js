@@ -39,7 +39,14 @@
     return td;
   }
 
-  function render(streams) {
+  // renditionsOf names a stream's other renditions: " + 480p, 360p".
+  function renditionsOf(s) {
+    const r = (s.renditions || []).map((x) => (x.height ? `${x.height}p` : x.label) + (x.running ? '' : '*'));
+    return r.length ? ` + ${r.reverse().join(', ')}` : '';
+  }
+
+  function render(all) {
+    const streams = all.filter((s) => !s.rendition_of); // a stream's renditions show on its row
     body.replaceChildren();
     for (const s of streams) {
       const tr = document.createElement('tr');
@@ -57,7 +64,7 @@
       const viewers = Object.values(s.viewers).reduce((a, b) => a + b, 0);
       tr.append(picture(s), name,
         cell(s.protocol ? s.protocol.toUpperCase() : '—'),
-        cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
+        cell(v ? `${v.codec} ${v.width}×${v.height}` + renditionsOf(s) : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(s.bitrate_kbps ? `${s.bitrate_kbps} kbit/s` : '—'),
         cell(String(viewers)),
@@ -121,7 +128,7 @@
       const v = (m.tracks || []).find((t) => t.kind === 'video');
       const au = (m.tracks || []).find((t) => t.kind === 'audio');
       tr.append(thumb(m, page), name,
-        cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
+        cell(v ? `${v.codec} ${v.width}×${v.height}` + renditionsOf(s) : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(uptime(m.duration_seconds)),
         cell(size(m.size)));

@@ -2,7 +2,10 @@
 // cannot (no WebRTC in the browser, a stream WebRTC does not carry, UDP and TCP to the ICE
 // port blocked), one HTTP response carries fragmented MP4 (init segment, then fragments as
 // the server makes them); MediaSource plays it, and a small loop keeps playback close to the
-// live edge. ?transport=mse skips WebRTC. No library, no build step.
+// live edge. ?transport=mse skips WebRTC. A stream with renditions (other sizes) gets a
+// quality menu: Auto starts at the stream itself and steps down while the bytes come in
+// slower than the rendition's bitrate, and up again after playing well a while. No library,
+// no build step.
 'use strict';
 (() => {
   const [app, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
@@ -22,10 +25,74 @@
     `<iframe src="${origin}${base}/embed${location.search}" width="1280" height="720" allow="autoplay; fullscreen" allowfullscreen></iframe>`;
 
   // What the page shows about itself; tests read it too.
-  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0, transport: '', shown: '' };
+  const live = { latency: 0, bitrate: 0, dropped: 0, state: 'connecting', sessions: 0, transport: '', shown: '',
+    rendition: '', switches: [] };
   let whep = ''; // the stream's WHEP URL, when the server has WebRTC and this page may use it
   const tryWebRTC = window.RTCPeerConnection && new URLSearchParams(location.search).get('transport') !== 'mse';
   window.relaycast = live;
+
+  // Renditions: the stream and its others, smallest first, as the stream list gives them;
+  // current is the one playing, choice 'auto' or a path.
+  const quality = document.getElementById('quality');
+  let renditions = [];
+  let current = -1;
+  let choice = 'auto';
+  let switching = false;
+  const abr = { since: 0, poor: 0, upAfter: 8000, tried: -1 };
+  const baseOf = (p) => '/' + p.split('/').map(encodeURIComponent).join('/');
+
+  function setRenditions(s) {
+    const video0 = (s.tracks || []).find((t) => t.kind === 'video');
+    const own = { path: s.path, label: video0 && video0.height ? `${video0.height}p` : 'source',
+      height: video0 ? video0.height || 0 : 0, bitrate_kbps: s.bitrate_kbps, running: true };
+    const list = [...(s.renditions || []), own].sort((a, b) => a.height - b.height || a.bitrate_kbps - b.bitrate_kbps);
+    if (list.map((r) => r.path).join() === renditions.map((r) => r.path).join()) {
+      renditions = list; // bitrates move
+      return;
+    }
+    const playing = current >= 0 ? renditions[current].path : s.path;
+    renditions = list;
+    current = Math.max(0, list.findIndex((r) => r.path === playing));
+    quality.replaceChildren(new Option('Auto', 'auto'), ...list.map((r) => new Option(r.height ? `${r.height}p` : r.label, r.path)));
+    quality.value = choice;
+    quality.hidden = list.length < 2;
+  }
+
+  quality.addEventListener('change', () => {
+    choice = quality.value;
+    const i = renditions.findIndex((r) => r.path === choice);
+    if (i >= 0 && i !== current) switchTo(i);
+  });
+
+  // switchTo ends the connection of the rendition playing; the loop connects to renditions[i].
+  function switchTo(i) {
+    current = i;
+    abr.since = performance.now();
+    abr.poor = 0;
+    live.switches.push(renditions[i].path);
+    switching = true;
+    liveAbort.abort();
+    liveAbort = new AbortController();
+  }
+
+  // adapt is Auto over fMP4, each tick: a rendition whose bytes come in under 3/4 of its
+  // bitrate for 1.5 s (the server skips what a slow link cannot take) does not fit: one
+  // down. One that has played well for upAfter: try one up; an up that had to come back
+  // doubles the wait before the next try.
+  function adapt() {
+    if (choice !== 'auto' || renditions.length < 2 || live.transport !== 'fMP4' || current < 0) return;
+    const now = performance.now();
+    const r = renditions[current];
+    if (now - abr.since < 3000 || !r.bitrate_kbps) return;
+    abr.poor = live.bitrate < 0.75 * r.bitrate_kbps ? abr.poor + 250 : 0;
+    if (abr.poor >= 1500 && current > 0) {
+      if (abr.tried === current) abr.upAfter = Math.min(abr.upAfter * 2, 120000);
+      switchTo(current - 1);
+    } else if (abr.poor === 0 && now - abr.since > abr.upAfter && current < renditions.length - 1) {
+      abr.tried = current + 1;
+      switchTo(current + 1);
+    }
+  }
 
   const LIVE_TARGET = 0.3; // seconds of buffer to keep ahead of playback
   const JUMP_AHEAD = 0.9;  // further behind than this: jump to the live edge
@@ -167,7 +234,9 @@
     pc.ontrack = (e) => { ms.addTrack(e.track); video.srcObject = ms; };
     await pc.setLocalDescription(await pc.createOffer());
     await until(() => pc.iceGatheringState === 'complete', (f) => { pc.onicegatheringstatechange = f; }, 2000);
-    const res = await fetch(`${whep}${location.search}`, {
+    const target = current >= 0 && renditions[current] ? renditions[current].path : path;
+    const url = target === path ? whep : `${baseOf(target)}/whep`;
+    const res = await fetch(`${url}${location.search}`, {
       method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
     });
     if (res.status === 404) return 'Offline — playback starts by itself when the stream goes live';
@@ -216,6 +285,9 @@
 
   // play runs one connection until the stream ends or fails.
   async function play() {
+    const target = current >= 0 && renditions[current] ? renditions[current].path : path;
+    const rbase = target === path ? base : baseOf(target);
+    live.rendition = target;
     if (whep && tryWebRTC) {
       const why = await playWebRTC();
       if (why !== null) return why;
@@ -225,7 +297,7 @@
     live.transport = 'fMP4';
     let res;
     try {
-      res = await fetch(`${base}/stream.mp4${location.search}`, { cache: 'no-store', signal: liveAbort.signal });
+      res = await fetch(`${rbase}/stream.mp4${location.search}`, { cache: 'no-store', signal: liveAbort.signal });
     } catch (_) {
       return 'The server is unreachable; retrying…';
     }
@@ -261,7 +333,8 @@
     const reader = res.body.getReader();
     let received = 0;
     window2s.length = 0;
-    const tick = setInterval(() => { chase(sb); report(received); received = 0; }, 250);
+    abr.since = performance.now();
+    const tick = setInterval(() => { chase(sb); report(received); received = 0; adapt(); }, 250);
     const started = performance.now();
     try {
       for (;;) {
@@ -292,6 +365,7 @@
           document.getElementById('rtmp-url').textContent = s.urls.rtmp;
           document.getElementById('rtsp-url').textContent = s.urls.rtsp;
           if (live.transport === '') whep = s.urls.whep || '';
+          setRenditions(s);
           if (s.dvr_seconds) {
             seek.min = -Math.floor(s.dvr_seconds);
             dvrBar.hidden = false;
@@ -314,6 +388,11 @@
       await waitLive();
       show('Connecting…');
       const why = await play();
+      if (switching) {
+        switching = false;
+        show('');
+        continue;
+      }
       if (rewound) {
         live.state = 'rewound';
         continue;
