@@ -41,7 +41,7 @@
 
   // renditionsOf names a stream's other renditions: " + 480p, 360p".
   function renditionsOf(s) {
-    const r = (s.renditions || []).map((x) => (x.height ? `${x.height}p` : x.label) + (x.running ? '' : '*'));
+    const r = (s.renditions || []).map((x) => (x.height ? `${x.height}p` : x.label));
     return r.length ? ` + ${r.reverse().join(', ')}` : '';
   }
 
