@@ -132,6 +132,9 @@ func (x *rtpVideo) Packet(pkt *rtp.Packet, pts int64) error {
 	if x.loss.gap(pkt) {
 		x.needKey = true
 	}
+	if len(pkt.Payload) == 0 {
+		return nil // padding alone (a sender probing the bandwidth), counted in the sequence
+	}
 	au, err := x.dec.Decode(pkt)
 	if x.loss.brokenAU(pkt, au != nil) {
 		x.needKey = true
@@ -211,6 +214,9 @@ func (x *rtpAV1) Packet(pkt *rtp.Packet, pts int64) error {
 	if x.loss.gap(pkt) {
 		x.needKey = true
 	}
+	if len(pkt.Payload) == 0 {
+		return nil // padding alone (a sender probing the bandwidth), counted in the sequence
+	}
 	tu, err := x.dec.Decode(pkt)
 	if x.loss.brokenAU(pkt, tu != nil) {
 		x.needKey = true
@@ -236,6 +242,9 @@ type rtpVP9 struct {
 func (x *rtpVP9) Packet(pkt *rtp.Packet, pts int64) error {
 	if x.loss.gap(pkt) {
 		x.needKey = true
+	}
+	if len(pkt.Payload) == 0 {
+		return nil // padding alone (a sender probing the bandwidth), counted in the sequence
 	}
 	frame, err := x.dec.Decode(pkt)
 	if x.loss.brokenAU(pkt, frame != nil) {

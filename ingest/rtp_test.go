@@ -118,6 +118,44 @@ func TestRTPDepacketizesTheDemoClip(t *testing.T) {
 	sameFrames(t, demo, out.got)
 }
 
+// A sender probing the bandwidth (Chromium's WebRTC without RTX) sends padding-only packets
+// in its media's sequence between pictures: they are no loss, and every picture comes
+// through (before, each made the next pictures wait for a keyframe).
+func TestRTPPaddingPacketsAreNoLoss(t *testing.T) {
+	h, _, pkts, demo := demoRTP(t, 1<<20)
+	var out frames
+	vm, err := ingest.NewRTPMedia(h, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq uint16
+	var video []*relay.Frame
+	for _, f := range demo {
+		if f.Track.Codec == relay.CodecH264 {
+			video = append(video, f)
+		}
+	}
+	for i, p := range pkts {
+		if !p.video {
+			continue
+		}
+		p.pkt.SequenceNumber = seq
+		seq++
+		if err := vm.Packet(p.pkt, p.pts); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 && p.pkt.Marker { // padding after the picture, as a probe
+			pad := &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PayloadType: 96, SequenceNumber: seq,
+				Timestamp: p.pkt.Timestamp, SSRC: p.pkt.SSRC}, PaddingSize: 255}
+			seq++
+			if err := vm.Packet(pad, p.pts); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sameFrames(t, video, out.got)
+}
+
 // sameFrames checks that got are the frames of demo: every picture and audio frame,
 // keyframes where they were, PTS within a millisecond, and a DTS that increases and never
 // passes the PTS (B-frames).

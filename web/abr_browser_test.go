@@ -3,6 +3,9 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +178,93 @@ func TestPageChoosesRenditionsByThroughput(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
+}
+
+// simulcastPage publishes the fake camera at 720p over WHIP in three simulcast layers, the
+// full picture first, as OBS 32 and browsers' simulcast do.
+const simulcastPage = `<!doctype html><script>
+async function publish(url) {
+  const media = await navigator.mediaDevices.getUserMedia({video: {width: 1280, height: 720, frameRate: 30}, audio: true});
+  const pc = new RTCPeerConnection();
+  for (const track of media.getTracks()) {
+    const init = {direction: 'sendonly'};
+    if (track.kind === 'video') init.sendEncodings = [{rid: 'f'}, {rid: 'h', scaleResolutionDownBy: 2}, {rid: 'q', scaleResolutionDownBy: 4}];
+    pc.addTransceiver(track, init);
+  }
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise(done => {
+    if (pc.iceGatheringState === 'complete') return done();
+    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+  });
+  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: pc.localDescription.sdp});
+  if (res.status !== 201) throw new Error('WHIP answered ' + res.status + ': ' + await res.text());
+  await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
+  window.pc = pc;
+  return res.headers.get('Location');
+}
+async function layers() {
+  const out = [];
+  (await window.pc.getStats()).forEach(r => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') out.push(r.rid + ' ' + r.frameWidth + 'x' + r.frameHeight + ' ' + r.framesEncoded + ' frames, ' + r.framesSent + ' sent, ' + r.framesPerSecond + ' fps, ' + r.keyFramesEncoded + ' key, limited by ' + r.qualityLimitationReason + ', active ' + r.active);
+  });
+  return out;
+}
+</script>`
+
+// Chromium's camera published over WHIP in three simulcast layers becomes the stream (the
+// first layer, f) and two renditions (live/sim~h, live/sim~q): HLS lists the three, and each
+// plays over RTSP at its size with sound.
+func TestWHIPSimulcastLayersBecomeRenditions(t *testing.T) {
+	if !testenv.LoopbackOnly(t) {
+		return
+	}
+	srv := testenv.Start(t, testenv.Options{})
+	b := newBrowser(t, append(webrtcFlags, chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true))...)
+	b.do(t, chromedp.Navigate(servePage(t, simulcastPage)))
+	get(t, b, chromedp.Evaluate[string](fmt.Sprintf("publish(%q)", srv.HTTPURL("/live/sim/whip")), chromedp.EvalAwaitPromise))
+	// Chromium sends the layers its bandwidth estimate allows, the larger ones once it has
+	// grown (a few seconds on loopback)
+	for _, p := range []string{"live/sim", "live/sim~h", "live/sim~q"} {
+		testenv.WaitLive(t, srv, p, 30*time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	want := map[string]string{"live/sim": "h264 1280x720", "live/sim~h": "h264 640x360", "live/sim~q": "h264 320x180"}
+	for p, size := range want {
+		got := slices.Compact(slices.Sorted(slices.Values(testenv.FFprobeStreams(ctx, t, srv.RTSPURL(p)))))
+		if !slices.Equal(got, []string{size, "opus"}) {
+			t.Errorf("%s over RTSP: %v, want %s and opus", p, got, size)
+		}
+	}
+	for _, p := range []string{"live/sim~h", "live/sim~q"} {
+		d := testenv.FFmpegDecode(ctx, t, srv.RTSPURL(p), 3*time.Second, "-loglevel", "warning")
+		if w := testenv.DecoderWarnings(d.Stderr); d.Err != nil || len(w) > 0 || d.Frames < 30 {
+			t.Errorf("%s: %d pictures in 3 s, %v, warnings %q", p, d.Frames, d.Err, w)
+		}
+	}
+	t.Logf("Chromium's layers: %q", get(t, b, chromedp.Evaluate[[]string]("layers()", chromedp.EvalAwaitPromise)))
+	master := ""
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if master = getBody(t, srv.HTTPURL("/live/sim/index.m3u8")); strings.Count(master, "#EXT-X-STREAM-INF") == 3 {
+			break
+		}
+	}
+	for _, res := range []string{"RESOLUTION=320x180", "RESOLUTION=640x360", "RESOLUTION=1280x720"} {
+		if !strings.Contains(master, res) {
+			t.Errorf("multivariant playlist without %s:\n%s", res, master)
+		}
+	}
+}
+
+// getBody fetches u (following the HLS session's redirect) and returns its body.
+func getBody(t *testing.T, u string) string {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
 }

@@ -37,8 +37,8 @@ type publisher struct {
 	frames *ingest.Interleaver
 	times  rtptime.GlobalDecoder // one timeline for every track, from their arrival
 	inputs map[pwebrtc.RTPCodecType]*input
+	layers []*layer // simulcast layers after the first: renditions
 	log    *slog.Logger
-	askKey chan struct{} // a viewer's keyframe request (relay.Stream.RequestKeyframe)
 
 	link
 	sess atomic.Pointer[session.Session]
@@ -47,12 +47,40 @@ type publisher struct {
 	tracks sync.WaitGroup
 }
 
-// input is one negotiated track of a publisher, set up before its first packet.
+// input is one negotiated track of a publisher (one simulcast layer of it), set up before
+// its first packet.
 type input struct {
+	rid    string // the simulcast layer's; "": no simulcast
 	format format.Format
+	askKey chan struct{} // a viewer's keyframe request (relay.Stream.RequestKeyframe)
 	media  ingest.RTPMedia
 	ssrc   atomic.Uint32 // the sender's, once its first packet came: PLIs name it
 	key    atomic.Int64  // when the last keyframe was written (Unix ns)
+}
+
+// layer is a simulcast layer after the first: a rendition of the stream, labelled by its rid,
+// with an interleaver of its own for its pictures and a copy of the stream's sound.
+type layer struct {
+	in     *input
+	pub    *relay.Publisher
+	frames *ingest.Interleaver
+	audio  ingest.FrameWriter
+}
+
+// soundTee gives the stream's sound to each layer too: a frame header each, the payload
+// shared. The copies go first: the stream's interleaver moves the frame's timestamps.
+type soundTee struct {
+	ingest.FrameWriter
+	layers []*layer
+}
+
+func (t soundTee) WriteFrame(f *relay.Frame) error {
+	for _, l := range t.layers {
+		if err := l.audio.WriteFrame(&relay.Frame{Track: f.Track, DTS: f.DTS, PTS: f.PTS, Key: f.Key, Payload: f.Payload}); err != nil {
+			return err
+		}
+	}
+	return t.FrameWriter.WriteFrame(f)
 }
 
 // WriteFrame notes keyframes on their way to the interleaver.
@@ -91,7 +119,7 @@ func newPublisher(ctx context.Context, s *Server, newAPI func([]engineCodec) (*p
 	if err != nil {
 		return nil, nil, fmt.Errorf("webrtc peer: %w", err)
 	}
-	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{}, askKey: make(chan struct{}, 1),
+	p := &publisher{srv: s, pc: pc, path: path, inputs: map[pwebrtc.RTPCodecType]*input{},
 		log: s.log.With("path", path, "protocol", "webrtc")}
 	p.link.init()
 	p.times.Initialize()
@@ -110,6 +138,7 @@ type choice struct {
 	mid   string
 	kind  pwebrtc.RTPCodecType
 	codec pwebrtc.RTPCodecParameters
+	rids  []string // the simulcast layers it sends, in the offer's order; the first is the stream
 }
 
 // choose picks, for the first video and the first audio m-line an offer sends, the best codec
@@ -133,7 +162,7 @@ func choose(offer []byte) ([]choice, error) {
 			seen = append(seen, c.MimeType)
 		}
 		if c, ok := best(kind, codecs); ok {
-			out = append(out, choice{mid: mid, kind: kind, codec: c})
+			out = append(out, choice{mid: mid, kind: kind, codec: c, rids: sentRIDs(m)})
 			taken[kind] = true
 		}
 	}
@@ -142,6 +171,26 @@ func choose(offer []byte) ([]choice, error) {
 			ErrNoCodec, strings.Join(seen, ", "))
 	}
 	return out, nil
+}
+
+// sentRIDs are the simulcast layers an m-line sends (a=rid:ID send, listed in
+// a=simulcast:send), in their order; none without simulcast. A layer whose id cannot name a
+// rendition is left out.
+func sentRIDs(m *sdp.MediaDescription) []string {
+	if v, ok := m.Attribute("simulcast"); !ok || !strings.HasPrefix(v, "send ") {
+		return nil
+	}
+	var rids []string
+	for _, a := range m.Attributes {
+		id, dir, _ := strings.Cut(a.Value, " ")
+		if a.Key == "rid" && strings.HasPrefix(dir, "send") && relay.ValidatePath("x/x"+relay.RenditionSep+id) == nil {
+			rids = append(rids, id)
+		}
+	}
+	if len(rids) < 2 {
+		return nil
+	}
+	return rids
 }
 
 // sends says whether the offerer sends on an m-line (sendrecv is the default).
@@ -245,27 +294,41 @@ func chosen(choices []choice, mid string) (choice, bool) {
 	return choice{}, false
 }
 
-// addInput makes the depacketizer of a chosen codec; its frames wait for the publish to start
-// (run), which gives them their interleaver.
+// addInput makes the depacketizer of a chosen codec (of each of its simulcast layers); its
+// frames wait for the publish to start (run), which gives them their interleaver.
 func (p *publisher) addInput(c choice) error {
+	f, err := newFormat(c)
+	if err != nil {
+		return err
+	}
+	in := &input{format: f, askKey: make(chan struct{}, 1)}
+	if len(c.rids) > 0 {
+		in.rid = c.rids[0]
+		for _, rid := range c.rids[1:] {
+			lf, _ := newFormat(c)
+			p.layers = append(p.layers, &layer{in: &input{rid: rid, format: lf, askKey: make(chan struct{}, 1)}})
+		}
+	}
+	p.inputs[c.kind] = in
+	return nil
+}
+
+// newFormat is the RTP format of a chosen codec.
+func newFormat(c choice) (format.Format, error) {
 	pt := uint8(c.codec.PayloadType)
-	var f format.Format
 	switch strings.ToLower(c.codec.MimeType) {
 	case strings.ToLower(pwebrtc.MimeTypeH264):
-		f = &format.H264{PayloadTyp: pt, PacketizationMode: 1}
+		return &format.H264{PayloadTyp: pt, PacketizationMode: 1}, nil
 	case strings.ToLower(pwebrtc.MimeTypeH265):
-		f = &format.H265{PayloadTyp: pt}
+		return &format.H265{PayloadTyp: pt}, nil
 	case strings.ToLower(pwebrtc.MimeTypeAV1):
-		f = &format.AV1{PayloadTyp: pt}
+		return &format.AV1{PayloadTyp: pt}, nil
 	case strings.ToLower(pwebrtc.MimeTypeVP9):
-		f = &format.VP9{PayloadTyp: pt}
+		return &format.VP9{PayloadTyp: pt}, nil
 	case strings.ToLower(pwebrtc.MimeTypeOpus):
-		f = &format.Opus{PayloadTyp: pt, ChannelCount: 2}
-	default:
-		return fmt.Errorf("%w: %s", ErrNoCodec, c.codec.MimeType)
+		return &format.Opus{PayloadTyp: pt, ChannelCount: 2}, nil
 	}
-	p.inputs[c.kind] = &input{format: f}
-	return nil
+	return nil, fmt.Errorf("%w: %s", ErrNoCodec, c.codec.MimeType)
 }
 
 // start makes the session the publisher of its path's stream, with one interleaved track per
@@ -274,14 +337,30 @@ func (p *publisher) start(pub *relay.Publisher) error {
 	p.pub = pub
 	p.frames = ingest.NewInterleaver(pub)
 	p.frames.OnClockJump = ingest.LogClockJump(p.log)
-	pub.OnKeyframeRequest(func() {
-		select {
-		case p.askKey <- struct{}{}:
-		default:
+	if v := p.inputs[pwebrtc.RTPCodecTypeVideo]; v != nil {
+		pub.OnKeyframeRequest(v.keyRequest)
+	}
+	for _, l := range p.layers {
+		rp, err := pub.Rendition(l.in.rid)
+		if err != nil {
+			return fmt.Errorf("webrtc publish simulcast layer %s: %w", l.in.rid, err)
 		}
-	})
-	for _, in := range p.inputs {
-		media, err := ingest.NewRTPMedia(in.format, keyWatch{p.frames.Track(), in})
+		rp.SetProtocol("webrtc")
+		rp.OnKeyframeRequest(l.in.keyRequest)
+		l.pub, l.frames = rp, ingest.NewInterleaver(rp)
+		if l.in.media, err = ingest.NewRTPMedia(l.in.format, keyWatch{l.frames.Track(), l.in}); err != nil {
+			return fmt.Errorf("webrtc publish %s: %w", l.in.format.Codec(), err)
+		}
+		if p.inputs[pwebrtc.RTPCodecTypeAudio] != nil {
+			l.audio = l.frames.Track()
+		}
+	}
+	for kind, in := range p.inputs {
+		var w ingest.FrameWriter = keyWatch{p.frames.Track(), in}
+		if kind == pwebrtc.RTPCodecTypeAudio && len(p.layers) > 0 {
+			w = soundTee{w, p.layers}
+		}
+		media, err := ingest.NewRTPMedia(in.format, w)
 		if err != nil {
 			return fmt.Errorf("webrtc publish %s: %w", in.format.Codec(), err)
 		}
@@ -293,6 +372,14 @@ func (p *publisher) start(pub *relay.Publisher) error {
 // onTrack reads a track's packets into its input until the session ends.
 func (p *publisher) onTrack(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
 	in := p.inputs[tr.Kind()]
+	for _, l := range p.layers {
+		if tr.RID() != "" && tr.RID() == l.in.rid {
+			in = l.in
+		}
+	}
+	if in != nil && in.rid != tr.RID() {
+		in = nil // a layer the server does not take
+	}
 	if in == nil || !in.ssrcOnce(uint32(tr.SSRC())) {
 		p.log.Info("publisher track not carried", "kind", tr.Kind(), "codec", tr.Codec().MimeType, "rid", tr.RID())
 		return
@@ -303,13 +390,22 @@ func (p *publisher) onTrack(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
 		return // run is past waiting for the tracks
 	}
 	if tr.Kind() == pwebrtc.RTPCodecTypeVideo {
-		p.tracks.Go(p.keyframes)
+		p.tracks.Go(func() { p.keyframes(in) })
 	}
 	p.tracks.Go(func() {
 		if err := p.read(tr, in); err != nil {
 			p.stop(err)
 		}
 	})
+}
+
+// keyRequest passes on a viewer's keyframe request to the input's keyframes loop; it does not
+// block.
+func (in *input) keyRequest() {
+	select {
+	case in.askKey <- struct{}{}:
+	default:
+	}
 }
 
 // ssrcOnce gives an input its sender's SSRC; a second track of its kind (a simulcast layer)
@@ -353,8 +449,7 @@ func (p *publisher) read(tr *pwebrtc.TrackRemote, in *input) error {
 
 // keyframes asks the publisher for a keyframe at once, again whenever keyframeEvery has
 // passed without one, and when a viewer asks (the relay passes on one request a second).
-func (p *publisher) keyframes() {
-	in := p.inputs[pwebrtc.RTPCodecTypeVideo]
+func (p *publisher) keyframes(in *input) {
 	tick := time.NewTicker(keyframeEvery / 4)
 	defer tick.Stop()
 	var asked time.Time
@@ -370,7 +465,7 @@ func (p *publisher) keyframes() {
 		}
 		select {
 		case <-tick.C:
-		case <-p.askKey:
+		case <-in.askKey:
 			if pli() != nil {
 				return
 			}
@@ -404,7 +499,12 @@ func (p *publisher) run(remote string) {
 	p.mu.Unlock()
 	p.tracks.Wait()
 	_ = p.frames.Flush()
-	p.pub.Close()
+	for _, l := range p.layers {
+		if l.frames != nil {
+			_ = l.frames.Flush()
+		}
+	}
+	p.pub.Close() // and the layers' renditions
 	err := context.Cause(p.ctx)
 	sess.Close(err)
 	p.log.Info("publish stop", "reason", err)
@@ -417,6 +517,13 @@ func (p *publisher) describe() string {
 		if in := p.inputs[k]; in != nil {
 			c = append(c, in.format.Codec())
 		}
+	}
+	if len(p.layers) > 0 {
+		rids := []string{p.inputs[pwebrtc.RTPCodecTypeVideo].rid}
+		for _, l := range p.layers {
+			rids = append(rids, l.in.rid)
+		}
+		c = append(c, "simulcast "+strings.Join(rids, " "))
 	}
 	return strings.Join(c, ", ")
 }
