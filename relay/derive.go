@@ -75,7 +75,7 @@ func (d *Derive[D]) init() {
 }
 
 func (d *Derive[D]) start(src *Stream, tracks []*Track) (*Derived[D], error) {
-	out, err := d.streams.publish(src.Path(), nil) // a rendition too
+	out, err := d.streams.publish(src.Path(), nil, nil) // a rendition too
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", d.Label, src.Path(), err)
 	}

@@ -14,8 +14,9 @@ const MaxNameLen = 128
 var reservedApps = [...]string{"api", "static", "debug", "vod"}
 
 // ValidatePath is the one rule for stream names on every protocol: path is "APP/NAME", or
-// "APP/NAME~LABEL" for a rendition, with each part made of [A-Za-z0-9_.-], and APP is not one the HTTP server keeps for itself. A
-// path taken from the network is then safe to log, to put in a URL and to use as a map key.
+// "APP/NAME~LABEL" for a rendition, with each part made of [A-Za-z0-9_.-], and APP is not
+// one the HTTP server keeps for itself. A path taken from the network is then safe to log,
+// to put in a URL and to use as a map key.
 func ValidatePath(path string) error {
 	app, name, ok := strings.Cut(path, "/")
 	if !ok {

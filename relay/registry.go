@@ -49,7 +49,7 @@ func (g *Registry) Publish(path string) (*Publisher, error) {
 	if IsRendition(path) {
 		return nil, fmt.Errorf("%w %q: a rendition comes with its stream's publisher", ErrInvalidPath, path)
 	}
-	return g.publish(path, nil)
+	return g.publish(path, nil, nil)
 }
 
 // PublishRendition makes the caller the publisher of rendition label of main, made here
@@ -59,26 +59,18 @@ func (g *Registry) PublishRendition(main *Stream, label string) (*Publisher, err
 	if err := validateSegment(label); err != nil {
 		return nil, fmt.Errorf("%w: rendition %q: %v", ErrInvalidPath, label, err)
 	}
-	if main.ended.Load() {
-		return nil, ErrEnded
-	}
-	p, err := g.publish(main.path+RenditionSep+label, nil)
-	if err != nil {
-		return nil, err
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p.clock = &groupClock{set: true} // no offset: main's timeline
-	p.s.parent.Store(main)
-	main.addRendition(p.s)
-	return p, nil
+	return g.publish(main.path+RenditionSep+label, nil, main)
 }
 
-// publish makes a publisher of path; a rendition's has parent, whose clock it shares.
-func (g *Registry) publish(path string, parent *Publisher) (*Publisher, error) {
+// publish makes a publisher of path. A rendition's has parent, whose clock it shares and
+// with whom it leaves, or (made from main's frames) main, whose timeline its frames are on.
+func (g *Registry) publish(path string, parent *Publisher, main *Stream) (*Publisher, error) {
 	defer g.deliverEvents()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if parent != nil && parent.closed || main != nil && main.ended.Load() {
+		return nil, ErrEnded
+	}
 	if g.closed {
 		return nil, ErrClosed
 	}
@@ -100,11 +92,17 @@ func (g *Registry) publish(path string, parent *Publisher) (*Publisher, error) {
 		s.grace = nil
 	}
 	p := &Publisher{s: s, g: g, clock: &groupClock{}}
-	if parent != nil {
+	switch {
+	case parent != nil:
 		p.clock, p.parent = parent.clock, parent
 		parent.renditions = append(parent.renditions, p)
-		s.parent.Store(parent.s)
-		parent.s.addRendition(s)
+		main = parent.s
+	case main != nil:
+		p.clock = &groupClock{set: true} // no offset: main's timeline
+	}
+	if main != nil {
+		s.parent.Store(main)
+		main.addRendition(s)
 	}
 	if s.publisher != nil {
 		s.pending = p // the standby plays on until p's first keyframe (takeOver)

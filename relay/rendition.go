@@ -34,13 +34,7 @@ func (p *Publisher) Rendition(label string) (*Publisher, error) {
 	if err := validateSegment(label); err != nil {
 		return nil, fmt.Errorf("%w: rendition %q: %v", ErrInvalidPath, label, err)
 	}
-	p.g.mu.Lock()
-	closed := p.closed
-	p.g.mu.Unlock()
-	if closed {
-		return nil, ErrEnded
-	}
-	return p.g.publish(p.s.path+RenditionSep+label, p)
+	return p.g.publish(p.s.path+RenditionSep+label, p, nil)
 }
 
 // Renditions are the streams published as renditions of s, in the order they came.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -57,18 +56,8 @@ type abrStats struct {
 // link is wide, and drops when the link narrows below the top's bitrate, with no media
 // error and no stall over a second.
 func TestHLSJSClimbsAndDropsRenditions(t *testing.T) {
-	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
 	srv := testenv.Start(t, testenv.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	published := make(chan error, 1)
-	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-published; err != nil {
-			t.Errorf("multitrack publish: %v", err)
-		}
-	})
-	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	testenv.PublishLadder(t, srv, "live/abr")
 	link := testenv.NewThrottle(t, srv.HTTPURL(""))
 	b := newBrowser(t)
 	b.do(t, chromedp.Navigate(serveSite(t, abrPage)))
@@ -130,18 +119,8 @@ const pageABRScript = `(() => { const v = document.getElementById('video'); cons
 // itself, steps down when a throttling proxy narrows the link below it, climbs back once the
 // link is wide again; the quality menu lists the three and plays the one chosen.
 func TestPageChoosesRenditionsByThroughput(t *testing.T) {
-	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
 	srv := testenv.Start(t, testenv.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	published := make(chan error, 1)
-	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-published; err != nil {
-			t.Errorf("multitrack publish: %v", err)
-		}
-	})
-	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	testenv.PublishLadder(t, srv, "live/abr")
 	time.Sleep(2 * time.Second) // the stream list's bitrates are averages since the start
 	link := testenv.NewThrottle(t, srv.HTTPURL(""))
 	b := newBrowser(t)
@@ -180,37 +159,6 @@ func TestPageChoosesRenditionsByThroughput(t *testing.T) {
 	}
 }
 
-// simulcastPage publishes the fake camera at 720p over WHIP in three simulcast layers, the
-// full picture first, as OBS 32 and browsers' simulcast do.
-const simulcastPage = `<!doctype html><script>
-async function publish(url) {
-  const media = await navigator.mediaDevices.getUserMedia({video: {width: 1280, height: 720, frameRate: 30}, audio: true});
-  const pc = new RTCPeerConnection();
-  for (const track of media.getTracks()) {
-    const init = {direction: 'sendonly'};
-    if (track.kind === 'video') init.sendEncodings = [{rid: 'f'}, {rid: 'h', scaleResolutionDownBy: 2}, {rid: 'q', scaleResolutionDownBy: 4}];
-    pc.addTransceiver(track, init);
-  }
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise(done => {
-    if (pc.iceGatheringState === 'complete') return done();
-    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
-  });
-  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: pc.localDescription.sdp});
-  if (res.status !== 201) throw new Error('WHIP answered ' + res.status + ': ' + await res.text());
-  await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
-  window.pc = pc;
-  return res.headers.get('Location');
-}
-async function layers() {
-  const out = [];
-  (await window.pc.getStats()).forEach(r => {
-    if (r.type === 'outbound-rtp' && r.kind === 'video') out.push(r.rid + ' ' + r.frameWidth + 'x' + r.frameHeight + ' ' + r.framesEncoded + ' frames, ' + r.framesSent + ' sent, ' + r.framesPerSecond + ' fps, ' + r.keyFramesEncoded + ' key, limited by ' + r.qualityLimitationReason + ', active ' + r.active);
-  });
-  return out;
-}
-</script>`
-
 // Chromium's camera published over WHIP in three simulcast layers becomes the stream (the
 // first layer, f) and two renditions (live/sim~h, live/sim~q): HLS lists the three, and each
 // plays over RTSP at its size with sound.
@@ -221,8 +169,10 @@ func TestWHIPSimulcastLayersBecomeRenditions(t *testing.T) {
 	srv := testenv.Start(t, testenv.Options{})
 	b := newBrowser(t, append(webrtcFlags, chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true))...)
-	b.do(t, chromedp.Navigate(servePage(t, simulcastPage)))
-	get(t, b, chromedp.Evaluate[string](fmt.Sprintf("publish(%q)", srv.HTTPURL("/live/sim/whip")), chromedp.EvalAwaitPromise))
+	b.do(t, chromedp.Navigate(servePage(t, whipPage)))
+	// 720p in three layers, the full picture first
+	get(t, b, chromedp.Evaluate[string](fmt.Sprintf(`publish(%q, {width: 1280, height: 720, frameRate: 30},
+  [{rid: 'f'}, {rid: 'h', scaleResolutionDownBy: 2}, {rid: 'q', scaleResolutionDownBy: 4}])`, srv.HTTPURL("/live/sim/whip")), chromedp.EvalAwaitPromise))
 	// Chromium sends the layers its bandwidth estimate allows, the larger ones once it has
 	// grown (a few seconds on loopback)
 	for _, p := range []string{"live/sim", "live/sim~h", "live/sim~q"} {

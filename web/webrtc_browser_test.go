@@ -192,10 +192,14 @@ func TestPagePlaysOverWebRTCAndFallsBackToFMP4(t *testing.T) {
 // whipPage publishes the browser's camera (Chromium's fake one) over WHIP from a page of
 // another site, as a third-party publisher page would.
 const whipPage = `<!doctype html><script>
-async function publish(url) {
-  const media = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 360, frameRate: 30}, audio: true});
+async function publish(url, video = {width: 640, height: 360, frameRate: 30}, sendEncodings = undefined) {
+  const media = await navigator.mediaDevices.getUserMedia({video, audio: true});
   const pc = new RTCPeerConnection();
-  for (const track of media.getTracks()) pc.addTransceiver(track, {direction: 'sendonly'});
+  for (const track of media.getTracks()) {
+    const init = {direction: 'sendonly'};
+    if (track.kind === 'video' && sendEncodings) init.sendEncodings = sendEncodings;
+    pc.addTransceiver(track, init);
+  }
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise(done => {
     if (pc.iceGatheringState === 'complete') return done();
@@ -206,6 +210,13 @@ async function publish(url) {
   await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
   window.pc = pc;
   return res.headers.get('Location');
+}
+async function layers() {
+  const out = [];
+  (await window.pc.getStats()).forEach(r => {
+    if (r.type === 'outbound-rtp' && r.kind === 'video') out.push(r.rid + ' ' + r.frameWidth + 'x' + r.frameHeight + ' ' + r.framesEncoded + ' frames, ' + r.framesPerSecond + ' fps, ' + r.keyFramesEncoded + ' key, limited by ' + r.qualityLimitationReason);
+  });
+  return out;
 }
 async function sent() {
   const out = {codec: '', frames: 0, keyframes: 0, plis: 0};

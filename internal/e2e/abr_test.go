@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -25,22 +24,12 @@ import (
 // recorded.
 func TestMultitrackRenditionsBecomeHLSVariants(t *testing.T) {
 	testenv.NeedTools(t, "ffmpeg", "ffprobe")
-	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
 		c.Record, c.RecordRenditions = true, conf.RecordAllRenditions
 	}})
+	testenv.PublishLadder(t, srv, "live/abr")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	pubCtx, stop := context.WithCancel(ctx)
-	published := make(chan error, 1)
-	go func() { published <- ertmpclient.PublishRenditions(pubCtx, srv.URL("live/abr"), video, audio, nil) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-published; err != nil {
-			t.Errorf("multitrack publish: %v", err)
-		}
-	})
-	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
 
 	master := get(t, srv.HTTPURL("/live/abr/index.m3u8"))
 	t.Logf("multivariant playlist:\n%s", master)

@@ -2,7 +2,6 @@ package hls_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os/exec"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/relaycast/relaycast/internal/conf"
-	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -171,18 +169,8 @@ func TestHLSSessionsCountedBehindTheCache(t *testing.T) {
 // variants of the multivariant playlist, and every part of every rendition reaches relaycast
 // at most twice (once, and once more when nginx's cache lock ages out).
 func TestLLHLSRenditionsThroughNginxProxyCache(t *testing.T) {
-	video, audio := testenv.RenditionFrames(t, 10, testenv.Ladder)
 	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) { c.HLSSessions = false }})
-	ctx, cancel := context.WithCancel(context.Background())
-	published := make(chan error, 1)
-	go func() { published <- ertmpclient.PublishRenditions(ctx, srv.URL("live/abr"), video, audio, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-published; err != nil {
-			t.Errorf("multitrack publish: %v", err)
-		}
-	})
-	testenv.WaitLive(t, srv, "live/abr~2", 15*time.Second)
+	testenv.PublishLadder(t, srv, "live/abr")
 	cache := testenv.StartNginxCache(t, srv.HTTPAddr)
 	bench := testenv.GoBuild(t, "github.com/relaycast/relaycast/cmd/relaycast-bench")
 	// the tool publishes its demo elsewhere: the renditions come from the test

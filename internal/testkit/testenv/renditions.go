@@ -2,13 +2,16 @@ package testenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/relaycast/relaycast/ingest"
+	"github.com/relaycast/relaycast/internal/testkit/ertmpclient"
 	"github.com/relaycast/relaycast/relay"
 )
 
@@ -74,4 +77,22 @@ func RenditionFrames(t testing.TB, d int, rungs []Rendition) (video [][]*relay.F
 		video = append(video, pictures)
 	}
 	return video, audio
+}
+
+// PublishLadder publishes d seconds of Ladder's three renditions, looped, to path in one
+// enhanced RTMP multitrack connection (as OBS's multitrack streaming does) until the test
+// ends, and waits for the lowest to be live.
+func PublishLadder(t testing.TB, s *Server, path string) {
+	t.Helper()
+	video, audio := RenditionFrames(t, 10, Ladder)
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan error, 1)
+	go func() { published <- ertmpclient.PublishRenditions(ctx, s.URL(path), video, audio, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-published; err != nil {
+			t.Errorf("multitrack publish: %v", err)
+		}
+	})
+	WaitLive(t, s, fmt.Sprintf("%s%s%d", path, relay.RenditionSep, len(Ladder)-1), 15*time.Second)
 }
