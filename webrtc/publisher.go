@@ -377,8 +377,8 @@ func (p *publisher) onTrack(tr *pwebrtc.TrackRemote, _ *pwebrtc.RTPReceiver) {
 			in = l.in
 		}
 	}
-	if in != nil && in.rid != tr.RID() {
-		in = nil // a layer the server does not take
+	if in != nil && in.rid != "" && in.rid != tr.RID() {
+		in = nil // a layer the server does not take (a rid that cannot name a rendition)
 	}
 	if in == nil || !in.ssrcOnce(uint32(tr.SSRC())) {
 		p.log.Info("publisher track not carried", "kind", tr.Kind(), "codec", tr.Codec().MimeType, "rid", tr.RID())
