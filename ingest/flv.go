@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,7 +25,10 @@ type FrameWriter interface {
 // It is not safe for concurrent use.
 type FLV struct {
 	out    FrameWriter
-	videos []*flvVideo // by enhanced RTMP track id; 0 is the main one
+	videos []*flvVideo // by enhanced RTMP track id, as they came
+	// main is the track the stream carries, settled at the first picture
+	main    uint8
+	mainSet bool
 	audio  *relay.Track
 	clock  codec.Timeline
 	// Dropped counts media tags that came before their sequence header, and tracks beyond
@@ -38,8 +42,10 @@ type FLV struct {
 // flvVideo is one video track of an FLV source; one after the first is a rendition, which
 // its own stream carries when the writer publishes renditions (relay.Publisher does).
 type flvVideo struct {
-	id    uint8
-	out   FrameWriter // nil: not carried
+	id       uint8
+	sink     videoSink
+	out      FrameWriter // once assigned; nil: not carried
+	assigned bool
 	track *relay.Track
 	nal   codec.NALConfig // of track, when H.264 or H.265
 	av1   av1Units        // when AV1
@@ -50,6 +56,7 @@ type flvVideo struct {
 // stream: relay.Publisher.
 type Renditions interface {
 	Rendition(label string) (*relay.Publisher, error)
+	MainRendition() string
 }
 
 // The FLV tracks on the source's timeline: audio, then video by track id.
@@ -74,35 +81,74 @@ func (x *FLV) Video(ts uint32, body []byte) error {
 		if tag.Kind == format.FLVSkip {
 			return nil
 		}
-		v, err := x.videoTrack(id)
-		if err != nil || v.out == nil {
-			return err
-		}
-		return x.videoTag(v, ts, tag, data, format.FLVMultitrackVideo(body))
+		return x.videoTag(x.videoTrack(id), ts, tag, data, format.FLVMultitrackVideo(body))
 	})
 }
 
-// videoTrack is the track of id, made on its first tag: a rendition when it is not the
-// first, labelled by its id.
-func (x *FLV) videoTrack(id uint8) (*flvVideo, error) {
+// videoTrack is the track of id, made on its first tag.
+func (x *FLV) videoTrack(id uint8) *flvVideo {
 	for _, v := range x.videos {
 		if v.id == id {
-			return v, nil
+			return v
 		}
 	}
-	v := &flvVideo{id: id, out: x.out}
-	if id != 0 {
-		v.out = nil
-		if r, ok := x.out.(Renditions); ok {
-			p, err := r.Rendition(strconv.Itoa(int(id)))
-			if err != nil {
-				return nil, fmt.Errorf("flv video track %d: %w", id, err)
-			}
-			v.out = p
-		}
-	}
+	v := &flvVideo{id: id}
+	v.sink = videoSink{x, v}
 	x.videos = append(x.videos, v)
-	return v, nil
+	return v
+}
+
+// videoSink is where a track's frames go; which writer that is, the stream or a rendition
+// labelled by the track's id, is settled at the source's first picture (assign), when every
+// track has sent its configuration.
+type videoSink struct {
+	x *FLV
+	v *flvVideo
+}
+
+func (s videoSink) WriteFrame(f *relay.Frame) error {
+	out, err := s.x.assign(s.v)
+	if err != nil || out == nil {
+		s.x.Dropped++ // a track not carried: renditions need a writer that publishes them
+		return err
+	}
+	return write(out, f)
+}
+
+func (videoSink) SetMetadata([]byte) {}
+
+// assign settles v's writer: the stream's for the main track (the first, or the one the
+// path names if the source has it), a rendition for the others.
+func (x *FLV) assign(v *flvVideo) (FrameWriter, error) {
+	if v.assigned {
+		return v.out, nil
+	}
+	r, renditions := x.out.(Renditions)
+	if !x.mainSet {
+		x.mainSet, x.main = true, x.videos[0].id
+		if n, err := strconv.ParseUint(mainLabel(r, renditions), 10, 8); err == nil && slices.ContainsFunc(x.videos, func(t *flvVideo) bool { return t.id == uint8(n) }) {
+			x.main = uint8(n)
+		}
+	}
+	v.assigned = true
+	switch {
+	case v.id == x.main:
+		v.out = x.out
+	case renditions:
+		p, err := r.Rendition(strconv.Itoa(int(v.id)))
+		if err != nil {
+			return nil, fmt.Errorf("flv video track %d: %w", v.id, err)
+		}
+		v.out = p
+	}
+	return v.out, nil
+}
+
+func mainLabel(r Renditions, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return r.MainRendition()
 }
 
 // videoTag handles one track's tag. multi: it came in a multitrack tag, whose frame type
@@ -133,7 +179,7 @@ func (x *FLV) av1Tag(v *flvVideo, ts uint32, kind format.FLVKind, data []byte) e
 		if err != nil {
 			return fmt.Errorf("flv video: %w", err)
 		}
-		v.track, v.av1.out, v.av1.what = t, v.out, "flv video: av1"
+		v.track, v.av1.out, v.av1.what = t, v.sink, "flv video: av1"
 		v.av1.track, v.av1.header, v.av1.needKey = t, nil, true
 		return nil
 	}
@@ -154,7 +200,7 @@ func (x *FLV) av1Tag(v *flvVideo, ts uint32, kind format.FLVKind, data []byte) e
 func (x *FLV) vp9Tag(v *flvVideo, ts uint32, kind format.FLVKind, data []byte) error {
 	if kind == format.FLVConfig {
 		v.track = &relay.Track{Codec: relay.CodecVP9}
-		v.vp9 = vp9Units{out: v.out, what: "flv video: vp9"}
+		v.vp9 = vp9Units{out: v.sink, what: "flv video: vp9"}
 		return nil
 	}
 	if v.track == nil || v.track.Codec != relay.CodecVP9 {
@@ -191,7 +237,7 @@ func (x *FLV) picture(v *flvVideo, c relay.Codec, ts uint32, cts time.Duration, 
 		key = v.nal.RandomAccess(data)
 	}
 	dts := x.clock.At(v.clockTrack(), int64(ts))
-	return write(v.out, &relay.Frame{
+	return v.sink.WriteFrame(&relay.Frame{
 		Track: v.track, DTS: dts, PTS: dts + cts,
 		Key: key, Payload: clone(data),
 	})
@@ -247,7 +293,7 @@ func (x *FLV) sound(ts uint32, data []byte) error {
 	dts := x.clock.At(flvAudio, int64(ts))
 	payload := clone(data)
 	for _, v := range x.videos {
-		if v.id != 0 && v.out != nil {
+		if v.out != nil && v.out != x.out {
 			if err := write(v.out, &relay.Frame{Track: x.audio, DTS: dts, PTS: dts, Key: true, Payload: payload}); err != nil {
 				return err
 			}

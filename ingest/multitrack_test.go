@@ -145,3 +145,34 @@ func drainAll(t *testing.T, r *relay.Reader) []*relay.Frame {
 		out = append(out, f)
 	}
 }
+
+// A path whose main rendition is set to track 1 publishes track 1 as the stream and track 0
+// as the rendition live/a~0; a track it names that the encoder does not send leaves the
+// first as the stream.
+func TestMultitrackMainRenditionIsConfigurable(t *testing.T) {
+	for main, want := range map[string]string{"1": "live/a~0", "7": "live/a~1"} {
+		cfg := relay.DefaultConfig()
+		cfg.Grace = 0
+		g := relay.NewRegistry(cfg)
+		g.SetMainRendition(func(string) string { return main })
+		p, err := g.Publish("live/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := NewFLV(p)
+		for _, tag := range multitrackTags(t)[:12] {
+			feed := x.Audio
+			if tag.video {
+				feed = x.Video
+			}
+			if err := feed(tag.ts, tag.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := g.Lookup(want); err != nil {
+			t.Errorf("main rendition %q: no %s: %v", main, want, err)
+		}
+		p.Close()
+		g.Close()
+	}
+}

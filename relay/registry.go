@@ -25,6 +25,7 @@ type Registry struct {
 	demanded map[string]time.Time // sourced path → when a viewer last asked; under mu
 	arrivals map[string]*arrival  // paths viewers wait to be published; under mu
 	standby  standbys
+	mainOf   func(path string) string // under mu
 }
 
 // NewRegistry returns an empty registry. cfg must be valid (Config.Validate).

@@ -37,6 +37,27 @@ func (p *Publisher) Rendition(label string) (*Publisher, error) {
 	return p.g.publish(p.s.path+RenditionSep+label, p, nil)
 }
 
+// SetMainRendition names, by path, which of an encoder's renditions is the stream itself
+// (what players that know one stream get): an enhanced RTMP track id ("1") or a WHIP
+// simulcast rid; "" or nil: the first. The others are published as renditions, the first
+// too.
+func (g *Registry) SetMainRendition(of func(path string) string) {
+	g.mu.Lock()
+	g.mainOf = of
+	g.mu.Unlock()
+}
+
+// MainRendition is the label SetMainRendition names for p's path; "": the first.
+func (p *Publisher) MainRendition() string {
+	p.g.mu.Lock()
+	of := p.g.mainOf
+	p.g.mu.Unlock()
+	if of == nil {
+		return ""
+	}
+	return of(p.s.path)
+}
+
 // Renditions are the streams published as renditions of s, in the order they came.
 func (s *Stream) Renditions() []*Stream {
 	if r := s.renditions.Load(); r != nil {

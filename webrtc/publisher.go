@@ -339,6 +339,13 @@ func (p *publisher) start(pub *relay.Publisher) error {
 	p.frames.OnClockJump = ingest.LogClockJump(p.log)
 	if v := p.inputs[pwebrtc.RTPCodecTypeVideo]; v != nil {
 		pub.OnKeyframeRequest(v.keyRequest)
+		// the layer the path names is the stream; the first otherwise (no track came yet:
+		// the offerer has not had the answer)
+		for _, l := range p.layers {
+			if main := pub.MainRendition(); main != "" && l.in.rid == main {
+				l.in.rid, v.rid = v.rid, main
+			}
+		}
 	}
 	for _, l := range p.layers {
 		rp, err := pub.Rendition(l.in.rid)

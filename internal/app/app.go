@@ -155,6 +155,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.Relays = relay.NewRegistry(t.Relay)
 	a.Slates = slate.New(media, log)
 	a.Relays.SetStandby(a.standbyOf)
+	a.Relays.SetMainRendition(func(path string) string { return a.Config().MainRenditionOf(path) })
 	if cfg.Slate != "" && !a.Slates.Ready() {
 		log.Warn("no offline slate: " + slate.ErrNoFFmpeg.Error())
 	}

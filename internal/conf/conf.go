@@ -134,6 +134,10 @@ type Path struct {
 	// below the publisher's picture is transcoded, while someone watches it, into the
 	// rendition APP/NAME~480p, which HLS lists beside the stream.
 	Renditions []string `yaml:"renditions,omitempty"`
+	// MainRendition is which of an encoder's renditions is the stream itself, what players
+	// that know one stream get: an enhanced RTMP multitrack track id ("1") or a WHIP
+	// simulcast rid; empty: the first. The others are renditions APP/NAME~ID.
+	MainRendition string `yaml:"main_rendition,omitempty"`
 }
 
 // List is a list of values, given in YAML as a list or, like in flags and the environment,
@@ -178,6 +182,9 @@ func (c Config) Recorded(path string) bool {
 	}
 	return c.Record
 }
+
+// MainRenditionOf is which of an encoder's renditions publishes path itself ("": the first).
+func (c Config) MainRenditionOf(path string) string { return c.Paths[path].MainRendition }
 
 // Record_renditions: the stream alone (its first rendition: an encoder's track 0, the
 // source of a ladder), or every rendition too.
@@ -597,6 +604,9 @@ func (c Config) Validate() error {
 		}
 		if err := validSlate(p.Slate, true); err != nil {
 			return fmt.Errorf("config paths: %s: slate: %w", path, err)
+		}
+		if p.MainRendition != "" && relay.ValidatePath("x/x"+relay.RenditionSep+p.MainRendition) != nil {
+			return fmt.Errorf("config paths: %s: main_rendition: %q is not a track id or rid (A-Z a-z 0-9 _ . -)", path, p.MainRendition)
 		}
 		if _, err := ladder.ParseLadder(p.Renditions); err != nil {
 			return fmt.Errorf("config paths: %s: renditions: %w", path, err)
