@@ -29,8 +29,8 @@ type FLV struct {
 	// main is the track the stream carries, settled at the first picture
 	main    uint8
 	mainSet bool
-	audio  *relay.Track
-	clock  codec.Timeline
+	audio   *relay.Track
+	clock   codec.Timeline
 	// Dropped counts media tags that came before their sequence header, and tracks beyond
 	// what is carried (a second audio track).
 	Dropped int
@@ -46,10 +46,10 @@ type flvVideo struct {
 	sink     videoSink
 	out      FrameWriter // once assigned; nil: not carried
 	assigned bool
-	track *relay.Track
-	nal   codec.NALConfig // of track, when H.264 or H.265
-	av1   av1Units        // when AV1
-	vp9   vp9Units        // when VP9
+	track    *relay.Track
+	nal      codec.NALConfig // of track, when H.264 or H.265
+	av1      av1Units        // when AV1
+	vp9      vp9Units        // when VP9
 }
 
 // Renditions is a FrameWriter that publishes an encoder's other renditions beside its own
