@@ -154,6 +154,11 @@ func TestPageChoosesRenditionsByThroughput(t *testing.T) {
 	if s = get(t, b, chromedp.Evaluate[pageABR](pageABRScript)); s.Frames-first < 60 || s.Rendition != "live/abr~2" {
 		t.Errorf("after choosing 360p: %+v, %d pictures in 3 s", s, s.Frames-first)
 	}
+	// the stream list shows the stream once, with its renditions
+	b.do(t, chromedp.Navigate(srv.HTTPURL("/")), chromedp.WaitVisible(`#streams tbody tr`))
+	if list := get(t, b, chromedp.Text(`#streams tbody`)); !strings.Contains(list, "1280×720 + 480p, 360p") || strings.Contains(list, "abr~") {
+		t.Errorf("stream list: %q", list)
+	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}

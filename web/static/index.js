@@ -128,7 +128,7 @@
       const v = (m.tracks || []).find((t) => t.kind === 'video');
       const au = (m.tracks || []).find((t) => t.kind === 'audio');
       tr.append(thumb(m, page), name,
-        cell(v ? `${v.codec} ${v.width}×${v.height}` + renditionsOf(s) : '—'),
+        cell(v ? `${v.codec} ${v.width}×${v.height}` : '—'),
         cell(au ? `${au.codec} ${au.sample_rate / 1000} kHz` : '—'),
         cell(uptime(m.duration_seconds)),
         cell(size(m.size)));
