@@ -41,6 +41,9 @@ func TestRenditionsShareTheTimelineAndLeaveWithTheirStream(t *testing.T) {
 	if rs.Newest() != time.Hour || main.Newest() != time.Hour {
 		t.Fatalf("rendition at %v, main at %v; want both at the timeline's start", rs.Newest(), main.Newest())
 	}
+	if e := main.Epoch(); e.IsZero() || !rs.Epoch().Equal(e) || time.Since(e.Add(time.Hour)) > time.Minute {
+		t.Fatalf("epochs: main %v, rendition %v; want one, an hour before now", e, rs.Epoch())
+	}
 	p.Close()
 	if _, err := low.Rendition("x"); !errors.Is(err, ErrEnded) {
 		t.Fatalf("rendition of a publisher that left: %v", err)

@@ -40,6 +40,7 @@ type Stream struct {
 	renditions atomic.Pointer[[]*Stream]
 
 	framesIn, bytesIn atomic.Uint64
+	zero              atomic.Int64 // the wall clock (Unix ns) of the timeline's 0, from the first frame
 	keyAsked          atomic.Int64 // when a reader last asked for a keyframe (Unix ns)
 
 	mu        sync.Mutex
@@ -67,6 +68,21 @@ func newStream(path string, cfg Config) *Stream {
 	s.subs.Store(&[]chan struct{}{})
 	s.tracks.Store(&[]*Track{})
 	return s
+}
+
+// Epoch is the wall clock of the stream's timeline at 0, as its first frame came: the
+// timeline keeps pace with the wall clock (hand-overs are offset by their outage), so
+// Epoch + PTS is when a frame was live. A rendition's is its main stream's, so that all of
+// them tell one time. Zero before the first frame.
+func (s *Stream) Epoch() time.Time {
+	z := s.Main().zero.Load()
+	if z == 0 {
+		z = s.zero.Load()
+	}
+	if z == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, z)
 }
 
 // Newest is the DTS of the stream's newest frame: the live edge, which the wall clock's now
@@ -175,7 +191,9 @@ func (s *Stream) publish(f *Frame) {
 		}
 		s.keyNext.Store(seq + 1)
 	}
-	s.framesIn.Add(1)
+	if s.framesIn.Add(1) == 1 {
+		s.zero.Store(time.Now().Add(-f.DTS).UnixNano())
+	}
 	s.bytesIn.Add(uint64(len(f.Payload)))
 	s.release()
 	for _, r := range *s.readers.Load() {

@@ -101,7 +101,11 @@ func (h *muxer) Run(ctx context.Context) {
 
 func (h *muxer) write(f *relay.Frame) error {
 	if h.epoch.IsZero() {
-		h.epoch = time.Now().Add(-f.PTS)
+		// the program date-times of a stream's renditions agree: players that switch
+		// between variants by them land on the same picture
+		if h.epoch = h.src.Epoch(); h.epoch.IsZero() {
+			h.epoch = time.Now().Add(-f.PTS)
+		}
 	}
 	ntp := h.epoch.Add(f.PTS)
 	switch {
