@@ -103,7 +103,10 @@ func (h *muxer) write(f *relay.Frame) error {
 	if h.epoch.IsZero() {
 		// the program date-times of a stream's renditions agree: players that switch
 		// between variants by them land on the same picture
-		if h.epoch = h.src.Epoch(); h.epoch.IsZero() {
+		if h.src != nil { // (a muxer test's has none)
+			h.epoch = h.src.Epoch()
+		}
+		if h.epoch.IsZero() {
 			h.epoch = time.Now().Add(-f.PTS)
 		}
 	}
