@@ -17,10 +17,8 @@ type Publisher struct {
 	// shared by a publisher and its renditions, so one source instant is one stream instant
 	// in each of them
 	clock *groupClock
-	// renditions: this publisher's, which leave with it (under the registry's mu); parent:
-	// the publisher this one is a rendition of
+	// this publisher's renditions, which leave with it (under the registry's mu)
 	renditions []*Publisher
-	parent     *Publisher
 	closed     bool
 	// the source's tracks mapped to the stream's, so an unchanged config keeps its Track and
 	// readers do not re-send it after a hand-over

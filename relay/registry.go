@@ -95,7 +95,7 @@ func (g *Registry) publish(path string, parent *Publisher, main *Stream) (*Publi
 	p := &Publisher{s: s, g: g, clock: &groupClock{}}
 	switch {
 	case parent != nil:
-		p.clock, p.parent = parent.clock, parent
+		p.clock = parent.clock
 		parent.renditions = append(parent.renditions, p)
 		main = parent.s
 	case main != nil:

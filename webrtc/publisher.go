@@ -62,7 +62,6 @@ type input struct {
 // with an interleaver of its own for its pictures and a copy of the stream's sound.
 type layer struct {
 	in     *input
-	pub    *relay.Publisher
 	frames *ingest.Interleaver
 	audio  ingest.FrameWriter
 }
@@ -354,7 +353,7 @@ func (p *publisher) start(pub *relay.Publisher) error {
 		}
 		rp.SetProtocol("webrtc")
 		rp.OnKeyframeRequest(l.in.keyRequest)
-		l.pub, l.frames = rp, ingest.NewInterleaver(rp)
+		l.frames = ingest.NewInterleaver(rp)
 		if l.in.media, err = ingest.NewRTPMedia(l.in.format, keyWatch{l.frames.Track(), l.in}); err != nil {
 			return fmt.Errorf("webrtc publish %s: %w", l.in.format.Codec(), err)
 		}

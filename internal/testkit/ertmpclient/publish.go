@@ -32,16 +32,25 @@ func URL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// dial connects to rawURL (rtmp://HOST/APP/NAME) to publish.
+func dial(ctx context.Context, rawURL string) (*gortmplib.Client, error) {
+	u, err := URL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &gortmplib.Client{URL: u, Publish: true}
+	if err := c.Initialize(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // Publish publishes frames (H.265, AV1 or VP9; AAC or Opus) to rawURL, looped in real time
 // until ctx ends (nil) or the server hangs up (its error). published, when set, is closed
 // once the tracks are announced; sent, when set, hears each video frame as it goes out.
 func Publish(ctx context.Context, rawURL string, frames []*relay.Frame, published chan<- struct{}, sent func(*relay.Frame)) error {
-	u, err := URL(rawURL)
+	c, err := dial(ctx, rawURL)
 	if err != nil {
-		return err
-	}
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
 		return err
 	}
 	defer c.Close()
@@ -115,14 +124,10 @@ func tracks(frames []*relay.Frame) (video, audio *gortmplib.Track, nal codec.NAL
 // PublishRenditions publishes an encoder's renditions of one source in one connection, as
 // OBS's multitrack streaming does: renditions[i] are the H.264 pictures of track i (the
 // same instants in each), audio the sound; looped in real time until ctx ends (nil) or the
-// server hangs up. published, when set, is closed once the tracks are announced.
-func PublishRenditions(ctx context.Context, rawURL string, renditions [][]*relay.Frame, audio []*relay.Frame, published chan<- struct{}) error {
-	u, err := URL(rawURL)
+// server hangs up.
+func PublishRenditions(ctx context.Context, rawURL string, renditions [][]*relay.Frame, audio []*relay.Frame) error {
+	c, err := dial(ctx, rawURL)
 	if err != nil {
-		return err
-	}
-	c := &gortmplib.Client{URL: u, Publish: true}
-	if err := c.Initialize(ctx); err != nil {
 		return err
 	}
 	defer c.Close()
@@ -144,9 +149,6 @@ func PublishRenditions(ctx context.Context, rawURL string, renditions [][]*relay
 	w := &gortmplib.Writer{Conn: c, Tracks: all}
 	if err := w.Initialize(); err != nil {
 		return err
-	}
-	if published != nil {
-		close(published)
 	}
 	// one timeline of pictures (each instant in every track) and sound, in DTS order
 	type event struct {

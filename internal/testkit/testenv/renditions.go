@@ -87,7 +87,7 @@ func PublishLadder(t testing.TB, s *Server, path string) {
 	video, audio := RenditionFrames(t, 10, Ladder)
 	ctx, cancel := context.WithCancel(context.Background())
 	published := make(chan error, 1)
-	go func() { published <- ertmpclient.PublishRenditions(ctx, s.URL(path), video, audio, nil) }()
+	go func() { published <- ertmpclient.PublishRenditions(ctx, s.URL(path), video, audio) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-published; err != nil {
