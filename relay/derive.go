@@ -41,6 +41,10 @@ type Derive[D Deriver] struct {
 	MaxLag time.Duration
 	// Log is where a deriver's failures go, with the path; nil: slog's default.
 	Log *slog.Logger
+	// SourceTimeline keeps each derived stream on its source's timeline rather than one
+	// of its own: a reader switched between the derived streams of a stream's renditions
+	// finds one time in all of them.
+	SourceTimeline bool
 
 	once    sync.Once
 	streams *Registry // the derived streams, by their source's path
@@ -78,6 +82,9 @@ func (d *Derive[D]) start(src *Stream, tracks []*Track) (*Derived[D], error) {
 	out, err := d.streams.publish(src.Path(), nil, nil) // a rendition too
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", d.Label, src.Path(), err)
+	}
+	if d.SourceTimeline {
+		out.clock = &groupClock{set: true}
 	}
 	w, err := d.New(src, tracks, out)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -227,4 +229,99 @@ func getBody(t *testing.T, u string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
+}
+
+// A WHEP viewer of a stream with three renditions (an encoder's, over enhanced RTMP
+// multitrack) gets the one its bandwidth carries: Chromium's only path to the server is a
+// UDP link the test narrows (the server's host candidate is the link's address, the offer
+// names none of Chromium's). It plays the stream at 720p while the link is wide, steps down
+// when the link narrows below 720p's bitrate, plays on smoothly there, and climbs back when
+// the link widens, every switch at a keyframe: no keyframe request is needed.
+func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
+	if !testenv.LoopbackOnly(t) {
+		return
+	}
+	port := freeUDPPort(t)
+	server := fmt.Sprintf("127.0.0.1:%d", port)
+	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
+		c.WebRTC, c.WebRTCHosts = server, conf.List{"127.0.0.2"}
+	}})
+	link := testenv.NewLossyUDPOn(t, fmt.Sprintf("127.0.0.2:%d", port), server, testenv.Link{}, testenv.Link{}, 1)
+	testenv.PublishLadderWithoutBFrames(t, srv, "live/abr")
+	b := newBrowser(t, webrtcFlags...)
+	b.do(t, chromedp.Navigate(servePage(t, whepPage)))
+	loc := get(t, b, chromedp.Evaluate[string](fmt.Sprintf("play(%q, true)", srv.HTTPURL("/live/abr/whep")), chromedp.EvalAwaitPromise))
+	t.Logf("session %s", loc)
+
+	var s rtcStats
+	poll := func() rtcStats {
+		time.Sleep(time.Second)
+		s = get(t, b, chromedp.Evaluate[rtcStats]("stats()", chromedp.EvalAwaitPromise))
+		_, down := link.Stats()
+		t.Logf("%dx%d %d pictures, %d freezes (%.1f s), %d dropped, %d packets lost, %d NACKs, %d PLIs; link %d passed, %d dropped",
+			s.Width, s.Height, s.Frames, s.Freezes, s.Frozen, s.Dropped, s.Lost, s.NACKs, s.PLIs, down.Passed, down.Dropped)
+		return s
+	}
+	// waitHeight polls until the picture's height is ok, for at most d.
+	waitHeight := func(what string, d time.Duration, ok func(int) bool) time.Duration {
+		start := time.Now()
+		for time.Since(start) < d {
+			if ok(poll().Height) {
+				return time.Since(start)
+			}
+		}
+		t.Fatalf("%s: the picture is %dx%d after %v", what, s.Width, s.Height, d)
+		return 0
+	}
+	// smooth checks that pictures came at the stream's 30 a second for d.
+	smooth := func(what string, d time.Duration) {
+		first, since := poll(), time.Now()
+		for time.Since(since) < d {
+			poll()
+		}
+		if n := s.Frames - first.Frames; float64(n) < 0.8*30*time.Since(since).Seconds() {
+			t.Errorf("%s: %d pictures in %v, want 30 a second", what, n, time.Since(since))
+		}
+	}
+
+	waitHeight("wide link", 10*time.Second, func(h int) bool { return h == 720 })
+	smooth("720p on a wide link", 5*time.Second)
+	if _, down := link.Stats(); down.Passed < 1000 {
+		t.Fatalf("the server's packets did not go through the link: %+v", down)
+	}
+
+	link.SetLinks(testenv.Link{}, testenv.Link{Rate: 1_800_000})
+	took := waitHeight("narrow link", 15*time.Second, func(h int) bool { return h > 0 && h < 720 })
+	t.Logf("stepped down to %dp %v after the link narrowed to 1.8 Mbit/s (%.1f s frozen in all)", s.Height, took, s.Frozen)
+	// 480p (1.45 Mbit/s with its sound) fits: the viewer gets there, stepping down to 360p
+	// on the way when the estimate fell that low, and plays it smoothly.
+	took = waitHeight("narrow link", 20*time.Second, func(h int) bool { return h == 480 })
+	t.Logf("at 480p %v later", took)
+	frozen, plis := s.Frozen, s.PLIs
+	smooth("480p on a narrow link", 5*time.Second)
+	if s.Frozen > frozen {
+		t.Errorf("480p froze for %.1f s on a link that carries it", s.Frozen-frozen)
+	}
+
+	link.SetLinks(testenv.Link{}, testenv.Link{})
+	took = waitHeight("widened link", 40*time.Second, func(h int) bool { return h == 720 })
+	t.Logf("back at 720p %v after the link widened", took)
+	smooth("720p again", 3*time.Second)
+	if s.PLIs > plis {
+		t.Errorf("Chromium asked for %d keyframes after the link widened: a switch up is not at a keyframe", s.PLIs-plis)
+	}
+	if errs := b.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// freeUDPPort is a UDP port free on 127.0.0.1 (and so on 127.0.0.2) a moment ago.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }

@@ -30,7 +30,7 @@ var webrtcFlags = []chromedp.ExecAllocatorOption{
 // whepPage is a page of another site that plays a WHEP URL with the browser's own
 // RTCPeerConnection, as a third-party player would, and reports what getStats says.
 const whepPage = `<!doctype html><video id="v" autoplay muted playsinline></video><script>
-async function play(url) {
+async function play(url, noCandidates) {
   const pc = new RTCPeerConnection();
   pc.addTransceiver('video', {direction: 'recvonly'});
   pc.addTransceiver('audio', {direction: 'recvonly'});
@@ -41,7 +41,7 @@ async function play(url) {
     if (pc.iceGatheringState === 'complete') return done();
     pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
   });
-  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: pc.localDescription.sdp});
+  const res = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/sdp'}, body: noCandidates ? pc.localDescription.sdp.replace(/a=candidate[^\r\n]*\r\n/g, '') : pc.localDescription.sdp});
   if (res.status !== 201) throw new Error('WHEP answered ' + res.status + ': ' + await res.text());
   await pc.setRemoteDescription({type: 'answer', sdp: await res.text()});
   window.pc = pc;
@@ -53,7 +53,8 @@ async function stats() {
   all.forEach(r => {
     if (r.type === 'inbound-rtp' && r.kind === 'video') Object.assign(out, {frames: r.framesDecoded || 0,
       received: r.framesReceived || 0, lost: r.packetsLost || 0, width: r.frameWidth || 0,
-      height: r.frameHeight || 0, freezes: r.freezeCount || 0, dropped: r.framesDropped || 0,
+      height: r.frameHeight || 0, freezes: r.freezeCount || 0, frozen: r.totalFreezesDuration || 0, dropped: r.framesDropped || 0,
+      plis: r.pliCount || 0, nacks: r.nackCount || 0,
       codec: all.get(r.codecId) ? all.get(r.codecId).mimeType : ''});
     if (r.type === 'inbound-rtp' && r.kind === 'audio') Object.assign(out, {audioPackets: r.packetsReceived || 0,
       concealed: r.concealedSamples || 0, samples: r.totalSamplesReceived || 0});
@@ -65,19 +66,22 @@ async function stats() {
 
 // rtcStats is what the page's getStats reports.
 type rtcStats struct {
-	Frames       int    `json:"frames"`
-	Received     int    `json:"received"` // pictures that arrived whole
-	Lost         int    `json:"lost"`     // packets`
-	Width        int    `json:"width"`
-	Height       int    `json:"height"`
-	Freezes      int    `json:"freezes"`
-	Dropped      int    `json:"dropped"`
-	AudioPackets int    `json:"audioPackets"`
-	Concealed    int    `json:"concealed"`
-	Samples      int    `json:"samples"`
-	Cipher       string `json:"cipher"`
-	Codec        string `json:"codec"`
-	State        string `json:"state"`
+	Frames       int     `json:"frames"`
+	Received     int     `json:"received"` // pictures that arrived whole
+	Lost         int     `json:"lost"`     // packets`
+	Width        int     `json:"width"`
+	Height       int     `json:"height"`
+	Freezes      int     `json:"freezes"`
+	Frozen       float64 `json:"frozen"` // seconds, in all
+	PLIs         int     `json:"plis"`
+	NACKs        int     `json:"nacks"`
+	Dropped      int     `json:"dropped"`
+	AudioPackets int     `json:"audioPackets"`
+	Concealed    int     `json:"concealed"`
+	Samples      int     `json:"samples"`
+	Cipher       string  `json:"cipher"`
+	Codec        string  `json:"codec"`
+	State        string  `json:"state"`
 }
 
 // servePage serves html as the page of a site of its own (another origin than the server's).

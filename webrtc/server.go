@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	pwebrtc "github.com/pion/webrtc/v4"
 
 	"github.com/relaycast/relaycast/relay"
@@ -71,6 +72,9 @@ type Config struct {
 	MaxLag time.Duration
 	// Sessions is the book viewers are entered in; nil: one of the server's own.
 	Sessions *session.Table
+	// Rungs are the renditions of a stream that start on demand (its ladder's): a viewer of
+	// the stream may be switched to one, as to those published. nil: none.
+	Rungs func(main *relay.Stream) []Layer
 	// Admit applies the connection limits to a viewer (each holds a peer connection until
 	// it leaves, or until ICE gives up on it); release is called when it ends. nil: none.
 	Admit func(addr net.Addr) (release func(), ok bool)
@@ -114,6 +118,7 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 			return newFeed(src, tracks, out, log)
 		},
 		Label: "webrtc", TrackWait: cfg.TrackWait, MaxLag: cfg.MaxLag, Log: log,
+		SourceTimeline: true, // a viewer switched between renditions (abr.go)
 	}
 	return s
 }
@@ -260,9 +265,20 @@ func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byt
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		// A viewer of a stream with renditions gets the one its bandwidth carries.
+		api := api
+		var bwe cc.BandwidthEstimator
+		if len(s.layers(src)) > 0 {
+			if api, err = s.abrAPI(&bwe); err != nil {
+				return nil, nil, nil, err
+			}
+		}
 		v, answer, err := newViewer(ctx, s, api, d.Deriver, d.Stream(), offer)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("webrtc %s: %w", path, err)
+		}
+		if bwe != nil && v.video != nil {
+			v.abr = newABR(v, src, key, bwe)
 		}
 		v.batch.conn = gso
 		abort := func() {

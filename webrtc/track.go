@@ -49,16 +49,33 @@ func (h *history) get(seq uint16) []byte {
 // viewer's own SSRC and payload type, unchanged otherwise, and resends lost ones from the
 // stream's history. pion's writer takes writes from the send goroutine and the RTCP reader
 // (resends) at once; each has a header of its own, and no lock is held across a write.
+//
+// A viewer switched between layers (abr.go) sends several derived streams on one track,
+// each with sequence numbers of its own: each layer's packets go out as a span of the
+// track's one sequence, and a NACK finds its packet in the history of the span it names.
 type sendTrack struct {
 	id, mime string
 	kind     pwebrtc.RTPCodecType
-	history  *history
-	askKey   func() // asks the stream's source for a keyframe; nil for sound
+	askKey   atomic.Pointer[func()] // asks the source of the layer sent for a keyframe; nil for sound
 	bound    atomic.Pointer[binding]
-	resent   rtp.Header // the RTCP reader's
+	spans    atomic.Pointer[[]span] // newest last; written by the send goroutine alone
+	next     *history               // the layer whose first packet starts the next span, if any
+	lastSeq  uint16                 // the last sequence number sent
+	resent   rtp.Header             // the RTCP reader's
+	resentAt *[historySize]int64    // when each packet was last resent (Unix ns), by sequence number; the RTCP reader's
 	// sent, for sender reports
 	packets, octets atomic.Uint32
 }
+
+// span is a run of a track's sequence numbers, from from on, sent from one layer: the
+// packet sent as seq is that layer's seq-offset.
+type span struct {
+	from, offset uint16
+	history      *history
+}
+
+// maxSpans is how many layers' spans a track keeps for NACKs: a few seconds of switches.
+const maxSpans = 4
 
 // binding is where a bound track writes, with the viewer's own payload type and SSRC.
 type binding struct {
@@ -68,7 +85,20 @@ type binding struct {
 }
 
 func newSendTrack(kind pwebrtc.RTPCodecType, mime string, h *history) *sendTrack {
-	return &sendTrack{id: kind.String(), mime: mime, kind: kind, history: h}
+	t := &sendTrack{id: kind.String(), mime: mime, kind: kind}
+	t.spans.Store(&[]span{{history: h}})
+	return t
+}
+
+// switchTo makes h's packets the track's from the next one written on (the send
+// goroutine's).
+func (t *sendTrack) switchTo(h *history) { t.next = h }
+
+// requestKey asks the source of the layer sent for a keyframe.
+func (t *sendTrack) requestKey() {
+	if ask := t.askKey.Load(); ask != nil {
+		(*ask)()
+	}
 }
 
 // Bind takes the codec the answer negotiated (pwebrtc.TrackLocal).
@@ -94,23 +124,44 @@ func (t *sendTrack) StreamID() string           { return "relaycast" }
 func (t *sendTrack) Kind() pwebrtc.RTPCodecType { return t.kind }
 
 // write sends one marshalled RTP packet of the derived stream, its header read into hdr (the
-// caller's own); before pion binds the track (as the connection starts) and after it unbinds
-// it (as it ends), there is nobody to send to.
+// caller's own), its sequence number moved into the track's; before pion binds the track
+// (as the connection starts) and after it unbinds it (as it ends), there is nobody to send
+// to. The send goroutine's alone.
 func (t *sendTrack) write(hdr *rtp.Header, pkt []byte) error {
-	b := t.bound.Load()
-	if b == nil {
-		return nil
-	}
 	n, err := hdr.Unmarshal(pkt)
 	if err != nil {
 		return fmt.Errorf("webrtc send: %w", err)
 	}
+	if t.next != nil {
+		t.startSpan(hdr.SequenceNumber)
+	}
+	spans := *t.spans.Load()
+	hdr.SequenceNumber += spans[len(spans)-1].offset
+	t.lastSeq = hdr.SequenceNumber
+	return t.emit(hdr, pkt[n:])
+}
+
+// startSpan starts the span of t.next at its packet seq, after the last one sent.
+func (t *sendTrack) startSpan(seq uint16) {
+	old := *t.spans.Load()
+	from := t.lastSeq + 1
+	spans := append(old[max(0, len(old)-maxSpans+1):len(old):len(old)], span{from: from, offset: from - seq, history: t.next})
+	t.spans.Store(&spans)
+	t.next = nil
+}
+
+// emit writes a packet with the viewer's own SSRC and payload type.
+func (t *sendTrack) emit(hdr *rtp.Header, payload []byte) error {
+	b := t.bound.Load()
+	if b == nil {
+		return nil
+	}
 	hdr.SSRC, hdr.PayloadType = b.ssrc, b.pt
-	if _, err := b.w.WriteRTP(hdr, pkt[n:]); err != nil {
+	if _, err := b.w.WriteRTP(hdr, payload); err != nil {
 		return fmt.Errorf("webrtc send: %w", err)
 	}
 	t.packets.Add(1)
-	t.octets.Add(uint32(len(pkt) - n))
+	t.octets.Add(uint32(len(payload)))
 	return nil
 }
 
@@ -134,20 +185,54 @@ func (t *sendTrack) feedback(pkts []rtcp.Packet) {
 		case *rtcp.TransportLayerNack:
 			t.resend(p)
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			if t.askKey != nil {
-				t.askKey()
-			}
+			t.requestKey()
 		}
 	}
 }
 
-// resend sends the packets a NACK names that the stream's history still has.
+// resendEvery is how soon a packet is resent again. A browser asks again for a packet
+// still missing as often as every 20 ms: on a congested link, answering each ask (as
+// Chromium made it) sent thirty times the lost packets, and the flood kept the link
+// congested.
+const resendEvery = 150 * time.Millisecond
+
+// resend sends the packets a NACK names that their layer's history still has, each at most
+// once every resendEvery.
 func (t *sendTrack) resend(nack *rtcp.TransportLayerNack) {
+	spans := *t.spans.Load()
+	if t.resentAt == nil {
+		t.resentAt = new([historySize]int64)
+	}
+	now := time.Now().UnixNano()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
-			if pkt := t.history.get(seq); pkt != nil {
-				_ = t.write(&t.resent, pkt)
+			if at := &t.resentAt[seq%historySize]; now-*at < int64(resendEvery) {
+				continue
+			} else {
+				*at = now
 			}
+			sp := spanOf(spans, seq)
+			pkt := sp.history.get(seq - sp.offset)
+			if pkt == nil {
+				continue
+			}
+			n, err := t.resent.Unmarshal(pkt)
+			if err != nil {
+				continue
+			}
+			t.resent.SequenceNumber = seq
+			_ = t.emit(&t.resent, pkt[n:])
 		}
 	}
+}
+
+// spanOf is the span that sent seq: the newest that starts at or before it (within half the
+// sequence's cycle), or the oldest kept.
+func spanOf(spans []span, seq uint16) span {
+	for i := len(spans) - 1; i > 0; i-- {
+		if int16(seq-spans[i].from) >= 0 {
+			return spans[i]
+		}
+	}
+	return spans[0]
 }

@@ -1,9 +1,12 @@
 package webrtc
 
 import (
+	"slices"
 	"testing"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	pwebrtc "github.com/pion/webrtc/v4"
 )
 
 // countingWriter stands for pion's SRTP writer.
@@ -28,7 +31,7 @@ func marshalled(t testing.TB, seq uint16) []byte {
 // A viewer's send of a derived packet (its SSRC and payload type, up to pion's SRTP) costs no
 // allocation.
 func BenchmarkViewerSendPerPacket(b *testing.B) {
-	tr := &sendTrack{}
+	tr := newSendTrack(pwebrtc.RTPCodecTypeVideo, pwebrtc.MimeTypeH264, &history{})
 	tr.bound.Store(&binding{w: &countingWriter{}, pt: 102, ssrc: 42})
 	pkt := marshalled(b, 7)
 	var hdr rtp.Header
@@ -57,9 +60,54 @@ func TestHistoryGivesBackPacketsBySequenceNumber(t *testing.T) {
 		t.Error("a packet that is gone (or never was) came back")
 	}
 	w := &countingWriter{}
-	tr := &sendTrack{history: &h}
+	tr := newSendTrack(pwebrtc.RTPCodecTypeVideo, pwebrtc.MimeTypeH264, &h)
 	tr.bound.Store(&binding{w: w})
 	if err := tr.write(&tr.resent, h.get(999)); err != nil || w.n != 1100 {
 		t.Fatalf("write: %v, %d bytes", err, w.n)
+	}
+}
+
+// seqWriter records the sequence numbers written.
+type seqWriter struct{ seqs []uint16 }
+
+func (w *seqWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
+	w.seqs = append(w.seqs, h.SequenceNumber)
+	return 0, nil
+}
+func (w *seqWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// A track switched between layers sends one unbroken sequence, and a NACK gets each packet
+// back from the layer that sent it.
+func TestSwitchedTrackKeepsOneSequenceAndResendsFromEachLayer(t *testing.T) {
+	var a, b history
+	w := &seqWriter{}
+	tr := newSendTrack(pwebrtc.RTPCodecTypeVideo, pwebrtc.MimeTypeH264, &a)
+	tr.bound.Store(&binding{w: w})
+	var hdr rtp.Header
+	send := func(h *history, seq uint16) {
+		pkt := marshalled(t, seq)
+		h.put(seq, pkt)
+		if err := tr.write(&hdr, pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := uint16(65534); seq != 2; seq++ { // a: 65534 65535 0 1
+		send(&a, seq)
+	}
+	tr.switchTo(&b)
+	for seq := uint16(500); seq < 503; seq++ { // b: 500 501 502, sent as 2 3 4
+		send(&b, seq)
+	}
+	if want := []uint16{65534, 65535, 0, 1, 2, 3, 4}; !slices.Equal(w.seqs, want) {
+		t.Fatalf("sent %v, want %v", w.seqs, want)
+	}
+	w.seqs = nil
+	a.put(2, marshalled(t, 2)) // a's own 2, never sent: a NACK for 2 means b's 500
+	tr.resend(&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{65535, 1, 2, 4})})
+	if want := []uint16{65535, 1, 2, 4}; !slices.Equal(w.seqs, want) {
+		t.Fatalf("resent %v, want %v", w.seqs, want)
+	}
+	if got := spanOf(*tr.spans.Load(), 3); got.history != &b || 3-got.offset != 501 {
+		t.Errorf("3 is %d of %p, want 501 of b", 3-got.offset, got.history)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -23,11 +24,15 @@ type viewer struct {
 	pc      *pwebrtc.PeerConnection
 	stream  *relay.Stream // the derived one
 	feed    *feed
-	reader  *relay.Reader
-	video   *sendTrack // nil: not sent
+	reader  *relay.Reader // the send goroutine's: the layer sent's
+	video   *sendTrack    // nil: not sent
 	audio   *sendTrack
 	senders map[*pwebrtc.RTPSender]*sendTrack
 	batch   batch
+	abr     *abr // nil: one layer only
+
+	current       atomic.Pointer[relay.Reader] // reader, for the session's count of frames dropped
+	droppedBefore atomic.Uint64                // by the readers of layers left
 
 	link
 }
@@ -65,6 +70,7 @@ func newViewer(ctx context.Context, s *Server, api *pwebrtc.API, f *feed, stream
 	}
 	// The reader starts now, at the latest keyframe, and waits for the connection.
 	v.reader = stream.NewReader()
+	v.current.Store(v.reader)
 	return v, answer, nil
 }
 
@@ -77,7 +83,8 @@ func (v *viewer) negotiate(ctx context.Context, f *feed, offer []byte, video, au
 	}
 	if video {
 		v.video = newSendTrack(pwebrtc.RTPCodecTypeVideo, mimeTypes[f.videoCodec], &f.videoHistory)
-		v.video.askKey = f.src.RequestKeyframe
+		ask := f.src.RequestKeyframe
+		v.video.askKey.Store(&ask)
 		if err := v.add(v.video); err != nil {
 			return nil, err
 		}
@@ -174,7 +181,7 @@ func (f *feed) describe() string {
 // run serves the viewer until it leaves, is ended, or its stream ends.
 func (v *viewer) run(remote string) {
 	sv := v.srv.cfg.Sessions.Join(v.srv.log, session.Info{Protocol: "webrtc", Path: v.Path(), Remote: remote, Transport: "WebRTC"},
-		v.reader.Dropped, func() { v.stop(session.ErrKicked) })
+		v.dropped, func() { v.stop(session.ErrKicked) })
 	var rtcp sync.WaitGroup
 	for s, t := range v.senders {
 		// The viewer's NACKs are answered here; its receiver reports reach the interceptors
@@ -194,6 +201,9 @@ func (v *viewer) run(remote string) {
 		err = cause
 	}
 	v.stop(err)
+	if v.abr != nil {
+		v.abr.close()
+	}
 	v.pc.Close()
 	rtcp.Wait()
 	v.reader.Close()
@@ -216,7 +226,7 @@ func (v *viewer) send(sess *session.Session) error {
 	var reported time.Time
 	defer v.batch.close()
 	for {
-		f, err := v.reader.Next(v.ctx)
+		f, err := v.next()
 		if err != nil {
 			return err
 		}
@@ -249,6 +259,17 @@ func (v *viewer) send(sess *session.Session) error {
 		}
 	}
 }
+
+// next is the next frame to send.
+func (v *viewer) next() (*relay.Frame, error) {
+	if v.abr != nil {
+		return v.abr.next(v.ctx)
+	}
+	return v.reader.Next(v.ctx)
+}
+
+// dropped is how many frames the viewer's readers skipped because it fell behind.
+func (v *viewer) dropped() uint64 { return v.droppedBefore.Load() + v.current.Load().Dropped() }
 
 // reportEvery is how often a viewer gets sender reports.
 const reportEvery = time.Second

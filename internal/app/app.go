@@ -177,6 +177,7 @@ func New(cfg conf.Config, log *slog.Logger, tune func(*Tuning)) (*App, error) {
 	a.Relays.SetSourcer(sourcers{a.Ladder, a.Links})
 	t.HLS.Ladder = hlsRungs(a.Ladder)
 	t.Web.Ladder = webRungs(a.Ladder)
+	t.WebRTC.Rungs = webrtcRungs(a.Ladder)
 	a.policy.SetUpstream(a.Links.Upstream)
 	a.RTMP = rtmp.New(t.RTMP, a.Relays, log)
 	a.RTSP = rtsp.New(t.RTSP, a.Relays, log)

@@ -7,6 +7,7 @@ import (
 	"github.com/relaycast/relaycast/player/hls"
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/web"
+	"github.com/relaycast/relaycast/webrtc"
 )
 
 // ladderConfig is the ladders of cfg's paths (validated).
@@ -43,6 +44,17 @@ func hlsRungs(l *ladder.Manager) func(main *relay.Stream) []hls.Rung {
 		var out []hls.Rung
 		for _, r := range l.Rungs(main) {
 			out = append(out, hls.Rung{Label: r.Label(), Height: r.Height, Bitrate: r.Kbps * 1000, Codecs: r.Codecs()})
+		}
+		return out
+	}
+}
+
+// webrtcRungs are the rungs of main's ladder a WHEP viewer of main may be switched to.
+func webrtcRungs(l *ladder.Manager) func(main *relay.Stream) []webrtc.Layer {
+	return func(main *relay.Stream) []webrtc.Layer {
+		var out []webrtc.Layer
+		for _, r := range l.Rungs(main) {
+			out = append(out, webrtc.Layer{Path: main.Path() + relay.RenditionSep + r.Label(), Bitrate: r.Kbps * 1000})
 		}
 		return out
 	}

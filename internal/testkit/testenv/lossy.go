@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -20,6 +21,18 @@ type Link struct {
 	// Drop lists datagrams to drop whatever Loss says, by number (the first is 1): a lost
 	// handshake packet on demand.
 	Drop []int
+	// Rate, when set, is the link's capacity in bits per second, as at a bottleneck router:
+	// datagrams leave in order, one after another, and one that would queue longer than
+	// Queue (0: 200 ms) is dropped.
+	Rate  int
+	Queue time.Duration
+}
+
+// queued is a datagram on a rate-limited link, due to leave at due.
+type queued struct {
+	b   []byte
+	to  *net.UDPAddr
+	due time.Time
 }
 
 // LinkStats counts one direction's datagrams.
@@ -43,6 +56,9 @@ type LossyUDP struct {
 	dnStats  LinkStats
 	upSeen   int
 	dnSeen   int
+	free     [2]time.Time // when each rate-limited direction (down, up) has sent its queue
+	queues   [2]chan queued
+	done     chan struct{}
 	closed   atomic.Bool
 	wg       sync.WaitGroup
 	inFlight sync.WaitGroup
@@ -53,15 +69,34 @@ type LossyUDP struct {
 // repeatable.
 func NewLossyUDP(t testing.TB, target string, up, down Link, seed uint64) *LossyUDP {
 	t.Helper()
-	listen := func() *net.UDPConn {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return NewLossyUDPOn(t, "127.0.0.1:0", target, up, down, seed)
+}
+
+// NewLossyUDPOn is NewLossyUDP with the caller's side on addr: a test may put the relay at
+// the address a server tells its peers (a WebRTC host candidate's).
+func NewLossyUDPOn(t testing.TB, addr, target string, up, down Link, seed uint64) *LossyUDP {
+	t.Helper()
+	listen := func(addr string) *net.UDPConn {
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.ListenUDP("udp", ua)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	l := &LossyUDP{up: up, down: down, conn: listen(), peer: listen(),
-		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	l := &LossyUDP{up: up, down: down, conn: listen(addr), peer: listen("127.0.0.1:0"),
+		rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), done: make(chan struct{})}
+	for i := range l.queues {
+		l.queues[i] = make(chan queued, 8192)
+		out := l.conn
+		if i == 1 {
+			out = l.peer
+		}
+		l.wg.Go(func() { l.drain(l.queues[i], out) })
+	}
 	l.Addr, l.PeerAddr = l.conn.LocalAddr().String(), l.peer.LocalAddr().String()
 	if target != "" {
 		if err := l.SetTarget(target); err != nil {
@@ -84,6 +119,13 @@ func (l *LossyUDP) SetTarget(target string) error {
 	l.target = ta
 	l.mu.Unlock()
 	return nil
+}
+
+// SetLinks changes how each direction treats the datagrams from now on.
+func (l *LossyUDP) SetLinks(up, down Link) {
+	l.mu.Lock()
+	l.up, l.down = up, down
+	l.mu.Unlock()
 }
 
 // SetCaller sets where the target's datagrams go before the caller has sent any (an RTSP
@@ -122,6 +164,7 @@ func (l *LossyUDP) Close() {
 	}
 	l.conn.Close()
 	l.peer.Close()
+	close(l.done)
 	l.wg.Wait()
 	l.inFlight.Wait()
 }
@@ -143,11 +186,11 @@ func (l *LossyUDP) relay(c *net.UDPConn, up bool) {
 
 // forward drops datagram b or sends it on after its link's delay.
 func (l *LossyUDP) forward(up bool, from *net.UDPAddr, b []byte) {
-	link, stats, seen, out := l.down, &l.dnStats, &l.dnSeen, l.conn
-	if up {
-		link, stats, seen, out = l.up, &l.upStats, &l.upSeen, l.peer
-	}
 	l.mu.Lock()
+	link, stats, seen, out, dir := l.down, &l.dnStats, &l.dnSeen, l.conn, 0
+	if up {
+		link, stats, seen, out, dir = l.up, &l.upStats, &l.upSeen, l.peer, 1
+	}
 	if up {
 		l.caller = from
 	}
@@ -161,6 +204,21 @@ func (l *LossyUDP) forward(up bool, from *net.UDPAddr, b []byte) {
 	if link.Jitter > 0 {
 		delay += time.Duration(l.rnd.Int64N(int64(link.Jitter)))
 	}
+	var due time.Time
+	if !drop && link.Jitter == 0 {
+		due = time.Now().Add(delay) // in order
+	}
+	if !drop && link.Rate > 0 {
+		now := time.Now()
+		start := now
+		if l.free[dir].After(now) {
+			start = l.free[dir]
+		}
+		if drop = start.Sub(now) > cmp.Or(link.Queue, 200*time.Millisecond); !drop {
+			l.free[dir] = start.Add(time.Duration(len(b)*8) * time.Second / time.Duration(link.Rate))
+			due = l.free[dir].Add(delay)
+		}
+	}
 	if drop {
 		stats.Dropped++
 	} else {
@@ -170,6 +228,13 @@ func (l *LossyUDP) forward(up bool, from *net.UDPAddr, b []byte) {
 	if drop {
 		return
 	}
+	if !due.IsZero() {
+		select {
+		case l.queues[dir] <- queued{b: b, to: to, due: due}:
+		default: // more than the queue holds: dropped
+		}
+		return
+	}
 	l.inFlight.Add(1)
 	time.AfterFunc(delay, func() {
 		defer l.inFlight.Done()
@@ -177,4 +242,26 @@ func (l *LossyUDP) forward(up bool, from *net.UDPAddr, b []byte) {
 			out.WriteToUDP(b, to)
 		}
 	})
+}
+
+// drain sends a rate-limited direction's datagrams in order, each when due.
+func (l *LossyUDP) drain(q chan queued, out *net.UDPConn) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case d := <-q:
+			if wait := time.Until(d.due); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-l.done:
+					return
+				}
+			}
+			out.WriteToUDP(d.b, d.to)
+		case <-l.done:
+			return
+		}
+	}
 }

@@ -76,3 +76,56 @@ func TestLossyUDPDropsDelaysAndReorders(t *testing.T) {
 		t.Error("no datagram overtook another under 4 ms of jitter")
 	}
 }
+
+// A rate-limited link passes datagrams in order at its rate, and drops what would queue
+// longer than its queue: else the bandwidth tests pass on a fast link.
+func TestLossyUDPLimitsTheRate(t *testing.T) {
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	// 1000-byte datagrams at 800 kbit/s: one every 10 ms, 20 in the 200 ms queue.
+	l := NewLossyUDP(t, sink.LocalAddr().String(), Link{Rate: 800_000}, Link{}, 1)
+	c, err := net.Dial("udp", l.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 100 {
+		b := make([]byte, 1000)
+		binary.BigEndian.PutUint32(b, uint32(i))
+		c.Write(b)
+	}
+	var got []int
+	var first, last time.Time
+	b := make([]byte, 2000)
+	for {
+		sink.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, _, err := sink.ReadFromUDP(b)
+		if err != nil {
+			break
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		last = time.Now()
+		got = append(got, int(binary.BigEndian.Uint32(b[:n])))
+	}
+	if len(got) < 15 || len(got) > 25 {
+		t.Errorf("%d datagrams passed, want about 20 (200 ms of queue at the rate)", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order: %v", got)
+		}
+	}
+	if len(got) > 1 {
+		if each := last.Sub(first) / time.Duration(len(got)-1); each < 8*time.Millisecond || each > 15*time.Millisecond {
+			t.Errorf("a datagram every %v, want 10 ms", each)
+		}
+	}
+	if up, _ := l.Stats(); up.Dropped < 70 {
+		t.Errorf("%d dropped, want the rest of 100", up.Dropped)
+	}
+}

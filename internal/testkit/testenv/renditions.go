@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -29,6 +30,12 @@ var Ladder = []Rendition{{1280, 720, 2500}, {854, 480, 1200}, {640, 360, 600}}
 // renditions are, and returns each rung's pictures and the sound (AAC).
 func RenditionFrames(t testing.TB, d int, rungs []Rendition) (video [][]*relay.Frame, audio []*relay.Frame) {
 	t.Helper()
+	return renditionFrames(t, d, rungs, 2)
+}
+
+// renditionFrames is RenditionFrames with up to bframes B-frames in a row.
+func renditionFrames(t testing.TB, d int, rungs []Rendition, bframes int) (video [][]*relay.Frame, audio []*relay.Frame) {
+	t.Helper()
 	NeedTools(t, "ffmpeg")
 	dir := t.TempDir()
 	graph := fmt.Sprintf("testsrc2=size=1280x720:rate=30:duration=%d,format=yuv420p,split=%d", d, len(rungs))
@@ -45,7 +52,7 @@ func RenditionFrames(t testing.TB, d int, rungs []Rendition) (video [][]*relay.F
 		if i == 0 {
 			args = append(args, "-map", "0:a", "-c:a", "aac", "-b:a", "96k")
 		}
-		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-bf", "2",
+		args = append(args, "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-bf", strconv.Itoa(bframes),
 			"-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
 			"-b:v", fmt.Sprintf("%dk", r.Kbps), "-maxrate", fmt.Sprintf("%dk", r.Kbps), "-bufsize", fmt.Sprintf("%dk", r.Kbps),
 			"-f", "mpegts", filepath.Join(dir, fmt.Sprintf("r%d.ts", i)))
@@ -84,7 +91,18 @@ func RenditionFrames(t testing.TB, d int, rungs []Rendition) (video [][]*relay.F
 // ends, and waits for the lowest to be live.
 func PublishLadder(t testing.TB, s *Server, path string) {
 	t.Helper()
-	video, audio := RenditionFrames(t, 10, Ladder)
+	publishLadder(t, s, path, 2)
+}
+
+// PublishLadderWithoutBFrames is PublishLadder without B-frames, as WebRTC players need.
+func PublishLadderWithoutBFrames(t testing.TB, s *Server, path string) {
+	t.Helper()
+	publishLadder(t, s, path, 0)
+}
+
+func publishLadder(t testing.TB, s *Server, path string, bframes int) {
+	t.Helper()
+	video, audio := renditionFrames(t, 10, Ladder, bframes)
 	ctx, cancel := context.WithCancel(context.Background())
 	published := make(chan error, 1)
 	go func() { published <- ertmpclient.PublishRenditions(ctx, s.URL(path), video, audio) }()

@@ -1,0 +1,56 @@
+package webrtc
+
+import (
+	"testing"
+	"time"
+)
+
+// The chooser steps down only on congestion seen twice with the estimate under the layer's
+// bitrate, to the best layer the estimate carries; it steps up at once when the estimate
+// carries the next layer with room to spare, else tries it after a wait that doubles each
+// time a try has to come back.
+func TestChooserStepsDownOnCongestionAndTriesUp(t *testing.T) {
+	rates := []int{750_000, 1_450_000, 2_900_000}
+	var c chooser
+	at := time.Unix(1000, 0)
+	tick := func(d time.Duration, estimate int, congested bool, cur int) int {
+		at = at.Add(d)
+		return c.choose(at, estimate, congested, rates, cur)
+	}
+	if got := tick(0, 2_000_000, true, 2); got != 2 {
+		t.Fatalf("stepped to %d at the start, while the estimate settles", got)
+	}
+	if got := tick(3*time.Second, 2_000_000, true, 2); got != 2 {
+		t.Fatalf("stepped to %d on one congested tick", got)
+	}
+	if got := tick(time.Second, 1_600_000, true, 2); got != 1 {
+		t.Fatalf("stepped to %d on congestion seen twice at 1.6 Mbit/s, want 1", got)
+	}
+	c.switched(at, false)
+	// After a step down, an estimate low but not congested is no reason to go lower.
+	if got := tick(3*time.Second, 1_000_000, false, 1); got != 1 {
+		t.Fatalf("stepped to %d without congestion", got)
+	}
+	if got := tick(5*time.Second, 1_000_000, false, 1); got != 2 {
+		t.Fatalf("did not try up after %v: %d", upWait, got)
+	}
+	c.switched(at, true)
+	at = at.Add(2 * time.Second)
+	c.choose(at, 2_000_000, true, rates, 2)
+	if got := tick(time.Second, 2_000_000, true, 2); got != 1 {
+		t.Fatalf("a try up that congests: %d, want 1", got)
+	}
+	c.switched(at, false)
+	if c.wait != 2*upWait {
+		t.Errorf("after a try that came back the wait is %v, want %v", c.wait, 2*upWait)
+	}
+	if got := tick(upWait, 1_000_000, false, 1); got != 1 {
+		t.Errorf("tried up again after %v: %d", upWait, got)
+	}
+	if got := tick(time.Second, 3_600_000, false, 1); got != 2 {
+		t.Errorf("an estimate with room for the next layer: %d, want 2", got)
+	}
+	if got := tick(0, 100_000, true, 0); got != 0 {
+		t.Errorf("below the lowest: %d", got)
+	}
+}
