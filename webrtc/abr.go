@@ -272,6 +272,11 @@ func (a *abr) tick(now time.Time) {
 		return
 	}
 	a.ticked = now
+	if a.path != a.main.Path() {
+		// The viewer's session is on the main path: asking for the rendition sent keeps
+		// a ladder's rung running, as an HLS player's requests do.
+		_, _ = a.v.srv.relays.Demand(a.ctx, a.path, a.key)
+	}
 	paths, rates := a.measure(now)
 	cur := slices.Index(paths, a.path)
 	if cur < 0 {

@@ -63,6 +63,7 @@ type sendTrack struct {
 	lastSeq  uint16                 // the last sequence number sent
 	resent   rtp.Header             // the RTCP reader's
 	resentAt *[historySize]int64    // when each packet was last resent (Unix ns), by sequence number; the RTCP reader's
+	credit   atomic.Int64           // bytes that may be resent: half of those sent, up to maxCredit
 	// sent, for sender reports
 	packets, octets atomic.Uint32
 }
@@ -138,6 +139,9 @@ func (t *sendTrack) write(hdr *rtp.Header, pkt []byte) error {
 	spans := *t.spans.Load()
 	hdr.SequenceNumber += spans[len(spans)-1].offset
 	t.lastSeq = hdr.SequenceNumber
+	if c := t.credit.Add(int64(len(pkt)) / 2); c > maxCredit {
+		t.credit.Store(maxCredit)
+	}
 	return t.emit(hdr, pkt[n:])
 }
 
@@ -190,14 +194,18 @@ func (t *sendTrack) feedback(pkts []rtcp.Packet) {
 	}
 }
 
-// resendEvery is how soon a packet is resent again. A browser asks again for a packet
-// still missing as often as every 20 ms: on a congested link, answering each ask (as
-// Chromium made it) sent thirty times the lost packets, and the flood kept the link
-// congested.
-const resendEvery = 150 * time.Millisecond
+// A player asks again for a packet still missing as often as every 20 ms, and pion's asks
+// for every packet of its window: on a congested link, answering each ask (as Chromium made
+// them) sent thirty times the lost packets, and the flood kept the link congested. So a
+// packet is resent at most once every resendEvery, and a track resends no more than half
+// the bytes it sends.
+const (
+	resendEvery = 150 * time.Millisecond
+	maxCredit   = 256 << 10
+)
 
-// resend sends the packets a NACK names that their layer's history still has, each at most
-// once every resendEvery.
+// resend sends the packets a NACK names that their layer's history still has, within the
+// limits above.
 func (t *sendTrack) resend(nack *rtcp.TransportLayerNack) {
 	spans := *t.spans.Load()
 	if t.resentAt == nil {
@@ -206,16 +214,17 @@ func (t *sendTrack) resend(nack *rtcp.TransportLayerNack) {
 	now := time.Now().UnixNano()
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
-			if at := &t.resentAt[seq%historySize]; now-*at < int64(resendEvery) {
-				continue
-			} else {
-				*at = now
-			}
+			at := &t.resentAt[seq%historySize]
 			sp := spanOf(spans, seq)
 			pkt := sp.history.get(seq - sp.offset)
-			if pkt == nil {
+			if pkt == nil || now-*at < int64(resendEvery) {
 				continue
 			}
+			if t.credit.Add(-int64(len(pkt))) < 0 {
+				t.credit.Add(int64(len(pkt)))
+				return
+			}
+			*at = now
 			n, err := t.resent.Unmarshal(pkt)
 			if err != nil {
 				continue

@@ -77,7 +77,8 @@ func (w *seqWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
 func (w *seqWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 // A track switched between layers sends one unbroken sequence, and a NACK gets each packet
-// back from the layer that sent it.
+// back from the layer that sent it, within the resend limits: half the bytes sent, each
+// packet once in resendEvery.
 func TestSwitchedTrackKeepsOneSequenceAndResendsFromEachLayer(t *testing.T) {
 	var a, b history
 	w := &seqWriter{}
@@ -103,8 +104,16 @@ func TestSwitchedTrackKeepsOneSequenceAndResendsFromEachLayer(t *testing.T) {
 	}
 	w.seqs = nil
 	a.put(2, marshalled(t, 2)) // a's own 2, never sent: a NACK for 2 means b's 500
-	tr.resend(&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{65535, 1, 2, 4})})
-	if want := []uint16{65535, 1, 2, 4}; !slices.Equal(w.seqs, want) {
+	nack := &rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{65535, 1, 2, 4})}
+	tr.resend(nack)
+	// Half of the 7 packets' bytes sent pays for 3 resent.
+	if want := []uint16{65535, 1, 2}; !slices.Equal(w.seqs, want) {
+		t.Fatalf("resent %v, want %v", w.seqs, want)
+	}
+	w.seqs = nil
+	tr.credit.Store(maxCredit)
+	tr.resend(nack) // asked again at once: only the packet not resent yet
+	if want := []uint16{4}; !slices.Equal(w.seqs, want) {
 		t.Fatalf("resent %v, want %v", w.seqs, want)
 	}
 	if got := spanOf(*tr.spans.Load(), 3); got.history != &b || 3-got.offset != 501 {

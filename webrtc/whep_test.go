@@ -44,6 +44,7 @@ type whepPeer struct {
 	firstAt  time.Time    // when the first video packet came
 	opus     atomic.Int64 // audio packets
 	videoPkt atomic.Int64
+	onVideo  func(seq uint16, ts uint32) // each video packet as it comes, if set before play
 	// offsets maps each kind's latest sender report to where its RTP time 0 lies on the
 	// server's wall clock: equal for picture and sound that play together
 	offsets map[pwebrtc.RTPCodecType]time.Time
@@ -191,6 +192,9 @@ func newPeerOn(t *testing.T, pc *pwebrtc.PeerConnection, kinds ...pwebrtc.RTPCod
 				continue
 			}
 			p.videoPkt.Add(1)
+			if p.onVideo != nil {
+				p.onVideo(pkt.SequenceNumber, pkt.Timestamp)
+			}
 			if ivf != nil {
 				_ = ivf.WriteRTP(pkt)
 				continue

@@ -3,9 +3,9 @@
 // port blocked), one HTTP response carries fragmented MP4 (init segment, then fragments as
 // the server makes them); MediaSource plays it, and a small loop keeps playback close to the
 // live edge. ?transport=mse skips WebRTC. A stream with renditions (other sizes) gets a
-// quality menu: Auto starts at the stream itself and steps down while the bytes come in
-// slower than the rendition's bitrate, and up again after playing well a while. No library,
-// no build step.
+// quality menu: Auto starts at the stream itself and, over fMP4, steps down while the bytes
+// come in slower than the rendition's bitrate, and up again after playing well a while; over
+// WebRTC the server chooses by the connection's feedback. No library, no build step.
 'use strict';
 (() => {
   const [app, name, mode] = location.pathname.split('/').filter(Boolean).map(decodeURIComponent);
