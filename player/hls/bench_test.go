@@ -23,19 +23,24 @@ func BenchmarkMuxer(b *testing.B) {
 
 // demoMuxer is the muxer of the demo's tracks, closed when the test ends, and the demo's
 // frames looped.
-func demoMuxer(t testing.TB, log *slog.Logger) (*muxer, *mediatest.Looper) {
-	t.Helper()
-	frames, err := mediatest.DemoFrames()
-	if err != nil {
-		t.Fatal(err)
-	}
+// demoTracks are the demo's two tracks, in the order they first come.
+func demoTracks(frames []*relay.Frame) []*relay.Track {
 	var tracks []*relay.Track
 	for _, f := range frames {
 		if len(tracks) == 0 || (len(tracks) == 1 && f.Track != tracks[0]) {
 			tracks = append(tracks, f.Track)
 		}
 	}
-	m, err := newMuxer(nil, tracks, false, log)
+	return tracks
+}
+
+func demoMuxer(t testing.TB, log *slog.Logger) (*muxer, *mediatest.Looper) {
+	t.Helper()
+	frames, err := mediatest.DemoFrames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMuxer(nil, demoTracks(frames), false, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, ts bool, log *slog.Logge
 	}
 	carries := format.InFMP4
 	if ts {
-		lib.Variant, lib.SegmentMinDuration, lib.PartMinDuration = gohlslib.MuxerVariantMPEGTS, 1500*time.Millisecond, 0
+		lib.Variant, lib.SegmentMinDuration, lib.PartMinDuration = gohlslib.MuxerVariantMPEGTS, 2*time.Second, 0
 		carries = format.TSCarries
 	}
 	video, audio := relay.FirstTracks(tracks, carries)

@@ -2,14 +2,18 @@ package hls
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+
+	"github.com/relaycast/relaycast/internal/testkit/mediatest"
 )
 
 // The part target duration an LL-HLS playlist announces must never change: iOS players fail
@@ -97,4 +101,118 @@ func checkParts(t *testing.T, m *muxer, shortOK bool) {
 	if n == 0 && len(media.Segments) > 1 {
 		t.Fatal("no parts in the playlist")
 	}
+}
+
+// Muxers of one source's renditions, started at different keyframes, cut their segments at
+// the same pictures (each in the first keyframe of a later cell of the segment duration on
+// the stream's timeline), so a player switching variants finds the same boundaries: the
+// program date-times of the segments both list are the same. The demo has a keyframe a
+// second: MPEG-TS segments (1.5 s at least) take two, and cut by their own start, a muxer
+// started one keyframe later cut between the other's.
+func TestRenditionMuxersCutAtTheSamePictures(t *testing.T) {
+	for _, ts := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fMP4", true: "MPEG-TS"}[ts], func(t *testing.T) {
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			frames, err := mediatest.DemoFrames()
+			if err != nil {
+				t.Fatal(err)
+			}
+			loop := mediatest.NewLooper(frames)
+			tracks := demoTracks(frames)
+			a, err := newMuxer(nil, tracks, ts, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.lib.Close()
+			b, err := newMuxer(nil, tracks, ts, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.lib.Close()
+			epoch := time.Unix(1_700_000_000, 0) // the stream's, which both take (Stream.Epoch)
+			a.epoch, b.epoch = epoch, epoch
+			keys := 0
+			for {
+				f := *loop.Next()
+				if f.DTS > 40*time.Second {
+					break
+				}
+				if f.Track.Codec.IsVideo() && f.Key {
+					keys++
+				}
+				g := f
+				if err := a.write(&f); err != nil {
+					t.Fatal(err)
+				}
+				if keys >= 2 { // b starts a keyframe later
+					if err := b.write(&g); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			as, bs := segmentTimes(t, a), segmentTimes(t, b)
+			common := 0
+			for at := range bs {
+				if at.Before(minTime(as)) {
+					continue
+				}
+				if !as[at] {
+					t.Errorf("a segment at %v in one variant only: %v / %v", at.Sub(epoch), sortedSince(as, epoch), sortedSince(bs, epoch))
+					break
+				}
+				common++
+			}
+			if common < 2 {
+				t.Errorf("%d segments in common: %v / %v", common, sortedSince(as, epoch), sortedSince(bs, epoch))
+			}
+		})
+	}
+}
+
+// segmentTimes are the program date-times of the segments of m's video playlist.
+func segmentTimes(t *testing.T, m *muxer) map[time.Time]bool {
+	t.Helper()
+	get := func(name string) []byte {
+		rec := httptest.NewRecorder()
+		m.handle(rec, httptest.NewRequest(http.MethodGet, "/live/demo/"+name, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d", name, rec.Code)
+		}
+		return rec.Body.Bytes()
+	}
+	pl, err := playlist.Unmarshal(get("index.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv := pl.(*playlist.Multivariant)
+	pl, err = playlist.Unmarshal(get(mv.Variants[0].URI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[time.Time]bool{}
+	for _, s := range pl.(*playlist.Media).Segments {
+		if s.DateTime != nil {
+			out[*s.DateTime] = true
+		}
+	}
+	return out
+}
+
+func minTime(set map[time.Time]bool) time.Time {
+	var m time.Time
+	for at := range set {
+		if m.IsZero() || at.Before(m) {
+			m = at
+		}
+	}
+	return m
+}
+
+func sortedSince(set map[time.Time]bool, epoch time.Time) []time.Duration {
+	var out []time.Duration
+	for at := range set {
+		out = append(out, at.Sub(epoch))
+	}
+	slices.Sort(out)
+	return out
 }

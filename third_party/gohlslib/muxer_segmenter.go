@@ -87,6 +87,7 @@ type muxerSegmenterParent interface {
 type muxerSegmenter struct {
 	variant            MuxerVariant
 	segmentMinDuration time.Duration
+	segmentCell        int64 // the cell of segmentMinDuration the current segment started in
 	partMinDuration    time.Duration
 	parent             muxerSegmenterParent
 
@@ -348,9 +349,8 @@ func (s *muxerSegmenter) writeH264(
 			if err != nil {
 				return err
 			}
-		} else if randomAccess && // switch segment
-			((timestampToDuration(dts, track.ClockRate) -
-				track.stream.nextSegment.(*muxerSegmentMPEGTS).startDTS) >= s.segmentMinDuration) {
+			s.startCell(timestampToDuration(pts, track.ClockRate))
+		} else if randomAccess && s.segmentDue(timestampToDuration(pts, track.ClockRate)) { // switch segment
 			err = s.parent.rotateSegments(timestampToDuration(dts, track.ClockRate), ntp)
 			if err != nil {
 				return err
@@ -451,8 +451,8 @@ func (s *muxerSegmenter) writeMPEG4Audio(
 				if err != nil {
 					return err
 				}
-			} else if (timestampToDuration(pts, track.ClockRate) -
-				track.stream.nextSegment.(*muxerSegmentMPEGTS).startDTS) >= s.segmentMinDuration { // switch segment
+				s.startCell(timestampToDuration(pts, track.ClockRate))
+			} else if s.segmentDue(timestampToDuration(pts, track.ClockRate)) { // switch segment
 				err := s.parent.rotateSegments(timestampToDuration(pts, track.ClockRate), ntp)
 				if err != nil {
 					return err
@@ -575,6 +575,7 @@ func (s *muxerSegmenter) fmp4WriteSample(
 			if err != nil {
 				return err
 			}
+			s.startCell(timestampToDuration(sample.dts+int64(sample.PTSOffset), track.ClockRate))
 		}
 	} else {
 		// wait for the leading track
@@ -606,8 +607,8 @@ func (s *muxerSegmenter) fmp4WriteSample(
 
 	if track.isLeading {
 		// switch segment
-		if randomAccess && ((timestampToDuration(track.fmp4NextSample.dts, track.ClockRate) -
-			track.stream.nextSegment.(*muxerSegmentFMP4).startDTS) >= s.segmentMinDuration) {
+		next := track.fmp4NextSample
+		if randomAccess && s.segmentDue(timestampToDuration(next.dts+int64(next.PTSOffset), track.ClockRate)) {
 			err = s.parent.rotateSegments(timestampToDuration(track.fmp4NextSample.dts, track.ClockRate),
 				track.fmp4NextSample.ntp)
 			if err != nil {
@@ -628,4 +629,31 @@ func (s *muxerSegmenter) fmp4WriteSample(
 	}
 
 	return nil
+}
+
+// startCell notes the cell of segmentMinDuration the presentation time pts of a segment's
+// first sample lies in.
+func (s *muxerSegmenter) startCell(pts time.Duration) {
+	s.segmentCell = cellOf(pts, s.segmentMinDuration)
+}
+
+// segmentDue says whether a random access point at presentation time pts starts a segment:
+// it does in a later cell of segmentMinDuration than the segment's first sample, so that
+// muxers of one source's renditions (keyframes at the same times), each started at its own
+// time, cut at the same pictures. It notes the new segment's cell.
+func (s *muxerSegmenter) segmentDue(pts time.Duration) bool {
+	c := cellOf(pts, s.segmentMinDuration)
+	if c <= s.segmentCell {
+		return false
+	}
+	s.segmentCell = c
+	return true
+}
+
+func cellOf(pts, size time.Duration) int64 {
+	c := int64(pts / size)
+	if pts < 0 && pts%size != 0 {
+		c--
+	}
+	return c
 }
