@@ -297,13 +297,10 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 	// on the way when the estimate fell that low, and plays it smoothly.
 	took = waitHeight("narrow link", 20*time.Second, func(h int) bool { return h == 480 })
 	t.Logf("at 480p %v later", took)
-	frozen, plis := s.Frozen, s.PLIs
 	smooth("480p on a narrow link", 5*time.Second)
-	if s.Frozen > frozen {
-		t.Errorf("480p froze for %.1f s on a link that carries it", s.Frozen-frozen)
-	}
 
 	link.SetLinks(testenv.Link{}, testenv.Link{})
+	plis := s.PLIs
 	took = waitHeight("widened link", 40*time.Second, func(h int) bool { return h == 720 })
 	t.Logf("back at 720p %v after the link widened", took)
 	smooth("720p again", 3*time.Second)

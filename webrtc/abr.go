@@ -433,15 +433,15 @@ func congested(stats map[string]any) bool {
 // after a step up, GCC's climbs to the new layer's bitrate over seconds (8 % a second), and
 // a lone spell of delay (a busy receiver) lowers it for a moment.
 //
-// It steps up when the estimate carries the next layer with room to spare, or else tries
-// the next layer after upWait without a switch: GCC estimates no more than half again what
-// it is sent, so a layer twice the bitrate shows it fits only when tried. A try that has to
-// come back doubles the wait.
+// It steps up only by trying the next layer, upWait after the last switch: GCC estimates no
+// more than half again what it is sent, so a layer twice the bitrate shows it fits only
+// when tried (and pion's estimate, on a link that carried 480p, once read 4.2 Mbit/s
+// where 1.8 went through). A try comes back at its first congestion, and doubles the wait.
 type chooser struct {
 	wait      time.Duration // before the next try up
 	congested [2]time.Time  // the last two ticks with the link congested, newest last
 	moved     time.Time     // the last switch, or the start
-	up        bool          // whether that switch went up
+	up        bool          // whether that switch went up: a try, until it holds
 }
 
 const (
@@ -449,7 +449,6 @@ const (
 	maxUpWait    = 64 * time.Second
 	congestedFor = 3 * time.Second  // how long a tick's congestion counts
 	settle       = 2 * time.Second  // after a switch (or the start), how long congestion is not acted on
-	headroom     = 1.2              // the estimate over the next layer's bitrate that steps up at once
 	heldFor      = 30 * time.Second // a try up that lasts this long has held
 )
 
@@ -462,7 +461,9 @@ func (c *chooser) choose(now time.Time, estimate int, congested bool, rates []in
 	if congested {
 		c.congested = [2]time.Time{c.congested[1], now}
 	}
-	if estimate < rates[cur] && !c.congested[0].IsZero() && now.Sub(c.congested[0]) < congestedFor && now.Sub(c.moved) >= settle {
+	trying := c.up && now.Sub(c.moved) < heldFor
+	twice := !c.congested[0].IsZero() && now.Sub(c.congested[0]) < congestedFor && now.Sub(c.moved) >= settle
+	if estimate < rates[cur] && (twice || trying && congested) {
 		for i := cur - 1; i > 0; i-- {
 			if rates[i] <= estimate {
 				return i
@@ -470,10 +471,10 @@ func (c *chooser) choose(now time.Time, estimate int, congested bool, rates []in
 		}
 		return 0
 	}
-	if c.up && now.Sub(c.moved) >= heldFor {
-		c.wait = upWait // the last try up has held
+	if c.up && !trying {
+		c.wait = upWait // the last try has held
 	}
-	if cur+1 < len(rates) && (float64(estimate) >= headroom*float64(rates[cur+1]) || now.Sub(c.moved) >= c.wait) {
+	if cur+1 < len(rates) && now.Sub(c.moved) >= c.wait {
 		return cur + 1
 	}
 	return cur
@@ -484,8 +485,8 @@ func (c *chooser) switched(now time.Time, up bool) {
 	if c.wait == 0 {
 		c.wait = upWait
 	}
-	if !up && c.up && now.Sub(c.moved) < c.wait {
-		c.wait = min(2*c.wait, maxUpWait) // the try up did not hold
+	if !up && c.up && now.Sub(c.moved) < heldFor {
+		c.wait = min(2*c.wait, maxUpWait) // the try did not hold
 	}
 	c.moved, c.up = now, up
 }

@@ -6,9 +6,8 @@ import (
 )
 
 // The chooser steps down only on congestion seen twice with the estimate under the layer's
-// bitrate, to the best layer the estimate carries; it steps up at once when the estimate
-// carries the next layer with room to spare, else tries it after a wait that doubles each
-// time a try has to come back.
+// bitrate, to the best layer the estimate carries; it steps up only by trying, after a wait
+// that doubles each time a try has to come back, which it does at its first congestion.
 func TestChooserStepsDownOnCongestionAndTriesUp(t *testing.T) {
 	rates := []int{750_000, 1_450_000, 2_900_000}
 	var c chooser
@@ -35,22 +34,22 @@ func TestChooserStepsDownOnCongestionAndTriesUp(t *testing.T) {
 		t.Fatalf("did not try up after %v: %d", upWait, got)
 	}
 	c.switched(at, true)
-	at = at.Add(2 * time.Second)
-	c.choose(at, 2_000_000, true, rates, 2)
 	if got := tick(time.Second, 2_000_000, true, 2); got != 1 {
-		t.Fatalf("a try up that congests: %d, want 1", got)
+		t.Fatalf("a try up that congests: %d, want 1 at once", got)
 	}
 	c.switched(at, false)
 	if c.wait != 2*upWait {
 		t.Errorf("after a try that came back the wait is %v, want %v", c.wait, 2*upWait)
 	}
-	if got := tick(upWait, 1_000_000, false, 1); got != 1 {
-		t.Errorf("tried up again after %v: %d", upWait, got)
+	if got := tick(upWait, 4_000_000, false, 1); got != 1 {
+		t.Errorf("tried up again after %v (the estimate is no evidence): %d", upWait, got)
 	}
-	if got := tick(time.Second, 3_600_000, false, 1); got != 2 {
-		t.Errorf("an estimate with room for the next layer: %d, want 2", got)
+	if got := tick(upWait, 1_000_000, false, 1); got != 2 {
+		t.Errorf("did not try again after %v: %d", 2*upWait, got)
 	}
-	if got := tick(0, 100_000, true, 0); got != 0 {
-		t.Errorf("below the lowest: %d", got)
+	c.switched(at, true)
+	if got := tick(heldFor, 3_000_000, false, 2); got != 2 || c.wait != upWait {
+		t.Errorf("a try that held: layer %d, wait %v, want 2 and %v", got, c.wait, upWait)
 	}
+
 }
