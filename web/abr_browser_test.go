@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/relaycast/relaycast/internal/conf"
 	"github.com/relaycast/relaycast/internal/testkit/testenv"
 )
 
@@ -241,12 +239,7 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 	if !testenv.LoopbackOnly(t) {
 		return
 	}
-	port := freeUDPPort(t)
-	server := fmt.Sprintf("127.0.0.1:%d", port)
-	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
-		c.WebRTC, c.WebRTCHosts = server, conf.List{"127.0.0.2"}
-	}})
-	link := testenv.NewLossyUDPOn(t, fmt.Sprintf("127.0.0.2:%d", port), server, testenv.Link{}, testenv.Link{}, 1)
+	srv, link := testenv.StartBehindLink(t, testenv.Options{})
 	testenv.PublishLadderWithoutBFrames(t, srv, "live/abr")
 	b := newBrowser(t, webrtcFlags...)
 	b.do(t, chromedp.Navigate(servePage(t, whepPage)))
@@ -310,15 +303,4 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
-}
-
-// freeUDPPort is a UDP port free on 127.0.0.1 (and so on 127.0.0.2) a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }

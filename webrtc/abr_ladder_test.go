@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -27,14 +26,10 @@ import (
 // whole picture, 720p then 360p, without a warning. pion's default interceptors send the
 // transport-wide feedback, as browsers do.
 func TestWHEPViewerIsSwitchedToALadderRungItsLinkCarries(t *testing.T) {
-	port := freePort(t)
-	server := fmt.Sprintf("127.0.0.1:%d", port)
-	srv := testenv.Start(t, testenv.Options{Conf: func(c *conf.Config) {
-		c.WebRTC, c.WebRTCHosts = server, conf.List{"127.0.0.2"}
+	srv, link := testenv.StartBehindLink(t, testenv.Options{Conf: func(c *conf.Config) {
 		c.Paths = map[string]conf.Path{"live/lad": {Renditions: []string{"360p@400k"}}}
 		c.LadderEncoder, c.LadderCloseAfter = ladder.EncoderX264, 2*time.Second
 	}})
-	link := testenv.NewLossyUDPOn(t, fmt.Sprintf("127.0.0.2:%d", port), server, testenv.Link{}, testenv.Link{}, 1)
 	testenv.PublishSampleWithoutBFrames(t, srv.URL("live/lad"))
 	testenv.WaitLive(t, srv, "live/lad", 10*time.Second)
 
@@ -115,16 +110,6 @@ func (o *rtpOrder) check(t *testing.T) {
 	if o.packets < 500 || len(o.back) > 0 {
 		t.Errorf("%d packets; out of order: %v", o.packets, o.back)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // frameSizes counts the pictures of a raw H.264 stream by size, as ffprobe reads them.

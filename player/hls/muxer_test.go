@@ -64,27 +64,7 @@ func TestMuxerPartTargetHoldsStill(t *testing.T) {
 // as RFC 8216bis wants.
 func checkParts(t *testing.T, m *muxer, shortOK bool) {
 	t.Helper()
-	get := func(name string) []byte {
-		rec := httptest.NewRecorder()
-		m.handle(rec, httptest.NewRequest(http.MethodGet, "/live/demo/"+name, nil))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s: %d", name, rec.Code)
-		}
-		return rec.Body.Bytes()
-	}
-	pl, err := playlist.Unmarshal(get("index.m3u8"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mv, ok := pl.(*playlist.Multivariant)
-	if !ok || len(mv.Variants) == 0 {
-		t.Fatalf("index.m3u8 is no multivariant playlist: %T", pl)
-	}
-	pl, err = playlist.Unmarshal(get(mv.Variants[0].URI))
-	if err != nil {
-		t.Fatal(err)
-	}
-	media := pl.(*playlist.Media)
+	media := videoPlaylist(t, m)
 	target := media.PartInf.PartTarget
 	n := 0
 	for _, seg := range media.Segments {
@@ -172,6 +152,18 @@ func TestRenditionMuxersCutAtTheSamePictures(t *testing.T) {
 // segmentTimes are the program date-times of the segments of m's video playlist.
 func segmentTimes(t *testing.T, m *muxer) map[time.Time]bool {
 	t.Helper()
+	out := map[time.Time]bool{}
+	for _, s := range videoPlaylist(t, m).Segments {
+		if s.DateTime != nil {
+			out[*s.DateTime] = true
+		}
+	}
+	return out
+}
+
+// videoPlaylist is the media playlist of m's video, as a player reads it.
+func videoPlaylist(t *testing.T, m *muxer) *playlist.Media {
+	t.Helper()
 	get := func(name string) []byte {
 		rec := httptest.NewRecorder()
 		m.handle(rec, httptest.NewRequest(http.MethodGet, "/live/demo/"+name, nil))
@@ -184,18 +176,15 @@ func segmentTimes(t *testing.T, m *muxer) map[time.Time]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mv := pl.(*playlist.Multivariant)
+	mv, ok := pl.(*playlist.Multivariant)
+	if !ok || len(mv.Variants) == 0 {
+		t.Fatalf("index.m3u8 is no multivariant playlist: %T", pl)
+	}
 	pl, err = playlist.Unmarshal(get(mv.Variants[0].URI))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[time.Time]bool{}
-	for _, s := range pl.(*playlist.Media).Segments {
-		if s.DateTime != nil {
-			out[*s.DateTime] = true
-		}
-	}
-	return out
+	return pl.(*playlist.Media)
 }
 
 func minTime(set map[time.Time]bool) time.Time {

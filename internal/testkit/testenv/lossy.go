@@ -3,6 +3,7 @@ package testenv
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/relaycast/relaycast/internal/conf"
 )
 
 // Link is how one direction of a lossy link treats each datagram. These machines have no
@@ -264,4 +267,30 @@ func (l *LossyUDP) drain(q chan queued, out *net.UDPConn) {
 			return
 		}
 	}
+}
+
+// StartBehindLink starts a server whose WebRTC peers reach it only through a LossyUDP (whose
+// links the test sets): the server binds 127.0.0.1:PORT and offers 127.0.0.2:PORT as its host
+// candidate, where the relay listens. A peer must offer no candidates of its own, or the
+// server's checks would find it directly.
+func StartBehindLink(t *testing.T, opts Options) (*Server, *LossyUDP) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	c.Close()
+	server := fmt.Sprintf("127.0.0.1:%d", port)
+	tune := opts.Conf
+	opts.Conf = func(c *conf.Config) {
+		if tune != nil {
+			tune(c)
+		}
+		c.WebRTC, c.WebRTCHosts = server, conf.List{"127.0.0.2"}
+	}
+	srv := Start(t, opts)
+	// After Start, so that its cleanup (which looks for leaked goroutines) comes after the
+	// relay's.
+	return srv, NewLossyUDPOn(t, fmt.Sprintf("127.0.0.2:%d", port), server, Link{}, Link{}, 1)
 }
