@@ -88,6 +88,18 @@ func (o *Outputs[W]) Get(ctx context.Context, s *Stream) (W, error) {
 	return w, nil
 }
 
+// Running returns the worker of s if one runs, without starting one.
+func (o *Outputs[W]) Running(s *Stream) (W, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r, ok := o.workers[s]
+	if !ok {
+		var zero W
+		return zero, false
+	}
+	return r.w, true
+}
+
 // Len returns how many workers run.
 func (o *Outputs[W]) Len() int {
 	o.mu.Lock()

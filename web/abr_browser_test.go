@@ -266,15 +266,19 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 		t.Fatalf("%s: the picture is %dx%d after %v", what, s.Width, s.Height, d)
 		return 0
 	}
-	// smooth checks that pictures came at the stream's 30 a second for d.
+	// smooth checks that whole pictures came at the stream's 30 a second for d. Those
+	// decoded are logged: with two test runs on two cores, Chromium's decoder fell behind
+	// pictures that had all come whole and in time.
 	smooth := func(what string, d time.Duration) {
 		first, since := poll(), time.Now()
 		for time.Since(since) < d {
 			poll()
 		}
-		if n := s.Frames - first.Frames; float64(n) < 0.8*30*time.Since(since).Seconds() {
-			t.Errorf("%s: %d pictures in %v, want 30 a second", what, n, time.Since(since))
+		n, secs := s.Received-first.Received, time.Since(since).Seconds()
+		if float64(n) < 0.85*30*secs {
+			t.Errorf("%s: %d whole pictures came in %.1f s, want 30 a second", what, n, secs)
 		}
+		t.Logf("%s: %d pictures came whole and %d were decoded in %.1f s", what, n, s.Frames-first.Frames, secs)
 	}
 
 	waitHeight("wide link", 10*time.Second, func(h int) bool { return h == 720 })
@@ -283,9 +287,10 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 		t.Fatalf("the server's packets did not go through the link: %+v", down)
 	}
 
-	link.SetLinks(testenv.Link{}, testenv.Link{Rate: 1_800_000})
+	// 2 Mbit/s behind a queue of 400 ms, as a mobile uplink's deep buffers
+	link.SetLinks(testenv.Link{}, testenv.Link{Rate: 2_000_000, Queue: 400 * time.Millisecond})
 	took := waitHeight("narrow link", 15*time.Second, func(h int) bool { return h > 0 && h < 720 })
-	t.Logf("stepped down to %dp %v after the link narrowed to 1.8 Mbit/s (%.1f s frozen in all)", s.Height, took, s.Frozen)
+	t.Logf("stepped down to %dp %v after the link narrowed to 2 Mbit/s (%.1f s frozen in all)", s.Height, took, s.Frozen)
 	// 480p (1.45 Mbit/s with its sound) fits: the viewer gets there, stepping down to 360p
 	// on the way when the estimate fell that low, and plays it smoothly.
 	took = waitHeight("narrow link", 20*time.Second, func(h int) bool { return h == 480 })
@@ -294,7 +299,7 @@ func TestWHEPViewerFollowsItsBandwidth(t *testing.T) {
 
 	link.SetLinks(testenv.Link{}, testenv.Link{})
 	plis := s.PLIs
-	took = waitHeight("widened link", 40*time.Second, func(h int) bool { return h == 720 })
+	took = waitHeight("widened link", 50*time.Second, func(h int) bool { return h == 720 })
 	t.Logf("back at 720p %v after the link widened", took)
 	smooth("720p again", 3*time.Second)
 	if s.PLIs > plis {

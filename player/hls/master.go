@@ -175,3 +175,29 @@ func multivariants(ctx context.Context, muxers []*muxer, rawQuery string) []*pla
 	}
 	return out
 }
+
+// reports are the rendition reports of the LL-HLS presentation src belongs to, relative to
+// src's playlists: the main stream's playlists (its picture, and its sound, which every
+// variant shares) and each running rendition's picture, as far as each has parts; none for
+// a stream without renditions. A player switching variants asks the new one for its next
+// part at once (RFC 8216bis 4.4.5.4).
+func (s *Server) reports(src *relay.Stream) []*playlist.MediaRenditionReport {
+	main := src.Main()
+	renditions := main.Renditions()
+	if len(renditions) == 0 {
+		return nil
+	}
+	var out []*playlist.MediaRenditionReport
+	for _, st := range append([]*relay.Stream{main}, renditions...) {
+		m, ok := s.ll.Running(st)
+		if !ok {
+			continue
+		}
+		prefix := ""
+		if st != src {
+			prefix = "../" + path.Base(st.Path()) + "/"
+		}
+		out = append(out, m.lib.Reports(prefix, st != main)...)
+	}
+	return out
+}

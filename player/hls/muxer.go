@@ -11,6 +11,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 
 	"github.com/relaycast/relaycast/codec"
 	"github.com/relaycast/relaycast/format"
@@ -30,12 +31,24 @@ type muxer struct {
 	nalus        [][]byte
 	epoch        time.Time
 	log          *slog.Logger
+	// reports are the rendition reports of the presentation src belongs to (LL-HLS); set
+	// before the muxer is handed out, nil: none
+	reports func() []*playlist.MediaRenditionReport
+}
+
+// renditionReports gives gohlslib the presentation's rendition reports.
+func (h *muxer) renditionReports() []*playlist.MediaRenditionReport {
+	if h.reports == nil {
+		return nil
+	}
+	return h.reports()
 }
 
 // newMuxer is the LL-HLS muxer of src (fMP4 segments of 1 s, parts of 200 ms), or with ts
 // set the MPEG-TS one (segments of 2 s, no parts) for players without fMP4 or LL-HLS.
-// Segments end at a keyframe at least the minimum past the start by DTS: with B-frames a
-// keyframe 2 s on has a DTS a frame or two earlier, so the TS minimum is 1.5 s.
+// A segment starts at the first keyframe in a later cell of the segment duration on the
+// stream's timeline (by presentation time, a gohlslib patch), so the muxers of a stream's
+// renditions cut at the same pictures wherever each started.
 func newMuxer(src *relay.Stream, tracks []*relay.Track, ts bool, log *slog.Logger) (*muxer, error) {
 	h := &muxer{src: src, log: log}
 	lib := &gohlslib.Muxer{
@@ -47,7 +60,8 @@ func newMuxer(src *relay.Stream, tracks []*relay.Track, ts bool, log *slog.Logge
 		// are too far apart for one part target, which each part must fill to 85 %.
 		PartMinDuration: 190 * time.Millisecond,
 		// Warnings of the muxer; the frame is muxed.
-		OnEncodeError: func(err error) { log.Warn("hls muxer", "err", err) },
+		OnEncodeError:    func(err error) { log.Warn("hls muxer", "err", err) },
+		RenditionReports: h.renditionReports,
 	}
 	carries := format.InFMP4
 	if ts {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+
 	"github.com/relaycast/relaycast/relay"
 	"github.com/relaycast/relaycast/session"
 )
@@ -61,7 +63,11 @@ func New(cfg Config, relays Relay, log *slog.Logger) *Server {
 	outputs := func(ts bool, label string) relay.Outputs[*muxer] {
 		return relay.Outputs[*muxer]{
 			New: func(src *relay.Stream, tracks []*relay.Track) (*muxer, error) {
-				return newMuxer(src, tracks, ts, log.With("path", src.Path(), "hls", label))
+				m, err := newMuxer(src, tracks, ts, log.With("path", src.Path(), "hls", label))
+				if err == nil && !ts {
+					m.reports = func() []*playlist.MediaRenditionReport { return s.reports(src) }
+				}
+				return m, err
 			},
 			TrackWait: cfg.TrackWait, Label: "http-hls-" + label,
 		}

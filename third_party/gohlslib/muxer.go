@@ -199,6 +199,11 @@ type Muxer struct {
 	//
 	// called when a non-fatal encode error occurs.
 	OnEncodeError MuxerOnEncodeErrorFunc
+	// called as a low-latency media playlist is written: the EXT-X-RENDITION-REPORT of every
+	// media playlist of the presentation (Reports gives this muxer's and others'), URIs
+	// relative to this muxer's playlists. The playlist's own is left out. It must not
+	// block; nil: none.
+	RenditionReports func() []*playlist.MediaRenditionReport
 
 	//
 	// private
@@ -460,6 +465,7 @@ func (m *Muxer) Start() error {
 				isDefault:      isDefault,
 				nextSegmentID:  nextSegmentID,
 			}
+			stream.renditionReports = m.RenditionReports
 			err = stream.initialize()
 			if err != nil {
 				return err
@@ -615,7 +621,33 @@ func (m *Muxer) rotateParts(nextDTS time.Duration) error {
 	return nil
 }
 
+// Reports returns the EXT-X-RENDITION-REPORT of the muxer's low-latency media playlists
+// (only the leading one's, when leadingOnly), URIs behind prefix; none before their first
+// part. It takes no lock, so another muxer's RenditionReports may call it.
+func (m *Muxer) Reports(prefix string, leadingOnly bool) []*playlist.MediaRenditionReport {
+	var out []*playlist.MediaRenditionReport
+	for _, s := range m.streams {
+		if leadingOnly && !s.isLeading {
+			continue
+		}
+		if r := s.report(prefix); r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (m *Muxer) noteReports() {
+	if m.Variant != MuxerVariantLowLatency {
+		return
+	}
+	for _, s := range m.streams {
+		s.noteReport()
+	}
+}
+
 func (m *Muxer) rotatePartsInner(nextDTS time.Duration) error {
+	defer m.noteReports()
 	m.leadingStream.fixedPartTarget = m.segmenter.partTarget()
 	err := m.leadingStream.rotateParts(nextDTS, true)
 	if err != nil {
@@ -656,6 +688,7 @@ func (m *Muxer) rotateSegmentsInner(
 	nextDTS time.Duration,
 	nextNTP time.Time,
 ) error {
+	defer m.noteReports()
 	err := m.leadingStream.rotateSegments(nextDTS, nextNTP)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/av1"
@@ -130,6 +131,38 @@ type muxerStream struct {
 	targetDuration         int
 	partTargetDuration     time.Duration
 	fixedPartTarget        time.Duration // the segmenter's, for the leading stream; 0: none
+
+	renditionReports func() []*playlist.MediaRenditionReport // low-latency only: Muxer.RenditionReports
+	lastReport       atomic.Pointer[streamReport]            // low-latency only: the last part, for other playlists' reports
+}
+
+// streamReport is where a stream's playlist ends: the media sequence number and part index
+// of its last part.
+type streamReport struct{ msn, part int }
+
+// noteReport notes where the playlist ends, after a part or segment ended (with the mutex).
+func (s *muxerStream) noteReport() {
+	msn := s.segmentDeleteCount + len(s.segments)
+	if seg, ok := s.nextSegment.(*muxerSegmentFMP4); ok && len(seg.parts) > 0 {
+		s.lastReport.Store(&streamReport{msn, len(seg.parts) - 1})
+		return
+	}
+	if n := len(s.segments); n > 0 {
+		if seg, ok := s.segments[n-1].(*muxerSegmentFMP4); ok && len(seg.parts) > 0 {
+			s.lastReport.Store(&streamReport{msn - 1, len(seg.parts) - 1})
+		}
+	}
+}
+
+// report is the stream's EXT-X-RENDITION-REPORT, its URI behind prefix; nil before its first
+// part. It takes no lock: another muxer's playlist asks for it.
+func (s *muxerStream) report(prefix string) *playlist.MediaRenditionReport {
+	r := s.lastReport.Load()
+	if r == nil {
+		return nil
+	}
+	part := r.part
+	return &playlist.MediaRenditionReport{URI: prefix + mediaPlaylistPath(s.id), LastMSN: r.msn, LastPart: &part}
 }
 
 func (s *muxerStream) initialize() error {
@@ -281,28 +314,20 @@ func (s *muxerStream) hasContent() bool {
 }
 
 func (s *muxerStream) hasPart(segmentID uint64, partID uint64) bool {
-	if segmentID == s.nextSegmentID {
-		if partID < uint64(len(s.nextSegment.(*muxerSegmentFMP4).parts)) {
-			return true
-		}
-	} else {
-		for _, sop := range s.segments {
-			if seg, ok := sop.(*muxerSegmentFMP4); ok && segmentID == seg.id {
-				// If the Client requests a Part Index greater than that of the final
-				// Partial Segment of the Parent Segment, the Server MUST treat the
-				// request as one for Part Index 0 of the following Parent Segment.
-				if partID >= uint64(len(seg.parts)) {
-					segmentID++
-					partID = 0
-					continue
-				}
-
+	for _, sop := range s.segments {
+		if seg, ok := sop.(*muxerSegmentFMP4); ok && segmentID == seg.id {
+			if partID < uint64(len(seg.parts)) {
 				return true
 			}
+			// If the Client requests a Part Index greater than that of the final
+			// Partial Segment of the Parent Segment, the Server MUST treat the
+			// request as one for Part Index 0 of the following Parent Segment
+			// (which may be the one in progress).
+			segmentID++
+			partID = 0
 		}
 	}
-
-	return false
+	return segmentID == s.nextSegmentID && partID < uint64(len(s.nextSegment.(*muxerSegmentFMP4).parts))
 }
 
 func (s *muxerStream) mediaPlaylistMaxAge() string {
@@ -569,6 +594,16 @@ func (s *muxerStream) generateMediaPlaylistFMP4(
 				URI:         u,
 				Independent: part.isIndependent,
 			})
+		}
+
+		// every other playlist of the presentation, where it ends, so that a player switching
+		// to it asks for its next part at once
+		if s.renditionReports != nil {
+			for _, r := range s.renditionReports() {
+				if r.URI != mediaPlaylistPath(s.id) {
+					pl.RenditionReport = append(pl.RenditionReport, r)
+				}
+			}
 		}
 
 		// preload hint must always be present
