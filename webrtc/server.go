@@ -208,8 +208,9 @@ var viewerCodecs = []engineCodec{
 }
 
 // viewerInterceptors are none: viewers' NACKs are answered from the stream's one history
-// (track.go), their sender reports follow the stream's timeline (viewer.senderReports), and
-// nothing adapts to TWCC feedback yet.
+// (track.go), and their sender reports follow the stream's timeline (viewer.senderReports).
+// A viewer who may be switched between renditions has transport-wide feedback too
+// (abrAPI).
 func viewerInterceptors(*pwebrtc.MediaEngine, *interceptor.Registry) error { return nil }
 
 func (s *Server) newAPI(udpMux ice.UDPMux, tcpMux ice.TCPMux, ip net.IP, codecs []engineCodec,
