@@ -131,8 +131,12 @@ func TestTwoThousandSilentConnectionsAreDroppedAndMemoryReturns(t *testing.T) {
 	silentWave(t, srv)
 	after := steadyHeap()
 	t.Logf("live heap: %d KiB before the second wave of 2000, %d KiB after", before>>10, after>>10)
-	if after > before*11/10 {
-		t.Errorf("heap grew from %d KiB to %d KiB", before>>10, after>>10)
+	// What a connection leaves behind, if anything: a goroutine's stack alone is 2 KiB or
+	// more, a connection's buffers 4 KiB. The bound is per connection, not a share of the
+	// heap: under two test runs the stream's GOP cache moved the least live heap by 900 KiB
+	// between waves (2278 KiB, then 3195), where alone it moves it by a few.
+	if after > before && (after-before)/2000 > 750 {
+		t.Errorf("heap grew from %d KiB to %d KiB: %d bytes for each connection", before>>10, after>>10, (after-before)/2000)
 	}
 	d := <-viewer
 	if d.Err != nil || d.Stderr != "" || d.Frames < testenv.MinFrames(14*time.Second) {
