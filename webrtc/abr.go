@@ -24,25 +24,19 @@ type Layer struct {
 	Bitrate int    // bits per second it will have, for the choice until it is measured
 }
 
-// layers are the renditions a viewer of main may be switched between, main aside: those
-// published and the rungs that would start on demand. None for a rendition's own viewer,
-// who asked for that one.
-func (s *Server) layers(main *relay.Stream) []Layer {
-	if relay.IsRendition(main.Path()) {
+// switchable says whether a viewer of main may be switched between renditions: main has
+// some published, or a ladder's rungs that would start on demand. Not a rendition's own
+// viewer, who asked for that one.
+func (s *Server) switchable(main *relay.Stream) bool {
+	return !relay.IsRendition(main.Path()) && (len(main.Renditions()) > 0 || len(s.rungs(main)) > 0)
+}
+
+// rungs are main's ladder's rungs, running or not.
+func (s *Server) rungs(main *relay.Stream) []Layer {
+	if s.cfg.Rungs == nil {
 		return nil
 	}
-	var out []Layer
-	for _, r := range main.Renditions() {
-		out = append(out, Layer{Path: r.Path()})
-	}
-	if s.cfg.Rungs != nil {
-		for _, r := range s.cfg.Rungs(main) {
-			if !slices.ContainsFunc(out, func(l Layer) bool { return l.Path == r.Path }) {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
+	return s.cfg.Rungs(main)
 }
 
 // abrAPI is the API of one viewer whose layer follows its bandwidth: its packets carry
@@ -361,8 +355,8 @@ func (a *abr) measure(now time.Time) (paths []string, rates []int) {
 		m.sample(s.Stats().Bytes, now)
 		all = append(all, layer{s.Path(), int(m.rate * rtpOverhead)})
 	}
-	for _, l := range a.v.srv.layers(a.main) {
-		if !slices.ContainsFunc(all, func(x layer) bool { return x.path == l.Path }) {
+	for _, l := range a.v.srv.rungs(a.main) {
+		if !slices.ContainsFunc(all, func(x layer) bool { return x.path == l.Path }) { // not running
 			all = append(all, layer{l.Path, l.Bitrate})
 		}
 	}

@@ -269,7 +269,7 @@ func (s *Server) Play(ctx context.Context, path, key, remote string, offer []byt
 		// A viewer of a stream with renditions gets the one its bandwidth carries.
 		api := api
 		var bwe cc.BandwidthEstimator
-		if len(s.layers(src)) > 0 {
+		if s.switchable(src) {
 			if api, err = s.abrAPI(&bwe); err != nil {
 				return nil, nil, nil, err
 			}
